@@ -1,0 +1,248 @@
+import { registrationProblem } from '../oauth/redirect-uri.js'
+import type { GrantType, SigningAlg } from '../store/types.js'
+import { DEFAULT_PASSWORD_COST } from '../users/password.js'
+import { ConfigError, type ApiConfig, type ClientConfig, type TesseraConfig } from './config.js'
+
+/** What a config file or a programmatic caller gives: everything optional but the issuer and secret. */
+export interface ConfigInput {
+  issuer?: string
+  host?: string
+  port?: number
+  /** base64url (or any string of >= 32 characters); see TesseraConfig.secret. */
+  secret?: string | Buffer
+  database?: { driver: 'sqlite'; file: string } | { driver: 'postgres'; url: string }
+  signingAlg?: SigningAlg
+  jwksMaxAgeSeconds?: number
+  idTokenTtlSeconds?: number
+  codeTtlSeconds?: number
+  defaultAccessTokenTtlSeconds?: number
+  browserSession?: Partial<TesseraConfig['browserSession']>
+  trustProxy?: string[]
+  throttle?: Partial<TesseraConfig['throttle']>
+  bodyLimit?: number
+  passwordCost?: TesseraConfig['passwordCost']
+  dev?: boolean
+  logLevel?: TesseraConfig['logLevel']
+  clients?: ClientConfig[]
+  apis?: ApiConfig[]
+}
+
+const ALGS: SigningAlg[] = ['ES256', 'EdDSA', 'RS256']
+const GRANTS: GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials']
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
+const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+
+function int(setting: string, v: unknown, min: number, max: number): number {
+  if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+    throw new ConfigError(setting, `must be a whole number from ${min} to ${max}`)
+  }
+  return v
+}
+
+function strings(setting: string, v: unknown): string[] {
+  if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) {
+    throw new ConfigError(setting, 'must be a list of strings')
+  }
+  return v as string[]
+}
+
+/** Validates and completes a configuration; throws ConfigError naming the first bad setting. */
+export function resolveConfig(input: ConfigInput): TesseraConfig {
+  if (typeof input.issuer !== 'string') throw new ConfigError('issuer', 'is required')
+  let issuerUrl: URL
+  try {
+    issuerUrl = new URL(input.issuer)
+  } catch {
+    throw new ConfigError('issuer', 'must be an absolute URL')
+  }
+  if (issuerUrl.search || issuerUrl.hash) throw new ConfigError('issuer', 'must not have a query or fragment')
+  const dev = input.dev ?? false
+  if (issuerUrl.protocol !== 'https:' && !dev && !['localhost', '127.0.0.1', '[::1]'].includes(issuerUrl.hostname)) {
+    throw new ConfigError('issuer', 'must use https outside development')
+  }
+  const issuer = input.issuer.replace(/\/$/, '')
+
+  const secretRaw = input.secret
+  if (secretRaw === undefined) throw new ConfigError('secret', 'is required (TESSERA_SECRET)')
+  const secret = typeof secretRaw === 'string' ? Buffer.from(secretRaw, 'utf8') : secretRaw
+  if (secret.length < 32) throw new ConfigError('secret', 'must be at least 32 bytes')
+
+  const signingAlg = input.signingAlg ?? 'ES256'
+  if (!ALGS.includes(signingAlg)) throw new ConfigError('signingAlg', `must be one of ${ALGS.join(', ')}`)
+  const logLevel = input.logLevel ?? 'info'
+  if (!LEVELS.includes(logLevel)) throw new ConfigError('logLevel', `must be one of ${LEVELS.join(', ')}`)
+
+  const database = input.database ?? { driver: 'sqlite', file: '.tessera/tessera.db' }
+  if (database.driver === 'sqlite') {
+    if (typeof database.file !== 'string' || database.file === '') {
+      throw new ConfigError('database.file', 'must be a path')
+    }
+  } else if (database.driver === 'postgres') {
+    if (typeof database.url !== 'string' || !/^postgres(ql)?:\/\//.test(database.url)) {
+      throw new ConfigError('database.url', 'must be a postgres:// URL')
+    }
+  } else {
+    throw new ConfigError('database.driver', 'must be sqlite or postgres')
+  }
+
+  const apis = (input.apis ?? []).map((a, i) => resolveApi(a, `apis[${i}]`))
+  const audiences = new Set<string>()
+  for (const [i, a] of apis.entries()) {
+    if (audiences.has(a.audience)) throw new ConfigError(`apis[${i}].audience`, 'is listed twice')
+    audiences.add(a.audience)
+  }
+  const clients = (input.clients ?? []).map((c, i) => resolveClient(c, `clients[${i}]`, audiences))
+  const ids = new Set<string>()
+  for (const [i, c] of clients.entries()) {
+    if (ids.has(c.id)) throw new ConfigError(`clients[${i}].id`, 'is listed twice')
+    ids.add(c.id)
+  }
+
+  const rule = (name: string, v: unknown, d: { limit: number; windowSeconds: number }) => {
+    if (v === undefined) return d
+    const r = v as { limit?: unknown; windowSeconds?: unknown }
+    return {
+      limit: int(`throttle.${name}.limit`, r.limit, 1, 1_000_000),
+      windowSeconds: int(`throttle.${name}.windowSeconds`, r.windowSeconds, 1, 86_400),
+    }
+  }
+  const t = input.throttle ?? {}
+
+  const trustProxy = strings('trustProxy', input.trustProxy ?? [])
+
+  return {
+    issuer,
+    host: input.host ?? '127.0.0.1',
+    port: int('port', input.port ?? 4000, 0, 65535),
+    secret,
+    database,
+    signingAlg,
+    jwksMaxAgeSeconds: int('jwksMaxAgeSeconds', input.jwksMaxAgeSeconds ?? 300, 0, 86_400),
+    idTokenTtlSeconds: int('idTokenTtlSeconds', input.idTokenTtlSeconds ?? 3600, 60, 86_400),
+    codeTtlSeconds: int('codeTtlSeconds', input.codeTtlSeconds ?? 60, 1, 600),
+    defaultAccessTokenTtlSeconds: int(
+      'defaultAccessTokenTtlSeconds',
+      input.defaultAccessTokenTtlSeconds ?? 900,
+      10,
+      86_400,
+    ),
+    browserSession: {
+      idleSeconds: int('browserSession.idleSeconds', input.browserSession?.idleSeconds ?? 7 * 86_400, 60, 365 * 86_400),
+      absoluteSeconds: int(
+        'browserSession.absoluteSeconds',
+        input.browserSession?.absoluteSeconds ?? 30 * 86_400,
+        60,
+        365 * 86_400,
+      ),
+    },
+    trustProxy,
+    throttle: {
+      signInPerAccount: rule('signInPerAccount', t.signInPerAccount, { limit: 10, windowSeconds: 900 }),
+      signInPerIp: rule('signInPerIp', t.signInPerIp, { limit: 100, windowSeconds: 900 }),
+      invalidGrantPerClient: rule('invalidGrantPerClient', t.invalidGrantPerClient, {
+        limit: 300,
+        windowSeconds: 60,
+      }),
+      invalidGrantPerIp: rule('invalidGrantPerIp', t.invalidGrantPerIp, { limit: 60, windowSeconds: 60 }),
+    },
+    bodyLimit: int('bodyLimit', input.bodyLimit ?? 65_536, 1024, 10 * 1024 * 1024),
+    passwordCost: input.passwordCost ?? DEFAULT_PASSWORD_COST,
+    dev,
+    logLevel,
+    clients,
+    apis,
+  }
+}
+
+function resolveApi(a: ApiConfig, at: string): ApiConfig {
+  if (typeof a.audience !== 'string' || a.audience.length === 0 || a.audience.length > 255) {
+    throw new ConfigError(`${at}.audience`, 'must be a non-empty string')
+  }
+  try {
+    new URL(a.audience)
+  } catch {
+    throw new ConfigError(`${at}.audience`, 'must be an absolute URI (RFC 8707)')
+  }
+  if (a.audience.includes('#')) throw new ConfigError(`${at}.audience`, 'must not contain a fragment')
+  const scopes = strings(`${at}.scopes`, a.scopes ?? [])
+  for (const [i, s] of scopes.entries()) {
+    if (!SCOPE_TOKEN.test(s)) throw new ConfigError(`${at}.scopes[${i}]`, 'is not a valid scope token')
+  }
+  return {
+    audience: a.audience,
+    name: a.name ?? a.audience,
+    scopes,
+    accessTokenTtlSeconds: int(`${at}.accessTokenTtlSeconds`, a.accessTokenTtlSeconds ?? 900, 10, 86_400),
+    userClaims: strings(`${at}.userClaims`, a.userClaims ?? []),
+  }
+}
+
+function resolveClient(c: ClientConfig, at: string, audiences: Set<string>): ClientConfig {
+  if (typeof c.id !== 'string' || !/^[A-Za-z0-9._~-]{1,128}$/.test(c.id)) {
+    throw new ConfigError(`${at}.id`, 'must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ -')
+  }
+  if (c.id.startsWith('usr_')) {
+    throw new ConfigError(`${at}.id`, 'must not start with usr_ (reserved for user subjects)')
+  }
+  if (c.secret !== undefined && (typeof c.secret !== 'string' || c.secret.length < 32)) {
+    throw new ConfigError(`${at}.secret`, 'must be at least 32 characters')
+  }
+  const method = c.tokenEndpointAuthMethod ?? (c.secret ? 'client_secret_basic' : 'none')
+  if (!['none', 'client_secret_basic', 'client_secret_post'].includes(method)) {
+    throw new ConfigError(`${at}.tokenEndpointAuthMethod`, 'must be none, client_secret_basic or client_secret_post')
+  }
+  if (method !== 'none' && !c.secret) throw new ConfigError(`${at}.secret`, `is required for ${method}`)
+  if (method === 'none' && c.secret) {
+    throw new ConfigError(`${at}.tokenEndpointAuthMethod`, 'is none but a secret is set')
+  }
+  const applicationType = c.applicationType ?? 'web'
+  if (applicationType !== 'web' && applicationType !== 'native') {
+    throw new ConfigError(`${at}.applicationType`, 'must be web or native')
+  }
+  const grantTypes = (c.grantTypes ?? ['authorization_code', 'refresh_token']) as GrantType[]
+  for (const [i, g] of grantTypes.entries()) {
+    if (!GRANTS.includes(g)) throw new ConfigError(`${at}.grantTypes[${i}]`, `must be one of ${GRANTS.join(', ')}`)
+  }
+  if (grantTypes.includes('client_credentials') && method === 'none') {
+    throw new ConfigError(`${at}.grantTypes`, 'client_credentials needs a confidential client')
+  }
+  const redirectUris = strings(`${at}.redirectUris`, c.redirectUris ?? [])
+  for (const [i, u] of redirectUris.entries()) {
+    const p = registrationProblem(u, applicationType)
+    if (p) throw new ConfigError(`${at}.redirectUris[${i}]`, p)
+  }
+  if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
+    throw new ConfigError(`${at}.redirectUris`, 'needs at least one URI for authorization_code')
+  }
+  const postLogoutRedirectUris = strings(`${at}.postLogoutRedirectUris`, c.postLogoutRedirectUris ?? [])
+  for (const [i, u] of postLogoutRedirectUris.entries()) {
+    const p = registrationProblem(u, applicationType)
+    if (p) throw new ConfigError(`${at}.postLogoutRedirectUris[${i}]`, p)
+  }
+  const clientAudiences = strings(`${at}.audiences`, c.audiences ?? [])
+  for (const [i, a] of clientAudiences.entries()) {
+    if (!audiences.has(a)) throw new ConfigError(`${at}.audiences[${i}]`, `names no configured API (${a})`)
+  }
+  const scopes = strings(`${at}.scopes`, c.scopes ?? ['openid', 'profile', 'email', 'offline_access'])
+  for (const [i, s] of scopes.entries()) {
+    if (!SCOPE_TOKEN.test(s)) throw new ConfigError(`${at}.scopes[${i}]`, 'is not a valid scope token')
+  }
+  const idle = int(`${at}.sessionIdleSeconds`, c.sessionIdleSeconds ?? 14 * 86_400, 60, 365 * 86_400)
+  const absolute = int(`${at}.sessionAbsoluteSeconds`, c.sessionAbsoluteSeconds ?? 90 * 86_400, 60, 5 * 365 * 86_400)
+  return {
+    id: c.id,
+    name: c.name ?? c.id,
+    ...(c.secret !== undefined ? { secret: c.secret } : {}),
+    tokenEndpointAuthMethod: method,
+    applicationType,
+    redirectUris,
+    postLogoutRedirectUris,
+    grantTypes,
+    scopes,
+    audiences: clientAudiences,
+    refreshGraceSeconds: int(`${at}.refreshGraceSeconds`, c.refreshGraceSeconds ?? 30, 0, 300),
+    refreshGraceMaxUses: int(`${at}.refreshGraceMaxUses`, c.refreshGraceMaxUses ?? 10, 0, 1000),
+    sessionIdleSeconds: idle,
+    sessionAbsoluteSeconds: absolute,
+  }
+}

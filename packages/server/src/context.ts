@@ -1,0 +1,26 @@
+import type { Logger } from 'pino'
+import type { TesseraConfig } from './config/config.js'
+import type { Clock } from './lib/clock.js'
+import type { Random } from './lib/random.js'
+import type { Metrics } from './http/metrics.js'
+import type { EventFactory } from './security/events.js'
+import type { Throttle } from './security/throttle.js'
+import type { Store } from './store/store.js'
+import type { RefreshTokenCodec } from './tokens/refresh-token.js'
+import type { KeyManager } from './tokens/signing-keys.js'
+import type { TokenIssuer } from './tokens/token-issuer.js'
+
+/** Everything a request handler needs, built once per server. */
+export interface ServerContext {
+  config: TesseraConfig
+  store: Store
+  clock: Clock
+  random: Random
+  keys: KeyManager
+  refreshTokens: RefreshTokenCodec
+  tokens: TokenIssuer
+  events: EventFactory
+  throttle: Throttle
+  metrics: Metrics
+  log: Logger
+}

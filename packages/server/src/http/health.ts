@@ -1,0 +1,28 @@
+import type { FastifyInstance } from 'fastify'
+import type { ServerContext } from '../context.js'
+
+/** `/healthz` (the process answers), `/readyz` (the store answers), `/metrics` (Prometheus). */
+export function healthRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.get('/healthz', (_req, reply) => {
+    reply.header('cache-control', 'no-store').send({ status: 'ok' })
+  })
+  app.get('/readyz', async (_req, reply) => {
+    try {
+      await ctx.store.ping()
+      return reply.header('cache-control', 'no-store').send({ status: 'ready' })
+    } catch (err) {
+      ctx.log.warn({ err }, 'store not ready')
+      return reply
+        .code(503)
+        .header('retry-after', '5')
+        .header('cache-control', 'no-store')
+        .send({ status: 'unavailable' })
+    }
+  })
+  app.get('/metrics', (_req, reply) => {
+    reply
+      .header('content-type', 'text/plain; version=0.0.4; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .send(ctx.metrics.render())
+  })
+}

@@ -1,0 +1,130 @@
+/**
+ * OAuth errors, one class per RFC 6749 `error` value. `description` is public (sent as
+ * `error_description`); `detail` is for logs only. Neither may contain a token, secret or password.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6749#section-5.2
+ */
+export type OAuthErrorCode =
+  | 'invalid_request'
+  | 'invalid_client'
+  | 'invalid_grant'
+  | 'unauthorized_client'
+  | 'unsupported_grant_type'
+  | 'unsupported_response_type'
+  | 'invalid_scope'
+  | 'invalid_target'
+  | 'access_denied'
+  | 'login_required'
+  | 'consent_required'
+  | 'interaction_required'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'temporarily_unavailable'
+  | 'server_error'
+
+export abstract class OAuthError extends Error {
+  abstract readonly error: OAuthErrorCode
+  abstract readonly status: number
+  /** Log-only context; never serialized to the client. */
+  readonly detail: string | undefined
+  /** Extra response headers (e.g. Retry-After, WWW-Authenticate). */
+  headers: Record<string, string> = {}
+
+  constructor(description: string, detail?: string) {
+    super(description)
+    this.detail = detail
+  }
+
+  get description(): string {
+    return this.message
+  }
+
+  toJSON(): { error: OAuthErrorCode; error_description: string } {
+    return { error: this.error, error_description: safeDescription(this.message) }
+  }
+}
+
+export class InvalidRequest extends OAuthError {
+  readonly error = 'invalid_request'
+  readonly status: number = 400
+  override readonly name = 'InvalidRequest'
+}
+export class PayloadTooLarge extends InvalidRequest {
+  override readonly status = 413
+}
+export class InvalidClient extends OAuthError {
+  readonly error = 'invalid_client'
+  readonly status = 401
+  override readonly name = 'InvalidClient'
+}
+export class InvalidGrant extends OAuthError {
+  readonly error = 'invalid_grant'
+  readonly status = 400
+  override readonly name = 'InvalidGrant'
+}
+export class UnauthorizedClient extends OAuthError {
+  readonly error = 'unauthorized_client'
+  readonly status = 400
+  override readonly name = 'UnauthorizedClient'
+}
+export class UnsupportedGrantType extends OAuthError {
+  readonly error = 'unsupported_grant_type'
+  readonly status = 400
+  override readonly name = 'UnsupportedGrantType'
+}
+export class UnsupportedResponseType extends OAuthError {
+  readonly error = 'unsupported_response_type'
+  readonly status = 400
+  override readonly name = 'UnsupportedResponseType'
+}
+export class InvalidScope extends OAuthError {
+  readonly error = 'invalid_scope'
+  readonly status = 400
+  override readonly name = 'InvalidScope'
+}
+export class InvalidTarget extends OAuthError {
+  readonly error = 'invalid_target'
+  readonly status = 400
+  override readonly name = 'InvalidTarget'
+}
+export class AccessDenied extends OAuthError {
+  readonly error = 'access_denied'
+  readonly status = 403
+  override readonly name = 'AccessDenied'
+}
+export class LoginRequired extends OAuthError {
+  readonly error = 'login_required'
+  readonly status = 400
+  override readonly name = 'LoginRequired'
+}
+export class InvalidToken extends OAuthError {
+  readonly error = 'invalid_token'
+  readonly status = 401
+  override readonly name = 'InvalidToken'
+}
+export class InsufficientScope extends OAuthError {
+  readonly error = 'insufficient_scope'
+  readonly status = 403
+  override readonly name = 'InsufficientScope'
+}
+/** Rate limited (429) or the store is unreachable (503); always carries Retry-After. */
+export class TemporarilyUnavailable extends OAuthError {
+  readonly error = 'temporarily_unavailable'
+  readonly status: number
+  override readonly name = 'TemporarilyUnavailable'
+  constructor(description: string, retryAfterSeconds: number, status: 429 | 503, detail?: string) {
+    super(description, detail)
+    this.status = status
+    this.headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterSeconds)))
+  }
+}
+export class ServerError extends OAuthError {
+  readonly error = 'server_error'
+  readonly status = 500
+  override readonly name = 'ServerError'
+}
+
+/** RFC 6749 limits error_description to %x20-21 / %x23-5B / %x5D-7E. */
+export function safeDescription(s: string): string {
+  return s.replace(/[^\x20-\x21\x23-\x5b\x5d-\x7e]/g, '?').slice(0, 300)
+}

@@ -1,0 +1,176 @@
+import type { FastifyInstance } from 'fastify'
+import { pino, type Logger } from 'pino'
+import type { ApiConfig, ClientConfig, TesseraConfig } from './config/config.js'
+import type { ServerContext } from './context.js'
+import { buildApp, type RouteModule } from './http/app.js'
+import { healthRoutes } from './http/health.js'
+import { Metrics } from './http/metrics.js'
+import { MonotonicClock, type Clock } from './lib/clock.js'
+import { cryptoRandom, type Random } from './lib/random.js'
+import { hashClientSecret } from './oauth/client-secret.js'
+import { discoveryRoutes } from './oauth/discovery.js'
+import { EventFactory } from './security/events.js'
+import { Throttle } from './security/throttle.js'
+import { SqliteStore } from './store/sqlite-store.js'
+import type { Store } from './store/store.js'
+import type { ApiRecord, ClientRecord } from './store/types.js'
+import { RefreshTokenCodec } from './tokens/refresh-token.js'
+import { KeyManager } from './tokens/signing-keys.js'
+import { TokenIssuer, type AccessTokenClaimsHook } from './tokens/token-issuer.js'
+import { routeModules } from './routes.js'
+
+export interface ServerHooks {
+  /** Adds claims to access tokens per API (the role of Auth0 Actions). Reserved claims are kept. */
+  accessTokenClaims?: AccessTokenClaimsHook
+}
+
+export interface CreateServerOptions {
+  config: TesseraConfig
+  /** Defaults to the store the config names. */
+  store?: Store
+  clock?: Clock
+  random?: Random
+  logger?: Logger
+  hooks?: ServerHooks
+  /** Extra route modules (tests, embedding apps). */
+  routes?: RouteModule[]
+}
+
+export interface TesseraServer {
+  app: FastifyInstance
+  ctx: ServerContext
+  /** Starts listening; resolves to the base URL. */
+  listen(port?: number, host?: string): Promise<string>
+  /** Stops accepting, drains in-flight requests, closes the store. */
+  close(): Promise<void>
+}
+
+/** Logger that never writes credentials, whatever a caller passes it. */
+export function createLogger(level: TesseraConfig['logLevel']): Logger {
+  return pino({
+    level,
+    redact: {
+      paths: [
+        'req.headers.authorization',
+        'req.headers.cookie',
+        'headers.authorization',
+        'headers.cookie',
+        '*.password',
+        '*.client_secret',
+        '*.refresh_token',
+        '*.access_token',
+        '*.id_token',
+        '*.code',
+        '*.code_verifier',
+        '*.token',
+        'password',
+        'secret',
+        'token',
+      ],
+      censor: '[redacted]',
+    },
+  })
+}
+
+export async function createTesseraServer(opts: CreateServerOptions): Promise<TesseraServer> {
+  const { config } = opts
+  const clock = opts.clock ?? new MonotonicClock()
+  const random = opts.random ?? cryptoRandom
+  const log = opts.logger ?? createLogger(config.logLevel)
+  const store = opts.store ?? (await openStore(config))
+  await store.migrate()
+  await syncConfig(store, config, clock.now())
+
+  const maxTokenLifetime = Math.max(
+    config.idTokenTtlSeconds,
+    config.defaultAccessTokenTtlSeconds,
+    ...config.apis.map((a) => a.accessTokenTtlSeconds ?? 0),
+  )
+  const keys = new KeyManager(store, clock, random, config.secret, {
+    alg: config.signingAlg,
+    jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
+    maxTokenLifetimeSeconds: maxTokenLifetime,
+  })
+  await keys.init()
+
+  const ctx: ServerContext = {
+    config,
+    store,
+    clock,
+    random,
+    keys,
+    refreshTokens: new RefreshTokenCodec(config.secret),
+    tokens: new TokenIssuer({
+      issuer: config.issuer,
+      keys,
+      clock,
+      random,
+      idTokenTtlSeconds: config.idTokenTtlSeconds,
+      accessTokenClaims: opts.hooks?.accessTokenClaims,
+    }),
+    events: new EventFactory(clock, random),
+    throttle: new Throttle(store, clock),
+    metrics: new Metrics(),
+    log,
+  }
+
+  const app = buildApp(ctx, [discoveryRoutes, healthRoutes, ...routeModules, ...(opts.routes ?? [])])
+  await app.ready()
+
+  return {
+    app,
+    ctx,
+    async listen(port = config.port, host = config.host) {
+      const addr = await app.listen({ port, host })
+      return addr
+    },
+    async close() {
+      await app.close()
+      await store.close()
+    },
+  }
+}
+
+export async function openStore(config: TesseraConfig): Promise<Store> {
+  if (config.database.driver === 'sqlite') return new SqliteStore({ file: config.database.file })
+  throw new Error('the postgres store is not available in this build')
+}
+
+/** Clients and APIs declared in the configuration are written to the store on every start. */
+async function syncConfig(store: Store, config: TesseraConfig, now: number): Promise<void> {
+  for (const a of config.apis) await store.upsertApi(apiRecord(a, now))
+  for (const c of config.clients) await store.upsertClient(clientRecord(c, now))
+}
+
+export function apiRecord(a: ApiConfig, now: number): ApiRecord {
+  return {
+    audience: a.audience,
+    name: a.name ?? a.audience,
+    scopes: a.scopes ?? [],
+    accessTokenTtlSeconds: a.accessTokenTtlSeconds ?? 900,
+    userClaims: a.userClaims ?? [],
+    createdAt: now,
+    updatedAt: now,
+  }
+}
+
+export function clientRecord(c: ClientConfig, now: number): ClientRecord {
+  return {
+    id: c.id,
+    name: c.name ?? c.id,
+    secretHash: c.secret ? hashClientSecret(c.secret) : null,
+    tokenEndpointAuthMethod: c.tokenEndpointAuthMethod ?? (c.secret ? 'client_secret_basic' : 'none'),
+    applicationType: c.applicationType ?? 'web',
+    redirectUris: c.redirectUris ?? [],
+    postLogoutRedirectUris: c.postLogoutRedirectUris ?? [],
+    grantTypes: c.grantTypes ?? ['authorization_code', 'refresh_token'],
+    scopes: c.scopes ?? ['openid', 'profile', 'email', 'offline_access'],
+    audiences: c.audiences ?? [],
+    refreshGraceSeconds: c.refreshGraceSeconds ?? 30,
+    refreshGraceMaxUses: c.refreshGraceMaxUses ?? 10,
+    sessionIdleSeconds: c.sessionIdleSeconds ?? 14 * 86_400,
+    sessionAbsoluteSeconds: c.sessionAbsoluteSeconds ?? 90 * 86_400,
+    createdAt: now,
+    updatedAt: now,
+  }
+}

@@ -1,0 +1,3 @@
+export type { Store, CodeRedemption, RotateResult } from './store.js'
+export type * from './types.js'
+export { SqliteStore, type SqliteStoreOptions } from './sqlite-store.js'

@@ -1,0 +1,37 @@
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import BetterSqlite3 from 'better-sqlite3'
+import { Kysely, SqliteDialect, sql } from 'kysely'
+import { SqlStore, type Database } from './sql-store.js'
+
+export interface SqliteStoreOptions {
+  /** Path of the database file; `:memory:` for a throwaway database. */
+  file: string
+  /** `FULL` (default) fsyncs every commit: a committed rotation survives power loss. `NORMAL`
+   * survives process crashes only. */
+  synchronous?: 'FULL' | 'NORMAL'
+}
+
+/**
+ * The embedded default store: one SQLite file in WAL mode. One process owns the file; run
+ * PostgreSQL to scale out to several server instances.
+ */
+export class SqliteStore extends SqlStore {
+  readonly kind = 'sqlite'
+  readonly file: string
+
+  constructor(opts: SqliteStoreOptions) {
+    if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true })
+    const database = new BetterSqlite3(opts.file)
+    database.pragma('journal_mode = WAL')
+    database.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
+    database.pragma('busy_timeout = 5000')
+    database.pragma('foreign_keys = ON')
+    super(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }))
+    this.file = opts.file
+  }
+
+  async ping(): Promise<void> {
+    await sql`select 1`.execute(this.db)
+  }
+}

@@ -1,0 +1,48 @@
+import type { Clock } from '../lib/clock.js'
+import { randomId, type Random } from '../lib/random.js'
+import type { Store } from '../store/store.js'
+import type { UserRecord } from '../store/types.js'
+import { hashPassword, type PasswordCost } from './password.js'
+
+export interface NewUser {
+  username: string
+  password: string
+  email?: string | null
+  name?: string | null
+  metadata?: Record<string, unknown>
+}
+
+export class UserInputError extends Error {
+  override readonly name = 'UserInputError'
+}
+
+/** Creates a user with a random `usr_` subject. */
+export async function createUser(
+  deps: { store: Store; clock: Clock; random: Random; passwordCost: PasswordCost },
+  input: NewUser,
+): Promise<UserRecord> {
+  if (!/^[A-Za-z0-9._@+-]{1,128}$/.test(input.username)) {
+    throw new UserInputError('username must be 1 to 128 characters of letters, digits and . _ @ + -')
+  }
+  if (input.password.length < 8 || input.password.length > 1024) {
+    throw new UserInputError('password must be 8 to 1024 characters')
+  }
+  if (await deps.store.getUserByUsername(input.username)) {
+    throw new UserInputError('username is taken')
+  }
+  const now = deps.clock.now()
+  const user: UserRecord = {
+    id: `usr_${randomId(deps.random)}`,
+    username: input.username,
+    passwordHash: await hashPassword(input.password, deps.passwordCost),
+    email: input.email ?? null,
+    name: input.name ?? null,
+    disabled: false,
+    metadata: input.metadata ?? {},
+    passwordChangedAt: now,
+    createdAt: now,
+    updatedAt: now,
+  }
+  await deps.store.createUser(user)
+  return user
+}
