@@ -114,7 +114,12 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     log,
   }
 
-  const app = buildApp(ctx, [discoveryRoutes, healthRoutes, ...routeModules, ...(opts.routes ?? [])])
+  const app = buildApp(ctx, [
+    discoveryRoutes,
+    healthRoutes,
+    ...routeModules,
+    ...(opts.routes ?? []),
+  ])
   await app.ready()
 
   return {
@@ -159,7 +164,8 @@ export function clientRecord(c: ClientConfig, now: number): ClientRecord {
     id: c.id,
     name: c.name ?? c.id,
     secretHash: c.secret ? hashClientSecret(c.secret) : null,
-    tokenEndpointAuthMethod: c.tokenEndpointAuthMethod ?? (c.secret ? 'client_secret_basic' : 'none'),
+    tokenEndpointAuthMethod:
+      c.tokenEndpointAuthMethod ?? (c.secret ? 'client_secret_basic' : 'none'),
     applicationType: c.applicationType ?? 'web',
     redirectUris: c.redirectUris ?? [],
     postLogoutRedirectUris: c.postLogoutRedirectUris ?? [],

@@ -20,7 +20,13 @@ export const NATIVE_REDIRECT = 'com.example.app:/callback'
 export const CONFIDENTIAL_SECRET = 'confidential-secret-0123456789-abcdefghij'
 
 export const defaultApis: ApiConfig[] = [
-  { audience: API_A, name: 'API A', scopes: ['read', 'write'], accessTokenTtlSeconds: 900, userClaims: ['roles'] },
+  {
+    audience: API_A,
+    name: 'API A',
+    scopes: ['read', 'write'],
+    accessTokenTtlSeconds: 900,
+    userClaims: ['roles'],
+  },
   { audience: API_B, name: 'API B', scopes: ['orders'], accessTokenTtlSeconds: 300 },
 ]
 
@@ -62,7 +68,11 @@ export interface TestServer {
   clock: FakeClock
   dir: string
   dbFile: string
-  createUser(username?: string, password?: string, metadata?: Record<string, unknown>): Promise<UserRecord>
+  createUser(
+    username?: string,
+    password?: string,
+    metadata?: Record<string, unknown>,
+  ): Promise<UserRecord>
   close(): Promise<void>
 }
 
