@@ -136,9 +136,11 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
   }
 }
 
-export async function openStore(config: TesseraConfig): Promise<Store> {
-  if (config.database.driver === 'sqlite') return new SqliteStore({ file: config.database.file })
-  throw new Error('the postgres store is not available in this build')
+export function openStore(config: TesseraConfig): Promise<Store> {
+  if (config.database.driver === 'sqlite') {
+    return Promise.resolve(new SqliteStore({ file: config.database.file }))
+  }
+  return Promise.reject(new Error('database.driver postgres is not supported yet; use sqlite'))
 }
 
 /** Clients and APIs declared in the configuration are written to the store on every start. */

@@ -228,7 +228,7 @@ function resolveClient(c: ClientConfig, at: string, audiences: Set<string>): Cli
   if (applicationType !== 'web' && applicationType !== 'native') {
     throw new ConfigError(`${at}.applicationType`, 'must be web or native')
   }
-  const grantTypes = (c.grantTypes ?? ['authorization_code', 'refresh_token']) as GrantType[]
+  const grantTypes = c.grantTypes ?? ['authorization_code', 'refresh_token']
   for (const [i, g] of grantTypes.entries()) {
     if (!GRANTS.includes(g))
       throw new ConfigError(`${at}.grantTypes[${i}]`, `must be one of ${GRANTS.join(', ')}`)

@@ -1,6 +1,5 @@
 import Fastify, {
   LogController,
-  type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
@@ -106,7 +105,7 @@ export function sendOAuthError(reply: FastifyReply, err: OAuthError): FastifyRep
 
 export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyInstance {
   const app: FastifyInstance = Fastify({
-    loggerInstance: ctx.log as FastifyBaseLogger,
+    loggerInstance: ctx.log,
     bodyLimit: ctx.config.bodyLimit,
     // We read forwarded headers ourselves and only from configured proxies (TOK-09).
     trustProxy: false,

@@ -165,7 +165,8 @@ export abstract class SqlStore implements Store {
       migrationLockTableName: 'tessera_migrations_lock',
     })
     const { error } = await migrator.migrateToLatest()
-    if (error) throw error instanceof Error ? error : new Error(String(error))
+    if (error)
+      throw error instanceof Error ? error : new Error('migration failed', { cause: error })
   }
 
   async close(): Promise<void> {
