@@ -3,7 +3,6 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
-  type FastifyRequest,
 } from 'fastify'
 import type { ServerContext } from '../context.js'
 import {

@@ -61,7 +61,7 @@ describe('session lifecycle', () => {
       expect: { live: false, state: 'revoked', reason: 'admin', at: 3, persist: false },
     },
   ])('judges a session at $now as $expect.state', (row) => {
-    const s = { ...base, ...(row.session ?? {}) } as SessionRecord
+    const s = { ...base, ...(row.session ?? {}) }
     expect(judgeSession(s, row.now)).toMatchObject(row.expect)
   })
 
