@@ -1,10 +1,8 @@
 import Fastify, {
   LogController,
-  type FastifyBaseLogger,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
-  type FastifyRequest,
 } from 'fastify'
 import type { ServerContext } from '../context.js'
 import {
@@ -32,16 +30,18 @@ function baseHeaders(reply: FastifyReply): void {
   reply.header('referrer-policy', 'no-referrer')
 }
 
-/** Cross-origin reads are allowed only on the endpoints browsers call directly (RDR-12). */
-export function allowCors(req: FastifyRequest, reply: FastifyReply): void {
-  if (req.headers.origin) {
-    reply.header('access-control-allow-origin', '*')
-    reply.header('access-control-expose-headers', 'www-authenticate, retry-after')
-  }
-}
+const corsPaths = new WeakMap<FastifyInstance, Set<string>>()
 
-/** Registers an OPTIONS preflight answer for a CORS-enabled path. */
+/**
+ * Allows cross-origin reads of `path` (no credentials) and answers its preflight. Only the
+ * endpoints browsers call directly get CORS: token, revocation, userinfo, JWKS and metadata; never
+ * /authorize, the sign-in page or logout (RDR-12). The header is set in onRequest, so error
+ * responses are readable too.
+ */
 export function corsPreflight(app: FastifyInstance, path: string, methods: string): void {
+  let set = corsPaths.get(app)
+  if (!set) corsPaths.set(app, (set = new Set()))
+  set.add(path)
   app.options(path, (req, reply) => {
     reply
       .header('access-control-allow-origin', '*')
@@ -106,7 +106,7 @@ export function sendOAuthError(reply: FastifyReply, err: OAuthError): FastifyRep
 
 export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyInstance {
   const app: FastifyInstance = Fastify({
-    loggerInstance: ctx.log as FastifyBaseLogger,
+    loggerInstance: ctx.log,
     bodyLimit: ctx.config.bodyLimit,
     // We read forwarded headers ourselves and only from configured proxies (TOK-09).
     trustProxy: false,
@@ -134,8 +134,12 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     }
   })
 
-  app.addHook('onRequest', (_req, reply, done) => {
+  app.addHook('onRequest', (req, reply, done) => {
     baseHeaders(reply)
+    if (req.headers.origin && corsPaths.get(app)?.has(req.routeOptions.url ?? '')) {
+      reply.header('access-control-allow-origin', '*')
+      reply.header('access-control-expose-headers', 'www-authenticate, retry-after')
+    }
     done()
   })
 

@@ -40,7 +40,7 @@ export async function verifyOwnAccessToken(
   } else if (claims.sub !== claims.client_id) {
     return undefined
   }
-  return { claims: claims as LiveAccessToken['claims'], session, user }
+  return { claims: claims, session, user }
 }
 
 /**

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ApiConfig, ClientConfig } from '../../src/config/config.js'
 import { resolveConfig, type ConfigInput } from '../../src/config/resolve.js'
-import { FakeClock, type Clock } from '../../src/lib/clock.js'
+import { FakeClock } from '../../src/lib/clock.js'
 import { cryptoRandom } from '../../src/lib/random.js'
 import { createTesseraServer, type ServerHooks, type TesseraServer } from '../../src/server.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
@@ -110,7 +110,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const server = await createTesseraServer({
     config,
     store,
-    clock: clock as Clock,
+    clock: clock,
     random: cryptoRandom,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
   })
