@@ -8,7 +8,7 @@
  * See bench/README.md for what is measured and how.
  */
 import { mkdirSync, writeFileSync } from 'node:fs'
-import { cpus, platform, release, totalmem } from 'node:os'
+import { cpus, loadavg, platform, release, totalmem } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
@@ -39,7 +39,7 @@ const CHAINS = envNumber('BENCH_CHAINS', 64, 1, 1024)
 /** The measured time of each target is split into this many windows, taken in turn. */
 const ROUNDS = envNumber('BENCH_ROUNDS', 2, 1, 20)
 /** Refreshes per chain in the row-counting phase. */
-const ROW_PHASE_PER_CHAIN = 5
+const ROW_PHASE_PER_CHAIN = 2
 const PROFILE = process.env.BENCH_PROFILE === '1'
 const ALL_TARGETS = ['tessera', 'oidc-provider-memory', 'oidc-provider-sqlite'] as const
 type TargetKey = (typeof ALL_TARGETS)[number]
@@ -67,7 +67,6 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) :
 interface Run {
   key: TargetKey
   target?: BenchTarget
-  client?: HttpClient
   tokens: string[]
   samples: number[]
   measuredMs: number
@@ -101,17 +100,22 @@ function fail(run: Run, why: string): void {
   if (run.target) log(run.target.process.output)
 }
 
-/** Drives the chains of one target for a while; false when the target failed. */
+/**
+ * Drives the chains of one target for a while; false when the target failed. Each call opens its
+ * own connections (one per chain) and closes them after, so no connection sits idle through the
+ * other targets' windows.
+ */
 async function drive(run: Run, warmupMs: number, durationMs: number): Promise<boolean> {
   const t = run.target!
+  const client = new HttpClient(t.url, { maxSockets: CHAINS })
   const r = await runRefreshChains({
-    client: run.client!,
+    client,
     path: t.tokenPath,
     form: t.refreshForm,
     tokens: run.tokens,
     warmupMs,
     durationMs,
-  })
+  }).finally(() => client.close())
   const res = run.result
   res.errors += r.errors
   for (const [k, n] of Object.entries(r.errorKinds))
@@ -141,9 +145,10 @@ async function countRows(run: Run): Promise<void> {
   const t = run.target!
   if (!t.dbFile) return
   const counter = RowWriteCounter.install(t.dbFile)
+  const client = new HttpClient(t.url, { maxSockets: CHAINS })
   try {
     const phase = await runRefreshChains({
-      client: run.client!,
+      client,
       path: t.tokenPath,
       form: t.refreshForm,
       tokens: run.tokens,
@@ -166,6 +171,7 @@ async function countRows(run: Run): Promise<void> {
       byTable: Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, per(n)])),
     }
   } finally {
+    client.close()
     counter.uninstall()
   }
 }
@@ -180,10 +186,18 @@ async function main(): Promise<void> {
   log(
     `Machine: ${cpu.length} CPUs (${cpu[0]?.model.trim() ?? 'unknown'}), Node ${process.version}, ${platform()} ${release()}`,
   )
-  if (PROFILE)
+  const loadBefore = loadavg()[0] ?? 0
+  log(`Load average (1 min) before the run: ${loadBefore.toFixed(2)}`)
+  if (loadBefore > cpu.length / 2) {
+    log(
+      '  WARNING: the machine is busy; other processes share the CPUs and the disk, so figures are low and noisy',
+    )
+  }
+  if (PROFILE) {
     log(
       'BENCH_PROFILE=1: Tessera is CPU-profiled while measured, so its figures are lower than usual',
     )
+  }
   log()
 
   const runs: Run[] = TARGETS.map((key) => ({
@@ -209,7 +223,6 @@ async function main(): Promise<void> {
         const t = run.target
         run.result.label = t.label
         run.result.seedMethod = t.seedMethod
-        run.client = new HttpClient(t.url, { maxSockets: CHAINS })
         const t0 = performance.now()
         run.tokens = await t.seed(CHAINS)
         run.result.seedSeconds = (performance.now() - t0) / 1000
@@ -245,10 +258,7 @@ async function main(): Promise<void> {
     }
     for (const run of alive()) await countRows(run)
   } finally {
-    for (const run of runs) {
-      run.client?.close()
-      await run.target?.stop()
-    }
+    for (const run of runs) await run.target?.stop()
   }
 
   for (const run of runs) {
@@ -356,6 +366,8 @@ async function main(): Promise<void> {
           memoryGiB: Math.round(totalmem() / 2 ** 30),
           node: process.version,
           os: `${platform()} ${release()}`,
+          loadAverageBefore: loadBefore,
+          loadAverageAfter: loadavg()[0],
         },
         settings: {
           chains: CHAINS,

@@ -124,7 +124,8 @@ export function formatProfileSummary(s: ProfileSummary): string {
     ...s.byArea.map((f) => `    ${pct(f.share)}  ${f.frame}`),
     '  top functions (self time):',
     ...s.topSelf.map((f) => `    ${pct(f.share)}  ${f.frame}`),
-    "  Tessera's functions (inclusive time):",
+    "  Tessera's functions (inclusive time; synchronous stacks only: work after an await is",
+    '  counted for the function that resumes, not for its callers):',
     ...s.tesseraInclusive.map((f) => `    ${pct(f.share)}  ${f.frame}`),
   ]
   return lines.join('\n')

@@ -112,6 +112,9 @@ provider.on('server_error', (_ctx: unknown, err: Error) => console.error('server
 provider.on('grant.error', (_ctx: unknown, err: Error) => console.error('grant.error', err.message))
 
 const server = provider.listen(port, '127.0.0.1')
+// Keep idle connections as long as Tessera's Fastify does (72 s; Node's default is 5 s), so a
+// target's connections survive the others' measured windows.
+server.keepAliveTimeout = 72_000
 await new Promise<void>((resolve) => server.once('listening', () => resolve()))
 
 serveIpc(

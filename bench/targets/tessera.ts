@@ -1,15 +1,19 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { Browser, codeOf, formFields, redirectOf } from '../lib/browser.js'
 import { staleServerBuild } from '../lib/build-check.js'
 import { TargetProcess } from '../lib/child.js'
-import { API_AUDIENCE, CLIENT_ID, REDIRECT_URI } from '../lib/constants.js'
-import { HttpClient } from '../lib/http.js'
+import { API_AUDIENCE, CLIENT_ID, REDIRECT_URI, SCOPE } from '../lib/constants.js'
+import { pkcePair } from '../lib/pkce.js'
+import { mapLimit } from '../lib/pool.js'
+import { refreshTokenOf, SIGN_IN_CONCURRENCY } from './oidc-provider.js'
 import type { BenchTarget } from './target.js'
 
 export const TESSERA_SEED_METHOD =
-  'users and PKCE authorization codes written through the Store API (as /authorize does after ' +
-  'sign-in), each code redeemed at /oauth/token over HTTP'
+  'its real authorization code flow over HTTP: GET /authorize (PKCE S256, resource), the hosted ' +
+  'sign-in form (CSRF token, username and password), then the code redeemed at /oauth/token; the ' +
+  'users are created through the Store API first (createUser)'
 
 /** Tessera on SQLite with synchronous FULL, in a child process. */
 export async function startTessera(): Promise<BenchTarget> {
@@ -46,35 +50,51 @@ export async function startTessera(): Promise<BenchTarget> {
       resource: API_AUDIENCE,
     }),
     async seed(n) {
-      const codes = await proc.call<{ code: string; verifier: string }[]>('seed', { count: n })
-      const http = new HttpClient(url, { maxSockets: 1 })
-      try {
-        const tokens: string[] = []
-        for (const c of codes) {
-          const res = await http.postForm('/oauth/token', {
-            grant_type: 'authorization_code',
-            code: c.code,
-            code_verifier: c.verifier,
-            redirect_uri: REDIRECT_URI,
-            client_id: CLIENT_ID,
-            resource: API_AUDIENCE,
-          })
-          const body = JSON.parse(res.body) as Record<string, unknown>
-          if (res.status !== 200 || typeof body.refresh_token !== 'string') {
-            throw new Error(
-              `code redemption: HTTP ${res.status} ${String(body.error)} ${String(body.error_description)}`,
-            )
-          }
-          tokens.push(body.refresh_token)
-        }
-        return tokens
-      } finally {
-        http.close()
-      }
+      const users = await proc.call<{ username: string; password: string }[]>('users', { count: n })
+      return mapLimit(users, SIGN_IN_CONCURRENCY, (u) => signIn(url, u.username, u.password))
     },
     async stop() {
       await proc.stop()
       rmSync(dir, { recursive: true, force: true })
     },
+  }
+}
+
+/** One user's sign-in through Tessera's /authorize and hosted sign-in page, as a browser. */
+async function signIn(baseUrl: string, username: string, password: string): Promise<string> {
+  const browser = new Browser(baseUrl)
+  try {
+    const { verifier, challenge } = pkcePair()
+    const auth = new URLSearchParams({
+      client_id: CLIENT_ID,
+      response_type: 'code',
+      redirect_uri: REDIRECT_URI,
+      scope: SCOPE,
+      resource: API_AUDIENCE,
+      code_challenge: challenge,
+      code_challenge_method: 'S256',
+      state: 'bench-state',
+      nonce: 'bench-nonce',
+    })
+    const login = redirectOf(
+      await browser.get(`/authorize?${auth.toString()}`),
+      'authorization request',
+    )
+    const page = await browser.get(login)
+    if (page.status !== 200)
+      throw new Error(`sign-in page: HTTP ${page.status}: ${page.body.slice(0, 300)}`)
+    const form = { ...formFields(page.body), username, password }
+    const back = redirectOf(await browser.post(login, form), 'sign-in')
+    const res = await browser.post('/oauth/token', {
+      grant_type: 'authorization_code',
+      code: codeOf(back, REDIRECT_URI),
+      code_verifier: verifier,
+      redirect_uri: REDIRECT_URI,
+      client_id: CLIENT_ID,
+      resource: API_AUDIENCE,
+    })
+    return refreshTokenOf(res.status, res.body)
+  } finally {
+    browser.close()
   }
 }
