@@ -74,7 +74,8 @@ function discover(
       authorization: h.authorization ?? h.Authorization,
       body: options.body instanceof URLSearchParams ? new URLSearchParams(options.body) : undefined,
     })
-    return fetch(url, options)
+    // The library passes fetch its own init; only the Uint8Array generic differs from RequestInit.
+    return fetch(url, options as RequestInit)
   }
   return client.discovery(issuer, clientId, undefined, auth, {
     execute: [client.allowInsecureRequests, client.enableNonRepudiationChecks],
@@ -394,6 +395,22 @@ describe('openid-client, public client web-app (PKCE, no secret)', () => {
     expect({ ...(await client.tokenIntrospection(rs, second.refresh_token!)) }).toEqual({
       active: false,
     })
+  })
+
+  it('SES-12 tokenIntrospection() by the public client itself is invalid_client (401) and reveals nothing', async () => {
+    const err = await rejection(client.tokenIntrospection(config, forApi.access_token))
+    expect(err).toBeInstanceOf(client.ResponseBodyError)
+    expect(err.status).toBe(401)
+    expect(err.error).toBe('invalid_client')
+    expect(Object.keys(err.cause).sort()).toEqual(['error', 'error_description'])
+  })
+
+  it('tokenRevocation() of an access token is unsupported_token_type (RFC 7009 2.2.1) and leaves the session active', async () => {
+    const err = await rejection(client.tokenRevocation(config, forApi.access_token))
+    expect(err).toBeInstanceOf(client.ResponseBodyError)
+    expect(err.status).toBe(400)
+    expect(err.error).toBe('unsupported_token_type')
+    expect(await t.store.getSession(sessionId)).toMatchObject({ state: 'active', generation: 2 })
   })
 
   it('SES-08 tokenRevocation() of the refresh token ends the session; its tokens introspect inactive', async () => {
