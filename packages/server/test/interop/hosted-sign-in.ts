@@ -20,6 +20,7 @@ import {
 } from '../helpers/oauth-flow.js'
 import { FakeClock } from '../../src/lib/clock.js'
 import type { ClientConfig } from '../../src/config/config.js'
+import type { ConfigInput } from '../../src/config/resolve.js'
 import {
   API_A,
   API_B,
@@ -48,10 +49,11 @@ export const postClient: ClientConfig = {
  * A real server whose FakeClock starts at the real time: the client libraries check `iat` and
  * `exp` against `Date.now()`, so the server's notion of now must agree with theirs.
  */
-export function startInteropServer(): Promise<TestServer> {
+export function startInteropServer(config: Partial<ConfigInput> = {}): Promise<TestServer> {
   return startTestServer({
     clock: new FakeClock(Date.now()),
     clients: [...defaultClients, postClient],
+    config,
   })
 }
 
@@ -98,12 +100,16 @@ export async function followAuthorization(
   return { callback: new URL(location!), jar, signedIn }
 }
 
-/** OIDC Core 3.1.3.6 / 3.2.2.9: base64url of the left half of the hash of the access token. */
+/**
+ * OIDC Core 3.1.3.6 / 3.2.2.9: base64url of the left half of the hash of the access token, with
+ * the hash of the ID token's `alg`: SHA-256 for ES256 and RS256; SHA-512 for EdDSA over Ed25519
+ * (as node-oidc-provider and the OpenID conformance suite do).
+ */
 export function expectedAtHash(accessToken: string, idToken: string): string {
   const { alg } = decodeProtectedHeader(idToken)
-  const digest = createHash(alg === 'EdDSA' ? 'sha512' : 'sha256')
-    .update(accessToken, 'ascii')
-    .digest()
+  const hash = { ES256: 'sha256', RS256: 'sha256', EdDSA: 'sha512' }[alg ?? '']
+  if (hash === undefined) throw new Error(`no at_hash rule for alg ${alg}`)
+  const digest = createHash(hash).update(accessToken, 'ascii').digest()
   return digest.subarray(0, digest.length / 2).toString('base64url')
 }
 

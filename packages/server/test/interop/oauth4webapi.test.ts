@@ -478,3 +478,79 @@ describe('oauth4webapi, refresh, RFC 9068 access tokens, introspection and revoc
     expect(await t.store.listSessions({ userId: alice.id })).toEqual(before)
   })
 })
+
+describe.each(['ES256', 'EdDSA', 'RS256'] as const)(
+  'oauth4webapi, tokens signed with %s',
+  (alg) => {
+    let ts: TestServer
+    let meta: oauth.AuthorizationServer
+    beforeAll(async () => {
+      ts = await startInteropServer({ signingAlg: alg })
+      await ts.createUser(ALICE.username, ALICE.password)
+      const iss = new URL(ts.url)
+      meta = await oauth.processDiscoveryResponse(iss, await oauth.discoveryRequest(iss, insecure))
+    })
+    afterAll(async () => {
+      await ts.close()
+    })
+
+    it('the ID token and an API access token verify against the JWKS, with at_hash and RFC 9068 claims', async () => {
+      expect(meta.id_token_signing_alg_values_supported).toEqual([alg])
+      const codeVerifier = oauth.generateRandomCodeVerifier()
+      const state = oauth.generateRandomState()
+      const nonce = oauth.generateRandomNonce()
+      const url = new URL(meta.authorization_endpoint!)
+      url.search = new URLSearchParams({
+        client_id: webApp.client_id,
+        response_type: 'code',
+        redirect_uri: WEB_REDIRECT,
+        scope: 'openid offline_access read',
+        code_challenge: await oauth.calculatePKCECodeChallenge(codeVerifier),
+        code_challenge_method: 'S256',
+        state,
+        nonce,
+        resource: API_A,
+      }).toString()
+      const { callback } = await followAuthorization(ts, url)
+      const params = oauth.validateAuthResponse(meta, webApp, callback, state)
+      const response = await oauth.authorizationCodeGrantRequest(
+        meta,
+        webApp,
+        oauth.None(),
+        params,
+        WEB_REDIRECT,
+        codeVerifier,
+        { ...insecure, additionalParameters: { resource: API_A } },
+      )
+      const tokens = await oauth.processAuthorizationCodeResponse(meta, webApp, response, {
+        expectedNonce: nonce,
+      })
+      await oauth.validateApplicationLevelSignature(meta, response, insecure)
+      const id = oauth.getValidatedIdTokenClaims(tokens)!
+      expect(id).toMatchObject({ iss: ts.url, aud: 'web-app', nonce })
+      expect(id.at_hash).toBe(expectedAtHash(tokens.access_token, tokens.id_token!))
+
+      const claims = await oauth.validateJwtAccessToken(
+        meta,
+        apiRequest(API_A, tokens.access_token),
+        API_A,
+        { ...insecure, signingAlgorithms: [alg] },
+      )
+      expect(claims).toMatchObject({ iss: ts.url, aud: API_A, client_id: 'web-app', scope: 'read' })
+
+      const jwks = createRemoteJWKSet(new URL(meta.jwks_uri!))
+      for (const [token, typ, audience] of [
+        [tokens.access_token, 'at+jwt', API_A],
+        [tokens.id_token!, 'JWT', 'web-app'],
+      ] as const) {
+        const { protectedHeader } = await jwtVerify(token, jwks, {
+          issuer: ts.url,
+          audience,
+          typ,
+          algorithms: [alg],
+        })
+        expect(protectedHeader.alg).toBe(alg)
+      }
+    })
+  },
+)
