@@ -91,6 +91,7 @@ function emptyResult(key: TargetKey): TargetResult {
     elapsedSeconds: 0,
     requestsPerSecond: 0,
     latencyMs: summarize([]),
+    windows: [],
   }
 }
 
@@ -124,6 +125,13 @@ async function drive(run: Run, warmupMs: number, durationMs: number): Promise<bo
   res.requests += r.requests
   run.samples.push(...r.samples)
   run.measuredMs += r.elapsedMs
+  if (durationMs > 0) {
+    res.windows.push({
+      requestsPerSecond: r.requestsPerSecond,
+      p50Ms: r.latency.p50,
+      p99Ms: r.latency.p99,
+    })
+  }
   if (r.sample && !res.accessToken) {
     const shape = inspectRefreshResponse(r.sample)
     res.accessToken = { alg: shape.alg, typ: shape.typ, claims: shape.claims }
@@ -280,7 +288,7 @@ async function main(): Promise<void> {
   log(
     table(
       [
-        ['target', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors'],
+        ['target', 'req/s', 'p50 ms', 'p99 ms', 'max ms', 'errors', 'req/s by window'],
         ...results.map((r) => [
           r.label,
           fmt(r.requestsPerSecond, 0),
@@ -288,9 +296,10 @@ async function main(): Promise<void> {
           fmt(r.latencyMs.p99),
           fmt(r.latencyMs.max),
           r.failure && r.requests === 0 ? 'FAILED' : String(r.errors),
+          r.windows.map((w) => fmt(w.requestsPerSecond, 0)).join(' '),
         ]),
       ],
-      ['l', 'r', 'r', 'r', 'r', 'r'],
+      ['l', 'r', 'r', 'r', 'r', 'r', 'l'],
     ),
   )
   log()

@@ -23,6 +23,8 @@ export interface TargetResult {
   elapsedSeconds: number
   requestsPerSecond: number
   latencyMs: LatencySummary
+  /** Each measured window on its own, in order: shows how steady the machine was. */
+  windows: { requestsPerSecond: number; p50Ms: number; p99Ms: number }[]
   rows?: RowCount
   /** Why the target failed, when it did (setup, crash, error responses). */
   failure?: string

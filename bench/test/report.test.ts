@@ -20,6 +20,7 @@ function result(
     elapsedSeconds: 1,
     requestsPerSecond: rps,
     latencyMs: { ...summarize([1]), p99 },
+    windows: [],
     ...extra,
   }
 }
