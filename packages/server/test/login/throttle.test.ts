@@ -208,3 +208,14 @@ describe('sign-in events and metrics', () => {
     expect(formFields((await attempt('alice', 'hunter2-secret-password')).html).password).toBe('')
   })
 })
+
+describe('REL-11 default limits', () => {
+  it('the defaults allow at most 100 failures an hour per account', async () => {
+    const { resolveConfig } = await import('../../src/config/resolve.js')
+    const c = resolveConfig({ issuer: 'https://auth.example.test', secret: 'x'.repeat(32) })
+    const perHour = (r: { limit: number; windowSeconds: number }) =>
+      (r.limit * 3600) / r.windowSeconds
+    expect(perHour(c.throttle.signInPerAccount)).toBeLessThanOrEqual(100)
+    expect(c.throttle.signInPerAccount).toEqual({ limit: 10, windowSeconds: 900 })
+  })
+})
