@@ -341,6 +341,11 @@ export async function expectErrorPage(
     location: null,
   })
   expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8')
+  // Error pages of the front channel cannot be framed, cached or leak a referrer (RDR-11, RDR-15).
+  expect(res.headers.get('x-frame-options')).toBe('DENY')
+  expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+  expect(res.headers.get('referrer-policy')).toBe('no-referrer')
+  expect(res.headers.get('cache-control')).toBe('no-store')
   expect(html).toContain(error)
   return html
 }

@@ -1,10 +1,12 @@
-import { generateKeyPair, SignJWT } from 'jose'
+import { decodeJwt, generateKeyPair, SignJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sha256b64u } from '../../src/lib/crypto.js'
 import type { SessionRecord, UserRecord } from '../../src/store/types.js'
+import { postForm } from '../helpers/grants.js'
 import {
   authorizationParams,
   authorize,
+  type AuthorizeResult,
   browserFetch,
   CookieJar,
   formFields,
@@ -12,7 +14,7 @@ import {
   rowCounts,
   startAuthorize,
 } from '../helpers/oauth-flow.js'
-import { API_A, startTestServer, type TestServer } from '../helpers/test-server.js'
+import { startTestServer, type TestServer } from '../helpers/test-server.js'
 
 const SIGNED_OUT = 'https://app.example.test/signed-out'
 
@@ -28,64 +30,46 @@ afterAll(async () => {
   await t.close()
 })
 
-/** What the token endpoint does with a code: one client session, made by store.redeemCode. */
-async function redeem(code: string): Promise<SessionRecord> {
-  const rec = (await t.store.getCode(sha256b64u(code)))!
-  const now = t.clock.now()
-  const s: SessionRecord = {
-    id: sha256b64u(code).slice(0, 22),
-    userId: rec.userId,
-    clientId: rec.clientId,
-    browserSessionId: rec.browserSessionId,
-    state: 'active',
-    reason: null,
-    endedAt: null,
-    scope: rec.scope,
-    resources: rec.resources,
-    authTime: rec.authTime,
-    amr: rec.amr,
-    createdAt: now,
-    lastActiveAt: now,
-    expiresAt: now + 86_400_000,
-    idleSeconds: 3600,
-    generation: 0,
-    rotatedAt: now,
-    graceUses: 0,
-    graceSeconds: 30,
-    graceMaxUses: 10,
-    salt: 'salt',
-    userAgent: null,
-    ip: null,
-  }
-  expect(await t.store.redeemCode(rec.codeHash, now, s)).toEqual({ ok: true })
-  return s
-}
-
-async function idToken(user: UserRecord, session: SessionRecord): Promise<string> {
-  return t.server.ctx.tokens.idToken({
-    user,
-    client: (await t.store.getClient(session.clientId))!,
-    sessionId: session.id,
-    authTime: session.authTime,
-    amr: session.amr,
-    nonce: null,
-    accessToken: undefined,
-    claims: {},
+/** Redeems a code at the token endpoint: the client session and its tokens. */
+async function redeem(a: AuthorizeResult): Promise<{ session: SessionRecord; tokens: Tokens }> {
+  const r = await postForm(t.url + '/oauth/token', {
+    grant_type: 'authorization_code',
+    code: a.code,
+    code_verifier: a.codeVerifier,
+    redirect_uri: a.redirectUri,
+    client_id: a.clientId,
   })
+  expect(r.status).toBe(200)
+  const tokens = r.body as Tokens
+  const sid = decodeJwt(tokens.id_token).sid as string
+  return { session: (await t.store.getSession(sid))!, tokens }
 }
 
-/** A browser signed in as alice, with client sessions at web-app and other-app. */
+interface Tokens {
+  access_token: string
+  refresh_token: string
+  id_token: string
+}
+
+/** A browser signed in as `user`, with client sessions (and tokens) at web-app and other-app. */
 async function signedIn(user = alice, password = 'correct horse battery') {
   const a = await authorize(t, { username: user.username, password })
-  const web = await redeem(a.code)
+  const web = await redeem(a)
   const b = await authorize(t, {
     jar: a.cookies,
     clientId: 'other-app',
     redirectUri: 'https://other.example.test/callback',
   })
-  const other = await redeem(b.code)
+  const other = await redeem(b)
   const browserSessionId = sha256b64u(a.cookies.get('tessera_sso')!)
-  return { jar: a.cookies, web, other, browserSessionId, hint: await idToken(user, web) }
+  return {
+    jar: a.cookies,
+    web: web.session,
+    other: other.session,
+    tokens: { web: web.tokens, other: other.tokens },
+    browserSessionId,
+    hint: web.tokens.id_token,
+  }
 }
 
 async function expectAllEnded(s: Awaited<ReturnType<typeof signedIn>>): Promise<void> {
@@ -146,6 +130,30 @@ describe('RP-initiated logout with a valid id_token_hint', () => {
     const replay = new CookieJar()
     replay.set('tessera_sso', stolenCookie)
     expect(await ssoAnswers(replay)).toBe(false)
+  })
+
+  it('the tokens of the ended sessions stop working (refresh invalid_grant, userinfo 401)', async () => {
+    const s = await signedIn()
+    const res = await browserFetch(s.jar, logoutUrl({ id_token_hint: s.hint }))
+    expect(res.status).toBe(200)
+    for (const [clientId, tokens] of [
+      ['web-app', s.tokens.web],
+      ['other-app', s.tokens.other],
+    ] as const) {
+      const r = await postForm(t.url + '/oauth/token', {
+        grant_type: 'refresh_token',
+        refresh_token: tokens.refresh_token,
+        client_id: clientId,
+      })
+      expect({ status: r.status, error: r.body.error }).toEqual({
+        status: 400,
+        error: 'invalid_grant',
+      })
+      const ui = await fetch(t.url + '/userinfo', {
+        headers: { authorization: `Bearer ${tokens.access_token}` },
+      })
+      expect(ui.status).toBe(401)
+    }
   })
 
   it('an expired hint is accepted', async () => {
@@ -248,19 +256,7 @@ describe('id_token_hint that is not our ID token: error page, nothing ended', ()
   }
 
   const rows: [string, (s: Awaited<ReturnType<typeof signedIn>>) => Promise<string>][] = [
-    [
-      'JWT-11 an access token (typ at+jwt)',
-      async (s) =>
-        (
-          await t.server.ctx.tokens.accessToken({
-            api: (await t.store.getApi(API_A))!,
-            client: (await t.store.getClient('web-app'))!,
-            user: alice,
-            scope: 'openid',
-            sessionId: s.web.id,
-          })
-        ).token,
-    ],
+    ['JWT-11 an access token (typ at+jwt)', (s) => Promise.resolve(s.tokens.web.access_token)],
     ['typ missing', () => ourKeySigned({ iss: t.url, sub: alice.id, aud: 'web-app' }, {})],
     [
       'typ logout+jwt',
