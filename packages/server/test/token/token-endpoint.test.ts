@@ -51,7 +51,7 @@ function codeForm(c: Minted, over: Record<string, string | string[]> = {}) {
 
 /** Sends a raw body with any content type. */
 async function raw(
-  body: string | Buffer | undefined,
+  body: string | undefined,
   contentType: string | undefined,
   path = '/oauth/token',
 ): Promise<FormResponse> {
@@ -190,7 +190,7 @@ describe('token endpoint: grant types, caching, errors', () => {
       raw('{"grant_type":"password"}', 'application/json'),
       raw('{', 'application/json'),
       raw('grant_type=password', 'text/plain'),
-      raw(Buffer.alloc(1024 * 1024, 'a'), 'application/x-www-form-urlencoded'),
+      raw('a'.repeat(1024 * 1024), 'application/x-www-form-urlencoded'),
     ]
     const results = await Promise.all(sends)
     const seen = new Set<string>()
@@ -835,6 +835,29 @@ describe('bad input: each a 4xx in the RFC 6749 shape that changes nothing', () 
       desc: 'scope contains an invalid character',
     },
   ]
+
+  it('the body limit is exact: 65536 bytes are parsed, 65537 bytes are 413', async () => {
+    const limit = t.server.ctx.config.bodyLimit
+    expect(limit).toBe(65_536)
+    const body = (n: number) => {
+      const head = 'grant_type=password&client_id=web-app&pad='
+      return head + 'a'.repeat(n - head.length)
+    }
+    const before = dbCounts(t)
+    expectOAuthError(
+      await raw(body(limit), 'application/x-www-form-urlencoded'),
+      400,
+      'unsupported_grant_type',
+      'grant_type password is not supported',
+    )
+    expectOAuthError(
+      await raw(body(limit + 1), 'application/x-www-form-urlencoded'),
+      413,
+      'invalid_request',
+      'request body is too large',
+    )
+    expect(dbCounts(t)).toEqual(before)
+  })
 
   it.each(rows)('$name -> $status $error', async ({ send, status, error, desc }) => {
     const before = dbCounts(t)

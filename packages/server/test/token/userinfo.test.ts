@@ -20,7 +20,8 @@ const INVALID_TOKEN =
 
 async function get(path: string, headers: Record<string, string> = {}) {
   const res = await fetch(t.url + path, { headers })
-  return { status: res.status, headers: res.headers, body: (await res.json()) as any }
+  const body: any = await res.json()
+  return { status: res.status, headers: res.headers, body }
 }
 
 describe('userinfo', () => {
@@ -52,7 +53,7 @@ describe('userinfo', () => {
   it('TOK-02 an access token in the query string is rejected, even next to a valid header', async () => {
     const s = await signInTokens(t, alice)
     const at = s.body.access_token as string
-    for (const headers of [{}, { authorization: `Bearer ${at}` }]) {
+    for (const headers of [{}, { authorization: `Bearer ${at}` }] as Record<string, string>[]) {
       const r = await get(`/userinfo?access_token=${at}`, headers)
       expect(r.status).toBe(400)
       expect(r.body).toEqual({
