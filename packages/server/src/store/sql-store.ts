@@ -1,5 +1,6 @@
 import {
   Migrator,
+  sql,
   type Kysely,
   type MigrationProvider,
   type Migration,
@@ -509,6 +510,34 @@ export abstract class SqlStore implements Store {
     return rows.map(toSession)
   }
 
+  async sweepSessions(now: number): Promise<{ expired: number; abandoned: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      // Whichever limit ran out first decides the state, as judgeSession does.
+      const idleEnd = sql<number>`last_active_at + idle_seconds * 1000`
+      const expired = await trx
+        .updateTable('sessions')
+        .set((eb) => ({
+          state: 'expired',
+          reason: 'absolute_lifetime',
+          ended_at: eb.ref('expires_at'),
+        }))
+        .where('state', 'in', ACTIVE)
+        .where('expires_at', '<=', now)
+        .where('expires_at', '<=', idleEnd)
+        .executeTakeFirst()
+      const abandoned = await trx
+        .updateTable('sessions')
+        .set({ state: 'abandoned', reason: 'idle_timeout', ended_at: idleEnd })
+        .where('state', 'in', ACTIVE)
+        .where(idleEnd, '<=', now)
+        .executeTakeFirst()
+      return {
+        expired: Number(expired.numUpdatedRows),
+        abandoned: Number(abandoned.numUpdatedRows),
+      }
+    })
+  }
+
   // events ----------------------------------------------------------------------------------------
 
   async recordEvent(e: SecurityEventRecord): Promise<void> {
@@ -624,6 +653,15 @@ export abstract class SqlStore implements Store {
 
   async throttleReset(key: string): Promise<void> {
     await this.db.deleteFrom('throttle').where('key', '=', key).execute()
+  }
+
+  async pruneThrottle(now: number): Promise<number> {
+    // A window is at most a day long (a config limit), so one that started a day ago has ended.
+    const r = await this.db
+      .deleteFrom('throttle')
+      .where('window_start', '<', now - 86_400_000)
+      .executeTakeFirst()
+    return Number(r.numDeletedRows)
   }
 }
 
