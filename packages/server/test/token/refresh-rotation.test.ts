@@ -130,8 +130,8 @@ describe('refresh token rotation, grace window and reuse', () => {
   })
 
   // The checklist asks for an audit record of the lost-response retry (cause `fail-to-save`, as in
-  // Supabase's TestFailToSaveReuse). The server records nothing on a grace replay: see the report.
-  it.fails('RT-04 a grace-window retry is audited with cause fail-to-save', async () => {
+  // Supabase's TestFailToSaveReuse).
+  it('RT-04 a grace-window retry is audited with cause fail-to-save', async () => {
     const { rt: rt0, sid } = await signIn()
     expect((await refresh(t, rt0)).status).toBe(200)
     const before = dbCounts(t).events

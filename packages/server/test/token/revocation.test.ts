@@ -169,8 +169,7 @@ describe('token revocation (RFC 7009)', () => {
 
   // RFC 7009 2.2: invalid tokens do not cause an error response, and the module's own doc says
   // malformed or foreign tokens get 200. A string merely shaped like a JWT (three dot-separated
-  // parts starting with `ey`) is answered 400 unsupported_token_type without being verified: see
-  // the report. These rows fail until src/oauth/revoke.ts verifies before refusing.
+  // parts starting with `ey`) that we did not sign is an unknown token too.
   const jwtShaped: [string, string][] = [
     ['a JWT-shaped garbage string', 'eyJnYXJiYWdl.eyJ9.x'],
     [
@@ -178,7 +177,7 @@ describe('token revocation (RFC 7009)', () => {
       `${Buffer.from('{"alg":"none","typ":"at+jwt"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.`,
     ],
   ]
-  it.fails.each(jwtShaped)('SES-10 revoking %s gets 200', async (_name, token) => {
+  it.each(jwtShaped)('SES-10 revoking %s gets 200', async (_name, token) => {
     const r = await revoke(token, { client_id: 'web-app' })
     expect(r.status).toBe(200)
   })

@@ -139,52 +139,61 @@ describe('REL-12 failure floods are throttled per IP and per client', () => {
     expectOAuthError(r, 429, 'temporarily_unavailable', TOO_MANY)
   })
 
-  // Unknown client ids are counted against the IP but the count is only checked for known
-  // confidential clients, so a flood of made-up client ids gets 401 forever, never 429. See the
-  // report.
-  it.fails(
-    'REL-12 a flood of unknown client ids from one IP itself gets 429 after the threshold',
-    async () => {
-      t.clock.advance(WINDOW * 1000)
-      for (let i = 0; i < PER_IP; i++) {
-        const r = await from(
-          '127.0.0.9',
-          { grant_type: 'client_credentials' },
-          basicAuth(`guess-${i}`, 'x'.repeat(40)),
-        )
-        expect(r.status).toBe(401)
-      }
+  it('REL-12 a flood of unknown client ids from one IP itself gets 429 after the threshold', async () => {
+    t.clock.advance(WINDOW * 1000)
+    for (let i = 0; i < PER_IP; i++) {
       const r = await from(
         '127.0.0.9',
         { grant_type: 'client_credentials' },
-        basicAuth('guess-next', 'x'.repeat(40)),
+        basicAuth(`guess-${i}`, 'x'.repeat(40)),
       )
-      expectOAuthError(r, 429, 'temporarily_unavailable', TOO_MANY)
-    },
-  )
+      expect(r.status).toBe(401)
+    }
+    const r = await from(
+      '127.0.0.9',
+      { grant_type: 'client_credentials' },
+      basicAuth('guess-next', 'x'.repeat(40)),
+    )
+    expectOAuthError(r, 429, 'temporarily_unavailable', TOO_MANY)
+  })
 
-  // The checklist asks for per-client limits on invalid codes and refresh tokens too ("per IP and
-  // per client"); the token endpoint only counts invalid grants per IP (grant-ip:<ip>), so a
-  // distributed flood against one client is never throttled. See the report. (For a public client
-  // a per-client limit also lets an attacker lock every user of the app out: a trade-off the lead
-  // has to decide.)
-  it.fails(
-    'REL-12 invalid refresh tokens for one client from many IPs get 429 after the per-client threshold',
-    async () => {
-      t.clock.advance(WINDOW * 1000)
-      let n = 0
-      for (let ip = 10; n < PER_CLIENT; ip++) {
-        for (let j = 0; j < 2 && n < PER_CLIENT; j++, n++) {
-          expect((await refreshFrom(`127.0.1.${ip}`, bogusRt(n))).status).toBe(400)
-        }
+  // Per-client limits apply to confidential clients, whose requests are authenticated: only the
+  // client itself can spend its budget. A public client is never throttled as a whole, or anyone
+  // could lock every user of the app out by flooding it with bad tokens from many addresses; its
+  // floods are throttled per IP.
+  it('REL-12 invalid codes for a confidential client from many IPs get 429 after the per-client threshold; other clients unaffected', async () => {
+    t.clock.advance(WINDOW * 1000)
+    let n = 0
+    for (let ip = 10; n < PER_CLIENT; ip++) {
+      for (let j = 0; j < 2 && n < PER_CLIENT; j++, n++) {
+        const r = await from(
+          `127.0.1.${ip}`,
+          { grant_type: 'authorization_code', code: `bogus-${n}`, code_verifier: 'v'.repeat(43) },
+          basicAuth('confidential-app', CONFIDENTIAL_SECRET),
+        )
+        expect(r.status).toBe(400)
       }
-      const r = await refreshFrom('127.0.1.99', bogusRt(99))
-      expect(r.status).toBe(429)
-      // Other clients are unaffected.
-      const other = await refreshFrom('127.0.1.99', bogusRt(98), 'native-app')
-      expect(other.status).toBe(400)
-    },
-  )
+    }
+    const r = await from(
+      '127.0.1.99',
+      { grant_type: 'client_credentials' },
+      basicAuth('confidential-app', CONFIDENTIAL_SECRET),
+    )
+    expectOAuthError(r, 429, 'temporarily_unavailable', TOO_MANY)
+    // Other clients are unaffected.
+    const other = await refreshFrom('127.0.1.99', bogusRt(98), 'native-app')
+    expect(other.status).toBe(400)
+  })
+
+  it('REL-12 a public client is not throttled as a whole: a distributed flood of bad refresh tokens leaves its users able to refresh', async () => {
+    t.clock.advance(WINDOW * 1000)
+    const live = await signInTokens(t, alice)
+    for (let n = 0; n < PER_CLIENT * 3; n++) {
+      expect((await refreshFrom(`127.0.2.${10 + (n % 20)}`, bogusRt(n))).status).toBe(400)
+    }
+    const ok = await refreshFrom('127.0.2.99', live.body.refresh_token)
+    expect(ok.status).toBe(200)
+  })
 })
 
 describe('TOK-09 X-Forwarded-For is honoured only from trusted proxies', () => {
