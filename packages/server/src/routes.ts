@@ -1,7 +1,16 @@
 import type { RouteModule } from './http/app.js'
+import { introspectRoutes } from './oauth/introspect.js'
+import { revokeRoutes } from './oauth/revoke.js'
+import { tokenRoutes } from './oauth/token/index.js'
+import { userinfoRoutes } from './oauth/userinfo.js'
 
 /**
  * The feature route modules, in registration order. Each lives in its own folder and owns its
  * paths (see src/oauth/paths.ts).
  */
-export const routeModules: RouteModule[] = []
+export const routeModules: RouteModule[] = [
+  tokenRoutes,
+  revokeRoutes,
+  introspectRoutes,
+  userinfoRoutes,
+]
