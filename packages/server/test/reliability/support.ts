@@ -241,26 +241,29 @@ export function seedUser(store: Store, username = 'alice'): Promise<UserRecord> 
 }
 
 /**
- * Writes an authorization code for `web-app` straight into the store, as /authorize would, and
+ * Writes an authorization code straight into the store, as /authorize would, and
  * returns the form that redeems it. Times are real (the child servers use the real clock).
  */
 export async function storeCode(
   store: Store,
   user: UserRecord,
-  redirectUri = 'https://app.example.test/callback',
+  clientId = 'web-app',
 ): Promise<{ codeHash: string; form: Record<string, string> }> {
+  const client = await store.getClient(clientId)
+  const redirectUri = client?.redirectUris[0]
+  if (!client || !redirectUri) throw new Error(`no client ${clientId} with a redirect URI`)
   const verifier = randomBytes(32).toString('base64url')
   const code = randomBytes(32).toString('base64url')
   const now = Date.now()
   const codeHash = sha256b64u(code)
   await store.createCode({
     codeHash,
-    clientId: 'web-app',
+    clientId,
     userId: user.id,
     browserSessionId: null,
     redirectUri,
     scope: 'openid offline_access read',
-    resources: ['https://api-a.example.test', 'https://api-b.example.test'],
+    resources: client.audiences,
     nonce: null,
     codeChallenge: createHash('sha256').update(verifier).digest('base64url'),
     codeChallengeMethod: 'S256',
@@ -280,7 +283,7 @@ export async function storeCode(
       code,
       code_verifier: verifier,
       redirect_uri: redirectUri,
-      client_id: 'web-app',
+      client_id: clientId,
     },
   }
 }
