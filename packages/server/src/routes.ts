@@ -1,4 +1,7 @@
 import type { RouteModule } from './http/app.js'
+import { loginRoutes } from './login/login-routes.js'
+import { authorizeRoutes } from './oauth/authorize/index.js'
+import { endSessionRoutes } from './oauth/end-session.js'
 import { introspectRoutes } from './oauth/introspect.js'
 import { revokeRoutes } from './oauth/revoke.js'
 import { tokenRoutes } from './oauth/token/index.js'
@@ -9,6 +12,9 @@ import { userinfoRoutes } from './oauth/userinfo.js'
  * paths (see src/oauth/paths.ts).
  */
 export const routeModules: RouteModule[] = [
+  authorizeRoutes,
+  loginRoutes,
+  endSessionRoutes,
   tokenRoutes,
   revokeRoutes,
   introspectRoutes,

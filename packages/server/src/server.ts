@@ -18,6 +18,7 @@ import { RefreshTokenCodec } from './tokens/refresh-token.js'
 import { KeyManager } from './tokens/signing-keys.js'
 import { TokenIssuer, type AccessTokenClaimsHook } from './tokens/token-issuer.js'
 import { routeModules } from './routes.js'
+import { scheduleMaintenance } from './sessions/maintenance.js'
 
 export interface ServerHooks {
   /** Adds claims to access tokens per API (the role of Auth0 Actions). Reserved claims are kept. */
@@ -121,6 +122,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     ...(opts.routes ?? []),
   ])
   await app.ready()
+  const stopMaintenance = scheduleMaintenance(ctx)
 
   return {
     app,
@@ -130,6 +132,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
       return addr
     },
     async close() {
+      stopMaintenance()
       await app.close()
       await store.close()
     },

@@ -20,6 +20,7 @@ export interface ConfigInput {
   trustProxy?: string[]
   throttle?: Partial<TesseraConfig['throttle']>
   bodyLimit?: number
+  maintenanceIntervalSeconds?: number
   passwordCost?: TesseraConfig['passwordCost']
   dev?: boolean
   logLevel?: TesseraConfig['logLevel']
@@ -163,6 +164,12 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
         windowSeconds: 60,
       }),
     },
+    maintenanceIntervalSeconds: int(
+      'maintenanceIntervalSeconds',
+      input.maintenanceIntervalSeconds ?? 60,
+      0,
+      86_400,
+    ),
     bodyLimit: int('bodyLimit', input.bodyLimit ?? 65_536, 1024, 10 * 1024 * 1024),
     passwordCost: input.passwordCost ?? DEFAULT_PASSWORD_COST,
     dev,

@@ -3,7 +3,6 @@ import Fastify, {
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
-  type FastifyRequest,
 } from 'fastify'
 import type { ServerContext } from '../context.js'
 import {
@@ -31,16 +30,18 @@ function baseHeaders(reply: FastifyReply): void {
   reply.header('referrer-policy', 'no-referrer')
 }
 
-/** Cross-origin reads are allowed only on the endpoints browsers call directly (RDR-12). */
-export function allowCors(req: FastifyRequest, reply: FastifyReply): void {
-  if (req.headers.origin) {
-    reply.header('access-control-allow-origin', '*')
-    reply.header('access-control-expose-headers', 'www-authenticate, retry-after')
-  }
-}
+const corsPaths = new WeakMap<FastifyInstance, Set<string>>()
 
-/** Registers an OPTIONS preflight answer for a CORS-enabled path. */
+/**
+ * Allows cross-origin reads of `path` (no credentials) and answers its preflight. Only the
+ * endpoints browsers call directly get CORS: token, revocation, userinfo, JWKS and metadata; never
+ * /authorize, the sign-in page or logout (RDR-12). The header is set in onRequest, so error
+ * responses are readable too.
+ */
 export function corsPreflight(app: FastifyInstance, path: string, methods: string): void {
+  let set = corsPaths.get(app)
+  if (!set) corsPaths.set(app, (set = new Set()))
+  set.add(path)
   app.options(path, (req, reply) => {
     reply
       .header('access-control-allow-origin', '*')
@@ -133,8 +134,12 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     }
   })
 
-  app.addHook('onRequest', (_req, reply, done) => {
+  app.addHook('onRequest', (req, reply, done) => {
     baseHeaders(reply)
+    if (req.headers.origin && corsPaths.get(app)?.has(req.routeOptions.url ?? '')) {
+      reply.header('access-control-allow-origin', '*')
+      reply.header('access-control-expose-headers', 'www-authenticate, retry-after')
+    }
     done()
   })
 

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
-import { allowCors, corsPreflight } from '../http/app.js'
+import { corsPreflight } from '../http/app.js'
 import { PATHS } from './paths.js'
 
 /**
@@ -69,7 +69,6 @@ export function discoveryRoutes(app: FastifyInstance, ctx: ServerContext): void 
   for (const path of [PATHS.openidConfiguration, PATHS.oauthMetadata]) {
     corsPreflight(app, path, 'GET')
     app.get(path, (req, reply) => {
-      allowCors(req, reply)
       reply
         .header('content-type', 'application/json; charset=utf-8')
         .header('cache-control', 'public, max-age=300')
@@ -79,7 +78,6 @@ export function discoveryRoutes(app: FastifyInstance, ctx: ServerContext): void 
   corsPreflight(app, PATHS.jwks, 'GET')
   app.get(PATHS.jwks, async (req, reply) => {
     await ctx.keys.refreshIfStale()
-    allowCors(req, reply)
     reply
       .header('content-type', 'application/jwk-set+json; charset=utf-8')
       .header('cache-control', `public, max-age=${ctx.config.jwksMaxAgeSeconds}`)

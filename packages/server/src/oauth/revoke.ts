@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
-import { allowCors, corsPreflight } from '../http/app.js'
+import { corsPreflight } from '../http/app.js'
 import { param, requireParam } from '../http/form.js'
 import { clientIp, userAgent } from '../http/request-info.js'
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.js'
@@ -21,7 +21,6 @@ import { formBody, noQueryCredentials } from './token/index.js'
 export function revokeRoutes(app: FastifyInstance, ctx: ServerContext): void {
   corsPreflight(app, PATHS.revoke, 'POST')
   app.post(PATHS.revoke, async (req, reply) => {
-    allowCors(req, reply)
     reply.header('cache-control', 'no-store')
     noQueryCredentials(req)
     const body = formBody(req)

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerContext } from '../context.js'
-import { allowCors, corsPreflight } from '../http/app.js'
+import { corsPreflight } from '../http/app.js'
 import { userClaims } from '../users/claims.js'
 import { verifyOwnAccessToken } from '../tokens/verify-own-token.js'
 import { InsufficientScope, InvalidRequest, InvalidToken, type OAuthError } from './errors.js'
@@ -43,7 +43,6 @@ function bearerToken(req: FastifyRequest): string {
  */
 export function userinfoRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const handler = async (req: FastifyRequest, reply: FastifyReply) => {
-    allowCors(req, reply)
     reply.header('cache-control', 'no-store')
     const token = bearerToken(req)
     const live = await verifyOwnAccessToken(ctx, token, { audience: ctx.config.issuer })

@@ -1,5 +1,6 @@
 import {
   Migrator,
+  sql,
   type Kysely,
   type MigrationProvider,
   type Migration,
@@ -155,6 +156,14 @@ export abstract class SqlStore implements Store {
 
   protected constructor(db: Kysely<Database>) {
     this.db = db
+  }
+
+  /**
+   * Runs a hot-path write. The default runs it on its own; a store whose commits are expensive
+   * and serialised (SQLite with fsync) overrides this to group concurrent writes into one commit.
+   */
+  protected hotWrite<T>(run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return run(this.db)
   }
 
   async migrate(): Promise<void> {
@@ -425,31 +434,35 @@ export abstract class SqlStore implements Store {
   }
 
   async rotateRefresh(id: string, expectedGeneration: number, now: number): Promise<RotateResult> {
-    const r = await this.db
-      .updateTable('sessions')
-      .set((eb) => ({
-        generation: eb('generation', '+', 1),
-        rotated_at: now,
-        last_active_at: now,
-        grace_uses: 0,
-      }))
-      .where('id', '=', id)
-      .where('generation', '=', expectedGeneration)
-      .where('state', '=', 'active')
-      .returningAll()
-      .executeTakeFirst()
+    const r = await this.hotWrite((db) =>
+      db
+        .updateTable('sessions')
+        .set((eb) => ({
+          generation: eb('generation', '+', 1),
+          rotated_at: now,
+          last_active_at: now,
+          grace_uses: 0,
+        }))
+        .where('id', '=', id)
+        .where('generation', '=', expectedGeneration)
+        .where('state', '=', 'active')
+        .returningAll()
+        .executeTakeFirst(),
+    )
     return r ? { ok: true, session: toSession(r) } : { ok: false }
   }
 
   async useGrace(id: string, generation: number, maxUses: number, now: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable('sessions')
-      .set((eb) => ({ grace_uses: eb('grace_uses', '+', 1), last_active_at: now }))
-      .where('id', '=', id)
-      .where('generation', '=', generation)
-      .where('state', '=', 'active')
-      .where('grace_uses', '<', maxUses)
-      .executeTakeFirst()
+    const r = await this.hotWrite((db) =>
+      db
+        .updateTable('sessions')
+        .set((eb) => ({ grace_uses: eb('grace_uses', '+', 1), last_active_at: now }))
+        .where('id', '=', id)
+        .where('generation', '=', generation)
+        .where('state', '=', 'active')
+        .where('grace_uses', '<', maxUses)
+        .executeTakeFirst(),
+    )
     return Number(r.numUpdatedRows) === 1
   }
 
@@ -507,6 +520,34 @@ export abstract class SqlStore implements Store {
       .limit(f.limit ?? 100)
       .execute()
     return rows.map(toSession)
+  }
+
+  async sweepSessions(now: number): Promise<{ expired: number; abandoned: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      // Whichever limit ran out first decides the state, as judgeSession does.
+      const idleEnd = sql<number>`last_active_at + idle_seconds * 1000`
+      const expired = await trx
+        .updateTable('sessions')
+        .set((eb) => ({
+          state: 'expired',
+          reason: 'absolute_lifetime',
+          ended_at: eb.ref('expires_at'),
+        }))
+        .where('state', 'in', ACTIVE)
+        .where('expires_at', '<=', now)
+        .where('expires_at', '<=', idleEnd)
+        .executeTakeFirst()
+      const abandoned = await trx
+        .updateTable('sessions')
+        .set({ state: 'abandoned', reason: 'idle_timeout', ended_at: idleEnd })
+        .where('state', 'in', ACTIVE)
+        .where(idleEnd, '<=', now)
+        .executeTakeFirst()
+      return {
+        expired: Number(expired.numUpdatedRows),
+        abandoned: Number(abandoned.numUpdatedRows),
+      }
+    })
   }
 
   // events ----------------------------------------------------------------------------------------
@@ -624,6 +665,15 @@ export abstract class SqlStore implements Store {
 
   async throttleReset(key: string): Promise<void> {
     await this.db.deleteFrom('throttle').where('key', '=', key).execute()
+  }
+
+  async pruneThrottle(now: number): Promise<number> {
+    // A window is at most a day long (a config limit), so one that started a day ago has ended.
+    const r = await this.db
+      .deleteFrom('throttle')
+      .where('window_start', '<', now - 86_400_000)
+      .executeTakeFirst()
+    return Number(r.numDeletedRows)
   }
 }
 

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, SqliteDialect, sql } from 'kysely'
+import { CommitBatcher } from './commit-batcher.js'
 import { SqlStore, type Database } from './sql-store.js'
 
 export interface SqliteStoreOptions {
@@ -37,6 +38,14 @@ export class SqliteStore extends SqlStore {
     database.pragma('foreign_keys = ON')
     super(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }))
     this.file = opts.file
+    this.#batcher = new CommitBatcher(this.db)
+  }
+
+  readonly #batcher: CommitBatcher<Database>
+
+  /** Concurrent rotations share one commit (one fsync) instead of queueing one fsync each. */
+  protected override hotWrite<T>(run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.#batcher.submit((trx) => run(trx))
   }
 
   async ping(): Promise<void> {

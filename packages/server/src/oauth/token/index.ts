@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ServerContext } from '../../context.js'
-import { allowCors, corsPreflight } from '../../http/app.js'
+import { corsPreflight } from '../../http/app.js'
 import { param, type Params } from '../../http/form.js'
 import { clientIp, userAgent } from '../../http/request-info.js'
 import type { GrantType } from '../../store/types.js'
@@ -67,7 +67,6 @@ export function noQueryCredentials(req: FastifyRequest): void {
 export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
   corsPreflight(app, PATHS.token, 'POST')
   app.post(PATHS.token, async (req, reply) => {
-    allowCors(req, reply)
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     noQueryCredentials(req)
     const body = formBody(req)

@@ -38,8 +38,9 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
     const now = ctx.clock.now()
     const verdict = judgeSession(session, now)
     if (!verdict.live) {
-      if (verdict.persist)
-        await ctx.store.endSession(session.id, verdict.state, verdict.reason ?? 'admin', now)
+      if (verdict.persist && verdict.reason) {
+        await ctx.store.endSession(session.id, verdict.state, verdict.reason, verdict.at)
+      }
       throw new InvalidGrant('the refresh token is no longer valid', `session ${verdict.state}`)
     }
     const user = await ctx.store.getUser(session.userId)
