@@ -1,4 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { judgeSession } from '../../src/sessions/lifecycle.js'
 import type { Store } from '../../src/store/store.js'
 import type { SessionRecord, SessionState } from '../../src/store/types.js'
 import {
@@ -757,6 +758,72 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
       })
     })
 
+    describe('sweepSessions', () => {
+      const NOW = T0 + 30 * 86_400_000
+      const H = 3_600_000
+
+      /** A session whose absolute lifetime ends at `expiresAt` and idle timeout at `idleEnd`. */
+      const ending = (expiresAt: number, idleEnd: number, o: Partial<SessionRecord> = {}) =>
+        sessionRecord({ expiresAt, idleSeconds: 3600, lastActiveAt: idleEnd - H, ...o })
+
+      it('ends each session past a limit, dated when that limit ran out, exactly as judgeSession decides', async () => {
+        const rows = {
+          expired: ending(NOW - 1000, NOW + H),
+          abandoned: ending(FAR, NOW - 5),
+          idleFirst: ending(NOW - 100, NOW - 200),
+          absoluteFirst: ending(NOW - 300, NOW - 200),
+          sameMoment: ending(NOW - 50, NOW - 50),
+          expiresNow: ending(NOW, NOW + H),
+          idleNow: ending(FAR, NOW),
+          pendingExpired: ending(NOW - 1, NOW + H, { state: 'pending' }),
+          live: ending(NOW + 1, NOW + 1),
+          alreadyEnded: ending(NOW - H, NOW - H, {
+            state: 'revoked',
+            reason: 'admin',
+            endedAt: NOW - 2 * H,
+          }),
+        }
+        for (const r of Object.values(rows)) await store.createSession(r)
+
+        expect(await store.sweepSessions(NOW)).toStrictEqual({ expired: 5, abandoned: 3 })
+
+        const ended = (r: SessionRecord, state: SessionState, endedAt: number): SessionRecord => ({
+          ...r,
+          state,
+          reason: state === 'expired' ? 'absolute_lifetime' : 'idle_timeout',
+          endedAt,
+        })
+        const expected: Record<keyof typeof rows, SessionRecord> = {
+          expired: ended(rows.expired, 'expired', NOW - 1000),
+          abandoned: ended(rows.abandoned, 'abandoned', NOW - 5),
+          idleFirst: ended(rows.idleFirst, 'abandoned', NOW - 200),
+          absoluteFirst: ended(rows.absoluteFirst, 'expired', NOW - 300),
+          sameMoment: ended(rows.sameMoment, 'expired', NOW - 50),
+          expiresNow: ended(rows.expiresNow, 'expired', NOW),
+          idleNow: ended(rows.idleNow, 'abandoned', NOW),
+          pendingExpired: ended(rows.pendingExpired, 'expired', NOW - 1),
+          live: rows.live,
+          alreadyEnded: rows.alreadyEnded,
+        }
+        for (const [k, r] of Object.entries(rows)) {
+          const after = await store.getSession(r.id)
+          expect(after, k).toStrictEqual(expected[k as keyof typeof rows])
+          // The request path (judgeSession) reaches the same verdict on the row as it was.
+          const v = judgeSession(r, NOW)
+          if (r.state === 'active' || r.state === 'pending') {
+            expect(v.live ? 'active' : [v.state, v.reason, v.at], k).toStrictEqual(
+              v.live ? after!.state : [after!.state, after!.reason, after!.endedAt],
+            )
+          }
+        }
+        expect(await store.sweepSessions(NOW)).toStrictEqual({ expired: 0, abandoned: 0 })
+      })
+
+      it('an empty store sweeps nothing', async () => {
+        expect(await store.sweepSessions(NOW)).toStrictEqual({ expired: 0, abandoned: 0 })
+      })
+    })
+
     describe('security events', () => {
       it('round-trips every field, including nulls', async () => {
         const full = eventRecord()
@@ -918,6 +985,21 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(await store.throttleCount('b', T0, W)).toBe(1)
         expect(await store.throttleHit('a', T0, W)).toBe(1)
         await store.throttleReset('never-hit')
+      })
+
+      it('pruneThrottle deletes windows that started more than a day ago, and counts them', async () => {
+        const DAY = 86_400_000
+        await store.throttleHit('old', T0, W)
+        await store.throttleHit('edge', T0 + 60_000, W)
+        await store.throttleHit('new', T0 + DAY, W)
+        const now = T0 + 60_000 + DAY
+        expect(await store.pruneThrottle(now)).toBe(1)
+        expect(await store.throttleCount('old', T0, W)).toBe(0)
+        expect(await store.throttleHit('old', T0, W)).toBe(1)
+        expect(await store.throttleCount('edge', T0 + 60_000, W)).toBe(1)
+        expect(await store.throttleCount('new', T0 + DAY, W)).toBe(1)
+        expect(await store.pruneThrottle(now)).toBe(1)
+        expect(await store.pruneThrottle(now)).toBe(0)
       })
 
       it(`${RACERS} concurrent hits are all counted, each seeing a distinct count`, async () => {
