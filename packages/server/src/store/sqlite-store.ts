@@ -11,6 +11,10 @@ export interface SqliteStoreOptions {
   /** `FULL` (default) fsyncs every commit: a committed rotation survives power loss. `NORMAL`
    * survives process crashes only. */
   synchronous?: 'FULL' | 'NORMAL'
+  /** Milliseconds a write waits for another connection's write lock before failing with
+   * `SQLITE_BUSY` (answered as a retryable 503). better-sqlite3 waits synchronously, so the whole
+   * process stalls for up to this long. Default 5000. */
+  busyTimeoutMs?: number
 }
 
 /**
@@ -22,11 +26,15 @@ export class SqliteStore extends SqlStore {
   readonly file: string
 
   constructor(opts: SqliteStoreOptions) {
+    const busyTimeout = opts.busyTimeoutMs ?? 5000
+    if (!Number.isInteger(busyTimeout) || busyTimeout < 0) {
+      throw new RangeError('busyTimeoutMs must be a whole number of milliseconds >= 0')
+    }
     if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true })
     const database = new BetterSqlite3(opts.file)
     database.pragma('journal_mode = WAL')
     database.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
-    database.pragma('busy_timeout = 5000')
+    database.pragma(`busy_timeout = ${busyTimeout}`)
     database.pragma('foreign_keys = ON')
     super(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }))
     this.file = opts.file
