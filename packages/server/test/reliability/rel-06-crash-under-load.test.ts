@@ -169,7 +169,7 @@ beforeAll(async () => {
   expect((await child.exited).signal).toBe('SIGKILL')
 
   child = await startChildServer({ dbFile, port, graceSeconds })
-})
+}, 120_000)
 
 afterAll(async () => {
   if (child) await stopChild(child)

@@ -1,7 +1,7 @@
 import { param, requireParam } from '../../http/form.js'
 import { judgeSession } from '../../sessions/lifecycle.js'
 import type { SessionRecord } from '../../store/types.js'
-import { InvalidGrant } from '../errors.js'
+import { InvalidGrant, TemporarilyUnavailable } from '../errors.js'
 import { narrowScope, parseScope, requestedResources, resolveAudience } from './audience.js'
 import { sessionTokens, type GrantHandler, type GrantRequest } from './grant.js'
 
@@ -111,7 +111,8 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
     session = await ctx.store.getSession(parsed.sessionId)
     if (!session) throw new InvalidGrant('the refresh token is invalid', 'session vanished')
   }
-  throw new InvalidGrant('the refresh token is no longer valid', 'too much contention')
+  // Not the client's fault: a retry will find the session settled.
+  throw new TemporarilyUnavailable('the session is busy, retry', 1, 503, 'too much contention')
 }
 
 async function reuse(
