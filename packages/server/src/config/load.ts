@@ -157,7 +157,8 @@ export function loadConfig(opts: LoadConfigOptions = {}): TesseraConfig {
     if (!(err instanceof ConfigError)) throw err
     const name = envNameFor(err.setting, fromEnv)
     if (name === undefined) throw err
-    throw new ConfigError(name, reasonOf(err))
+    const part = err.setting === ENVIRONMENT[name] ? '' : `${err.setting} `
+    throw new ConfigError(name, part + reasonOf(err))
   }
 }
 
