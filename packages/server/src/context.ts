@@ -1,4 +1,4 @@
-import type { Logger } from 'pino'
+import type { FastifyBaseLogger } from 'fastify'
 import type { TesseraConfig } from './config/config.js'
 import type { Clock } from './lib/clock.js'
 import type { Random } from './lib/random.js'
@@ -22,5 +22,5 @@ export interface ServerContext {
   events: EventFactory
   throttle: Throttle
   metrics: Metrics
-  log: Logger
+  log: FastifyBaseLogger
 }

@@ -1,8 +1,24 @@
 import { playgroundRoutes } from './dev/playground.js'
 import type { RouteModule } from './http/app.js'
+import { loginRoutes } from './login/login-routes.js'
+import { authorizeRoutes } from './oauth/authorize/index.js'
+import { endSessionRoutes } from './oauth/end-session.js'
+import { introspectRoutes } from './oauth/introspect.js'
+import { revokeRoutes } from './oauth/revoke.js'
+import { tokenRoutes } from './oauth/token/index.js'
+import { userinfoRoutes } from './oauth/userinfo.js'
 
 /**
  * The feature route modules, in registration order. Each lives in its own folder and owns its
  * paths (see src/oauth/paths.ts).
  */
-export const routeModules: RouteModule[] = [playgroundRoutes]
+export const routeModules: RouteModule[] = [
+  authorizeRoutes,
+  loginRoutes,
+  endSessionRoutes,
+  tokenRoutes,
+  revokeRoutes,
+  introspectRoutes,
+  userinfoRoutes,
+  playgroundRoutes,
+]

@@ -18,6 +18,7 @@ import { RefreshTokenCodec } from './tokens/refresh-token.js'
 import { KeyManager } from './tokens/signing-keys.js'
 import { TokenIssuer, type AccessTokenClaimsHook } from './tokens/token-issuer.js'
 import { routeModules } from './routes.js'
+import { scheduleMaintenance } from './sessions/maintenance.js'
 
 export interface ServerHooks {
   /** Adds claims to access tokens per API (the role of Auth0 Actions). Reserved claims are kept. */
@@ -114,8 +115,14 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     log,
   }
 
-  const app = buildApp(ctx, [discoveryRoutes, healthRoutes, ...routeModules, ...(opts.routes ?? [])])
+  const app = buildApp(ctx, [
+    discoveryRoutes,
+    healthRoutes,
+    ...routeModules,
+    ...(opts.routes ?? []),
+  ])
   await app.ready()
+  const stopMaintenance = scheduleMaintenance(ctx)
 
   return {
     app,
@@ -125,15 +132,18 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
       return addr
     },
     async close() {
+      stopMaintenance()
       await app.close()
       await store.close()
     },
   }
 }
 
-export async function openStore(config: TesseraConfig): Promise<Store> {
-  if (config.database.driver === 'sqlite') return new SqliteStore({ file: config.database.file })
-  throw new Error('the postgres store is not available in this build')
+export function openStore(config: TesseraConfig): Promise<Store> {
+  if (config.database.driver === 'sqlite') {
+    return Promise.resolve(new SqliteStore({ file: config.database.file }))
+  }
+  return Promise.reject(new Error('database.driver postgres is not supported yet; use sqlite'))
 }
 
 /** Clients and APIs declared in the configuration are written to the store on every start. */
@@ -159,7 +169,8 @@ export function clientRecord(c: ClientConfig, now: number): ClientRecord {
     id: c.id,
     name: c.name ?? c.id,
     secretHash: c.secret ? hashClientSecret(c.secret) : null,
-    tokenEndpointAuthMethod: c.tokenEndpointAuthMethod ?? (c.secret ? 'client_secret_basic' : 'none'),
+    tokenEndpointAuthMethod:
+      c.tokenEndpointAuthMethod ?? (c.secret ? 'client_secret_basic' : 'none'),
     applicationType: c.applicationType ?? 'web',
     redirectUris: c.redirectUris ?? [],
     postLogoutRedirectUris: c.postLogoutRedirectUris ?? [],

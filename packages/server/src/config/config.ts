@@ -75,6 +75,9 @@ export interface TesseraConfig {
     invalidGrantPerClient: ThrottleRule
     invalidGrantPerIp: ThrottleRule
   }
+  /** Seconds between maintenance passes (mark expired and abandoned sessions, delete old codes and
+   * throttle windows, reload signing keys). 0 turns them off. Default 60. */
+  maintenanceIntervalSeconds: number
   /** Largest request body accepted, in bytes. Default 65536. */
   bodyLimit: number
   passwordCost: PasswordCost

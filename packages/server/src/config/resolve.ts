@@ -20,6 +20,7 @@ export interface ConfigInput {
   trustProxy?: string[]
   throttle?: Partial<TesseraConfig['throttle']>
   bodyLimit?: number
+  maintenanceIntervalSeconds?: number
   passwordCost?: TesseraConfig['passwordCost']
   dev?: boolean
   logLevel?: TesseraConfig['logLevel']
@@ -55,9 +56,14 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
   } catch {
     throw new ConfigError('issuer', 'must be an absolute URL')
   }
-  if (issuerUrl.search || issuerUrl.hash) throw new ConfigError('issuer', 'must not have a query or fragment')
+  if (issuerUrl.search || issuerUrl.hash)
+    throw new ConfigError('issuer', 'must not have a query or fragment')
   const dev = input.dev ?? false
-  if (issuerUrl.protocol !== 'https:' && !dev && !['localhost', '127.0.0.1', '[::1]'].includes(issuerUrl.hostname)) {
+  if (
+    issuerUrl.protocol !== 'https:' &&
+    !dev &&
+    !['localhost', '127.0.0.1', '[::1]'].includes(issuerUrl.hostname)
+  ) {
     throw new ConfigError('issuer', 'must use https outside development')
   }
   const issuer = input.issuer.replace(/\/$/, '')
@@ -68,9 +74,11 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
   if (secret.length < 32) throw new ConfigError('secret', 'must be at least 32 bytes')
 
   const signingAlg = input.signingAlg ?? 'ES256'
-  if (!ALGS.includes(signingAlg)) throw new ConfigError('signingAlg', `must be one of ${ALGS.join(', ')}`)
+  if (!ALGS.includes(signingAlg))
+    throw new ConfigError('signingAlg', `must be one of ${ALGS.join(', ')}`)
   const logLevel = input.logLevel ?? 'info'
-  if (!LEVELS.includes(logLevel)) throw new ConfigError('logLevel', `must be one of ${LEVELS.join(', ')}`)
+  if (!LEVELS.includes(logLevel))
+    throw new ConfigError('logLevel', `must be one of ${LEVELS.join(', ')}`)
 
   const database = input.database ?? { driver: 'sqlite', file: '.tessera/tessera.db' }
   if (database.driver === 'sqlite') {
@@ -127,7 +135,12 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
       86_400,
     ),
     browserSession: {
-      idleSeconds: int('browserSession.idleSeconds', input.browserSession?.idleSeconds ?? 7 * 86_400, 60, 365 * 86_400),
+      idleSeconds: int(
+        'browserSession.idleSeconds',
+        input.browserSession?.idleSeconds ?? 7 * 86_400,
+        60,
+        365 * 86_400,
+      ),
       absoluteSeconds: int(
         'browserSession.absoluteSeconds',
         input.browserSession?.absoluteSeconds ?? 30 * 86_400,
@@ -137,14 +150,26 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
     },
     trustProxy,
     throttle: {
-      signInPerAccount: rule('signInPerAccount', t.signInPerAccount, { limit: 10, windowSeconds: 900 }),
+      signInPerAccount: rule('signInPerAccount', t.signInPerAccount, {
+        limit: 10,
+        windowSeconds: 900,
+      }),
       signInPerIp: rule('signInPerIp', t.signInPerIp, { limit: 100, windowSeconds: 900 }),
       invalidGrantPerClient: rule('invalidGrantPerClient', t.invalidGrantPerClient, {
         limit: 300,
         windowSeconds: 60,
       }),
-      invalidGrantPerIp: rule('invalidGrantPerIp', t.invalidGrantPerIp, { limit: 60, windowSeconds: 60 }),
+      invalidGrantPerIp: rule('invalidGrantPerIp', t.invalidGrantPerIp, {
+        limit: 60,
+        windowSeconds: 60,
+      }),
     },
+    maintenanceIntervalSeconds: int(
+      'maintenanceIntervalSeconds',
+      input.maintenanceIntervalSeconds ?? 60,
+      0,
+      86_400,
+    ),
     bodyLimit: int('bodyLimit', input.bodyLimit ?? 65_536, 1024, 10 * 1024 * 1024),
     passwordCost: input.passwordCost ?? DEFAULT_PASSWORD_COST,
     dev,
@@ -163,16 +188,23 @@ function resolveApi(a: ApiConfig, at: string): ApiConfig {
   } catch {
     throw new ConfigError(`${at}.audience`, 'must be an absolute URI (RFC 8707)')
   }
-  if (a.audience.includes('#')) throw new ConfigError(`${at}.audience`, 'must not contain a fragment')
+  if (a.audience.includes('#'))
+    throw new ConfigError(`${at}.audience`, 'must not contain a fragment')
   const scopes = strings(`${at}.scopes`, a.scopes ?? [])
   for (const [i, s] of scopes.entries()) {
-    if (!SCOPE_TOKEN.test(s)) throw new ConfigError(`${at}.scopes[${i}]`, 'is not a valid scope token')
+    if (!SCOPE_TOKEN.test(s))
+      throw new ConfigError(`${at}.scopes[${i}]`, 'is not a valid scope token')
   }
   return {
     audience: a.audience,
     name: a.name ?? a.audience,
     scopes,
-    accessTokenTtlSeconds: int(`${at}.accessTokenTtlSeconds`, a.accessTokenTtlSeconds ?? 900, 10, 86_400),
+    accessTokenTtlSeconds: int(
+      `${at}.accessTokenTtlSeconds`,
+      a.accessTokenTtlSeconds ?? 900,
+      10,
+      86_400,
+    ),
     userClaims: strings(`${at}.userClaims`, a.userClaims ?? []),
   }
 }
@@ -189,9 +221,13 @@ function resolveClient(c: ClientConfig, at: string, audiences: Set<string>): Cli
   }
   const method = c.tokenEndpointAuthMethod ?? (c.secret ? 'client_secret_basic' : 'none')
   if (!['none', 'client_secret_basic', 'client_secret_post'].includes(method)) {
-    throw new ConfigError(`${at}.tokenEndpointAuthMethod`, 'must be none, client_secret_basic or client_secret_post')
+    throw new ConfigError(
+      `${at}.tokenEndpointAuthMethod`,
+      'must be none, client_secret_basic or client_secret_post',
+    )
   }
-  if (method !== 'none' && !c.secret) throw new ConfigError(`${at}.secret`, `is required for ${method}`)
+  if (method !== 'none' && !c.secret)
+    throw new ConfigError(`${at}.secret`, `is required for ${method}`)
   if (method === 'none' && c.secret) {
     throw new ConfigError(`${at}.tokenEndpointAuthMethod`, 'is none but a secret is set')
   }
@@ -199,9 +235,10 @@ function resolveClient(c: ClientConfig, at: string, audiences: Set<string>): Cli
   if (applicationType !== 'web' && applicationType !== 'native') {
     throw new ConfigError(`${at}.applicationType`, 'must be web or native')
   }
-  const grantTypes = (c.grantTypes ?? ['authorization_code', 'refresh_token']) as GrantType[]
+  const grantTypes = c.grantTypes ?? ['authorization_code', 'refresh_token']
   for (const [i, g] of grantTypes.entries()) {
-    if (!GRANTS.includes(g)) throw new ConfigError(`${at}.grantTypes[${i}]`, `must be one of ${GRANTS.join(', ')}`)
+    if (!GRANTS.includes(g))
+      throw new ConfigError(`${at}.grantTypes[${i}]`, `must be one of ${GRANTS.join(', ')}`)
   }
   if (grantTypes.includes('client_credentials') && method === 'none') {
     throw new ConfigError(`${at}.grantTypes`, 'client_credentials needs a confidential client')
@@ -214,21 +251,39 @@ function resolveClient(c: ClientConfig, at: string, audiences: Set<string>): Cli
   if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
     throw new ConfigError(`${at}.redirectUris`, 'needs at least one URI for authorization_code')
   }
-  const postLogoutRedirectUris = strings(`${at}.postLogoutRedirectUris`, c.postLogoutRedirectUris ?? [])
+  const postLogoutRedirectUris = strings(
+    `${at}.postLogoutRedirectUris`,
+    c.postLogoutRedirectUris ?? [],
+  )
   for (const [i, u] of postLogoutRedirectUris.entries()) {
     const p = registrationProblem(u, applicationType)
     if (p) throw new ConfigError(`${at}.postLogoutRedirectUris[${i}]`, p)
   }
   const clientAudiences = strings(`${at}.audiences`, c.audiences ?? [])
   for (const [i, a] of clientAudiences.entries()) {
-    if (!audiences.has(a)) throw new ConfigError(`${at}.audiences[${i}]`, `names no configured API (${a})`)
+    if (!audiences.has(a))
+      throw new ConfigError(`${at}.audiences[${i}]`, `names no configured API (${a})`)
   }
-  const scopes = strings(`${at}.scopes`, c.scopes ?? ['openid', 'profile', 'email', 'offline_access'])
+  const scopes = strings(
+    `${at}.scopes`,
+    c.scopes ?? ['openid', 'profile', 'email', 'offline_access'],
+  )
   for (const [i, s] of scopes.entries()) {
-    if (!SCOPE_TOKEN.test(s)) throw new ConfigError(`${at}.scopes[${i}]`, 'is not a valid scope token')
+    if (!SCOPE_TOKEN.test(s))
+      throw new ConfigError(`${at}.scopes[${i}]`, 'is not a valid scope token')
   }
-  const idle = int(`${at}.sessionIdleSeconds`, c.sessionIdleSeconds ?? 14 * 86_400, 60, 365 * 86_400)
-  const absolute = int(`${at}.sessionAbsoluteSeconds`, c.sessionAbsoluteSeconds ?? 90 * 86_400, 60, 5 * 365 * 86_400)
+  const idle = int(
+    `${at}.sessionIdleSeconds`,
+    c.sessionIdleSeconds ?? 14 * 86_400,
+    60,
+    365 * 86_400,
+  )
+  const absolute = int(
+    `${at}.sessionAbsoluteSeconds`,
+    c.sessionAbsoluteSeconds ?? 90 * 86_400,
+    60,
+    5 * 365 * 86_400,
+  )
   return {
     id: c.id,
     name: c.name ?? c.id,

@@ -1,7 +1,17 @@
 import Fastify, {
-  LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+} from 'fastify'
 import type { ServerContext } from '../context.js'
-import { InvalidRequest, OAuthError, PayloadTooLarge, ServerError, TemporarilyUnavailable } from '../oauth/errors.js'
+import {
+  InvalidRequest,
+  OAuthError,
+  PayloadTooLarge,
+  ServerError,
+  TemporarilyUnavailable,
+} from '../oauth/errors.js'
 import { parseParams } from './form.js'
 
 /** Route modules: each registers the routes of one feature. */
@@ -20,16 +30,18 @@ function baseHeaders(reply: FastifyReply): void {
   reply.header('referrer-policy', 'no-referrer')
 }
 
-/** Cross-origin reads are allowed only on the endpoints browsers call directly (RDR-12). */
-export function allowCors(req: FastifyRequest, reply: FastifyReply): void {
-  if (req.headers.origin) {
-    reply.header('access-control-allow-origin', '*')
-    reply.header('access-control-expose-headers', 'www-authenticate, retry-after')
-  }
-}
+const corsPaths = new WeakMap<FastifyInstance, Set<string>>()
 
-/** Registers an OPTIONS preflight answer for a CORS-enabled path. */
+/**
+ * Allows cross-origin reads of `path` (no credentials) and answers its preflight. Only the
+ * endpoints browsers call directly get CORS: token, revocation, userinfo, JWKS and metadata; never
+ * /authorize, the sign-in page or logout (RDR-12). The header is set in onRequest, so error
+ * responses are readable too.
+ */
 export function corsPreflight(app: FastifyInstance, path: string, methods: string): void {
+  let set = corsPaths.get(app)
+  if (!set) corsPaths.set(app, (set = new Set()))
+  set.add(path)
   app.options(path, (req, reply) => {
     reply
       .header('access-control-allow-origin', '*')
@@ -45,8 +57,12 @@ export function corsPreflight(app: FastifyInstance, path: string, methods: strin
 export function toOAuthError(err: unknown): OAuthError {
   if (err instanceof OAuthError) return err
   const fe = err as Partial<FastifyError> & { code?: string }
-  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE') return new PayloadTooLarge('request body is too large')
-  if (fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' || fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH') {
+  if (fe.code === 'FST_ERR_CTP_BODY_TOO_LARGE')
+    return new PayloadTooLarge('request body is too large')
+  if (
+    fe.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE' ||
+    fe.code === 'FST_ERR_CTP_INVALID_CONTENT_LENGTH'
+  ) {
     return new InvalidRequest('unsupported content type; use application/x-www-form-urlencoded')
   }
   if (typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
@@ -64,9 +80,18 @@ function isStoreUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown }).code
   return (
     typeof code === 'string' &&
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'SQLITE_BUSY', 'SQLITE_IOERR', '57P01', '08006', '08001', '08003'].includes(
-      code,
-    )
+    [
+      'ECONNREFUSED',
+      'ECONNRESET',
+      'ETIMEDOUT',
+      'EPIPE',
+      'SQLITE_BUSY',
+      'SQLITE_IOERR',
+      '57P01',
+      '08006',
+      '08001',
+      '08003',
+    ].includes(code)
   )
 }
 
@@ -81,7 +106,7 @@ export function sendOAuthError(reply: FastifyReply, err: OAuthError): FastifyRep
 
 export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyInstance {
   const app: FastifyInstance = Fastify({
-    loggerInstance: ctx.log as FastifyBaseLogger,
+    loggerInstance: ctx.log,
     bodyLimit: ctx.config.bodyLimit,
     // We read forwarded headers ourselves and only from configured proxies (TOK-09).
     trustProxy: false,
@@ -109,8 +134,12 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     }
   })
 
-  app.addHook('onRequest', (_req, reply, done) => {
+  app.addHook('onRequest', (req, reply, done) => {
     baseHeaders(reply)
+    if (req.headers.origin && corsPaths.get(app)?.has(req.routeOptions.url ?? '')) {
+      reply.header('access-control-allow-origin', '*')
+      reply.header('access-control-expose-headers', 'www-authenticate, retry-after')
+    }
     done()
   })
 
@@ -126,7 +155,10 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     if (oe.status >= 500) {
       req.log.error({ err, route: req.routeOptions.url }, 'request failed')
     } else if (oe.detail) {
-      req.log.info({ error: oe.error, detail: oe.detail, route: req.routeOptions.url }, 'request refused')
+      req.log.info(
+        { error: oe.error, detail: oe.detail, route: req.routeOptions.url },
+        'request refused',
+      )
     }
     if (req.htmlErrors) {
       return reply
@@ -141,17 +173,17 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
   })
 
   app.setNotFoundHandler((_req, reply) => {
-    reply.code(404).header('content-type', 'application/json; charset=utf-8').send(
-      JSON.stringify({ error: 'not_found', error_description: 'no such endpoint' }),
-    )
+    reply
+      .code(404)
+      .header('content-type', 'application/json; charset=utf-8')
+      .send(JSON.stringify({ error: 'not_found', error_description: 'no such endpoint' }))
   })
 
   for (const m of modules) m(app, ctx)
   return app
 }
 
-const escapeHtml = (s: string): string =>
-  s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
 
 export function errorPage(err: OAuthError): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in error</title>

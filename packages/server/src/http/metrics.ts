@@ -41,7 +41,8 @@ class Histogram {
       s = { buckets: BUCKETS.map(() => 0), sum: 0, count: 0 }
       this.series.set(k, s)
     }
-    for (let i = 0; i < BUCKETS.length; i++) if (valueSeconds <= (BUCKETS[i] as number)) s.buckets[i]! += 1
+    for (let i = 0; i < BUCKETS.length; i++)
+      if (valueSeconds <= (BUCKETS[i] as number)) s.buckets[i]! += 1
     s.sum += valueSeconds
     s.count += 1
   }
@@ -59,7 +60,10 @@ class Histogram {
 }
 
 export class Metrics {
-  readonly requests = new Counter('tessera_http_requests_total', 'HTTP requests by route and status')
+  readonly requests = new Counter(
+    'tessera_http_requests_total',
+    'HTTP requests by route and status',
+  )
   readonly duration = new Histogram(
     'tessera_http_request_duration_seconds',
     'HTTP request latency by route',

@@ -57,6 +57,7 @@ export interface CookieOptions {
 export function serializeCookie(name: string, value: string, o: CookieOptions): string {
   const parts = [`${name}=${value}`, `Path=${o.path ?? '/'}`, 'HttpOnly', `SameSite=${o.sameSite}`]
   if (o.secure) parts.push('Secure')
-  if (o.maxAgeSeconds !== undefined) parts.push(`Max-Age=${Math.max(0, Math.floor(o.maxAgeSeconds))}`)
+  if (o.maxAgeSeconds !== undefined)
+    parts.push(`Max-Age=${Math.max(0, Math.floor(o.maxAgeSeconds))}`)
   return parts.join('; ')
 }

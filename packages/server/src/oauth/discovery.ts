@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
-import { allowCors, corsPreflight } from '../http/app.js'
+import { corsPreflight } from '../http/app.js'
 import { PATHS } from './paths.js'
 
 /**
@@ -27,13 +27,31 @@ export function metadata(ctx: ServerContext): Record<string, unknown> {
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: [ctx.config.signingAlg],
     token_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
-    revocation_endpoint_auth_methods_supported: ['none', 'client_secret_basic', 'client_secret_post'],
+    revocation_endpoint_auth_methods_supported: [
+      'none',
+      'client_secret_basic',
+      'client_secret_post',
+    ],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
     scopes_supported: [...scopes],
     claims_supported: [
-      'iss', 'sub', 'aud', 'exp', 'iat', 'auth_time', 'nonce', 'sid', 'azp', 'amr', 'at_hash',
-      'name', 'preferred_username', 'updated_at', 'email', 'email_verified',
+      'iss',
+      'sub',
+      'aud',
+      'exp',
+      'iat',
+      'auth_time',
+      'nonce',
+      'sid',
+      'azp',
+      'amr',
+      'at_hash',
+      'name',
+      'preferred_username',
+      'updated_at',
+      'email',
+      'email_verified',
     ],
     prompt_values_supported: ['none', 'login'],
     authorization_response_iss_parameter_supported: true,
@@ -51,7 +69,6 @@ export function discoveryRoutes(app: FastifyInstance, ctx: ServerContext): void 
   for (const path of [PATHS.openidConfiguration, PATHS.oauthMetadata]) {
     corsPreflight(app, path, 'GET')
     app.get(path, (req, reply) => {
-      allowCors(req, reply)
       reply
         .header('content-type', 'application/json; charset=utf-8')
         .header('cache-control', 'public, max-age=300')
@@ -61,7 +78,6 @@ export function discoveryRoutes(app: FastifyInstance, ctx: ServerContext): void 
   corsPreflight(app, PATHS.jwks, 'GET')
   app.get(PATHS.jwks, async (req, reply) => {
     await ctx.keys.refreshIfStale()
-    allowCors(req, reply)
     reply
       .header('content-type', 'application/jwk-set+json; charset=utf-8')
       .header('cache-control', `public, max-age=${ctx.config.jwksMaxAgeSeconds}`)

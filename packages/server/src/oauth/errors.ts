@@ -13,6 +13,7 @@ export type OAuthErrorCode =
   | 'unsupported_response_type'
   | 'invalid_scope'
   | 'invalid_target'
+  | 'unsupported_token_type'
   | 'access_denied'
   | 'login_required'
   | 'consent_required'
@@ -86,6 +87,12 @@ export class InvalidTarget extends OAuthError {
   readonly error = 'invalid_target'
   readonly status = 400
   override readonly name = 'InvalidTarget'
+}
+/** RFC 7009 2.2.1: the server cannot revoke this kind of token. */
+export class UnsupportedTokenType extends OAuthError {
+  readonly error = 'unsupported_token_type'
+  readonly status = 400
+  override readonly name = 'UnsupportedTokenType'
 }
 export class AccessDenied extends OAuthError {
   readonly error = 'access_denied'

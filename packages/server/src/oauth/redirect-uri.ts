@@ -13,7 +13,10 @@ export function isLoopbackIp(hostname: string): boolean {
 }
 
 /** Returns why `uri` cannot be registered for a client of `applicationType`, or undefined. */
-export function registrationProblem(uri: string, applicationType: 'web' | 'native'): string | undefined {
+export function registrationProblem(
+  uri: string,
+  applicationType: 'web' | 'native',
+): string | undefined {
   let u: URL
   try {
     u = new URL(uri)
@@ -30,7 +33,8 @@ export function registrationProblem(uri: string, applicationType: 'web' | 'nativ
   if (['javascript:', 'data:', 'file:', 'vbscript:', 'blob:'].includes(u.protocol)) {
     return `must not use the ${u.protocol} scheme`
   }
-  if (applicationType !== 'native') return 'private-use URI schemes are allowed only for native clients'
+  if (applicationType !== 'native')
+    return 'private-use URI schemes are allowed only for native clients'
   // RFC 8252 7.1: a private-use scheme is a reverse domain name, so it contains a dot.
   if (!u.protocol.slice(0, -1).includes('.')) {
     return 'a private-use URI scheme must be a reverse domain name (contain a dot)'
@@ -57,8 +61,7 @@ export function redirectUriMatches(
     return false
   }
   if (r.protocol !== 'http:' || !isLoopbackIp(r.hostname)) return false
-  const portless = (u: URL): string =>
-    `${u.protocol}//${u.hostname}${u.pathname}${u.search}`
+  const portless = (u: URL): string => `${u.protocol}//${u.hostname}${u.pathname}${u.search}`
   return registered.some((reg) => {
     let g: URL
     try {

@@ -1,4 +1,11 @@
-import { Migrator, type Kysely, type MigrationProvider, type Migration, type Selectable } from 'kysely'
+import {
+  Migrator,
+  sql,
+  type Kysely,
+  type MigrationProvider,
+  type Migration,
+  type Selectable,
+} from 'kysely'
 import { migrations } from './migrations/index.js'
 import type { CodeRedemption, RotateResult, Store } from './store.js'
 import type {
@@ -159,7 +166,8 @@ export abstract class SqlStore implements Store {
       migrationLockTableName: 'tessera_migrations_lock',
     })
     const { error } = await migrator.migrateToLatest()
-    if (error) throw error instanceof Error ? error : new Error(String(error))
+    if (error)
+      throw error instanceof Error ? error : new Error('migration failed', { cause: error })
   }
 
   async close(): Promise<void> {
@@ -171,7 +179,11 @@ export abstract class SqlStore implements Store {
   // clients ---------------------------------------------------------------------------------------
 
   async getClient(id: string): Promise<ClientRecord | undefined> {
-    const row = await this.db.selectFrom('clients').select('data').where('id', '=', id).executeTakeFirst()
+    const row = await this.db
+      .selectFrom('clients')
+      .select('data')
+      .where('id', '=', id)
+      .executeTakeFirst()
     return row ? parse<ClientRecord>(row.data) : undefined
   }
 
@@ -181,11 +193,18 @@ export abstract class SqlStore implements Store {
   }
 
   async upsertClient(c: ClientRecord): Promise<void> {
-    const row = { id: c.id, data: JSON.stringify(c), created_at: c.createdAt, updated_at: c.updatedAt }
+    const row = {
+      id: c.id,
+      data: JSON.stringify(c),
+      created_at: c.createdAt,
+      updated_at: c.updatedAt,
+    }
     await this.db
       .insertInto('clients')
       .values(row)
-      .onConflict((oc) => oc.column('id').doUpdateSet({ data: row.data, updated_at: row.updated_at }))
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet({ data: row.data, updated_at: row.updated_at }),
+      )
       .execute()
   }
 
@@ -234,7 +253,11 @@ export abstract class SqlStore implements Store {
   // users -----------------------------------------------------------------------------------------
 
   async getUser(id: string): Promise<UserRecord | undefined> {
-    const row = await this.db.selectFrom('users').selectAll().where('id', '=', id).executeTakeFirst()
+    const row = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
     return row ? toUser(row) : undefined
   }
 
@@ -262,7 +285,12 @@ export abstract class SqlStore implements Store {
   }
 
   async listUsers(limit = 100): Promise<UserRecord[]> {
-    const rows = await this.db.selectFrom('users').selectAll().orderBy('username_key').limit(limit).execute()
+    const rows = await this.db
+      .selectFrom('users')
+      .selectAll()
+      .orderBy('username_key')
+      .limit(limit)
+      .execute()
     return rows.map(toUser)
   }
 
@@ -385,7 +413,11 @@ export abstract class SqlStore implements Store {
   // sessions --------------------------------------------------------------------------------------
 
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    const r = await this.db.selectFrom('sessions').selectAll().where('id', '=', id).executeTakeFirst()
+    const r = await this.db
+      .selectFrom('sessions')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
     return r ? toSession(r) : undefined
   }
 
@@ -478,6 +510,34 @@ export abstract class SqlStore implements Store {
     return rows.map(toSession)
   }
 
+  async sweepSessions(now: number): Promise<{ expired: number; abandoned: number }> {
+    return this.db.transaction().execute(async (trx) => {
+      // Whichever limit ran out first decides the state, as judgeSession does.
+      const idleEnd = sql<number>`last_active_at + idle_seconds * 1000`
+      const expired = await trx
+        .updateTable('sessions')
+        .set((eb) => ({
+          state: 'expired',
+          reason: 'absolute_lifetime',
+          ended_at: eb.ref('expires_at'),
+        }))
+        .where('state', 'in', ACTIVE)
+        .where('expires_at', '<=', now)
+        .where('expires_at', '<=', idleEnd)
+        .executeTakeFirst()
+      const abandoned = await trx
+        .updateTable('sessions')
+        .set({ state: 'abandoned', reason: 'idle_timeout', ended_at: idleEnd })
+        .where('state', 'in', ACTIVE)
+        .where(idleEnd, '<=', now)
+        .executeTakeFirst()
+      return {
+        expired: Number(expired.numUpdatedRows),
+        abandoned: Number(abandoned.numUpdatedRows),
+      }
+    })
+  }
+
   // events ----------------------------------------------------------------------------------------
 
   async recordEvent(e: SecurityEventRecord): Promise<void> {
@@ -512,7 +572,11 @@ export abstract class SqlStore implements Store {
   // signing keys ----------------------------------------------------------------------------------
 
   async listSigningKeys(): Promise<SigningKeyRecord[]> {
-    const rows = await this.db.selectFrom('signing_keys').selectAll().orderBy('activates_at').execute()
+    const rows = await this.db
+      .selectFrom('signing_keys')
+      .selectAll()
+      .orderBy('activates_at')
+      .execute()
     return rows.map((r) => ({
       kid: r.kid,
       alg: r.alg as SigningAlg,
@@ -541,7 +605,11 @@ export abstract class SqlStore implements Store {
       .execute()
   }
 
-  async updateSigningKey(kid: string, retiredAt: number | null, expiresAt: number | null): Promise<void> {
+  async updateSigningKey(
+    kid: string,
+    retiredAt: number | null,
+    expiresAt: number | null,
+  ): Promise<void> {
     await this.db
       .updateTable('signing_keys')
       .set({ retired_at: retiredAt, expires_at: expiresAt })
@@ -585,6 +653,15 @@ export abstract class SqlStore implements Store {
 
   async throttleReset(key: string): Promise<void> {
     await this.db.deleteFrom('throttle').where('key', '=', key).execute()
+  }
+
+  async pruneThrottle(now: number): Promise<number> {
+    // A window is at most a day long (a config limit), so one that started a day ago has ended.
+    const r = await this.db
+      .deleteFrom('throttle')
+      .where('window_start', '<', now - 86_400_000)
+      .executeTakeFirst()
+    return Number(r.numDeletedRows)
   }
 }
 

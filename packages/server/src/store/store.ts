@@ -91,6 +91,9 @@ export interface Store {
     now: number,
   ): Promise<string[]>
   listSessions(filter: SessionFilter): Promise<SessionRecord[]>
+  /** Marks active sessions past their absolute lifetime `expired` and those past their idle
+   * timeout `abandoned`, each with the time its lifetime actually ran out. */
+  sweepSessions(now: number): Promise<{ expired: number; abandoned: number }>
 
   recordEvent(e: SecurityEventRecord): Promise<void>
   listEvents(filter: EventFilter): Promise<SecurityEventRecord[]>
@@ -105,4 +108,6 @@ export interface Store {
   /** The current count of a window without adding to it. */
   throttleCount(key: string, now: number, windowSeconds: number): Promise<number>
   throttleReset(key: string): Promise<void>
+  /** Deletes throttle windows that started more than a day (the longest window) before `now`. */
+  pruneThrottle(now: number): Promise<number>
 }

@@ -96,14 +96,7 @@ export interface AuthorizationCodeRecord {
 }
 
 export type SessionState =
-  | 'active'
-  | 'pending'
-  | 'ended'
-  | 'expired'
-  | 'abandoned'
-  | 'revoked'
-  | 'removed'
-  | 'replaced'
+  'active' | 'pending' | 'ended' | 'expired' | 'abandoned' | 'revoked' | 'removed' | 'replaced'
 
 export type SessionEndReason =
   | 'sign_out'

@@ -32,7 +32,8 @@ export class RefreshTokenCodec {
     const parts = token.slice(REFRESH_TOKEN_PREFIX.length).split('.')
     if (parts.length !== 3) return undefined
     const [sessionId, gen, mac] = parts as [string, string, string]
-    if (!/^[A-Za-z0-9_-]{22}$/.test(sessionId) || !/^(0|[1-9][0-9]{0,8})$/.test(gen)) return undefined
+    if (!/^[A-Za-z0-9_-]{22}$/.test(sessionId) || !/^(0|[1-9][0-9]{0,8})$/.test(gen))
+      return undefined
     if (!/^[A-Za-z0-9_-]{43}$/.test(mac)) return undefined
     return { sessionId, generation: Number(gen), mac }
   }

@@ -9,6 +9,7 @@ import type { SigningAlg, SigningKeyRecord } from '../store/types.js'
 export interface LoadedKey {
   record: SigningKeyRecord
   privateKey: CryptoKey
+  publicKey: CryptoKey
   publicJwk: JWK
 }
 
@@ -36,7 +37,13 @@ export class KeyManager {
   #keys: LoadedKey[] = []
   #loadedAt = 0
 
-  constructor(store: Store, clock: Clock, random: Random, secret: Buffer, options: KeyManagerOptions) {
+  constructor(
+    store: Store,
+    clock: Clock,
+    random: Random,
+    secret: Buffer,
+    options: KeyManagerOptions,
+  ) {
     this.#store = store
     this.#clock = clock
     this.#random = random
@@ -59,7 +66,9 @@ export class KeyManager {
     for (const record of records) {
       const jwk = JSON.parse(this.#decrypt(record.privateJwkEnc)) as JWK
       const privateKey = (await importJWK(jwk, record.alg)) as CryptoKey
-      loaded.push({ record, privateKey, publicJwk: JSON.parse(record.publicJwk) as JWK })
+      const publicJwk = JSON.parse(record.publicJwk) as JWK
+      const publicKey = (await importJWK(publicJwk, record.alg)) as CryptoKey
+      loaded.push({ record, privateKey, publicKey, publicJwk })
     }
     this.#keys = loaded
     this.#loadedAt = this.#clock.now()
@@ -121,7 +130,10 @@ export class KeyManager {
     return rec
   }
 
-  async #create(activatesAt: number, alg: SigningAlg = this.options.alg): Promise<SigningKeyRecord> {
+  async #create(
+    activatesAt: number,
+    alg: SigningAlg = this.options.alg,
+  ): Promise<SigningKeyRecord> {
     const { privateKey, publicKey } = await generateKeyPair(alg, {
       extractable: true,
       ...(alg === 'RS256' ? { modulusLength: 2048 } : {}),

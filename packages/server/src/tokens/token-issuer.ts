@@ -8,8 +8,24 @@ import type { KeyManager } from './signing-keys.js'
 
 /** Claims a token may never have overwritten by a hook. */
 const RESERVED = new Set([
-  'iss', 'sub', 'aud', 'exp', 'nbf', 'iat', 'jti', 'client_id', 'scope', 'sid', 'auth_time',
-  'acr', 'amr', 'azp', 'nonce', 'at_hash', 'cnf', 'typ',
+  'iss',
+  'sub',
+  'aud',
+  'exp',
+  'nbf',
+  'iat',
+  'jti',
+  'client_id',
+  'scope',
+  'sid',
+  'auth_time',
+  'acr',
+  'amr',
+  'azp',
+  'nonce',
+  'at_hash',
+  'cnf',
+  'typ',
 ])
 
 /** Input of the per-API claims hook (the role Auth0 Actions play). */
@@ -136,7 +152,6 @@ export class TokenIssuer {
       .sign(key.privateKey)
   }
 }
-
 
 /** OIDC Core 3.1.3.6: left half of the hash of the access token, with the signing alg's hash. */
 export function atHash(accessToken: string, alg: string): string {

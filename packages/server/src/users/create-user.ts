@@ -22,7 +22,9 @@ export async function createUser(
   input: NewUser,
 ): Promise<UserRecord> {
   if (!/^[A-Za-z0-9._@+-]{1,128}$/.test(input.username)) {
-    throw new UserInputError('username must be 1 to 128 characters of letters, digits and . _ @ + -')
+    throw new UserInputError(
+      'username must be 1 to 128 characters of letters, digits and . _ @ + -',
+    )
   }
   if (input.password.length < 8 || input.password.length > 1024) {
     throw new UserInputError('password must be 8 to 1024 characters')

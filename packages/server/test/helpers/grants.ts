@@ -33,7 +33,8 @@ export async function mintCode(
   const now = t.clock.now()
   const clientId = o.clientId ?? 'web-app'
   const client = await t.store.getClient(clientId)
-  const redirectUri = o.redirectUri ?? client?.redirectUris[0] ?? 'https://app.example.test/callback'
+  const redirectUri =
+    o.redirectUri ?? client?.redirectUris[0] ?? 'https://app.example.test/callback'
   await t.store.createCode({
     codeHash: sha256b64u(code),
     clientId,
@@ -84,7 +85,9 @@ export async function postForm(
 
 export function basicAuth(clientId: string, secret: string): Record<string, string> {
   const enc = (s: string) => encodeURIComponent(s)
-  return { authorization: `Basic ${Buffer.from(`${enc(clientId)}:${enc(secret)}`).toString('base64')}` }
+  return {
+    authorization: `Basic ${Buffer.from(`${enc(clientId)}:${enc(secret)}`).toString('base64')}`,
+  }
 }
 
 /** Redeems a freshly minted code at the token endpoint. */

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ApiConfig, ClientConfig } from '../../src/config/config.js'
 import { resolveConfig, type ConfigInput } from '../../src/config/resolve.js'
-import { FakeClock, type Clock } from '../../src/lib/clock.js'
+import { FakeClock } from '../../src/lib/clock.js'
 import { cryptoRandom } from '../../src/lib/random.js'
 import { createTesseraServer, type ServerHooks, type TesseraServer } from '../../src/server.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
@@ -20,7 +20,13 @@ export const NATIVE_REDIRECT = 'com.example.app:/callback'
 export const CONFIDENTIAL_SECRET = 'confidential-secret-0123456789-abcdefghij'
 
 export const defaultApis: ApiConfig[] = [
-  { audience: API_A, name: 'API A', scopes: ['read', 'write'], accessTokenTtlSeconds: 900, userClaims: ['roles'] },
+  {
+    audience: API_A,
+    name: 'API A',
+    scopes: ['read', 'write'],
+    accessTokenTtlSeconds: 900,
+    userClaims: ['roles'],
+  },
   { audience: API_B, name: 'API B', scopes: ['orders'], accessTokenTtlSeconds: 300 },
 ]
 
@@ -62,7 +68,11 @@ export interface TestServer {
   clock: FakeClock
   dir: string
   dbFile: string
-  createUser(username?: string, password?: string, metadata?: Record<string, unknown>): Promise<UserRecord>
+  createUser(
+    username?: string,
+    password?: string,
+    metadata?: Record<string, unknown>,
+  ): Promise<UserRecord>
   close(): Promise<void>
 }
 
@@ -100,7 +110,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const server = await createTesseraServer({
     config,
     store,
-    clock: clock as Clock,
+    clock: clock,
     random: cryptoRandom,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
   })

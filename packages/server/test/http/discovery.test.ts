@@ -11,14 +11,22 @@ afterAll(async () => {
 
 describe('discovery and JWKS', () => {
   it('both metadata documents name the issuer and every endpoint under it', async () => {
-    for (const path of ['/.well-known/openid-configuration', '/.well-known/oauth-authorization-server']) {
+    for (const path of [
+      '/.well-known/openid-configuration',
+      '/.well-known/oauth-authorization-server',
+    ]) {
       const res = await fetch(t.url + path)
       expect(res.status).toBe(200)
       const doc = (await res.json()) as Record<string, unknown>
       expect(doc.issuer).toBe(t.url)
       for (const k of [
-        'authorization_endpoint', 'token_endpoint', 'revocation_endpoint', 'introspection_endpoint',
-        'userinfo_endpoint', 'jwks_uri', 'end_session_endpoint',
+        'authorization_endpoint',
+        'token_endpoint',
+        'revocation_endpoint',
+        'introspection_endpoint',
+        'userinfo_endpoint',
+        'jwks_uri',
+        'end_session_endpoint',
       ]) {
         expect(String(doc[k]).startsWith(t.url + '/')).toBe(true)
       }

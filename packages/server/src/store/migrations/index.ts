@@ -98,7 +98,11 @@ export const migrations: Record<string, Migration> = {
         .addColumn('user_agent', 'text')
         .addColumn('ip', 'text')
         .execute()
-      await db.schema.createIndex('sessions_user').on('sessions').columns(['user_id', 'state']).execute()
+      await db.schema
+        .createIndex('sessions_user')
+        .on('sessions')
+        .columns(['user_id', 'state'])
+        .execute()
       await db.schema.createIndex('sessions_client').on('sessions').column('client_id').execute()
       await db.schema
         .createIndex('sessions_browser_session')

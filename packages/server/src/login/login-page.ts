@@ -1,0 +1,33 @@
+import type { FastifyReply } from 'fastify'
+import { escapeHtml, hidden, sendPage } from './page.js'
+
+export interface LoginFormView {
+  /** Where the form posts: the issuer's sign-in URL. */
+  action: string
+  clientName: string
+  /** The sealed login transaction. */
+  tx: string
+  csrf: string
+  username: string
+  error?: string
+}
+
+/** The sign-in form: a plain HTML form, no JavaScript. */
+export function sendLoginForm(reply: FastifyReply, status: number, v: LoginFormView): FastifyReply {
+  const focusUser = v.username === '' ? ' autofocus' : ''
+  const focusPassword = v.username === '' ? '' : ' autofocus'
+  const body =
+    `<h1>Sign in</h1><p>to continue to <strong>${escapeHtml(v.clientName)}</strong></p>` +
+    (v.error ? `<p class="alert" role="alert">${escapeHtml(v.error)}</p>` : '') +
+    `<form method="post" action="${escapeHtml(v.action)}">` +
+    hidden('tx', v.tx) +
+    hidden('csrf', v.csrf) +
+    `<label for="username">Username</label>` +
+    `<input type="text" id="username" name="username" value="${escapeHtml(v.username)}" ` +
+    `autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="256" required${focusUser}>` +
+    `<label for="password">Password</label>` +
+    `<input type="password" id="password" name="password" autocomplete="current-password" ` +
+    `maxlength="1024" required${focusPassword}>` +
+    `<button type="submit">Sign in</button></form>`
+  return sendPage(reply, status, 'Sign in', body)
+}

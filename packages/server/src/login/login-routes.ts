@@ -1,0 +1,166 @@
+/**
+ * The hosted sign-in page (`/login`): GET shows the form of a pending authorization request, POST
+ * checks the credentials and, on success, starts a new SSO session and finishes the authorization
+ * with a 303 back to the client (RDR-10).
+ *
+ * - The pending request is a signed, expiring transaction (login-transaction.ts), not a table.
+ * - CSRF: a signed double-submit cookie bound to the transaction (csrf.ts).
+ * - Throttling (REL-11): per account and per IP, checked before the password is verified; only
+ *   failures count, a throttled attempt is not verified and does not count, success resets the
+ *   account counter. Unknown usernames are throttled and timed like known ones.
+ * - One generic error text, whatever failed.
+ *
+ * @example
+ * // GET /login?tx=...            -> 200 form
+ * // POST /login tx, csrf, username, password
+ * //   -> 303 https://app.example.test/callback?code=...&state=...&iss=...
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { ServerContext } from '../context.js'
+import { param, type Params } from '../http/form.js'
+import { clientIp, userAgent } from '../http/request-info.js'
+import { authorize } from '../oauth/authorize/index.js'
+import { formParams, queryParams } from '../oauth/authorize/query-params.js'
+import { InvalidRequest, TemporarilyUnavailable } from '../oauth/errors.js'
+import { PATHS } from '../oauth/paths.js'
+import { startBrowserSession } from '../sessions/browser-session.js'
+import type { ClientRecord } from '../store/types.js'
+import { issueCsrfToken, verifyCsrfToken } from './csrf.js'
+import { sendLoginForm, type LoginFormView } from './login-page.js'
+import { LoginTransactionCodec, type LoginTransaction } from './login-transaction.js'
+import { htmlErrors, sendMessage } from './page.js'
+import { checkCredentials, dummyPasswordHash, PASSWORD_AMR, signInThrottleKeys } from './sign-in.js'
+
+/** The one message for every failed credential check: no account enumeration. */
+export const SIGN_IN_FAILED = 'Incorrect username or password.'
+
+export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  const codec = new LoginTransactionCodec(ctx.config.secret)
+  const action = ctx.config.issuer + PATHS.login
+
+  // The dummy hash exists before the first unknown username arrives, so that one is not slower.
+  app.addHook('onReady', async () => {
+    await dummyPasswordHash(ctx)
+  })
+
+  /** The transaction and its client, or undefined when the form cannot be used any more. */
+  async function pending(
+    p: Params,
+  ): Promise<{ sealed: string; tx: LoginTransaction; client: ClientRecord } | undefined> {
+    const sealed = param(p, 'tx', 16_384)
+    if (sealed === undefined) return undefined
+    const tx = codec.open(sealed, ctx.clock.now())
+    if (!tx) return undefined
+    const clientId = tx.params.get('client_id')?.[0]
+    const client = clientId === undefined ? undefined : await ctx.store.getClient(clientId)
+    if (!client) return undefined
+    return { sealed, tx, client }
+  }
+
+  function expired(reply: FastifyReply): FastifyReply {
+    return sendMessage(
+      reply,
+      400,
+      'Sign-in expired',
+      'This sign-in page has expired or is not valid. Go back to the application and sign in again.',
+    )
+  }
+
+  app.get(PATHS.login, { onRequest: htmlErrors }, async (req, reply) => {
+    const p = await pending(queryParams(req))
+    if (!p) return expired(reply)
+    return sendLoginForm(reply, 200, {
+      action,
+      clientName: p.client.name,
+      tx: p.sealed,
+      csrf: issueCsrfToken(ctx, req, reply, 'login', p.tx.id),
+      username: p.tx.params.get('login_hint')?.[0] ?? '',
+    })
+  })
+
+  app.post(PATHS.login, { onRequest: htmlErrors }, async (req, reply) => {
+    const form = formParams(req)
+    if (!form) throw new InvalidRequest('the request body must be a form')
+    const p = await pending(form)
+    if (!p) return expired(reply)
+    const view = (username: string, error: string): LoginFormView => ({
+      action,
+      clientName: p.client.name,
+      tx: p.sealed,
+      csrf: issueCsrfToken(ctx, req, reply, 'login', p.tx.id),
+      username,
+      error,
+    })
+
+    if (!verifyCsrfToken(ctx, req, param(form, 'csrf', 128), 'login', p.tx.id)) {
+      return sendLoginForm(reply, 403, view('', 'This form has expired. Please sign in again.'))
+    }
+    const username = param(form, 'username', 256)
+    const password = param(form, 'password', 1024)
+    if (username === undefined || password === undefined) {
+      return sendLoginForm(reply, 400, view(username ?? '', 'Enter your username and password.'))
+    }
+    return signIn(ctx, req, reply, p.tx, p.client, username, password, (error) =>
+      view(username, error),
+    )
+  })
+}
+
+async function signIn(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  tx: LoginTransaction,
+  client: ClientRecord,
+  username: string,
+  password: string,
+  view: (error: string) => LoginFormView,
+): Promise<FastifyReply> {
+  const ip = clientIp(req, ctx.config.trustProxy)
+  const ua = userAgent(req)
+  const keys = signInThrottleKeys(ctx, username, ip)
+  try {
+    await ctx.throttle.check(keys)
+  } catch (err) {
+    if (!(err instanceof TemporarilyUnavailable)) throw err
+    ctx.metrics.signIns.inc({ result: 'throttled' })
+    const retryAfter = err.headers['retry-after'] ?? '60'
+    const minutes = Math.max(1, Math.ceil(Number(retryAfter) / 60))
+    reply.header('retry-after', retryAfter)
+    return sendLoginForm(
+      reply,
+      429,
+      view(`Too many sign-in attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`),
+    )
+  }
+
+  const result = await checkCredentials(ctx, username, password)
+  if (!result.ok) {
+    await ctx.throttle.fail(keys)
+    await ctx.store.recordEvent(
+      ctx.events.make('sign_in_failure', {
+        userId: result.user?.id ?? null,
+        clientId: client.id,
+        ip,
+        userAgent: ua,
+        data: { reason: result.reason },
+      }),
+    )
+    ctx.metrics.signIns.inc({ result: 'failure' })
+    return sendLoginForm(reply, 400, view(SIGN_IN_FAILED))
+  }
+
+  await ctx.throttle.reset(keys[0].key)
+  const session = await startBrowserSession(ctx, req, reply, result.user, PASSWORD_AMR)
+  await ctx.store.recordEvent(
+    ctx.events.make('sign_in_success', {
+      userId: result.user.id,
+      clientId: client.id,
+      ip,
+      userAgent: ua,
+      data: { amr: PASSWORD_AMR },
+    }),
+  )
+  ctx.metrics.signIns.inc({ result: 'success' })
+  return authorize(ctx, req, reply, tx.params, session)
+}

@@ -1,0 +1,79 @@
+/**
+ * The server's own HTML pages (sign-in, sign-out, messages): plain forms that work without
+ * JavaScript, no third-party resources, and headers that forbid framing (RDR-11), referrers
+ * (RDR-15) and caching.
+ */
+import { createHash } from 'node:crypto'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { escapeHtml } from '../http/app.js'
+
+const STYLE = `body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
+main{max-width:22rem;margin:4rem auto;padding:2rem;background:#fff;border-radius:8px;box-shadow:0 1px 4px #0002}
+h1{font-size:1.4rem;margin:0 0 1rem}label{display:block;margin:.75rem 0 .25rem}
+input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;font:inherit}
+button{margin-top:1.25rem;width:100%;padding:.6rem;font:inherit;cursor:pointer}
+.alert{background:#fdecea;color:#8a1c12;padding:.5rem .75rem;border-radius:4px}`
+
+const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64')
+
+/**
+ * No scripts, no frames, no third-party anything; the one inline style is allowed by its hash.
+ * There is no `form-action`: browsers apply it to the redirect after a form POST, and the sign-in
+ * form's 303 goes to the client's redirect URI.
+ */
+export const PAGE_CSP = `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; base-uri 'none'; frame-ancestors 'none'`
+
+/** Security headers of every page and of every redirect out of the front channel. */
+export function frontChannelHeaders(reply: FastifyReply): FastifyReply {
+  return reply
+    .header('cache-control', 'no-store')
+    .header('pragma', 'no-cache')
+    .header('content-security-policy', PAGE_CSP)
+    .header('x-frame-options', 'DENY')
+    .header('referrer-policy', 'no-referrer')
+}
+
+/** Sends a complete HTML page with the front-channel headers. */
+export function sendPage(
+  reply: FastifyReply,
+  status: number,
+  title: string,
+  body: string,
+): FastifyReply {
+  return frontChannelHeaders(reply)
+    .code(status)
+    .header('content-type', 'text/html; charset=utf-8')
+    .send(
+      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
+        `<meta name="viewport" content="width=device-width, initial-scale=1">` +
+        `<meta name="referrer" content="no-referrer"><style>${STYLE}</style></head>` +
+        `<body><main>${body}</main></body></html>`,
+    )
+}
+
+/** A page with a heading and one paragraph. */
+export function sendMessage(
+  reply: FastifyReply,
+  status: number,
+  title: string,
+  message: string,
+): FastifyReply {
+  return sendPage(
+    reply,
+    status,
+    title,
+    `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`,
+  )
+}
+
+export function hidden(name: string, value: string): string {
+  return `<input type="hidden" name="${escapeHtml(name)}" value="${escapeHtml(value)}">`
+}
+
+/** Route hook: errors render as pages from the first hook on, body parsing included. */
+export function htmlErrors(req: FastifyRequest, _reply: FastifyReply, done: () => void): void {
+  req.htmlErrors = true
+  done()
+}
+
+export { escapeHtml }

@@ -1,0 +1,69 @@
+/**
+ * Password sign-in: the credential check and its throttling keys. Unknown usernames cost the same
+ * as known ones (a password check against a dummy hash) and share the same per-account counter
+ * shape, so neither timing nor throttling tells whether an account exists (REL-11).
+ */
+import { randomBytes } from 'node:crypto'
+import type { ThrottleRule } from '../config/config.js'
+import type { ServerContext } from '../context.js'
+import { sha256b64u } from '../lib/crypto.js'
+import type { UserRecord } from '../store/types.js'
+import { hashPassword, verifyPassword } from '../users/password.js'
+
+/** Authentication methods of a password sign-in (RFC 8176). */
+export const PASSWORD_AMR = ['pwd']
+
+export type CredentialCheck =
+  | { ok: true; user: UserRecord }
+  | {
+      ok: false
+      user: UserRecord | undefined
+      reason: 'unknown_user' | 'wrong_password' | 'disabled'
+    }
+
+const dummyHashes = new WeakMap<ServerContext, Promise<string>>()
+
+/** A hash of a random password at the configured cost, checked when the username is unknown. */
+export function dummyPasswordHash(ctx: ServerContext): Promise<string> {
+  let h = dummyHashes.get(ctx)
+  if (!h) {
+    h = hashPassword(randomBytes(24).toString('base64url'), ctx.config.passwordCost)
+    dummyHashes.set(ctx, h)
+  }
+  return h
+}
+
+/** Checks a username and password; the password is verified whether or not the user exists. */
+export async function checkCredentials(
+  ctx: ServerContext,
+  username: string,
+  password: string,
+): Promise<CredentialCheck> {
+  const user = await ctx.store.getUserByUsername(username)
+  const matches = await verifyPassword(
+    password,
+    user?.passwordHash ?? (await dummyPasswordHash(ctx)),
+  )
+  if (!user) return { ok: false, user, reason: 'unknown_user' }
+  if (!matches) return { ok: false, user, reason: 'wrong_password' }
+  if (user.disabled) return { ok: false, user, reason: 'disabled' }
+  return { ok: true, user }
+}
+
+/**
+ * Failure counters of a sign-in: one per account (by username, existing or not; hashed so the
+ * throttle table holds no usernames) and one per client IP.
+ */
+export function signInThrottleKeys(
+  ctx: ServerContext,
+  username: string,
+  ip: string,
+): [{ key: string; rule: ThrottleRule }, { key: string; rule: ThrottleRule }] {
+  return [
+    {
+      key: `signin-account:${sha256b64u(username.toLowerCase())}`,
+      rule: ctx.config.throttle.signInPerAccount,
+    },
+    { key: `signin-ip:${ip}`, rule: ctx.config.throttle.signInPerIp },
+  ]
+}

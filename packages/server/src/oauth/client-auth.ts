@@ -1,0 +1,99 @@
+import type { FastifyRequest } from 'fastify'
+import type { ServerContext } from '../context.js'
+import { param, type Params } from '../http/form.js'
+import { clientIp } from '../http/request-info.js'
+import type { ClientRecord } from '../store/types.js'
+import { verifyClientSecret } from './client-secret.js'
+import { InvalidClient, InvalidRequest } from './errors.js'
+
+export interface AuthenticatedClient {
+  client: ClientRecord
+  method: 'none' | 'client_secret_basic' | 'client_secret_post'
+}
+
+function basicCredentials(req: FastifyRequest): { id: string; secret: string } | undefined {
+  const h = req.headers.authorization
+  if (typeof h !== 'string' || !/^basic /i.test(h)) return undefined
+  const raw = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8')
+  const colon = raw.indexOf(':')
+  if (colon < 0) throw new InvalidClient('malformed Basic credentials')
+  try {
+    // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
+    const dec = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '))
+    return { id: dec(raw.slice(0, colon)), secret: dec(raw.slice(colon + 1)) }
+  } catch {
+    throw new InvalidClient('malformed Basic credentials')
+  }
+}
+
+function invalidClient(description: string, basic: boolean, detail?: string): InvalidClient {
+  const e = new InvalidClient(description, detail)
+  if (basic) e.headers['www-authenticate'] = 'Basic realm="tessera", charset="UTF-8"'
+  return e
+}
+
+/**
+ * Client authentication at the token, revocation and introspection endpoints: exactly one method
+ * per request (RFC 6749 2.3), the one the client registered. Confidential clients must
+ * authenticate (RT-08); public clients identify themselves with `client_id`. Failed secrets count
+ * against the per-IP and per-client throttles (REL-12).
+ */
+export async function authenticateClient(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  body: Params,
+): Promise<AuthenticatedClient> {
+  const basic = basicCredentials(req)
+  const postSecret = param(body, 'client_secret', 512)
+  const bodyId = param(body, 'client_id', 256)
+  if (basic && postSecret !== undefined) {
+    throw new InvalidRequest('use only one client authentication method')
+  }
+  if (basic && bodyId !== undefined && bodyId !== basic.id) {
+    throw new InvalidRequest('client_id does not match the authenticated client')
+  }
+  const id = basic?.id ?? bodyId
+  if (id === undefined) throw invalidClient('client authentication is required', false)
+
+  const ip = clientIp(req, ctx.config.trustProxy)
+  const keys = [
+    { key: `client-ip:${ip}`, rule: ctx.config.throttle.invalidGrantPerIp },
+    { key: `client:${id}`, rule: ctx.config.throttle.invalidGrantPerClient },
+  ]
+  const client = await ctx.store.getClient(id)
+  if (!client) {
+    await ctx.throttle.fail(keys.slice(0, 1))
+    throw invalidClient('client authentication failed', Boolean(basic), 'unknown client')
+  }
+  const method = basic
+    ? 'client_secret_basic'
+    : postSecret !== undefined
+      ? 'client_secret_post'
+      : 'none'
+  if (client.tokenEndpointAuthMethod === 'none') {
+    if (method !== 'none') {
+      throw invalidClient('this client does not authenticate with a secret', Boolean(basic))
+    }
+    return { client, method }
+  }
+  if (method === 'none') {
+    throw invalidClient(
+      'client authentication is required',
+      false,
+      'confidential client without secret',
+    )
+  }
+  if (method !== client.tokenEndpointAuthMethod) {
+    throw invalidClient(
+      `this client authenticates with ${client.tokenEndpointAuthMethod}`,
+      Boolean(basic),
+    )
+  }
+  await ctx.throttle.check(keys)
+  const secret = basic ? basic.secret : (postSecret as string)
+  if (!client.secretHash || !verifyClientSecret(secret, client.secretHash)) {
+    await ctx.throttle.fail(keys)
+    throw invalidClient('client authentication failed', Boolean(basic), 'bad client secret')
+  }
+  return { client, method }
+}

@@ -1,0 +1,270 @@
+/**
+ * RP-initiated logout (`/logout`, GET and POST): ends the browser's SSO session and every client
+ * session started from it, records `sign_out` events, clears the cookie, then 303s to the
+ * client's registered `post_logout_redirect_uri` with `state`, or shows a signed-out page.
+ *
+ * - `id_token_hint` must be an ID token we signed (`typ: JWT`; an access token, `at+jwt`, is
+ *   refused); an expired one is fine. With a valid hint for the signed-in user, logout happens at
+ *   once. Without one, the user confirms with a CSRF-protected POST form, so another site cannot
+ *   sign people out (logout CSRF).
+ * - `post_logout_redirect_uri` must equal one the client registered, character for character; a
+ *   different or query-extended URI is an error page and no redirect (SES-13).
+ *
+ * @example
+ * // GET /logout?id_token_hint=...&post_logout_redirect_uri=https://app.example.test/signed-out&state=x
+ * // -> 303 https://app.example.test/signed-out?state=x
+ *
+ * @see https://openid.net/specs/openid-connect-rpinitiated-1_0.html
+ */
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { compactVerify, importJWK, type JWSHeaderParameters } from 'jose'
+import type { ServerContext } from '../context.js'
+import { param, type Params } from '../http/form.js'
+import { clientIp, userAgent } from '../http/request-info.js'
+import { issueCsrfToken, verifyCsrfToken } from '../login/csrf.js'
+import {
+  escapeHtml,
+  frontChannelHeaders,
+  hidden,
+  htmlErrors,
+  sendMessage,
+  sendPage,
+} from '../login/page.js'
+import {
+  browserSessionIdFromCookie,
+  clearBrowserSessionCookie,
+} from '../sessions/browser-session.js'
+import type { BrowserSessionRecord, ClientRecord } from '../store/types.js'
+import { formParams, queryParams } from './authorize/query-params.js'
+import { InvalidRequest } from './errors.js'
+import { PATHS } from './paths.js'
+
+/** What a verified `id_token_hint` tells us. */
+export interface IdTokenHint {
+  sub: string
+  aud: string[]
+  azp: string | undefined
+  sid: string | undefined
+}
+
+/**
+ * Verifies an ID token we issued: our key by `kid`, that key's algorithm, `typ: JWT`, our issuer.
+ * Expiry is not checked: a hint may be old (RP-Initiated Logout 1.0 section 2).
+ */
+export async function verifyIdTokenHint(
+  ctx: ServerContext,
+  token: string,
+): Promise<IdTokenHint | undefined> {
+  await ctx.keys.refreshIfStale()
+  let header: JWSHeaderParameters
+  let payload: Uint8Array
+  try {
+    const r = await compactVerify(
+      token,
+      async (h) => {
+        const k = h.kid === undefined ? undefined : ctx.keys.publicKey(h.kid)
+        if (!k || h.alg !== k.record.alg) throw new Error('unknown key')
+        return importJWK(k.publicJwk, k.record.alg)
+      },
+      { algorithms: ['ES256', 'EdDSA', 'RS256'] },
+    )
+    header = r.protectedHeader
+    payload = r.payload
+  } catch {
+    return undefined
+  }
+  if (header.typ !== 'JWT') return undefined
+  let claims: Record<string, unknown>
+  try {
+    claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>
+  } catch {
+    return undefined
+  }
+  const aud = typeof claims.aud === 'string' ? [claims.aud] : claims.aud
+  if (claims.iss !== ctx.config.issuer || typeof claims.sub !== 'string') return undefined
+  if (!Array.isArray(aud) || aud.length === 0 || !aud.every((a) => typeof a === 'string')) {
+    return undefined
+  }
+  return {
+    sub: claims.sub,
+    aud,
+    azp: typeof claims.azp === 'string' ? claims.azp : undefined,
+    sid: typeof claims.sid === 'string' ? claims.sid : undefined,
+  }
+}
+
+interface LogoutRequest {
+  hint: IdTokenHint | undefined
+  client: ClientRecord | undefined
+  redirectUri: string | undefined
+  state: string | undefined
+}
+
+/** Validates the parameters; anything wrong is an error page (thrown), never a redirect. */
+async function readLogoutRequest(ctx: ServerContext, p: Params): Promise<LogoutRequest> {
+  const rawHint = param(p, 'id_token_hint', 8192)
+  const clientId = param(p, 'client_id', 128)
+  const requestedRedirect = param(p, 'post_logout_redirect_uri')
+  const state = param(p, 'state')
+
+  const hint = rawHint === undefined ? undefined : await verifyIdTokenHint(ctx, rawHint)
+  if (rawHint !== undefined && !hint) {
+    throw new InvalidRequest('id_token_hint is not a valid ID token of this server')
+  }
+  if (hint && clientId !== undefined && !hint.aud.includes(clientId)) {
+    throw new InvalidRequest('id_token_hint was not issued to client_id')
+  }
+  const effectiveClientId = clientId ?? hint?.azp ?? hint?.aud[0]
+  const client =
+    effectiveClientId === undefined ? undefined : await ctx.store.getClient(effectiveClientId)
+  if (effectiveClientId !== undefined && !client) {
+    throw new InvalidRequest('client_id does not name a registered client')
+  }
+  if (requestedRedirect !== undefined) {
+    if (!client) {
+      throw new InvalidRequest('post_logout_redirect_uri needs client_id or id_token_hint')
+    }
+    if (!client.postLogoutRedirectUris.includes(requestedRedirect)) {
+      throw new InvalidRequest('post_logout_redirect_uri is not registered for this client')
+    }
+  }
+  return { hint, client, redirectUri: requestedRedirect, state }
+}
+
+async function handleLogout(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  p: Params,
+  method: 'GET' | 'POST',
+): Promise<FastifyReply> {
+  const lr = await readLogoutRequest(ctx, p)
+  const cookieSessionId = browserSessionIdFromCookie(ctx, req)
+  const browser =
+    cookieSessionId === undefined ? undefined : await ctx.store.getBrowserSession(cookieSessionId)
+  const signedIn = browser !== undefined && browser.endedAt === null
+  const hintFits = lr.hint !== undefined && (!signedIn || browser.userId === lr.hint.sub)
+
+  const csrf = param(p, 'csrf', 128)
+  let confirmed = hintFits
+  if (csrf !== undefined) {
+    if (method !== 'POST' || !verifyCsrfToken(ctx, req, csrf, 'logout', 'end-session')) {
+      return sendMessage(
+        reply,
+        403,
+        'Sign-out not confirmed',
+        'This sign-out form has expired. Go back to the application and sign out again.',
+      )
+    }
+    confirmed = true
+  }
+  if (signedIn && !confirmed) return sendConfirmation(ctx, req, reply, lr)
+
+  await endEverything(ctx, req, lr, browser)
+  clearBrowserSessionCookie(ctx, reply)
+  if (lr.redirectUri !== undefined) {
+    const q = lr.state === undefined ? '' : new URLSearchParams({ state: lr.state }).toString()
+    const sep = lr.redirectUri.includes('?') ? '&' : '?'
+    const location = q === '' ? lr.redirectUri : `${lr.redirectUri}${sep}${q}`
+    return frontChannelHeaders(reply).code(303).header('location', location).send()
+  }
+  return sendMessage(reply, 200, 'Signed out', 'You are signed out. You can close this page.')
+}
+
+/**
+ * Ends the cookie's browser session and, with a valid hint, the one the hint's `sid` came from
+ * (for a browser that lost its cookie), each with all its client sessions.
+ */
+async function endEverything(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  lr: LogoutRequest,
+  browser: BrowserSessionRecord | undefined,
+): Promise<void> {
+  const now = ctx.clock.now()
+  const targets = new Map<string, string>()
+  if (browser) targets.set(browser.id, browser.userId)
+  if (lr.hint?.sid !== undefined) {
+    const s = await ctx.store.getSession(lr.hint.sid)
+    if (s && s.userId === lr.hint.sub) {
+      if (s.browserSessionId !== null) targets.set(s.browserSessionId, s.userId)
+      else
+        await ctx.store.endSession(
+          s.id,
+          'ended',
+          'sign_out',
+          now,
+          signOutEvent(ctx, req, lr, s.userId, s.id, s.clientId),
+        )
+    }
+  }
+  for (const [browserSessionId, userId] of targets) {
+    const endedBrowser = await ctx.store.endBrowserSession(browserSessionId, now)
+    const ended = await ctx.store.endSessions({ browserSessionId }, 'ended', 'sign_out', now)
+    for (const id of ended) {
+      const s = await ctx.store.getSession(id)
+      await ctx.store.recordEvent(signOutEvent(ctx, req, lr, userId, id, s?.clientId ?? null))
+    }
+    if (endedBrowser || ended.length > 0) {
+      await ctx.store.recordEvent(
+        ctx.events.make('sign_out', {
+          userId,
+          clientId: lr.client?.id ?? null,
+          ip: clientIp(req, ctx.config.trustProxy),
+          userAgent: userAgent(req),
+          data: { browserSession: true, sessionsEnded: ended.length },
+        }),
+      )
+    }
+  }
+}
+
+function signOutEvent(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  lr: LogoutRequest,
+  userId: string,
+  sessionId: string,
+  clientId: string | null,
+) {
+  return ctx.events.make('sign_out', {
+    userId,
+    clientId,
+    sessionId,
+    ip: clientIp(req, ctx.config.trustProxy),
+    userAgent: userAgent(req),
+    data: { initiatedBy: lr.client?.id ?? null },
+  })
+}
+
+function sendConfirmation(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  lr: LogoutRequest,
+): FastifyReply {
+  const csrf = issueCsrfToken(ctx, req, reply, 'logout', 'end-session')
+  const from = lr.client ? ` of ${escapeHtml(lr.client.name)}` : ''
+  const body =
+    `<h1>Sign out?</h1><p>Sign out${from} and every application that uses this sign-in?</p>` +
+    `<form method="post" action="${escapeHtml(ctx.config.issuer + PATHS.endSession)}">` +
+    hidden('csrf', csrf) +
+    (lr.client ? hidden('client_id', lr.client.id) : '') +
+    (lr.redirectUri !== undefined ? hidden('post_logout_redirect_uri', lr.redirectUri) : '') +
+    (lr.state !== undefined ? hidden('state', lr.state) : '') +
+    `<button type="submit">Sign out</button></form>` +
+    `<p>If you did not ask to sign out, close this page.</p>`
+  return sendPage(reply, 200, 'Sign out', body)
+}
+
+/** `/logout`, GET and POST (RP-Initiated Logout 1.0 section 2). */
+export function endSessionRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.get(PATHS.endSession, { onRequest: htmlErrors }, (req, reply) =>
+    handleLogout(ctx, req, reply, queryParams(req), 'GET'),
+  )
+  app.post(PATHS.endSession, { onRequest: htmlErrors }, (req, reply) => {
+    const p = formParams(req)
+    if (!p) throw new InvalidRequest('the request body must be a form')
+    return handleLogout(ctx, req, reply, p, 'POST')
+  })
+}

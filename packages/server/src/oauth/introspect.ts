@@ -1,0 +1,85 @@
+import type { FastifyInstance } from 'fastify'
+import type { ServerContext } from '../context.js'
+import { param, requireParam } from '../http/form.js'
+import { clientIp } from '../http/request-info.js'
+import { judgeSession, sessionDeadline } from '../sessions/lifecycle.js'
+import { seconds } from '../lib/clock.js'
+import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.js'
+import { verifyOwnAccessToken } from '../tokens/verify-own-token.js'
+import { authenticateClient } from './client-auth.js'
+import { InvalidClient } from './errors.js'
+import { PATHS } from './paths.js'
+import { formBody, noQueryCredentials } from './token/index.js'
+
+const INACTIVE = JSON.stringify({ active: false })
+
+/**
+ * Token introspection (RFC 7662) for confidential clients (resource servers). An expired, revoked,
+ * rotated-away or unknown token is `{"active":false}` and nothing else (SES-11). Unauthenticated
+ * callers get 401 (SES-12); inactive answers count against the caller's throttle so a client
+ * cannot scan for tokens.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
+ */
+export function introspectRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  app.post(PATHS.introspect, async (req, reply) => {
+    reply
+      .header('cache-control', 'no-store')
+      .header('content-type', 'application/json; charset=utf-8')
+    noQueryCredentials(req)
+    const body = formBody(req)
+    const { client } = await authenticateClient(ctx, req, body)
+    if (client.tokenEndpointAuthMethod === 'none') {
+      throw new InvalidClient('introspection requires client authentication')
+    }
+    const token = requireParam(body, 'token', 16_384)
+    param(body, 'token_type_hint', 64)
+    const scanKeys = [
+      { key: `introspect:${client.id}`, rule: ctx.config.throttle.invalidGrantPerClient },
+      {
+        key: `introspect-ip:${clientIp(req, ctx.config.trustProxy)}`,
+        rule: ctx.config.throttle.invalidGrantPerIp,
+      },
+    ]
+    await ctx.throttle.check(scanKeys)
+    const result = await introspect(ctx, token)
+    if (!result) {
+      await ctx.throttle.fail(scanKeys)
+      return reply.send(INACTIVE)
+    }
+    return reply.send(JSON.stringify(result))
+  })
+}
+
+async function introspect(
+  ctx: ServerContext,
+  token: string,
+): Promise<Record<string, unknown> | undefined> {
+  const now = ctx.clock.now()
+  if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
+    const parsed = ctx.refreshTokens.parse(token)
+    if (!parsed) return undefined
+    const s = await ctx.store.getSession(parsed.sessionId)
+    if (!s || !ctx.refreshTokens.verify(parsed, s.salt) || !judgeSession(s, now).live)
+      return undefined
+    // Only the current token is live; the previous one is merely tolerated during the grace window.
+    if (parsed.generation !== s.generation) return undefined
+    const user = await ctx.store.getUser(s.userId)
+    if (!user || user.disabled || user.passwordChangedAt > s.createdAt) return undefined
+    return {
+      active: true,
+      token_type: 'refresh_token',
+      client_id: s.clientId,
+      sub: s.userId,
+      scope: s.scope,
+      sid: s.id,
+      iss: ctx.config.issuer,
+      iat: seconds(s.rotatedAt),
+      exp: seconds(sessionDeadline(s)),
+      auth_time: seconds(s.authTime),
+    }
+  }
+  const live = await verifyOwnAccessToken(ctx, token)
+  if (!live) return undefined
+  return { active: true, token_type: 'Bearer', ...live.claims }
+}

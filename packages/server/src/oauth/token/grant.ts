@@ -1,0 +1,76 @@
+import type { FastifyRequest } from 'fastify'
+import type { ServerContext } from '../../context.js'
+import type { Params } from '../../http/form.js'
+import type { ApiRecord, ClientRecord, SessionRecord, UserRecord } from '../../store/types.js'
+import { userClaims } from '../../users/claims.js'
+import { scopeForApi } from './audience.js'
+import type { TokenResponse } from './token-response.js'
+import { sessionDeadline } from '../../sessions/lifecycle.js'
+import { seconds } from '../../lib/clock.js'
+
+export interface GrantRequest {
+  ctx: ServerContext
+  req: FastifyRequest
+  body: Params
+  client: ClientRecord
+  ip: string
+  userAgent: string | null
+}
+
+export type GrantHandler = (g: GrantRequest) => Promise<TokenResponse>
+
+/**
+ * Tokens for a live session: an access token for the requested audience (or the issuer), the
+ * session's current refresh token, and an ID token when the grant includes `openid`.
+ */
+export async function sessionTokens(
+  g: GrantRequest,
+  o: {
+    session: SessionRecord
+    user: UserRecord
+    refreshToken: string | undefined
+    /** The access token's audience, already checked against the grant. */
+    api: ApiRecord
+    /** The scope the tokens carry, already checked to be within the grant. */
+    scopes: string[]
+    nonce: string | null
+    grantType: 'authorization_code' | 'refresh_token'
+  },
+): Promise<TokenResponse> {
+  const { ctx, client } = g
+  const { session, user } = o
+  const { api, scopes } = o
+  const at = await ctx.tokens.accessToken({
+    api,
+    client,
+    user,
+    scope: scopeForApi(api, scopes),
+    sessionId: session.id,
+    authTime: session.authTime,
+    amr: session.amr,
+  })
+  const res: TokenResponse = {
+    access_token: at.token,
+    token_type: 'Bearer',
+    expires_in: at.expiresIn,
+    scope: scopeForApi(api, scopes),
+  }
+  if (o.refreshToken !== undefined) {
+    res.refresh_token = o.refreshToken
+    res.refresh_token_expires_in = Math.max(0, seconds(sessionDeadline(session) - ctx.clock.now()))
+  }
+  if (session.scope.split(' ').includes('openid')) {
+    res.id_token = await ctx.tokens.idToken({
+      user,
+      client,
+      sessionId: session.id,
+      authTime: session.authTime,
+      amr: session.amr,
+      nonce: o.nonce,
+      accessToken: at.token,
+      claims: userClaims(user, session.scope),
+    })
+  }
+  ctx.metrics.tokens.inc({ grant_type: o.grantType })
+  return res
+}

@@ -1,0 +1,118 @@
+import { param, requireParam } from '../../http/form.js'
+import { judgeSession } from '../../sessions/lifecycle.js'
+import type { SessionRecord } from '../../store/types.js'
+import { InvalidGrant } from '../errors.js'
+import { narrowScope, parseScope, requestedResources, resolveAudience } from './audience.js'
+import { sessionTokens, type GrantHandler, type GrantRequest } from './grant.js'
+
+/** Attempts at the compare-and-set before giving up on a session that keeps moving. */
+const MAX_ATTEMPTS = 5
+
+/**
+ * `grant_type=refresh_token` (RFC 6749 6; DESIGN.md "Refresh semantics").
+ *
+ * - The current token rotates: one compare-and-set on the session row makes its successor current.
+ * - The previous token, inside the grace window fixed at the moment of rotation and under the
+ *   replay limit, returns the same current token again with a fresh access token: retries after a
+ *   lost response and concurrent refreshes converge on one chain (RT-04, REL-01).
+ * - Anything else with a valid MAC is reuse: the session is revoked (RT-02, RT-03, RT-05, RT-06).
+ * - A token whose MAC does not verify is unknown: invalid_grant, nothing revoked.
+ */
+export const refreshTokenGrant: GrantHandler = async (g) => {
+  const { ctx, body, client } = g
+  const presented = requireParam(body, 'refresh_token', 512)
+  const requestedScope = parseScope(param(body, 'scope', 2048))
+  const resources = requestedResources(body)
+
+  const parsed = ctx.refreshTokens.parse(presented)
+  if (!parsed) throw new InvalidGrant('the refresh token is invalid', 'malformed refresh token')
+  let session = await ctx.store.getSession(parsed.sessionId)
+  if (!session || !ctx.refreshTokens.verify(parsed, session.salt)) {
+    throw new InvalidGrant('the refresh token is invalid', 'unknown session or bad MAC')
+  }
+  if (session.clientId !== client.id) {
+    throw new InvalidGrant('the refresh token is invalid', 'refresh token of another client')
+  }
+
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+    const now = ctx.clock.now()
+    const verdict = judgeSession(session, now)
+    if (!verdict.live) {
+      if (verdict.persist && verdict.reason) {
+        await ctx.store.endSession(session.id, verdict.state, verdict.reason, verdict.at)
+      }
+      throw new InvalidGrant('the refresh token is no longer valid', `session ${verdict.state}`)
+    }
+    const user = await ctx.store.getUser(session.userId)
+    if (!user || user.disabled || user.passwordChangedAt > session.createdAt) {
+      const reason = !user ? 'user_deleted' : user.disabled ? 'user_disabled' : 'password_change'
+      await ctx.store.endSession(session.id, 'revoked', reason, now)
+      throw new InvalidGrant('the refresh token is no longer valid', reason)
+    }
+    // Check the request before writing anything: a bad scope or resource changes nothing.
+    const scopes = narrowScope(
+      requestedScope,
+      session.scope.split(' ').filter((s) => s !== ''),
+    )
+    const api = await resolveAudience(ctx, resources, session.resources)
+
+    const current = session.generation
+    let next: SessionRecord | undefined
+    if (parsed.generation === current) {
+      const r = await ctx.store.rotateRefresh(session.id, current, now)
+      if (r.ok) next = r.session
+    } else if (parsed.generation === current - 1) {
+      const inWindow = now < session.rotatedAt + session.graceSeconds * 1000
+      if (!inWindow || session.graceUses >= session.graceMaxUses) {
+        return reuse(g, session, parsed.generation, inWindow ? 'grace_limit' : 'after_grace_window')
+      }
+      if (await ctx.store.useGrace(session.id, current, session.graceMaxUses, now)) {
+        next = { ...session, graceUses: session.graceUses + 1, lastActiveAt: now }
+      }
+    } else {
+      return reuse(
+        g,
+        session,
+        parsed.generation,
+        parsed.generation < current ? 'stale_lineage' : 'future_generation',
+      )
+    }
+
+    if (next) {
+      return sessionTokens(g, {
+        session: next,
+        user,
+        refreshToken: ctx.refreshTokens.encode(next.id, next.generation, next.salt),
+        api,
+        scopes,
+        nonce: null,
+        grantType: 'refresh_token',
+      })
+    }
+    // Lost a race with a concurrent rotation or grace use: read again and decide anew.
+    session = await ctx.store.getSession(parsed.sessionId)
+    if (!session) throw new InvalidGrant('the refresh token is invalid', 'session vanished')
+  }
+  throw new InvalidGrant('the refresh token is no longer valid', 'too much contention')
+}
+
+async function reuse(
+  g: GrantRequest,
+  session: SessionRecord,
+  presentedGeneration: number,
+  cause: string,
+): Promise<never> {
+  const { ctx } = g
+  const event = ctx.events.make('refresh_token_reuse', {
+    userId: session.userId,
+    clientId: session.clientId,
+    sessionId: session.id,
+    ip: g.ip,
+    userAgent: g.userAgent,
+    data: { cause, presentedGeneration, currentGeneration: session.generation },
+  })
+  await ctx.store.endSession(session.id, 'revoked', 'refresh_token_reuse', ctx.clock.now(), event)
+  ctx.metrics.reuse.inc({ cause })
+  ctx.log.warn({ sessionId: session.id, clientId: session.clientId, cause }, 'refresh token reuse')
+  throw new InvalidGrant('the refresh token is no longer valid', `reuse: ${cause}`)
+}
