@@ -24,28 +24,31 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   TESSERA_SIGNING_ALG: 'signingAlg',
 }
 
-/** Top-level keys a configuration file may have: those of ConfigInput. */
-const FILE_KEYS = new Set<string>([
-  'issuer',
-  'host',
-  'port',
-  'secret',
-  'database',
-  'signingAlg',
-  'jwksMaxAgeSeconds',
-  'idTokenTtlSeconds',
-  'codeTtlSeconds',
-  'defaultAccessTokenTtlSeconds',
-  'browserSession',
-  'trustProxy',
-  'throttle',
-  'bodyLimit',
-  'passwordCost',
-  'dev',
-  'logLevel',
-  'clients',
-  'apis',
-])
+/** Top-level keys a configuration file may have: those of ConfigInput (the type keeps the list
+ * complete). */
+const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
+  issuer: true,
+  host: true,
+  port: true,
+  secret: true,
+  database: true,
+  signingAlg: true,
+  jwksMaxAgeSeconds: true,
+  idTokenTtlSeconds: true,
+  codeTtlSeconds: true,
+  defaultAccessTokenTtlSeconds: true,
+  browserSession: true,
+  trustProxy: true,
+  throttle: true,
+  bodyLimit: true,
+  maintenanceIntervalSeconds: true,
+  passwordCost: true,
+  dev: true,
+  logLevel: true,
+  clients: true,
+  apis: true,
+}
+const FILE_KEYS = new Set<string>(Object.keys(FILE_KEYS_RECORD))
 
 export interface LoadConfigOptions {
   /** A JSON configuration file. Must exist when given; when omitted, `./tessera.json` is read if

@@ -257,7 +257,7 @@ const SCRIPT = String.raw`
     var id = decodeJwt(body.id_token).claims;
     if (id.nonce !== pending.nonce) throw new Error('the ID token nonce does not match the sign-in');
     if (id.iss !== cfg.issuer || id.aud !== cfg.clientId) throw new Error('the ID token is not for this client');
-    tokens = { access: body.access_token, id: body.id_token, refresh: body.refresh_token, scope: body.scope };
+    tokens = { access: body.access_token, id: body.id_token, refresh: body.refresh_token };
     apiTokens = {};
   }
 
@@ -287,6 +287,7 @@ const SCRIPT = String.raw`
         ['idle expiry', fmtTime(s.idleExpiresAt), s.idleExpiresAt],
         ['absolute expiry', fmtTime(s.expiresAt), s.expiresAt],
         ['refresh generation', String(s.generation), null],
+        ['granted scope', s.scope, null],
         ['audiences', s.resources.join(' ') || '-', null]
       ];
       dl.textContent = '';
@@ -335,7 +336,7 @@ const SCRIPT = String.raw`
     box.appendChild(tokenCard('id-token', 'ID token', tokens.id));
     var rt = el('div', { class: 'token', id: 'refresh-token' });
     rt.appendChild(el('h3', { text: 'Refresh token' }));
-    rt.appendChild(el('p', { text: 'Opaque, rotated on every use: ' + tokens.refresh.slice(0, 8) + '… (' + tokens.refresh.length + ' characters). Scope: ' + (tokens.scope || '-') }));
+    rt.appendChild(el('p', { text: 'Opaque, rotated on every use: ' + tokens.refresh.slice(0, 8) + '… (' + tokens.refresh.length + ' characters).' }));
     box.appendChild(rt);
     tick();
   }
@@ -366,13 +367,15 @@ const SCRIPT = String.raw`
     tokens = null;
     apiTokens = {};
     render();
+    var revoked = 'not sent';
     try {
       await post(cfg.paths.revoke, { token: current.refresh, token_type_hint: 'refresh_token', client_id: cfg.clientId });
+      revoked = '200';
     } catch (e) {
-      showError('revocation failed: ' + e.message);
+      revoked = e.status ? String(e.status) : 'failed';
     }
     var state = randomString(16);
-    sessionStorage.setItem(PENDING_SIGN_OUT, state);
+    sessionStorage.setItem(PENDING_SIGN_OUT, JSON.stringify({ state: state, revoked: revoked }));
     var u = new URL(cfg.issuer + cfg.paths.endSession);
     u.searchParams.set('id_token_hint', current.id);
     u.searchParams.set('client_id', cfg.clientId);
@@ -427,9 +430,12 @@ const SCRIPT = String.raw`
     if (pendingOut !== null && q.has('state')) {
       sessionStorage.removeItem(PENDING_SIGN_OUT);
       history.replaceState(null, '', '/');
+      var out = JSON.parse(pendingOut);
+      logRequest('POST', cfg.paths.revoke, out.revoked, 'before leaving');
+      logRequest('GET', cfg.paths.endSession, '303', 'back with state');
       render();
-      if (q.get('state') === pendingOut) setStatus('Signed out.');
-      else { setStatus('Signed out.'); showError('the logout response state does not match'); }
+      setStatus('Signed out.');
+      if (q.get('state') !== out.state) showError('the logout response state does not match the sign-out this tab started');
       return;
     }
     render();

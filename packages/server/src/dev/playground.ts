@@ -2,9 +2,10 @@ import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { InvalidToken } from '../oauth/errors.js'
 import { PATHS } from '../oauth/paths.js'
+import { judgeSession } from '../sessions/lifecycle.js'
+import { verifyOwnJwt } from '../tokens/verify-own-token.js'
 import { DEMO_CLIENT_ID, PLAYGROUND_CALLBACK_PATH, PLAYGROUND_SESSION_PATH } from './demo.js'
 import { playgroundPage, type PlaygroundSettings } from './playground-page.js'
-import { bearerToken, verifyOwnAccessToken } from './verify-access-token.js'
 
 /**
  * Dev mode only: the playground at `/` (and its sign-in callback), a page that signs in to the demo
@@ -67,29 +68,46 @@ export function playgroundRoutes(app: FastifyInstance, ctx: ServerContext): void
     reply.code(204).header('cache-control', 'max-age=86400').send(),
   )
 
+  // Unlike /userinfo it answers for ended sessions too: showing why a session ended is the point.
   app.get(PLAYGROUND_SESSION_PATH, async (req, reply) => {
-    const claims = await verifyOwnAccessToken(ctx, bearerToken(req.headers.authorization))
+    const token = bearerToken(req.headers.authorization)
+    const claims = await verifyOwnJwt(ctx, token, 'at+jwt', issuer)
     const session =
-      typeof claims.sid === 'string' ? await ctx.store.getSession(claims.sid) : undefined
-    if (!session || session.userId !== claims.sub) {
-      const e = new InvalidToken('the access token belongs to no session')
-      e.headers['www-authenticate'] = 'Bearer error="invalid_token"'
-      throw e
+      claims && typeof claims.sid === 'string' ? await ctx.store.getSession(claims.sid) : undefined
+    if (!claims || !session || session.userId !== claims.sub) {
+      throw invalidToken('the access token is invalid, expired or has no session', true)
     }
+    // The state as decided now: a session past its lifetime is reported expired (or abandoned)
+    // even before a refresh or the maintenance sweep has written that down.
+    const now = ctx.clock.now()
+    const verdict = judgeSession(session, now)
     return reply.header('cache-control', 'no-store').send({
       sid: session.id,
       clientId: session.clientId,
-      state: session.state,
-      reason: session.reason,
+      state: verdict.live ? session.state : verdict.state,
+      reason: verdict.live ? session.reason : verdict.reason,
       scope: session.scope,
       resources: session.resources,
       createdAt: session.createdAt,
       lastActiveAt: session.lastActiveAt,
       expiresAt: session.expiresAt,
       idleExpiresAt: session.lastActiveAt + session.idleSeconds * 1000,
-      endedAt: session.endedAt,
+      endedAt: verdict.live ? null : verdict.at,
       generation: session.generation,
-      now: ctx.clock.now(),
+      now,
     })
   })
+}
+
+function invalidToken(description: string, presented: boolean): InvalidToken {
+  const e = new InvalidToken(description)
+  e.headers['www-authenticate'] = presented ? 'Bearer error="invalid_token"' : 'Bearer'
+  return e
+}
+
+/** The token of an `Authorization: Bearer` header; never read from the query (TOK-02). */
+function bearerToken(header: string | undefined): string {
+  const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header?.trim() ?? '')
+  if (!m?.[1]) throw invalidToken('an Authorization: Bearer access token is required', false)
+  return m[1]
 }

@@ -1,6 +1,7 @@
 import { SignJWT, UnsecuredJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_APIS, DEMO_CLIENT_ID, demoClient } from '../../src/dev/demo.js'
+import { issuerApi } from '../../src/oauth/token/audience.js'
 import type { ApiRecord, ClientRecord, SessionRecord, UserRecord } from '../../src/store/types.js'
 import {
   defaultApis,
@@ -25,20 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close()
 })
-
-/** The issuer as an audience: what the token endpoint mints when no `resource` is asked for. */
-function issuerApi(): ApiRecord {
-  const now = t.clock.now()
-  return {
-    audience: t.url,
-    name: 'issuer',
-    scopes: [],
-    accessTokenTtlSeconds: 900,
-    userClaims: [],
-    createdAt: now,
-    updatedAt: now,
-  }
-}
 
 async function newSession(): Promise<SessionRecord> {
   const now = t.clock.now()
@@ -71,7 +58,10 @@ async function newSession(): Promise<SessionRecord> {
   return s
 }
 
-async function accessToken(session: SessionRecord, api: ApiRecord = issuerApi()): Promise<string> {
+async function accessToken(
+  session: SessionRecord,
+  api: ApiRecord = issuerApi(t.server.ctx),
+): Promise<string> {
   const { token } = await t.server.ctx.tokens.accessToken({
     api,
     client,
@@ -140,13 +130,26 @@ describe('playground session endpoint (dev only)', () => {
     expect((await sessionInfo(id)).status).toBe(401)
   })
 
-  it('JWT-08 expiry is enforced with a 15 s leeway from the server clock', async () => {
+  it('the access token counts until its exp, by the server clock', async () => {
     const s = await newSession()
     const token = await accessToken(s)
-    t.clock.advance(900_000 + 14_000)
+    t.clock.advance(t.server.ctx.config.defaultAccessTokenTtlSeconds * 1000 - 1000)
     expect((await sessionInfo(token)).status).toBe(200)
-    t.clock.advance(2_000)
+    t.clock.advance(1000)
     expect((await sessionInfo(token)).status).toBe(401)
+  })
+
+  it('a session past its idle timeout is reported abandoned before any sweep wrote it', async () => {
+    const s = await newSession()
+    t.clock.advance(s.idleSeconds * 1000)
+    // A token minted now (the old one would have expired): only the session's state is at issue.
+    const body = (await (await sessionInfo(await accessToken(s))).json()) as Record<string, unknown>
+    expect(body).toMatchObject({
+      state: 'abandoned',
+      reason: 'idle_timeout',
+      endedAt: s.lastActiveAt + s.idleSeconds * 1000,
+    })
+    expect((await t.store.getSession(s.id))?.state).toBe('active')
   })
 
   it('JWT-01 JWT-05 alg none, a forged signature and an unknown kid are refused', async () => {
