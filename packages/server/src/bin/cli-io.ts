@@ -69,7 +69,12 @@ export function reportError(io: CliIo, err: unknown): number {
   }
   const code = (err as { code?: unknown }).code
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
-    io.stderr.write(`tessera: ${(err as Error).message}\nRun tessera --help for usage.\n`)
+    // A stray argument is not echoed: it may be a password typed where it does not belong.
+    const message =
+      code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
+        ? 'unexpected argument: this command takes options only'
+        : (err as Error).message
+    io.stderr.write(`tessera: ${message}\nRun tessera --help for usage.\n`)
     return EXIT.usage
   }
   const e = err instanceof Error ? err : new Error(String(err))

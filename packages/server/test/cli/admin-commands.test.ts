@@ -148,6 +148,14 @@ describe('tessera users', () => {
       expect(r.stderr).toMatch(/passwords are never taken from the command line/)
       expect(r.stderr + r.stdout).not.toContain('hunter2')
     }
+    // Nor as a stray argument.
+    const stray = await runInProcess(['users', 'create', '--username', 'eve', 'hunter2hunter2'], {
+      cwd: tmp.dir,
+    })
+    expect(stray.code).toBe(64)
+    expect(stray.stderr).toBe(
+      'tessera: unexpected argument: this command takes options only\nRun tessera --help for usage.\n',
+    )
     expect(await withStore((s) => s.getUserByUsername('eve'))).toBeUndefined()
   })
 
