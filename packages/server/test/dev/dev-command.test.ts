@@ -1,10 +1,14 @@
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
+import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DEMO_APIS, DEMO_CLIENT_ID } from '../../src/dev/demo.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import { verifyPassword } from '../../src/users/password.js'
 import { CliProcess, tempDir } from '../cli/cli-process.js'
+import { postForm } from '../helpers/grants.js'
+import { authorize } from '../helpers/oauth-flow.js'
+import type { TestServer } from '../helpers/test-server.js'
 
 let tmp: ReturnType<typeof tempDir>
 beforeAll(() => {
@@ -59,6 +63,27 @@ describe('tessera dev', () => {
         string
       >
       expect(demo.password).toBe(password)
+      // The printed credentials sign in to the printed client, and the printed audiences work.
+      const signIn = await authorize({ url } as TestServer, {
+        clientId: v.get('client_id')![0]!,
+        redirectUri: v.get('redirect_uri')![0]!,
+        scope: 'openid profile offline_access orders:read',
+        username: v.get('username')![0]!,
+        password,
+      })
+      expect(signIn.iss).toBe(url)
+      const tokens = await postForm(url + '/oauth/token', {
+        grant_type: 'authorization_code',
+        code: signIn.code,
+        code_verifier: signIn.codeVerifier,
+        redirect_uri: signIn.redirectUri,
+        client_id: DEMO_CLIENT_ID,
+        resource: v.get('audience')![0]!,
+      })
+      expect(tokens.status).toBe(200)
+      const claims = decodeJwt(tokens.body.access_token as string)
+      expect(claims).toMatchObject({ aud: DEMO_APIS[0]!.audience, roles: ['customer', 'support'] })
+
       first = { values: v, secret, kids: await jwksKids(url) }
       expect(first.kids).toHaveLength(1)
     } finally {
