@@ -1,3 +1,4 @@
+import { ConfigError } from '../config/config.js'
 import { loadConfig } from '../config/load.js'
 import type { ConfigInput } from '../config/resolve.js'
 import { createTesseraServer } from '../server.js'
@@ -22,7 +23,18 @@ export const startCommand: Command = {
     const host = str(values, 'host')
     if (host !== undefined) overrides.host = host
     const config = loadConfig({ file: str(values, 'config'), env: io.env, cwd: io.cwd, overrides })
-    const server = await createTesseraServer({ config, routes: extras.routes ?? [] })
+    const server = await createTesseraServer({ config, routes: extras.routes ?? [] }).catch(
+      (err: unknown) => {
+        // Keys made under another secret: a configuration mistake, reported as one.
+        if (err instanceof Error && err.message.startsWith('cannot decrypt the signing keys')) {
+          throw new ConfigError(
+            'secret',
+            'is not the secret the stored signing keys were made with',
+          )
+        }
+        throw err
+      },
+    )
     if (config.dev) {
       server.ctx.log.warn('dev is set: development settings are not safe for production')
     }

@@ -134,6 +134,22 @@ function escape(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 }
 
+describe('tessera start: a secret that does not match the data', () => {
+  it('exits 78 naming secret when the stored signing keys were made under another secret', async () => {
+    const db = join(tmp.dir, 'other-secret.db')
+    const first = await runInProcess(['keys', 'list'], {
+      cwd: tmp.dir,
+      env: prodEnv({ TESSERA_SQLITE_FILE: db }),
+    })
+    expect(first.code).toBe(0)
+    const r = await runInProcess(['start', '--port', '0'], {
+      cwd: tmp.dir,
+      env: prodEnv({ TESSERA_SQLITE_FILE: db, TESSERA_SECRET: 'another-secret-'.repeat(3) }),
+    })
+    expectConfigError(r, 'secret')
+  })
+})
+
 describe('tessera start: running and stopping', () => {
   it('prints issuer and url, serves, and exits 0 on SIGTERM with the store closed', async () => {
     const db = join(tmp.dir, 'run.db')
