@@ -74,8 +74,12 @@ export async function runCli(argv: string[], io: CliIo, extras: CliExtras = {}):
     if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
       const topic = first === 'help' ? argv.slice(1).join(' ') : ''
       const c = COMMANDS.find((x) => x.name === topic)
+      if (first === undefined) {
+        io.stderr.write(usage())
+        return EXIT.usage
+      }
       io.stdout.write(c ? commandHelp(c) : usage())
-      return first === undefined ? EXIT.usage : EXIT.ok
+      return EXIT.ok
     }
     if (first === '-v' || first === '--version') {
       io.stdout.write(version() + '\n')

@@ -211,6 +211,8 @@ describe('tessera help and version', () => {
     ) as { version: string }
     const v = await runCli(['--version'], { cwd: tmp.dir })
     expect(v).toEqual({ code: 0, stdout: pkg.version + '\n', stderr: '' })
+    const bare = await runInProcess([], { cwd: tmp.dir })
+    expect(bare).toEqual({ code: 64, stdout: '', stderr: help.stdout })
     const sub = await runInProcess(['users', 'create', '--help'], { cwd: tmp.dir })
     expect(sub.stdout).toMatch(/^Usage: tessera users create --username U/)
   })
