@@ -7,6 +7,8 @@ import { DEMO_APIS, DEMO_CLIENT_ID } from '../../src/dev/demo.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import { CliProcess, tempDir } from '../cli/cli-process.js'
 
+/** Generous: CI machines are small and run test files side by side. */
+const POLL = { timeout: 15_000 }
 const ARTIFACTS = fileURLToPath(new URL('../../../../test-artifacts/', import.meta.url))
 
 let tmp: ReturnType<typeof tempDir>
@@ -60,7 +62,7 @@ describe('playground in Chromium', () => {
     })
 
     await page.goto(url + '/')
-    await expect.poll(() => page.textContent('#status')).toBe('Signed out.')
+    await expect.poll(() => page.textContent('#status'), POLL).toBe('Signed out.')
 
     // Sign in: /authorize -> hosted sign-in form -> callback with code, state and iss.
     await page.click('#sign-in')
@@ -70,7 +72,7 @@ describe('playground in Chromium', () => {
     await page.fill('#password', password)
     await page.click('button[type=submit]')
     await page.waitForURL(url + '/')
-    await expect.poll(() => page.textContent('#status')).toBe('Signed in.')
+    await expect.poll(() => page.textContent('#status'), POLL).toBe('Signed in.')
     expect(await page.locator('#error').isHidden()).toBe(true)
 
     const at = await claimsOf(page, 'access-token')
@@ -84,12 +86,12 @@ describe('playground in Chromium', () => {
     const id = await claimsOf(page, 'id-token')
     expect(id).toMatchObject({ iss: url, aud: DEMO_CLIENT_ID, sub: at.sub, sid })
     expect(await page.locator('#refresh-token').textContent()).toContain('tsr_')
-    await expect.poll(() => page.textContent('#session-state')).toBe('active')
+    await expect.poll(() => page.textContent('#session-state'), POLL).toBe('active')
     expect(await page.textContent('#session-refresh-generation')).toBe('0')
 
     // Refresh: a new access token for the issuer, the refresh family advanced once.
     await page.click('#refresh')
-    await expect.poll(() => page.textContent('#session-refresh-generation')).toBe('1')
+    await expect.poll(() => page.textContent('#session-refresh-generation'), POLL).toBe('1')
     const at2 = await claimsOf(page, 'access-token')
     expect(at2.jti).not.toBe(at.jti)
     expect(at2.sid).toBe(sid)
@@ -104,11 +106,11 @@ describe('playground in Chromium', () => {
     const billing = await claimsOf(page, 'api-token-1')
     expect(billing).toMatchObject({ aud: DEMO_APIS[1]!.audience, plan: 'pro' })
     expect(billing.roles).toBeUndefined()
-    await expect.poll(() => page.textContent('#session-refresh-generation')).toBe('3')
+    await expect.poll(() => page.textContent('#session-refresh-generation'), POLL).toBe('3')
 
     // Userinfo with the issuer-audience access token.
     await page.click('#call-userinfo')
-    await expect.poll(() => page.textContent('#userinfo')).toContain('"preferred_username"')
+    await expect.poll(() => page.textContent('#userinfo'), POLL).toContain('"preferred_username"')
     const info = JSON.parse((await page.textContent('#userinfo')) ?? '{}') as Record<
       string,
       unknown
@@ -121,7 +123,7 @@ describe('playground in Chromium', () => {
     // Sign out: revoke, then end_session, back to the playground.
     await page.click('#sign-out')
     await page.waitForURL(url + '/')
-    await expect.poll(() => page.textContent('#status')).toBe('Signed out.')
+    await expect.poll(() => page.textContent('#status'), POLL).toBe('Signed out.')
     expect(await page.locator('#error').isHidden()).toBe(true)
     expect(await page.locator('#sign-in').isVisible()).toBe(true)
     const log = (await page.locator('#log').textContent()) ?? ''
@@ -139,7 +141,7 @@ describe('playground in Chromium', () => {
     const page = await browser.newPage()
     // No sign-in was started in this tab.
     await page.goto(`${url}/playground/callback?code=abc&state=xyz&iss=${encodeURIComponent(url)}`)
-    await expect.poll(() => page.textContent('#error')).toContain('no sign-in was started')
+    await expect.poll(() => page.textContent('#error'), POLL).toContain('no sign-in was started')
     // A sign-in was started, but the response carries another state, then no iss.
     await page.evaluate(() =>
       sessionStorage.setItem(
@@ -150,7 +152,7 @@ describe('playground in Chromium', () => {
     await page.goto(
       `${url}/playground/callback?code=abc&state=other&iss=${encodeURIComponent(url)}`,
     )
-    await expect.poll(() => page.textContent('#error')).toContain('state does not match')
+    await expect.poll(() => page.textContent('#error'), POLL).toContain('state does not match')
     await page.evaluate(() =>
       sessionStorage.setItem(
         'tessera.playground.sign-in',
@@ -158,7 +160,7 @@ describe('playground in Chromium', () => {
       ),
     )
     await page.goto(`${url}/playground/callback?code=abc&state=expected`)
-    await expect.poll(() => page.textContent('#error')).toContain('iss is missing')
+    await expect.poll(() => page.textContent('#error'), POLL).toContain('iss is missing')
     // Nothing was sent to the token endpoint.
     expect(await page.locator('#log li').count()).toBe(0)
     await page.close()
