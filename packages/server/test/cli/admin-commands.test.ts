@@ -1,11 +1,14 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { keyStates } from '../../src/bin/keys.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import type { SigningKeyRecord } from '../../src/store/types.js'
 import { verifyPassword } from '../../src/users/password.js'
 import { runCli, runInProcess, tempDir } from './cli-process.js'
+
+// Child processes start slowly on a small, busy machine (tsx compiles the sources first).
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 })
 
 let tmp: ReturnType<typeof tempDir>
 let config: string

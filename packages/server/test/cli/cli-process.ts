@@ -70,7 +70,7 @@ export class CliProcess {
   }
 
   /** Resolves with the first match of `re` in stdout; rejects on timeout or exit. */
-  async waitFor(re: RegExp, timeoutMs = 20_000): Promise<RegExpExecArray> {
+  async waitFor(re: RegExp, timeoutMs = 60_000): Promise<RegExpExecArray> {
     const deadline = Date.now() + timeoutMs
     for (;;) {
       const m = re.exec(this.stdout)

@@ -1,10 +1,13 @@
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { basicAuth, postForm } from '../helpers/grants.js'
 import { authorize } from '../helpers/oauth-flow.js'
 import { freePort, type TestServer } from '../helpers/test-server.js'
 import { CliProcess, cleanEnv, runCli, tempDir } from './cli-process.js'
+
+// Child processes start slowly on a small, busy machine (tsx compiles the sources first).
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 })
 
 const SECRET = 'hygiene-server-secret-hygiene-server-secret-42'
 const CLIENT_SECRET = 'hygiene-client-secret-hygiene-client-secret-42'

@@ -1,7 +1,7 @@
 import { readFileSync, statSync } from 'node:fs'
 import { join } from 'node:path'
 import { decodeJwt } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { DEMO_APIS, DEMO_CLIENT_ID } from '../../src/dev/demo.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import { verifyPassword } from '../../src/users/password.js'
@@ -9,6 +9,9 @@ import { CliProcess, tempDir } from '../cli/cli-process.js'
 import { postForm } from '../helpers/grants.js'
 import { authorize } from '../helpers/oauth-flow.js'
 import type { TestServer } from '../helpers/test-server.js'
+
+// Child processes start slowly on a small, busy machine (tsx compiles the sources first).
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 })
 
 let tmp: ReturnType<typeof tempDir>
 beforeAll(() => {

@@ -2,10 +2,13 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type Page } from 'playwright-core'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { DEMO_APIS, DEMO_CLIENT_ID } from '../../src/dev/demo.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import { CliProcess, tempDir } from '../cli/cli-process.js'
+
+// Child processes start slowly on a small, busy machine (tsx compiles the sources first).
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 })
 
 /** Generous: CI machines are small and run test files side by side. */
 const POLL = { timeout: 15_000 }
