@@ -15,6 +15,41 @@ export async function serve(
   o: { port: number; host: string; announce: (url: string) => string[] },
 ): Promise<number> {
   const log = server.ctx.log
+  // Handlers go in before anything is announced: whoever reads `url:` may signal at once.
+  let stopping: Promise<number> | undefined
+  const stop = (signal: NodeJS.Signals): Promise<number> => {
+    if (stopping) {
+      log.warn({ signal }, 'second signal: exiting without draining')
+      process.exit(signal === 'SIGINT' ? 130 : 143)
+    }
+    log.info({ signal }, 'shutting down: draining in-flight requests')
+    const deadline = setTimeout(() => {
+      log.error({ timeoutSeconds: DRAIN_TIMEOUT_SECONDS }, 'drain timed out: exiting')
+      process.exit(EXIT.failure)
+    }, DRAIN_TIMEOUT_SECONDS * 1000)
+    deadline.unref()
+    stopping = server.close().then(
+      () => {
+        clearTimeout(deadline)
+        log.info('stopped')
+        return EXIT.ok
+      },
+      (err: unknown) => {
+        clearTimeout(deadline)
+        log.error({ err }, 'shutdown failed')
+        return EXIT.failure
+      },
+    )
+    return stopping
+  }
+  const stopped = new Promise<number>((resolve) => {
+    const onSignal = (signal: NodeJS.Signals): void => {
+      void stop(signal).then(resolve)
+    }
+    process.on('SIGTERM', onSignal)
+    process.on('SIGINT', onSignal)
+  })
+
   let url: string
   try {
     await server.listen(o.port, o.host)
@@ -23,6 +58,8 @@ export async function serve(
     const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
     url = `http://${host}:${addr.port}`
   } catch (err) {
+    // A signal during start-up has closed the server already; that is a normal stop.
+    if (stopping) return stopping
     await server.close().catch(() => undefined)
     const code = (err as NodeJS.ErrnoException).code
     if (code === 'EADDRINUSE') {
@@ -36,38 +73,8 @@ export async function serve(
     }
     throw err
   }
-  io.stdout.write(o.announce(url).join('\n') + '\n')
-
-  return new Promise<number>((resolve) => {
-    let stopping = false
-    const onSignal = (signal: NodeJS.Signals): void => {
-      if (stopping) {
-        log.warn({ signal }, 'second signal: exiting without draining')
-        process.exit(signal === 'SIGINT' ? 130 : 143)
-      }
-      stopping = true
-      log.info({ signal }, 'shutting down: draining in-flight requests')
-      const deadline = setTimeout(() => {
-        log.error({ timeoutSeconds: DRAIN_TIMEOUT_SECONDS }, 'drain timed out: exiting')
-        process.exit(EXIT.failure)
-      }, DRAIN_TIMEOUT_SECONDS * 1000)
-      deadline.unref()
-      server.close().then(
-        () => {
-          clearTimeout(deadline)
-          log.info('stopped')
-          resolve(EXIT.ok)
-        },
-        (err: unknown) => {
-          clearTimeout(deadline)
-          log.error({ err }, 'shutdown failed')
-          resolve(EXIT.failure)
-        },
-      )
-    }
-    process.on('SIGTERM', onSignal)
-    process.on('SIGINT', onSignal)
-  })
+  if (!stopping) io.stdout.write(o.announce(url).join('\n') + '\n')
+  return stopped
 }
 
 /** A port that was free on `host` a moment ago (for `--port 0` where the issuer needs the port). */
