@@ -172,7 +172,7 @@ describe('logs of a production server', () => {
       })
       expect(revoked.status).toBe(200)
     } finally {
-      expect((await p.stop()).code).toBe(0)
+      expect(await p.stop()).toEqual({ code: 0, signal: null })
     }
 
     const output = p.stdout + p.stderr

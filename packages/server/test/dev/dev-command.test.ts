@@ -90,7 +90,7 @@ describe('tessera dev', () => {
       first = { values: v, secret, kids: await jwksKids(url) }
       expect(first.kids).toHaveLength(1)
     } finally {
-      expect((await p.stop()).code).toBe(0)
+      expect(await p.stop()).toEqual({ code: 0, signal: null })
     }
 
     // After shutdown: the store holds the demo user (with that password), client and APIs.
@@ -129,7 +129,7 @@ describe('tessera dev', () => {
       // Same keys: they were decrypted with the same secret, none was added.
       expect(await jwksKids(url)).toEqual(first.kids)
     } finally {
-      expect((await p.stop()).code).toBe(0)
+      expect(await p.stop()).toEqual({ code: 0, signal: null })
     }
     const store = new SqliteStore({ file: join(tmp.dir, '.tessera', 'tessera.db') })
     try {
@@ -150,7 +150,7 @@ describe('tessera dev', () => {
       password = p.values().get('password')?.[0] ?? ''
       expect(password).not.toBe(first.values.get('password')?.[0])
     } finally {
-      expect((await p.stop()).code).toBe(0)
+      expect(await p.stop()).toEqual({ code: 0, signal: null })
     }
     const store = new SqliteStore({ file: join(tmp.dir, '.tessera', 'tessera.db') })
     try {
