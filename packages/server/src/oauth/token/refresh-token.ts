@@ -36,6 +36,9 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const now = ctx.clock.now()
+    if (session.state === 'pending') {
+      throw new InvalidGrant('the session has a pending task', 'session pending')
+    }
     const verdict = judgeSession(session, now)
     if (!verdict.live) {
       if (verdict.persist && verdict.reason) {
@@ -68,6 +71,21 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
       }
       if (await ctx.store.useGrace(session.id, current, session.graceMaxUses, now)) {
         next = { ...session, graceUses: session.graceUses + 1, lastActiveAt: now }
+        await ctx.store.recordEvent(
+          ctx.events.make('refresh_token_retry', {
+            userId: session.userId,
+            clientId: session.clientId,
+            sessionId: session.id,
+            ip: g.ip,
+            userAgent: g.userAgent,
+            // Supabase's name for it: the client failed to save the rotated token.
+            data: {
+              cause: 'fail-to-save',
+              presentedGeneration: parsed.generation,
+              graceUse: next.graceUses,
+            },
+          }),
+        )
       }
     } else {
       return reuse(
