@@ -56,9 +56,11 @@ const resultsDir = fileURLToPath(new URL('./results/', import.meta.url))
 const profileDir = join(resultsDir, 'profiles')
 
 const ROW_METHOD =
-  'after the measured runs the bench installs AFTER INSERT/UPDATE/DELETE triggers on every table ' +
-  'of the SQLite file (they fire for the server process too) and counts the rows written while ' +
-  `each chain does ${ROW_PHASE_PER_CHAIN} more refreshes; rows per refresh = rows / successful refreshes`
+  'after the measured windows the bench installs AFTER INSERT/UPDATE/DELETE triggers on every ' +
+  'table of the SQLite file (they fire for the server process too) and empties the write-ahead ' +
+  `log; while each chain does ${ROW_PHASE_PER_CHAIN} more refreshes, the triggers count rows and ` +
+  'the log collects one commit frame per transaction (a read transaction held open keeps it from ' +
+  'restarting); per refresh = count / successful refreshes'
 
 const log = (s = '') => process.stdout.write(s + '\n')
 const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) : '-')
@@ -155,6 +157,7 @@ async function countRows(run: Run): Promise<void> {
   const counter = RowWriteCounter.install(t.dbFile)
   const client = new HttpClient(t.url, { maxSockets: CHAINS })
   try {
+    counter.startCommitCount()
     const phase = await runRefreshChains({
       client,
       path: t.tokenPath,
@@ -164,6 +167,7 @@ async function countRows(run: Run): Promise<void> {
       durationMs: 120_000,
       maxRequestsPerChain: ROW_PHASE_PER_CHAIN,
     })
+    const commits = counter.endCommitCount()
     const counts = counter.read()
     if (phase.errors > 0) {
       fail(
@@ -177,6 +181,7 @@ async function countRows(run: Run): Promise<void> {
       refreshes: phase.ok,
       perRefresh: per(Object.values(counts).reduce((a, b) => a + b, 0)),
       byTable: Object.fromEntries(Object.entries(counts).map(([k, n]) => [k, per(n)])),
+      commitsPerRefresh: per(commits),
     }
   } finally {
     client.close()
@@ -311,12 +316,13 @@ async function main(): Promise<void> {
 
   const withRows = results.filter((t) => t.rows)
   if (withRows.length > 0) {
-    log('Rows written per refresh (measured)')
+    log('Rows written and commits (fsyncs) per refresh, measured')
     for (const t of withRows) {
       const rows = t.rows!
       const parts = Object.entries(rows.byTable).map(([k, v]) => `${k} ${v.toFixed(2)}`)
       log(
-        `  ${t.label}: ${rows.perRefresh.toFixed(2)}  (${parts.join(', ')}; ${rows.refreshes} refreshes)`,
+        `  ${t.label}: ${rows.perRefresh.toFixed(2)} rows (${parts.join(', ')}), ` +
+          `${rows.commitsPerRefresh.toFixed(2)} commits; ${rows.refreshes} refreshes`,
       )
     }
     log(`  method: ${ROW_METHOD}`)

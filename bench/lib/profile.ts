@@ -85,7 +85,11 @@ export function summarizeProfile(file: string, top = 15): ProfileSummary {
       idle += dt
       return
     }
-    const k = label(f)
+    // A native frame (better-sqlite3's `all`, `run`, `Statement`; a crypto job) says little on
+    // its own: name the JavaScript function that called it.
+    const caller =
+      f.url === '' && !SPECIAL.has(f.functionName) ? byId.get(parent.get(id) ?? -1) : undefined
+    const k = caller ? `${label(f)} (native, called by ${label(caller.callFrame)})` : label(f)
     self.set(k, (self.get(k) ?? 0) + dt)
     const a = areaOf(f.url, f.functionName)
     area.set(a, (area.get(a) ?? 0) + dt)

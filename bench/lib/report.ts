@@ -7,6 +7,8 @@ export interface RowCount {
   perRefresh: number
   /** Rows written per refresh by `table.operation`. */
   byTable: Record<string, number>
+  /** Write transactions per refresh (each one fsync of the log with synchronous FULL). */
+  commitsPerRefresh: number
 }
 
 export interface TargetResult {

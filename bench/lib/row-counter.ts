@@ -1,4 +1,5 @@
 import BetterSqlite3 from 'better-sqlite3'
+import { walCommits } from './wal.js'
 
 const COUNTER_TABLE = 'bench_row_writes'
 const OPS = ['insert', 'update', 'delete'] as const
@@ -14,10 +15,13 @@ const quoteText = (s: string) => `'${s.replace(/'/g, "''")}'`
  */
 export class RowWriteCounter {
   readonly #db: BetterSqlite3.Database
+  readonly #file: string
   readonly tables: string[]
+  #commitBase = 0
 
-  private constructor(db: BetterSqlite3.Database, tables: string[]) {
+  private constructor(db: BetterSqlite3.Database, file: string, tables: string[]) {
     this.#db = db
+    this.#file = file
     this.tables = tables
   }
 
@@ -48,7 +52,7 @@ export class RowWriteCounter {
         }
       }
     })()
-    return new RowWriteCounter(db, tables)
+    return new RowWriteCounter(db, file, tables)
   }
 
   /** Rows written since install or the last reset, by `table.op`, zeros left out. */
@@ -65,6 +69,30 @@ export class RowWriteCounter {
 
   reset(): void {
     this.#db.exec(`update ${COUNTER_TABLE} set n = 0`)
+  }
+
+  /**
+   * Starts counting commits too: empties the write-ahead log (a TRUNCATE checkpoint, retried while
+   * the server is mid-write), zeroes the row counters, then holds a read transaction open so the
+   * log cannot be restarted (its frames overwritten) until `endCommitCount()`.
+   */
+  startCommitCount(): void {
+    let emptied = false
+    for (let attempt = 0; attempt < 100 && !emptied; attempt++) {
+      const [r] = this.#db.pragma('wal_checkpoint(TRUNCATE)') as { busy: number; log: number }[]
+      emptied = r !== undefined && r.busy === 0 && r.log === 0
+    }
+    if (!emptied) throw new Error('could not empty the write-ahead log: the database stays busy')
+    this.reset()
+    this.#commitBase = walCommits(`${this.#file}-wal`).commits
+    this.#db.exec('begin')
+    this.#db.prepare(`select count(*) from ${COUNTER_TABLE}`).get()
+  }
+
+  /** Commits (write transactions) by any connection since `startCommitCount()`. */
+  endCommitCount(): number {
+    this.#db.exec('commit')
+    return walCommits(`${this.#file}-wal`).commits - this.#commitBase
   }
 
   /** Drops the triggers and the counter table, and closes the connection. */

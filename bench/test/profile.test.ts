@@ -19,18 +19,20 @@ describe('CPU profile summary', () => {
   it('adds self time per function and area, inclusive time per Tessera function, and leaves idle out', () => {
     const grant = 'file:///repo/packages/server/dist/oauth/token/refresh-token.js'
     const driver = 'file:///repo/node_modules/kysely/dist/esm/dialect/sqlite/sqlite-driver.js'
-    // root -> refreshTokenGrant -> executeQuery; root -> (idle)
+    // root -> refreshTokenGrant -> executeQuery -> all (native); root -> (idle)
     const profile = {
       nodes: [
         { id: 1, callFrame: frame('(root)', ''), children: [2, 4] },
         { id: 2, callFrame: frame('refreshTokenGrant', grant, 17), children: [3] },
-        { id: 3, callFrame: frame('executeQuery', driver, 59) },
+        { id: 3, callFrame: frame('executeQuery', driver, 59), children: [5] },
         { id: 4, callFrame: frame('(idle)', '') },
+        { id: 5, callFrame: frame('all', '') },
       ],
       startTime: 0,
       endTime: 10_000,
-      // 3 ms in executeQuery, 1 ms in the grant itself, 6 ms idle (deltas in microseconds)
-      samples: [3, 3, 3, 2, 4, 4, 4, 4, 4, 4],
+      // 2 ms in executeQuery, 1 ms in the native `all` it calls, 1 ms in the grant itself, 6 ms
+      // idle (deltas in microseconds)
+      samples: [3, 5, 3, 2, 4, 4, 4, 4, 4, 4],
       timeDeltas: [1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000, 1000],
     }
     const file = join(dir, 'p.cpuprofile')
@@ -39,16 +41,15 @@ describe('CPU profile summary', () => {
     expect(s.totalMs).toBe(10)
     expect(s.idleMs).toBe(6)
     expect(s.busyMs).toBe(4)
+    const driver60 = 'executeQuery kysely/dist/esm/dialect/sqlite/sqlite-driver.js:60'
     expect(s.topSelf).toEqual([
-      {
-        frame: 'executeQuery kysely/dist/esm/dialect/sqlite/sqlite-driver.js:60',
-        ms: 3,
-        share: 0.75,
-      },
+      { frame: driver60, ms: 2, share: 0.5 },
+      { frame: `all (native, called by ${driver60})`, ms: 1, share: 0.25 },
       { frame: 'refreshTokenGrant server/oauth/token/refresh-token.js:18', ms: 1, share: 0.25 },
     ])
     expect(s.byArea).toEqual([
-      { frame: 'kysely', ms: 3, share: 0.75 },
+      { frame: 'kysely', ms: 2, share: 0.5 },
+      { frame: '(native / V8 builtins)', ms: 1, share: 0.25 },
       { frame: 'tessera oauth/token/refresh-token.js', ms: 1, share: 0.25 },
     ])
     expect(s.tesseraInclusive).toEqual([

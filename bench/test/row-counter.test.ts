@@ -11,7 +11,7 @@ afterEach(() => {
 })
 
 describe('RowWriteCounter', () => {
-  it("counts another connection's inserted, updated and deleted rows per table, once per row", () => {
+  it("counts another connection's rows per table, once per row, and its commits", () => {
     const dir = mkdtempSync(join(tmpdir(), 'bench-rows-'))
     dirs.push(dir)
     const file = join(dir, 'db.sqlite')
@@ -45,6 +45,17 @@ describe('RowWriteCounter', () => {
     expect(counter.total()).toBe(8)
     counter.reset()
     expect(counter.total()).toBe(0)
+
+    // Commits: two autocommit statements and one explicit transaction of three.
+    counter.startCommitCount()
+    app.prepare('update sessions set generation = 7 where id = ?').run('s1')
+    app.prepare('update sessions set generation = 7 where id = ?').run('s2')
+    app.transaction(() => {
+      for (const id of ['t1', 't2', 't3']) app.prepare('insert into sessions values (?, 0)').run(id)
+    })()
+    app.prepare('update sessions set generation = 9 where id = ?').run('none') // no change, no commit
+    expect(counter.endCommitCount()).toBe(3)
+    expect(counter.read()).toEqual({ 'sessions.insert': 3, 'sessions.update': 2 })
 
     counter.uninstall()
     const left = app.prepare("select name from sqlite_master where name like 'bench_%'").all()
