@@ -77,6 +77,7 @@ export function challenge(err: TesseraVerifyError, o: ChallengeOptions = {}): Au
       ? { error: 'temporarily_unavailable', error_description: description }
       : status === 500
         ? { error: 'server_error', error_description: 'the token verifier is misconfigured' }
-        : { error: error ?? 'invalid_token', error_description: description }
+        : // RFC 6750 3.1: no error code for a request without credentials; the body says why.
+          { error: error ?? 'unauthorized', error_description: description }
   return { status, headers, body: JSON.stringify(body) }
 }

@@ -97,18 +97,16 @@ export class RemoteKeySet {
       )
     }
     found = this.#lookup(kid, alg)
-    if (found instanceof TesseraVerifyError) {
-      if (found.code === 'key_not_found' && this.#lastError !== undefined) {
-        throw new TesseraVerifyError(
-          'jwks_unavailable',
-          "the token's key is not among the cached keys and the JWKS could not be fetched",
-          { cause: this.#lastError },
-        )
-      }
-      throw found
+    if (found && !(found instanceof TesseraVerifyError)) return found
+    // The key may be one the issuer published while we could not reach it.
+    if (this.#lastError !== undefined && found?.code !== 'algorithm_not_allowed') {
+      throw new TesseraVerifyError(
+        'jwks_unavailable',
+        "the token's key is not among the cached keys and the JWKS could not be fetched",
+        { cause: this.#lastError },
+      )
     }
-    if (!found) throw new TesseraVerifyError('key_not_found', 'no key in the JWKS has this kid')
-    return found
+    throw found ?? new TesseraVerifyError('key_not_found', 'no key in the JWKS has this kid')
   }
 
   #mayFetch(now: number): boolean {
