@@ -13,11 +13,7 @@ export type {
   IntrospectionOptions,
   VerifierOptions,
 } from './verifier/options.js'
-export type {
-  AccessTokenClaims,
-  TokenVerifier,
-  VerifiedToken,
-} from './verifier/verified-token.js'
+export type { AccessTokenClaims, TokenVerifier, VerifiedToken } from './verifier/verified-token.js'
 export {
   isVerifyError,
   TesseraVerifyError,

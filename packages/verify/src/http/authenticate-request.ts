@@ -4,8 +4,7 @@ import type { TokenVerifier, VerifiedToken } from '../verifier/verified-token.js
 import { bearerToken, searchOf } from './bearer-token.js'
 
 export type AuthResult<Extra extends object> =
-  | { ok: true; token: VerifiedToken<Extra> }
-  | { ok: false; error: TesseraVerifyError }
+  { ok: true; token: VerifiedToken<Extra> } | { ok: false; error: TesseraVerifyError }
 
 /**
  * The framework-agnostic core of every middleware: takes the token from the Authorization header,

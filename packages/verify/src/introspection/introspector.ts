@@ -54,8 +54,7 @@ export class Introspector {
   async #ask(token: string): Promise<boolean> {
     let body: Record<string, unknown>
     try {
-      const endpoint =
-        this.#i.endpoint ?? (await this.#metadata.get()).introspection_endpoint
+      const endpoint = this.#i.endpoint ?? (await this.#metadata.get()).introspection_endpoint
       if (endpoint === undefined) {
         throw new Error('the discovery document has no introspection_endpoint')
       }

@@ -31,7 +31,7 @@ export class IssuerMetadata {
   #doc: IssuerMetadataDocument | undefined
   #inflight: Promise<IssuerMetadataDocument> | undefined
   #failedAt = -Infinity
-  #failure: unknown
+  #failure: Error = new Error('discovery has not run')
 
   constructor(o: ResolvedOptions) {
     this.#o = o
@@ -41,7 +41,7 @@ export class IssuerMetadata {
     if (this.#doc) return Promise.resolve(this.#doc)
     if (this.#inflight) return this.#inflight
     if (this.#o.clock.now() - this.#failedAt < this.#o.cooldownMs) {
-      return Promise.reject(this.#failure as Error)
+      return Promise.reject(this.#failure)
     }
     const p = this.#load().then(
       (doc) => {
@@ -51,7 +51,7 @@ export class IssuerMetadata {
       },
       (err: unknown) => {
         this.#failedAt = this.#o.clock.now()
-        this.#failure = err
+        this.#failure = err instanceof Error ? err : new Error(String(err))
         this.#inflight = undefined
         throw err
       },

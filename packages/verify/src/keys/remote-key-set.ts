@@ -129,7 +129,10 @@ export class RemoteKeySet {
     if (!keys) {
       const reason = index.rejected.get(kid)
       if (reason !== undefined) {
-        return new TesseraVerifyError('key_not_found', `the JWKS key with this kid is unusable: ${reason}`)
+        return new TesseraVerifyError(
+          'key_not_found',
+          `the JWKS key with this kid is unusable: ${reason}`,
+        )
       }
       return undefined
     }

@@ -38,7 +38,8 @@ function verifier(
       return {
         kid,
         alg,
-        verify: (data, sig) => sig.length === 64 && safe(() => cryptoVerify('sha256', data, k, sig)),
+        verify: (data, sig) =>
+          sig.length === 64 && safe(() => cryptoVerify('sha256', data, k, sig)),
       }
     }
     case 'EdDSA':
@@ -98,7 +99,8 @@ export function importJwk(
   if (typeof j.kty !== 'string') return reject('it has no kty')
   if (j.kty === 'oct') return reject('symmetric (oct) keys are never used')
   for (const m of PRIVATE_MEMBERS) {
-    if (m in j) return reject('it contains private key members; a JWKS must publish public keys only')
+    if (m in j)
+      return reject('it contains private key members; a JWKS must publish public keys only')
   }
   if (j.use !== undefined && j.use !== 'sig') return reject('its use is not sig')
   if (
@@ -108,7 +110,8 @@ export function importJwk(
     return reject('its key_ops do not include verify')
   }
   const declared = j.alg
-  if (declared !== undefined && typeof declared !== 'string') return reject('its alg is not a string')
+  if (declared !== undefined && typeof declared !== 'string')
+    return reject('its alg is not a string')
 
   let algs: Algorithm[]
   let publicJwk: JsonWebKey

@@ -32,7 +32,8 @@ export async function requestJson(url: string, o: JsonRequest): Promise<Record<s
     throw new Error(`${url} answered with more than ${o.maxBytes} bytes`)
   }
   const text = await res.text()
-  if (text.length > o.maxBytes) throw new Error(`${url} answered with more than ${o.maxBytes} bytes`)
+  if (text.length > o.maxBytes)
+    throw new Error(`${url} answered with more than ${o.maxBytes} bytes`)
   let value: unknown
   try {
     value = JSON.parse(text)

@@ -41,14 +41,11 @@ export function authenticate(
 ): RequestHandler {
   const scopes = options.scopes ?? []
   return (req: Request, res: Response, next: NextFunction) => {
-    authenticateRequest(verifier, req.headers.authorization, req.originalUrl, scopes).then(
-      (r) => {
-        if (!r.ok) return send(res, r.error, options)
-        req.auth = r.token
-        next()
-      },
-      next,
-    )
+    authenticateRequest(verifier, req.headers.authorization, req.originalUrl, scopes).then((r) => {
+      if (!r.ok) return send(res, r.error, options)
+      req.auth = r.token
+      next()
+    }, next)
   }
 }
 

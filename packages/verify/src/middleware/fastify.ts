@@ -35,10 +35,18 @@ function send(reply: FastifyReply, err: TesseraVerifyError, o: ChallengeOptions)
  * ```
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
  */
-export function authenticate(verifier: TokenVerifier, options: FastifyAuthOptions = {}): PreHandler {
+export function authenticate(
+  verifier: TokenVerifier,
+  options: FastifyAuthOptions = {},
+): PreHandler {
   const scopes = options.scopes ?? []
   return async (request, reply) => {
-    const r = await authenticateRequest(verifier, request.headers.authorization, request.url, scopes)
+    const r = await authenticateRequest(
+      verifier,
+      request.headers.authorization,
+      request.url,
+      scopes,
+    )
     if (!r.ok) return send(reply, r.error, options)
     request.auth = r.token
   }

@@ -69,7 +69,8 @@ export function createVerifier<Extra extends object = object>(
   const metadata = new IssuerMetadata(o)
   const keys = new RemoteKeySet(o, metadata)
   const introspector = o.introspection ? new Introspector(o, o.introspection, metadata) : undefined
-  const cache = o.cacheMaxEntries > 0 ? new ExpiringLru<VerifiedToken<Extra>>(o.cacheMaxEntries) : undefined
+  const cache =
+    o.cacheMaxEntries > 0 ? new ExpiringLru<VerifiedToken<Extra>>(o.cacheMaxEntries) : undefined
   let cacheHits = 0
   let fullVerifications = 0
 

@@ -261,7 +261,7 @@ export function resolveOptions(o: VerifierOptions): ResolvedOptions {
 
   return {
     issuer,
-    audiences: [...audiences],
+    audiences: [...(audiences as readonly string[])],
     algorithms: new Set(algs),
     toleranceSec: seconds('clockTolerance', o.clockTolerance, 5, 0, 60),
     maxLifetimeSec: seconds('maxTokenLifetime', o.maxTokenLifetime, 86_400, 1, 366 * 86_400),

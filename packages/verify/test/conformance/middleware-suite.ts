@@ -83,7 +83,10 @@ export function middlewareSuite(name: string, start: StartApp): void {
       headers: Record<string, string> = {},
     ): Promise<Answer> {
       const res = await fetch((app as RunningApp).url + path, {
-        headers: { ...(token === undefined ? {} : { authorization: `Bearer ${token}` }), ...headers },
+        headers: {
+          ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+          ...headers,
+        },
       })
       const text = await res.text()
       let body: unknown = text
@@ -217,7 +220,10 @@ export function middlewareSuite(name: string, start: StartApp): void {
             Buffer.from((await issuer.token()).split('.')[1] as string, 'base64url').toString(),
           )
           await expectInvalid(craft(header, claims, 'none'), MSG.none)
-          await expectInvalid(craft(header, claims, () => randomBytes(64)), MSG.none)
+          await expectInvalid(
+            craft(header, claims, () => randomBytes(64)),
+            MSG.none,
+          )
         },
       )
 
@@ -267,7 +273,11 @@ export function middlewareSuite(name: string, start: StartApp): void {
         ]
         for (const [alg, kid, keyAlg] of rows) {
           const signer = alg === 'ES256' ? keys.ES256 : alg === 'EdDSA' ? keys.EdDSA : keys.RS256
-          const token = issuer.raw({ alg, typ: 'at+jwt', kid }, {}, { ...signer, alg: alg as never })
+          const token = issuer.raw(
+            { alg, typ: 'at+jwt', kid },
+            {},
+            { ...signer, alg: alg as never },
+          )
           await expectInvalid(
             token,
             `alg ${alg} is not the algorithm of the key with this kid (${keyAlg})`,
@@ -305,8 +315,10 @@ export function middlewareSuite(name: string, start: StartApp): void {
           MSG.unusable('its alg does not match its type (a P-256 key is ES256)'),
         )
         // A P-384 signature under an ES256 header, checked against our P-256 key.
-        const p384Token = craft({ alg: 'ES256', typ: 'at+jwt', kid: 'k-es256' }, { a: 1 }, (input) =>
-          rawSignature({ alg: 'ES256', privateKey: p384.privateKey }, input),
+        const p384Token = craft(
+          { alg: 'ES256', typ: 'at+jwt', kid: 'k-es256' },
+          { a: 1 },
+          (input) => rawSignature({ alg: 'ES256', privateKey: p384.privateKey }, input),
         )
         await expectInvalid(p384Token, MSG.sig)
       })
@@ -360,7 +372,13 @@ export function middlewareSuite(name: string, start: StartApp): void {
       it('JWT-05 kid path traversal, SQL and unknown kids are rejected and only looked up in the JWKS', async () => {
         await serve()
         await expectOk(await issuer.token())
-        for (const kid of ['../../dev/null', "' OR '1'='1' --", 'unknown', '/etc/passwd', '__proto__']) {
+        for (const kid of [
+          '../../dev/null',
+          "' OR '1'='1' --",
+          'unknown',
+          '/etc/passwd',
+          '__proto__',
+        ]) {
           await expectInvalid(issuer.raw({ alg: 'ES256', typ: 'at+jwt', kid }), MSG.unknownKid)
         }
         // Within the cooldown none of them fetched the JWKS again.
@@ -393,7 +411,10 @@ export function middlewareSuite(name: string, start: StartApp): void {
           issuer.raw({ alg: 'ES256', typ: 'at+jwt', kid: 'k-es256', ...evil }, {}, attacker),
           MSG.sig,
         )
-        await expectInvalid(issuer.raw({ alg: 'ES256', typ: 'at+jwt', ...evil }, {}, attacker), MSG.sig)
+        await expectInvalid(
+          issuer.raw({ alg: 'ES256', typ: 'at+jwt', ...evil }, {}, attacker),
+          MSG.sig,
+        )
         // Our own token carrying the headers still verifies, against our key.
         await expectOk(issuer.raw({ alg: 'ES256', typ: 'at+jwt', kid: 'k-es256', ...evil }))
         expect(issuer.hits.get('/evil-jwks')).toBeUndefined()
@@ -462,13 +483,19 @@ export function middlewareSuite(name: string, start: StartApp): void {
         await serve()
         const t = NOW_S
         await expectInvalid(await issuer.token({ exp: (t + 600) * 1000 }), MSG.lifetime)
-        await expectInvalid(await issuer.token({ iat: t - 30 * 86_400, exp: t + 600 }), MSG.lifetime)
+        await expectInvalid(
+          await issuer.token({ iat: t - 30 * 86_400, exp: t + 600 }),
+          MSG.lifetime,
+        )
         await expectInvalid(await issuer.token({ iat: t * 1000 }), MSG.iat)
         await expectInvalid(
           await issuer.token({ exp: String(t + 600) }),
           'exp claim is not a NumericDate',
         )
-        await expectInvalid(await issuer.token({ iat: undefined }), 'iat claim is missing (RFC 9068 2.2)')
+        await expectInvalid(
+          await issuer.token({ iat: undefined }),
+          'iat claim is missing (RFC 9068 2.2)',
+        )
         await expectInvalid(await issuer.token({ exp: t, iat: t }), 'exp claim is not after iat')
       })
     })
@@ -479,12 +506,18 @@ export function middlewareSuite(name: string, start: StartApp): void {
         for (const iss of [`${issuer.url}/`, 'https://evil.example', issuer.url.toUpperCase()]) {
           await expectInvalid(await issuer.token({ iss }), MSG.iss)
         }
-        await expectInvalid(await issuer.token({ iss: undefined }), 'iss claim is missing (RFC 9068 2.2)')
+        await expectInvalid(
+          await issuer.token({ iss: undefined }),
+          'iss claim is missing (RFC 9068 2.2)',
+        )
       })
 
       it('JWT-10 aud absent, wrong, or an array without us is rejected; an array with us passes', async () => {
         await serve()
-        await expectInvalid(await issuer.token({ aud: undefined }), 'aud claim is missing (RFC 9068 2.2)')
+        await expectInvalid(
+          await issuer.token({ aud: undefined }),
+          'aud claim is missing (RFC 9068 2.2)',
+        )
         await expectInvalid(await issuer.token({ aud: 'https://api-b.example.test' }), MSG.aud)
         await expectInvalid(await issuer.token({ aud: [] }), MSG.aud)
         await expectInvalid(

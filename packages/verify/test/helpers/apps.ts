@@ -77,7 +77,9 @@ export const startExpress: StartApp = async (verifier) => {
   return { url: `http://127.0.0.1:${port}`, close: () => closeServer(server) }
 }
 
-async function serveFetch(fetch: (req: Request) => Response | Promise<Response>): Promise<RunningApp> {
+async function serveFetch(
+  fetch: (req: Request) => Response | Promise<Response>,
+): Promise<RunningApp> {
   let server: Server | undefined
   const port = await new Promise<number>((resolve) => {
     server = serve(

@@ -20,7 +20,10 @@ export interface TestKey {
   jwk: JsonWebKey & { kid: string; alg?: string; use?: string }
 }
 
-export function makeKey(alg: TestAlg, kid = `${alg.toLowerCase()}-${randomBytes(4).toString('hex')}`): TestKey {
+export function makeKey(
+  alg: TestAlg,
+  kid = `${alg.toLowerCase()}-${randomBytes(4).toString('hex')}`,
+): TestKey {
   const pair =
     alg === 'ES256'
       ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
