@@ -148,7 +148,8 @@ const NO_SCOPES: readonly string[] = Object.freeze([])
 export function scopesOf(claims: Claims): readonly string[] {
   const scope = claims.scope
   if (typeof scope !== 'string' || scope === '') return NO_SCOPES
-  return scope.split(' ').filter((s) => s !== '')
+  const list = scope.split(' ')
+  return list.includes('') ? list.filter((s) => s !== '') : list
 }
 
 export function missingScopes(have: readonly string[], need: readonly string[]): string[] {

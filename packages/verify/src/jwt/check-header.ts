@@ -87,3 +87,26 @@ export function checkKid(header: JwsHeader): string | undefined {
   }
   return kid
 }
+
+/** A header that passed every check. */
+export interface CheckedHeader {
+  readonly alg: Algorithm
+  readonly kid: string | undefined
+}
+
+/**
+ * The header checks, in order:
+ *
+ * | check          | error codes                              |
+ * |----------------|------------------------------------------|
+ * | checkAlgorithm | token_malformed, algorithm_not_allowed   |
+ * | checkCrit      | token_malformed, crit_unsupported        |
+ * | checkType      | wrong_type                               |
+ * | checkKid       | token_malformed                          |
+ */
+export function checkHeader(header: JwsHeader, allowed: ReadonlySet<Algorithm>): CheckedHeader {
+  const alg = checkAlgorithm(header, allowed)
+  checkCrit(header)
+  checkType(header)
+  return Object.freeze({ alg, kid: checkKid(header) })
+}

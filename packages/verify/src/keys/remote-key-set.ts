@@ -72,9 +72,8 @@ export class RemoteKeySet {
   }
 
   /** The key for a token, synchronously when the set is loaded and knows the `kid`. */
-  find(kid: string | undefined, alg: Algorithm): VerificationKey | undefined {
+  find(kid: string | undefined, alg: Algorithm, now: number): VerificationKey | undefined {
     if (!this.#index) return undefined
-    const now = this.#o.clock.now()
     if (now - this.#loadedAt >= this.#o.maxAgeMs && this.#mayFetch(now)) void this.#refresh()
     const found = this.#lookup(kid, alg)
     return found instanceof TesseraVerifyError ? undefined : found

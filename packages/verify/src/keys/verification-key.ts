@@ -12,6 +12,8 @@ import type { Algorithm } from '../verifier/options.js'
 export interface VerificationKey {
   readonly kid: string | undefined
   readonly alg: Algorithm
+  /** Bytes of a signature by this key: 64 for ES256 and EdDSA, the modulus size for RSA. */
+  readonly signatureLength: number
   /** Verifies `signature` over `data` with exactly this key's algorithm. */
   verify(data: Buffer, signature: Buffer): boolean
 }
@@ -24,6 +26,7 @@ export interface RejectedKey {
 
 const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'] as const
 const MIN_RSA_BITS = 2048
+const MAX_RSA_BITS = 16_384
 
 function verifier(
   kid: string | undefined,
@@ -31,51 +34,32 @@ function verifier(
   key: KeyObject,
   sigLength: number | undefined,
 ): VerificationKey {
-  // The verify options are built once per key: crypto.verify only reads them.
-  switch (alg) {
-    case 'ES256': {
-      const k = { key, dsaEncoding: 'ieee-p1363' as const }
-      return {
-        kid,
-        alg,
-        verify: (data, sig) =>
-          sig.length === 64 && safe(() => cryptoVerify('sha256', data, k, sig)),
+  // The options object is built once per key (crypto.verify only reads it), and the signature
+  // length is checked before any crypto: ES256 and EdDSA are 64 bytes, RSA the modulus size.
+  const digest = alg === 'EdDSA' ? null : 'sha256'
+  const options =
+    alg === 'ES256'
+      ? { key, dsaEncoding: 'ieee-p1363' as const }
+      : alg === 'PS256'
+        ? {
+            key,
+            padding: constants.RSA_PKCS1_PSS_PADDING,
+            saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
+          }
+        : key
+  const length = alg === 'ES256' || alg === 'EdDSA' ? 64 : (sigLength as number)
+  return {
+    kid,
+    alg,
+    signatureLength: length,
+    verify(data, signature) {
+      if (signature.length !== length) return false
+      try {
+        return cryptoVerify(digest, data, options, signature)
+      } catch {
+        return false
       }
-    }
-    case 'EdDSA':
-      return {
-        kid,
-        alg,
-        verify: (data, sig) => sig.length === 64 && safe(() => cryptoVerify(null, data, key, sig)),
-      }
-    case 'RS256':
-      return {
-        kid,
-        alg,
-        verify: (data, sig) =>
-          sig.length === sigLength && safe(() => cryptoVerify('sha256', data, key, sig)),
-      }
-    case 'PS256': {
-      const k = {
-        key,
-        padding: constants.RSA_PKCS1_PSS_PADDING,
-        saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
-      }
-      return {
-        kid,
-        alg,
-        verify: (data, sig) =>
-          sig.length === sigLength && safe(() => cryptoVerify('sha256', data, k, sig)),
-      }
-    }
-  }
-}
-
-function safe(f: () => boolean): boolean {
-  try {
-    return f()
-  } catch {
-    return false
+    },
   }
 }
 
@@ -156,6 +140,7 @@ export function importJwk(
   if (j.kty === 'RSA') {
     const bits = key.asymmetricKeyDetails?.modulusLength ?? 0
     if (bits < MIN_RSA_BITS) return reject(`RSA keys must have at least ${MIN_RSA_BITS} bits`)
+    if (bits > MAX_RSA_BITS) return reject(`RSA keys above ${MAX_RSA_BITS} bits are not supported`)
     sigLength = Math.ceil(bits / 8)
   }
   return algs.map((alg) => verifier(kid, alg, key, sigLength))

@@ -2,10 +2,12 @@ import { ExpiringLru } from '../cache/expiring-lru.js'
 import { TesseraVerifyError } from '../errors.js'
 import { Introspector } from '../introspection/introspector.js'
 import { checkClaims, scopesOf } from '../jwt/check-claims.js'
-import { checkAlgorithm, checkCrit, checkKid, checkType } from '../jwt/check-header.js'
-import { decodeJsonSegment, decodeJws } from '../jwt/decode-jws.js'
+import type { CheckedHeader } from '../jwt/check-header.js'
+import { decodeJsonSegment, decodeSignature, splitJws, type JwsParts } from '../jwt/decode-jws.js'
+import { HeaderCache } from '../jwt/header-cache.js'
 import { IssuerMetadata } from '../keys/issuer-metadata.js'
 import { RemoteKeySet } from '../keys/remote-key-set.js'
+import type { VerificationKey } from '../keys/verification-key.js'
 import { resolveOptions, type VerifierOptions } from './options.js'
 import type { AccessTokenClaims, TokenVerifier, VerifiedToken } from './verified-token.js'
 
@@ -71,30 +73,45 @@ export function createVerifier<Extra extends object = object>(
   const introspector = o.introspection ? new Introspector(o, o.introspection, metadata) : undefined
   const cache =
     o.cacheMaxEntries > 0 ? new ExpiringLru<VerifiedToken<Extra>>(o.cacheMaxEntries) : undefined
+  const headers = new HeaderCache(o.algorithms)
+  // Working memory of the synchronous part of a verification (nothing awaits while it is in use),
+  // so the hot path allocates no buffers. Signatures are at most 2048 bytes (RSA-16384).
+  const scratch = {
+    data: Buffer.allocUnsafe(o.maxTokenSize),
+    payload: Buffer.allocUnsafe(o.maxTokenSize),
+    signature: Buffer.allocUnsafe(2048),
+  }
   let cacheHits = 0
   let fullVerifications = 0
 
-  async function verifyFully(token: string, now: number): Promise<VerifiedToken<Extra>> {
-    fullVerifications++
-    const jws = decodeJws(token)
-    const alg = checkAlgorithm(jws.header, o.algorithms)
-    checkCrit(jws.header)
-    checkType(jws.header)
-    const kid = checkKid(jws.header)
-    const key = keys.find(kid, alg) ?? (await keys.resolve(kid, alg))
-    const data = Buffer.from(token.slice(0, jws.signingInputEnd), 'latin1')
-    if (!key.verify(data, jws.signature)) {
+  /** Steps 8 and 9: the signature, then the claims; synchronous. */
+  function finish(
+    token: string,
+    parts: JwsParts,
+    header: CheckedHeader,
+    key: VerificationKey,
+    now: number,
+  ): VerifiedToken<Extra> {
+    // The token is ASCII (base64url and dots), so latin1 gives the bytes of the signing input,
+    // the part before the second dot.
+    const n = scratch.data.write(token, 0, parts.dot2, 'latin1')
+    const sig = decodeSignature(token.slice(parts.dot2 + 1), key.signatureLength, scratch.signature)
+    if (sig === undefined || !key.verify(scratch.data.subarray(0, n), sig)) {
       throw new TesseraVerifyError('signature_invalid', 'the token signature is invalid')
     }
     // Nothing of the payload is read before the signature holds.
-    const claims = decodeJsonSegment(token.slice(jws.payloadStart, jws.signingInputEnd), 'payload')
+    const claims = decodeJsonSegment(
+      token.slice(parts.dot1 + 1, parts.dot2),
+      'payload',
+      scratch.payload,
+    )
     checkClaims(claims, { o, now: Math.floor(now / 1000) })
     if (Array.isArray(claims.aud)) Object.freeze(claims.aud)
     if (Array.isArray(claims.amr)) Object.freeze(claims.amr)
     return Object.freeze({
       claims: Object.freeze(claims) as AccessTokenClaims & Readonly<Extra>,
       scopes: Object.freeze(scopesOf(claims)),
-      header: Object.freeze({ alg, kid }),
+      header,
     })
   }
 
@@ -114,7 +131,13 @@ export function createVerifier<Extra extends object = object>(
       if (result) {
         cacheHits++
       } else {
-        result = await verifyFully(token, now)
+        fullVerifications++
+        const parts = splitJws(token)
+        const header = headers.get(token, parts.dot1)
+        // The key is found synchronously unless the key set must be fetched.
+        const key =
+          keys.find(header.kid, header.alg, now) ?? (await keys.resolve(header.kid, header.alg))
+        result = finish(token, parts, header, key, now)
         cache?.set(token, result, result.claims.exp * 1000, now)
       }
       if (introspector) await introspector.check(token, result.claims.exp)
