@@ -13,7 +13,7 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i
  * @param search the URL's query string, with or without the leading `?`
  */
 export function bearerToken(authorization: string | undefined, search: string): string {
-  if (search.includes('access_token') && new URLSearchParams(search).has('access_token')) {
+  if (search !== '' && new URLSearchParams(search).has('access_token')) {
     throw new TesseraVerifyError(
       'token_in_query',
       'the access token must be sent in the Authorization header, never in the URL',

@@ -167,6 +167,8 @@ export function middlewareSuite(name: string, start: StartApp): void {
           await call(undefined, `/api/me?access_token=${token}`),
           // Even alongside a valid header: the token has leaked into the URL.
           await call(token, `/api/me?x=1&access_token=${token}`),
+          // However the name is encoded.
+          await call(undefined, `/api/me?access%5Ftoken=${token}`),
         ]) {
           expect(r.status).toBe(400)
           expect(r.www).toBe(`Bearer error="invalid_request", error_description="${description}"`)
