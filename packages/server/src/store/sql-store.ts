@@ -522,6 +522,16 @@ export abstract class SqlStore implements Store {
     return rows.map(toSession)
   }
 
+  async relinkSessions(fromBrowserSessionId: string, toBrowserSessionId: string): Promise<number> {
+    const r = await this.db
+      .updateTable('sessions')
+      .set({ browser_session_id: toBrowserSessionId })
+      .where('browser_session_id', '=', fromBrowserSessionId)
+      .where('state', 'in', ACTIVE)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows)
+  }
+
   async sweepSessions(now: number): Promise<{ expired: number; abandoned: number }> {
     return this.db.transaction().execute(async (trx) => {
       // Whichever limit ran out first decides the state, as judgeSession does.

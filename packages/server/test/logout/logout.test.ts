@@ -132,6 +132,45 @@ describe('RP-initiated logout with a valid id_token_hint', () => {
     expect(await ssoAnswers(replay)).toBe(false)
   })
 
+  it('sessions of an earlier sign-on by the same user in this browser end too (re-authentication relinks them)', async () => {
+    const s = await signedIn()
+    // prompt=login re-authenticates: a new browser session; the earlier client sessions follow it.
+    const again = await authorize(t, { jar: s.jar, prompt: 'login' })
+    const newer = await redeem(again)
+    const newBrowserSession = sha256b64u(s.jar.get('tessera_sso')!)
+    expect(newBrowserSession).not.toBe(s.browserSessionId)
+    expect((await t.store.getBrowserSession(s.browserSessionId))?.endedAt).not.toBeNull()
+    for (const c of [s.web, s.other, newer.session]) {
+      expect((await t.store.getSession(c.id))?.browserSessionId).toBe(newBrowserSession)
+    }
+    const res = await browserFetch(
+      s.jar,
+      logoutUrl({ id_token_hint: newer.tokens.id_token, post_logout_redirect_uri: SIGNED_OUT }),
+    )
+    expect(res.status).toBe(303)
+    for (const c of [s.web, s.other, newer.session]) {
+      expect(await t.store.getSession(c.id)).toMatchObject({ state: 'ended', reason: 'sign_out' })
+    }
+  })
+
+  it("another user's sign-in in the same browser does not take over the earlier user's sessions", async () => {
+    const s = await signedIn()
+    const asBob = await authorize(t, {
+      jar: s.jar,
+      prompt: 'login',
+      username: bob.username,
+      password: 'bob password 1234',
+    })
+    const bobs = await redeem(asBob)
+    expect((await t.store.getSession(s.web.id))?.browserSessionId).toBe(s.browserSessionId)
+    await browserFetch(
+      s.jar,
+      logoutUrl({ id_token_hint: bobs.tokens.id_token, post_logout_redirect_uri: SIGNED_OUT }),
+    )
+    expect((await t.store.getSession(bobs.session.id))?.state).toBe('ended')
+    expect((await t.store.getSession(s.web.id))?.state).toBe('active')
+  })
+
   it('the tokens of the ended sessions stop working (refresh invalid_grant, userinfo 401)', async () => {
     const s = await signedIn()
     const res = await browserFetch(s.jar, logoutUrl({ id_token_hint: s.hint }))

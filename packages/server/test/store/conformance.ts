@@ -682,6 +682,18 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(await store.getSession(rows.a1.id)).toStrictEqual(rows.a1)
       })
 
+      it('relinkSessions moves only the live sessions of one browser session to another', async () => {
+        const { bs1, rows } = await population()
+        const bs3 = uid('bs-')
+        expect(await store.relinkSessions(bs1, bs3)).toBe(2)
+        expect((await store.getSession(rows.a1.id))?.browserSessionId).toBe(bs3)
+        expect((await store.getSession(rows.b1.id))?.browserSessionId).toBe(bs3)
+        // ended sessions and other browser sessions stay where they were
+        expect(await store.getSession(rows.aEnded.id)).toStrictEqual(rows.aEnded)
+        expect(await store.getSession(rows.a2.id)).toStrictEqual(rows.a2)
+        expect(await store.relinkSessions(bs1, bs3)).toBe(0)
+      })
+
       it('by browser session: ends the sessions of that sign-on across users', async () => {
         const { bs1, rows } = await population()
         const ids = await store.endSessions({ browserSessionId: bs1 }, 'ended', 'sign_out', FAR)
