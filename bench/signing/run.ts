@@ -71,5 +71,7 @@ for (const alg of ['ES256', 'EdDSA', 'RS256'] as const) {
     'JWK bytes': JSON.stringify(publicKey.export({ format: 'jwk' })).length,
   })
 }
-console.log(`signing algorithms, one core, CPU time, ${SECONDS} s per figure, node ${process.version}`)
+console.log(
+  `signing algorithms, one core, CPU time, ${SECONDS} s per figure, node ${process.version}`,
+)
 console.table(rows)

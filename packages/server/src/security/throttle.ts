@@ -3,13 +3,29 @@ import type { Clock } from '../lib/clock.js'
 import { TemporarilyUnavailable } from '../oauth/errors.js'
 import type { Store } from '../store/store.js'
 
+/** How long a count read from the store is trusted without reading again, in wall-clock ms. */
+const READ_TTL_MS = 1000
+const MAX_CACHED = 10_000
+
+interface CachedCount {
+  windowStart: number
+  count: number
+  readAt: number
+}
+
 /**
  * Fixed-window failure counters kept in the store, so several server instances share them. Only
  * failures are counted; a request is refused once its key has reached the limit in the window.
+ *
+ * Every token request checks its counters, so reads are cached for up to a second: this
+ * instance's own failures update the cache at once (exact on one instance), other instances'
+ * failures are seen within a second. A limit can therefore be overshot by what other instances
+ * fail in that second, which is acceptable for a rate limit.
  */
 export class Throttle {
   readonly #store: Store
   readonly #clock: Clock
+  readonly #cache = new Map<string, CachedCount>()
 
   constructor(store: Store, clock: Clock) {
     this.#store = store
@@ -20,7 +36,7 @@ export class Throttle {
   async check(entries: readonly { key: string; rule: ThrottleRule }[]): Promise<void> {
     const now = this.#clock.now()
     for (const { key, rule } of entries) {
-      const count = await this.#store.throttleCount(key, now, rule.windowSeconds)
+      const count = await this.#count(key, now, rule.windowSeconds)
       if (count >= rule.limit) {
         throw new TemporarilyUnavailable(
           'too many failed attempts, retry later',
@@ -35,12 +51,38 @@ export class Throttle {
   /** Counts one failure against every key. */
   async fail(entries: readonly { key: string; rule: ThrottleRule }[]): Promise<void> {
     const now = this.#clock.now()
-    for (const { key, rule } of entries) await this.#store.throttleHit(key, now, rule.windowSeconds)
+    for (const { key, rule } of entries) {
+      const count = await this.#store.throttleHit(key, now, rule.windowSeconds)
+      this.#remember(key, windowStart(now, rule.windowSeconds), count)
+    }
   }
 
   async reset(key: string): Promise<void> {
+    this.#cache.delete(key)
     await this.#store.throttleReset(key)
   }
+
+  async #count(key: string, now: number, windowSeconds: number): Promise<number> {
+    const start = windowStart(now, windowSeconds)
+    const hit = this.#cache.get(key)
+    if (hit && hit.windowStart === start && performance.now() - hit.readAt < READ_TTL_MS) {
+      return hit.count
+    }
+    const count = await this.#store.throttleCount(key, now, windowSeconds)
+    this.#remember(key, start, count)
+    return count
+  }
+
+  #remember(key: string, start: number, count: number): void {
+    this.#cache.delete(key)
+    if (this.#cache.size >= MAX_CACHED)
+      this.#cache.delete(this.#cache.keys().next().value as string)
+    this.#cache.set(key, { windowStart: start, count, readAt: performance.now() })
+  }
+}
+
+function windowStart(now: number, windowSeconds: number): number {
+  return now - (now % (windowSeconds * 1000))
 }
 
 function retryAfter(now: number, windowSeconds: number): number {

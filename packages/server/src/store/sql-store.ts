@@ -186,7 +186,23 @@ export abstract class SqlStore implements Store {
 
   // clients ---------------------------------------------------------------------------------------
 
+  /**
+   * Clients and APIs are read on every token request and change rarely: found records are kept for
+   * up to 5 s of wall-clock time (a change made through another instance shows within that), and
+   * this store's own writes drop them at once. Misses are not kept, so unknown ids cannot fill it.
+   */
+  readonly #clients = new ReadCache<ClientRecord>()
+  readonly #apis = new ReadCache<ApiRecord>()
+
   async getClient(id: string): Promise<ClientRecord | undefined> {
+    const cached = this.#clients.get(id)
+    if (cached) return cached
+    const found = await this.#readClient(id)
+    if (found) this.#clients.set(id, found)
+    return found
+  }
+
+  async #readClient(id: string): Promise<ClientRecord | undefined> {
     const row = await this.db
       .selectFrom('clients')
       .select('data')
@@ -201,6 +217,7 @@ export abstract class SqlStore implements Store {
   }
 
   async upsertClient(c: ClientRecord): Promise<void> {
+    this.#clients.delete(c.id)
     const row = {
       id: c.id,
       data: JSON.stringify(c),
@@ -217,6 +234,7 @@ export abstract class SqlStore implements Store {
   }
 
   async deleteClient(id: string): Promise<boolean> {
+    this.#clients.delete(id)
     const r = await this.db.deleteFrom('clients').where('id', '=', id).executeTakeFirst()
     return Number(r.numDeletedRows) > 0
   }
@@ -224,6 +242,14 @@ export abstract class SqlStore implements Store {
   // apis ------------------------------------------------------------------------------------------
 
   async getApi(audience: string): Promise<ApiRecord | undefined> {
+    const cached = this.#apis.get(audience)
+    if (cached) return cached
+    const found = await this.#readApi(audience)
+    if (found) this.#apis.set(audience, found)
+    return found
+  }
+
+  async #readApi(audience: string): Promise<ApiRecord | undefined> {
     const row = await this.db
       .selectFrom('apis')
       .select('data')
@@ -238,6 +264,7 @@ export abstract class SqlStore implements Store {
   }
 
   async upsertApi(a: ApiRecord): Promise<void> {
+    this.#apis.delete(a.audience)
     const row = {
       audience: a.audience,
       data: JSON.stringify(a),
@@ -254,6 +281,7 @@ export abstract class SqlStore implements Store {
   }
 
   async deleteApi(audience: string): Promise<boolean> {
+    this.#apis.delete(audience)
     const r = await this.db.deleteFrom('apis').where('audience', '=', audience).executeTakeFirst()
     return Number(r.numDeletedRows) > 0
   }
@@ -785,5 +813,31 @@ function fromEvent(e: SecurityEventRecord): EventsTable {
     ip: e.ip,
     user_agent: e.userAgent,
     data: JSON.stringify(e.data),
+  }
+}
+
+/** A small wall-clock TTL map for rarely changing records; callers must not mutate what it returns. */
+class ReadCache<T> {
+  readonly #entries = new Map<string, { value: T; at: number }>()
+  constructor(
+    readonly ttlMs = 5000,
+    readonly max = 1000,
+  ) {}
+  get(key: string): T | undefined {
+    const e = this.#entries.get(key)
+    if (!e) return undefined
+    if (performance.now() - e.at >= this.ttlMs) {
+      this.#entries.delete(key)
+      return undefined
+    }
+    return e.value
+  }
+  set(key: string, value: T): void {
+    if (this.#entries.size >= this.max)
+      this.#entries.delete(this.#entries.keys().next().value as string)
+    this.#entries.set(key, { value, at: performance.now() })
+  }
+  delete(key: string): void {
+    this.#entries.delete(key)
   }
 }

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { Kysely, SqliteDialect, sql } from 'kysely'
+import { Kysely, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely'
 import { CommitBatcher } from './commit-batcher.js'
 import { SqlStore, type Database } from './sql-store.js'
 
@@ -36,7 +36,11 @@ export class SqliteStore extends SqlStore {
     database.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
     database.pragma(`busy_timeout = ${busyTimeout}`)
     database.pragma('foreign_keys = ON')
-    super(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }))
+    super(
+      new Kysely<Database>({
+        dialect: new SqliteDialect({ database: cachingStatements(database) }),
+      }),
+    )
     this.file = opts.file
     this.#batcher = new CommitBatcher(this.db)
   }
@@ -50,5 +54,27 @@ export class SqliteStore extends SqlStore {
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db)
+  }
+}
+
+/**
+ * Kysely prepares every statement anew, which the refresh benchmark showed as 14% of the hot
+ * path. The SQL text of a query shape never changes, so prepared statements are kept by text (at
+ * most 256); better-sqlite3 runs them synchronously, so one statement is never used twice at once,
+ * and SQLite re-prepares by itself after a schema change.
+ */
+function cachingStatements(db: BetterSqlite3.Database, max = 256): SqliteDatabase {
+  const cache = new Map<string, SqliteStatement>()
+  return {
+    close: () => db.close(),
+    prepare(text: string): SqliteStatement {
+      let stmt = cache.get(text)
+      if (!stmt) {
+        stmt = db.prepare(text)
+        if (cache.size >= max) cache.delete(cache.keys().next().value as string)
+        cache.set(text, stmt)
+      }
+      return stmt
+    },
   }
 }
