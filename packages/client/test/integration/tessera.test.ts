@@ -8,7 +8,12 @@ import { createHash } from 'node:crypto'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { postForm } from '../../../server/test/helpers/grants.js'
-import { memoryStorage, TesseraClientError, type Lifecycle, type LifecycleEvent } from '../../src/index.js'
+import {
+  memoryStorage,
+  TesseraClientError,
+  type Lifecycle,
+  type LifecycleEvent,
+} from '../../src/index.js'
 import { ShiftedClock } from '../helpers/clocks.js'
 import { CountingFetch } from '../helpers/counting-fetch.js'
 import {
@@ -79,9 +84,11 @@ describe('sign-in against Tessera', () => {
     const states: string[] = []
     client.subscribe(() => states.push(client.getSnapshot().status))
     const result = await client.handleRedirectCallback(
-      (await import('../../../server/test/interop/hosted-sign-in.js').then(async (m) =>
-        m.followAuthorization(s.t, await client.signIn({ returnTo: '/orders' })),
-      ))!.callback,
+      (
+        await import('../../../server/test/interop/hosted-sign-in.js').then(async (m) =>
+          m.followAuthorization(s.t, await client.signIn({ returnTo: '/orders' })),
+        )
+      ).callback,
     )
     expect(result.returnTo).toBe('/orders')
     expect(result.user?.sub).toBe(s.alice.id)
@@ -130,7 +137,9 @@ describe('sign-in against Tessera', () => {
     const { client } = clientFor(s, { issuer: s.t.url.replace('127.0.0.1', 'localhost') })
     const err = await rejection(client.signIn())
     expect(err.code).toBe('iss_mismatch')
-    expect(err.message).toBe('the metadata issuer is not the configured issuer (RFC 8414 section 3.3)')
+    expect(err.message).toBe(
+      'the metadata issuer is not the configured issuer (RFC 8414 section 3.3)',
+    )
     client.dispose()
   })
 })
@@ -426,7 +435,11 @@ describe('sign-out', () => {
     })
     const { endSessionUrl } = await client.signOut()
     expect(order).toEqual(['local', 'clearer:signed-out', 'storage_cleared', 'revoked'])
-    expect(client.getSnapshot()).toMatchObject({ status: 'signed-out', reason: 'sign_out', user: null })
+    expect(client.getSnapshot()).toMatchObject({
+      status: 'signed-out',
+      reason: 'sign_out',
+      user: null,
+    })
     expect(await storedSession(storage)).toBeNull()
     expect(counting.revocations).toEqual(['/oauth/revoke'])
     const row = await sessionRow(rec.refreshToken)
