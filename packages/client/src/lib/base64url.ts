@@ -42,10 +42,53 @@ export function base64urlDecode(s: string): Uint8Array {
   return out
 }
 
+/** UTF-8 bytes of `s`; without TextEncoder (older Hermes) by hand. */
 export function utf8Encode(s: string): Uint8Array {
-  return new TextEncoder().encode(s)
+  if (typeof TextEncoder === 'function') return new TextEncoder().encode(s)
+  const out: number[] = []
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!
+    if (c < 0x80) out.push(c)
+    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63))
+    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63))
+    else {
+      out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63))
+    }
+  }
+  return Uint8Array.from(out)
 }
 
+/** Decodes UTF-8, rejecting malformed input; without TextDecoder (Hermes) by hand. */
 export function utf8Decode(b: Uint8Array): string {
-  return new TextDecoder('utf-8', { fatal: true }).decode(b)
+  if (typeof TextDecoder === 'function') return new TextDecoder('utf-8', { fatal: true }).decode(b)
+  let out = ''
+  for (let i = 0; i < b.length;) {
+    const x = b[i]!
+    const need =
+      x < 0x80
+        ? 0
+        : x >= 0xc2 && x < 0xe0
+          ? 1
+          : x >= 0xe0 && x < 0xf0
+            ? 2
+            : x >= 0xf0 && x < 0xf5
+              ? 3
+              : -1
+    if (need < 0 || i + need >= b.length + (need === 0 ? 1 : 0)) throw new Error('invalid UTF-8')
+    let c = need === 0 ? x : x & (0x3f >> need)
+    for (let k = 1; k <= need; k++) {
+      const y = b[i + k]
+      if (y === undefined || (y & 0xc0) !== 0x80) throw new Error('invalid UTF-8')
+      c = (c << 6) | (y & 63)
+    }
+    if (
+      (need === 2 && (c < 0x800 || (c >= 0xd800 && c < 0xe000))) ||
+      (need === 3 && (c < 0x10000 || c > 0x10ffff))
+    ) {
+      throw new Error('invalid UTF-8')
+    }
+    out += String.fromCodePoint(c)
+    i += need + 1
+  }
+  return out
 }

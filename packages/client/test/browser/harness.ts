@@ -13,6 +13,7 @@ import {
   type DiagnosticEvent,
   type TesseraClient,
 } from '../../src/index.js'
+import { storageConformance } from '../storage-conformance.js'
 
 interface HarnessConfig {
   issuer: string
@@ -28,6 +29,7 @@ declare global {
     __events: DiagnosticEvent[]
     __callback: Promise<string>
     tessera: TesseraClient
+    __conformance: () => Promise<string[]>
   }
 }
 
@@ -71,6 +73,8 @@ const client = createTesseraClient({
   onDiagnostic: (e) => window.__events.push(e),
 })
 window.tessera = client
+window.__conformance = () =>
+  storageConformance(() => indexedDbStorage({ databaseName: 'tessera-conformance' }))
 
 window.__callback = client.isRedirectCallback(location.href)
   ? client.handleRedirectCallback().then(

@@ -96,6 +96,20 @@ async function sessionRow(page: Page) {
 
 const shift = (page: Page, ms: number) => page.evaluate((v) => (window.__shift = v), ms)
 
+describe('Chromium: IndexedDB storage', () => {
+  it('indexedDbStorage passes the storage conformance suite, persistence across instances included', async () => {
+    const context = await browser.newContext()
+    const tab = await openTab(context)
+    expect(await tab.evaluate(() => window.__conformance())).toEqual([])
+    // The refresh token never lands in localStorage.
+    await signInInTab(tab)
+    await tab.evaluate((aud) => window.tessera.getToken({ audience: aud }), API_A)
+    const local = await tab.evaluate(() => JSON.stringify({ ...window.localStorage }))
+    expect(local).not.toContain('tsr_')
+    await context.close()
+  })
+})
+
 describe('Chromium: tabs of one origin', () => {
   for (const query of ['', '?nolocks=1']) {
     const how = query ? 'localStorage lease and storage events (no Web Locks)' : 'Web Locks'

@@ -454,4 +454,29 @@ describe('sign-out, idle timeout, diagnostics', () => {
     const text = JSON.stringify(c.events)
     for (const s of secrets) expect(text).not.toContain(s)
   })
+
+  it('a session that ends mid-use captures returnTo, and the next sign-in returns there', async () => {
+    const here = 'https://app.example.test/orders/42'
+    const c = await setup({ autoRefresh: false, currentUrl: () => here })
+    await c.signIn()
+    c.provider.revokeFamily()
+    await rejection(c.client.getToken({ audience: API }))
+    expect(c.client.getSnapshot()).toMatchObject({ status: 'signed-out', returnTo: here })
+    const r = await c.client.handleRedirectCallback(c.provider.authorize(await c.client.signIn()))
+    expect(r.returnTo).toBe(here)
+    expect(c.client.getSnapshot()).toMatchObject({ status: 'signed-in', returnTo: null })
+  })
+
+  it('pending while a sign-in redirect is under way; isLoaded semantics: loading first, never signed-out before storage was read', async () => {
+    const opened: string[] = []
+    const c = await setup({ navigate: (u) => opened.push(u) })
+    const seen: string[] = [c.client.getSnapshot().status]
+    c.client.subscribe(() => seen.push(c.client.getSnapshot().status))
+    await c.client.whenLoaded()
+    const url = await c.client.signIn()
+    expect(opened).toEqual([url.href])
+    expect(c.client.getSnapshot().status).toBe('pending')
+    await c.client.handleRedirectCallback(c.provider.authorize(url))
+    expect(seen).toEqual(['loading', 'signed-out', 'pending', 'signed-in'])
+  })
 })
