@@ -6,7 +6,13 @@ import {
   WEB_REDIRECT,
   type TestServer,
 } from '../../../server/test/helpers/test-server.js'
-import { ALICE, followAuthorization } from '../../../server/test/interop/hosted-sign-in.js'
+import {
+  browserFetch,
+  CookieJar,
+  isLoginRedirect,
+  openLogin,
+  submitLogin,
+} from '../../../server/test/helpers/oauth-flow.js'
 import type { UserRecord } from '../../../server/src/store/types.js'
 import type { ClientConfig } from '../../../server/src/config/config.js'
 import {
@@ -19,7 +25,26 @@ import {
 import { ApiServer } from './api-server.js'
 import { CountingFetch } from './counting-fetch.js'
 
-export { API_A, API_B, WEB_REDIRECT, ALICE }
+export { API_A, API_B, WEB_REDIRECT }
+
+export const ALICE = { username: 'alice', password: 'correct horse battery' }
+
+/**
+ * Follows an authorization URL through Tessera's hosted sign-in form over HTTP (fetch and a
+ * cookie jar, as a browser would) to the redirect back to the client. No test framework inside,
+ * so benchmarks can use it too.
+ */
+export async function followSignIn(t: TestServer, url: URL): Promise<URL> {
+  const jar = new CookieJar()
+  let res = await browserFetch(jar, url.href)
+  if (isLoginRedirect(t, res)) {
+    const login = await openLogin(t, res, jar)
+    res = await submitLogin(t, login.fields, jar, ALICE.username, ALICE.password)
+  }
+  const location = res.headers.get('location')
+  if (res.status !== 303 || !location) throw new Error(`sign-in ended with ${res.status}`)
+  return new URL(location)
+}
 
 export interface Tessera {
   t: TestServer
@@ -89,9 +114,7 @@ export function clientFor(
 
 /** Runs the whole sign-in: the client's URL, the hosted form over HTTP, the callback. */
 export async function signIn(s: Tessera, client: TesseraClient) {
-  const url = await client.signIn()
-  const { callback } = await followAuthorization(s.t, url)
-  return client.handleRedirectCallback(callback)
+  return client.handleRedirectCallback(await followSignIn(s.t, await client.signIn()))
 }
 
 /** The session id a Tessera refresh token names. */
