@@ -1,3 +1,4 @@
+import { playgroundRoutes } from './dev/playground.js'
 import type { RouteModule } from './http/app.js'
 import { loginRoutes } from './login/login-routes.js'
 import { authorizeRoutes } from './oauth/authorize/index.js'
@@ -19,4 +20,5 @@ export const routeModules: RouteModule[] = [
   revokeRoutes,
   introspectRoutes,
   userinfoRoutes,
+  playgroundRoutes,
 ]

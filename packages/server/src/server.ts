@@ -1,6 +1,11 @@
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
-import type { ApiConfig, ClientConfig, TesseraConfig } from './config/config.js'
+import {
+  ConfigError,
+  type ApiConfig,
+  type ClientConfig,
+  type TesseraConfig,
+} from './config/config.js'
 import type { ServerContext } from './context.js'
 import { buildApp, type RouteModule } from './http/app.js'
 import { healthRoutes } from './http/health.js'
@@ -143,7 +148,9 @@ export function openStore(config: TesseraConfig): Promise<Store> {
   if (config.database.driver === 'sqlite') {
     return Promise.resolve(new SqliteStore({ file: config.database.file }))
   }
-  return Promise.reject(new Error('database.driver postgres is not supported yet; use sqlite'))
+  return Promise.reject(
+    new ConfigError('database', 'PostgreSQL is not available in this version yet; use sqlite'),
+  )
 }
 
 /** Clients and APIs declared in the configuration are written to the store on every start. */

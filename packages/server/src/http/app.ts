@@ -78,20 +78,14 @@ export function toOAuthError(err: unknown): OAuthError {
 /** Connection-level database failures: retryable, answered with 503 + Retry-After. */
 function isStoreUnavailable(err: unknown): boolean {
   const code = (err as { code?: unknown }).code
+  if (typeof code !== 'string') return false
+  // SQLite reports extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_FSYNC, ...).
+  if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)/.test(code)) return true
+  // Node socket errors, and PostgreSQL's connection exceptions (class 08) and shutdowns (57P0x).
   return (
-    typeof code === 'string' &&
-    [
-      'ECONNREFUSED',
-      'ECONNRESET',
-      'ETIMEDOUT',
-      'EPIPE',
-      'SQLITE_BUSY',
-      'SQLITE_IOERR',
-      '57P01',
-      '08006',
-      '08001',
-      '08003',
-    ].includes(code)
+    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) ||
+    /^08/.test(code) ||
+    /^57P0/.test(code)
   )
 }
 

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { param, type Params } from '../http/form.js'
 import { clientIp } from '../http/request-info.js'
+import type { ThrottleRule } from '../config/config.js'
 import type { ClientRecord } from '../store/types.js'
 import { verifyClientSecret } from './client-secret.js'
 import { InvalidClient, InvalidRequest } from './errors.js'
@@ -9,6 +10,26 @@ import { InvalidClient, InvalidRequest } from './errors.js'
 export interface AuthenticatedClient {
   client: ClientRecord
   method: 'none' | 'client_secret_basic' | 'client_secret_post'
+  /**
+   * Failure counters for what this request does next: always the caller's IP; for a confidential
+   * client also the client itself (its requests are authenticated, so only it can spend them).
+   * A public client is never throttled as a whole: anyone could then lock every user of the app
+   * out by flooding it with bad tokens from many addresses.
+   */
+  throttleKeys: ThrottleKey[]
+}
+
+export interface ThrottleKey {
+  key: string
+  rule: ThrottleRule
+}
+
+/** The per-IP failure counter shared by client authentication and grants. */
+export function ipThrottleKey(ctx: ServerContext, req: FastifyRequest): ThrottleKey {
+  return {
+    key: `grant-ip:${clientIp(req, ctx.config.trustProxy)}`,
+    rule: ctx.config.throttle.invalidGrantPerIp,
+  }
 }
 
 function basicCredentials(req: FastifyRequest): { id: string; secret: string } | undefined {
@@ -16,13 +37,13 @@ function basicCredentials(req: FastifyRequest): { id: string; secret: string } |
   if (typeof h !== 'string' || !/^basic /i.test(h)) return undefined
   const raw = Buffer.from(h.slice(6).trim(), 'base64').toString('utf8')
   const colon = raw.indexOf(':')
-  if (colon < 0) throw new InvalidClient('malformed Basic credentials')
+  if (colon < 0) throw invalidClient('malformed Basic credentials', true)
   try {
     // RFC 6749 2.3.1: both parts are form-urlencoded before base64.
     const dec = (s: string) => decodeURIComponent(s.replace(/\+/g, ' '))
     return { id: dec(raw.slice(0, colon)), secret: dec(raw.slice(colon + 1)) }
   } catch {
-    throw new InvalidClient('malformed Basic credentials')
+    throw invalidClient('malformed Basic credentials', true)
   }
 }
 
@@ -55,14 +76,11 @@ export async function authenticateClient(
   const id = basic?.id ?? bodyId
   if (id === undefined) throw invalidClient('client authentication is required', false)
 
-  const ip = clientIp(req, ctx.config.trustProxy)
-  const keys = [
-    { key: `client-ip:${ip}`, rule: ctx.config.throttle.invalidGrantPerIp },
-    { key: `client:${id}`, rule: ctx.config.throttle.invalidGrantPerClient },
-  ]
+  const ipKey = ipThrottleKey(ctx, req)
+  await ctx.throttle.check([ipKey])
   const client = await ctx.store.getClient(id)
   if (!client) {
-    await ctx.throttle.fail(keys.slice(0, 1))
+    await ctx.throttle.fail([ipKey])
     throw invalidClient('client authentication failed', Boolean(basic), 'unknown client')
   }
   const method = basic
@@ -74,8 +92,9 @@ export async function authenticateClient(
     if (method !== 'none') {
       throw invalidClient('this client does not authenticate with a secret', Boolean(basic))
     }
-    return { client, method }
+    return { client, method, throttleKeys: [ipKey] }
   }
+  const keys = [ipKey, { key: `client:${id}`, rule: ctx.config.throttle.invalidGrantPerClient }]
   if (method === 'none') {
     throw invalidClient(
       'client authentication is required',
@@ -89,11 +108,11 @@ export async function authenticateClient(
       Boolean(basic),
     )
   }
-  await ctx.throttle.check(keys)
+  await ctx.throttle.check(keys.slice(1))
   const secret = basic ? basic.secret : (postSecret as string)
   if (!client.secretHash || !verifyClientSecret(secret, client.secretHash)) {
     await ctx.throttle.fail(keys)
     throw invalidClient('client authentication failed', Boolean(basic), 'bad client secret')
   }
-  return { client, method }
+  return { client, method, throttleKeys: keys }
 }

@@ -17,7 +17,6 @@
  * @see https://openid.net/specs/openid-connect-rpinitiated-1_0.html
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import { compactVerify, importJWK, type JWSHeaderParameters } from 'jose'
 import type { ServerContext } from '../context.js'
 import { param, type Params } from '../http/form.js'
 import { clientIp, userAgent } from '../http/request-info.js'
@@ -35,6 +34,7 @@ import {
   clearBrowserSessionCookie,
 } from '../sessions/browser-session.js'
 import type { BrowserSessionRecord, ClientRecord } from '../store/types.js'
+import { verifyOwnJwt } from '../tokens/verify-own-token.js'
 import { formParams, queryParams } from './authorize/query-params.js'
 import { InvalidRequest } from './errors.js'
 import { PATHS } from './paths.js'
@@ -48,43 +48,18 @@ export interface IdTokenHint {
 }
 
 /**
- * Verifies an ID token we issued: our key by `kid`, that key's algorithm, `typ: JWT`, our issuer.
- * Expiry is not checked: a hint may be old (RP-Initiated Logout 1.0 section 2).
+ * Verifies an ID token we issued: one of our keys by `kid`, that key's algorithm, `typ: JWT` (an
+ * access token's `at+jwt` is refused, JWT-11), our issuer. Expiry is not checked: a hint may be old
+ * (RP-Initiated Logout 1.0 section 2).
  */
 export async function verifyIdTokenHint(
   ctx: ServerContext,
   token: string,
 ): Promise<IdTokenHint | undefined> {
-  await ctx.keys.refreshIfStale()
-  let header: JWSHeaderParameters
-  let payload: Uint8Array
-  try {
-    const r = await compactVerify(
-      token,
-      async (h) => {
-        const k = h.kid === undefined ? undefined : ctx.keys.publicKey(h.kid)
-        if (!k || h.alg !== k.record.alg) throw new Error('unknown key')
-        return importJWK(k.publicJwk, k.record.alg)
-      },
-      { algorithms: ['ES256', 'EdDSA', 'RS256'] },
-    )
-    header = r.protectedHeader
-    payload = r.payload
-  } catch {
-    return undefined
-  }
-  if (header.typ !== 'JWT') return undefined
-  let claims: Record<string, unknown>
-  try {
-    claims = JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>
-  } catch {
-    return undefined
-  }
-  const aud = typeof claims.aud === 'string' ? [claims.aud] : claims.aud
-  if (claims.iss !== ctx.config.issuer || typeof claims.sub !== 'string') return undefined
-  if (!Array.isArray(aud) || aud.length === 0 || !aud.every((a) => typeof a === 'string')) {
-    return undefined
-  }
+  const claims = await verifyOwnJwt(ctx, token, 'JWT', undefined, true)
+  if (!claims || typeof claims.sub !== 'string') return undefined
+  const aud = typeof claims.aud === 'string' ? [claims.aud] : (claims.aud ?? [])
+  if (aud.length === 0) return undefined
   return {
     sub: claims.sub,
     aud,

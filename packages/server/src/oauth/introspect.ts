@@ -5,7 +5,7 @@ import { clientIp } from '../http/request-info.js'
 import { judgeSession, sessionDeadline } from '../sessions/lifecycle.js'
 import { seconds } from '../lib/clock.js'
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.js'
-import { verifyOwnAccessToken } from '../tokens/verify-own-token.js'
+import { verifyOwnAccessToken, verifyOwnJwt } from '../tokens/verify-own-token.js'
 import { authenticateClient } from './client-auth.js'
 import { InvalidClient } from './errors.js'
 import { PATHS } from './paths.js'
@@ -34,24 +34,47 @@ export function introspectRoutes(app: FastifyInstance, ctx: ServerContext): void
     }
     const token = requireParam(body, 'token', 16_384)
     param(body, 'token_type_hint', 64)
+    // Guessing (tokens that were never ours) counts against the caller's IP; genuine tokens that
+    // have expired or been revoked do not, so a busy resource server is never locked out.
     const scanKeys = [
-      { key: `introspect:${client.id}`, rule: ctx.config.throttle.invalidGrantPerClient },
       {
         key: `introspect-ip:${clientIp(req, ctx.config.trustProxy)}`,
         rule: ctx.config.throttle.invalidGrantPerIp,
       },
     ]
     await ctx.throttle.check(scanKeys)
-    const result = await introspect(ctx, token)
+    const { result, guess } = await introspect(ctx, token)
     if (!result) {
-      await ctx.throttle.fail(scanKeys)
+      if (guess) await ctx.throttle.fail(scanKeys)
       return reply.send(INACTIVE)
     }
     return reply.send(JSON.stringify(result))
   })
 }
 
-async function introspect(
+interface Introspection {
+  result?: Record<string, unknown>
+  /** The token was never ours (malformed, unknown, bad MAC or signature). */
+  guess: boolean
+}
+
+async function introspect(ctx: ServerContext, token: string): Promise<Introspection> {
+  const r = await introspectOwn(ctx, token)
+  if (r) return { result: r, guess: false }
+  const ours = token.startsWith(REFRESH_TOKEN_PREFIX)
+    ? await genuineRefreshToken(ctx, token)
+    : (await verifyOwnJwt(ctx, token, 'at+jwt', undefined, true)) !== undefined
+  return { guess: !ours }
+}
+
+async function genuineRefreshToken(ctx: ServerContext, token: string): Promise<boolean> {
+  const parsed = ctx.refreshTokens.parse(token)
+  if (!parsed) return false
+  const s = await ctx.store.getSession(parsed.sessionId)
+  return s !== undefined && ctx.refreshTokens.verify(parsed, s.salt)
+}
+
+async function introspectOwn(
   ctx: ServerContext,
   token: string,
 ): Promise<Record<string, unknown> | undefined> {

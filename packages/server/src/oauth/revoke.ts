@@ -6,6 +6,7 @@ import { clientIp, userAgent } from '../http/request-info.js'
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.js'
 import { authenticateClient } from './client-auth.js'
 import { UnsupportedTokenType } from './errors.js'
+import { verifyOwnJwt } from '../tokens/verify-own-token.js'
 import { PATHS } from './paths.js'
 import { formBody, noQueryCredentials } from './token/index.js'
 
@@ -51,7 +52,8 @@ export function revokeRoutes(app: FastifyInstance, ctx: ServerContext): void {
       }
       return reply.code(200).send()
     }
-    if (token.split('.').length === 3 && token.startsWith('ey')) {
+    // Only a JWT we really issued is answered as unrevocable; anything else is an unknown token.
+    if (await verifyOwnJwt(ctx, token, 'at+jwt', undefined, true)) {
       throw new UnsupportedTokenType(
         'access tokens cannot be revoked one by one; revoke the refresh token to end the session',
       )

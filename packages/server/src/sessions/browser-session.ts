@@ -99,8 +99,10 @@ export async function startBrowserSession(
   amr: string[],
 ): Promise<ActiveBrowserSession> {
   const now = ctx.clock.now()
-  const previous = browserSessionIdFromCookie(ctx, req)
-  if (previous !== undefined) await ctx.store.endBrowserSession(previous, now)
+  const previousId = browserSessionIdFromCookie(ctx, req)
+  const previous =
+    previousId === undefined ? undefined : await ctx.store.getBrowserSession(previousId)
+  if (previous) await ctx.store.endBrowserSession(previous.id, now)
   const value = ctx.random.bytes(32).toString('base64url')
   const absolute = ctx.config.browserSession.absoluteSeconds
   const record: BrowserSessionRecord = {
@@ -114,6 +116,10 @@ export async function startBrowserSession(
     endedAt: null,
   }
   await ctx.store.createBrowserSession(record)
+  // The same person signing in again in the same browser: the client sessions of the earlier sign-on
+  // follow, so signing out of this browser still ends all of them. Another user's do not.
+  if (previous && previous.userId === user.id)
+    await ctx.store.relinkSessions(previous.id, record.id)
   reply.header(
     'set-cookie',
     serializeCookie(ssoCookieName(ctx), value, {

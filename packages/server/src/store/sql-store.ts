@@ -158,6 +158,14 @@ export abstract class SqlStore implements Store {
     this.db = db
   }
 
+  /**
+   * Runs a hot-path write. The default runs it on its own; a store whose commits are expensive
+   * and serialised (SQLite with fsync) overrides this to group concurrent writes into one commit.
+   */
+  protected hotWrite<T>(run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return run(this.db)
+  }
+
   async migrate(): Promise<void> {
     const migrator = new Migrator({
       db: this.db,
@@ -426,31 +434,35 @@ export abstract class SqlStore implements Store {
   }
 
   async rotateRefresh(id: string, expectedGeneration: number, now: number): Promise<RotateResult> {
-    const r = await this.db
-      .updateTable('sessions')
-      .set((eb) => ({
-        generation: eb('generation', '+', 1),
-        rotated_at: now,
-        last_active_at: now,
-        grace_uses: 0,
-      }))
-      .where('id', '=', id)
-      .where('generation', '=', expectedGeneration)
-      .where('state', '=', 'active')
-      .returningAll()
-      .executeTakeFirst()
+    const r = await this.hotWrite((db) =>
+      db
+        .updateTable('sessions')
+        .set((eb) => ({
+          generation: eb('generation', '+', 1),
+          rotated_at: now,
+          last_active_at: now,
+          grace_uses: 0,
+        }))
+        .where('id', '=', id)
+        .where('generation', '=', expectedGeneration)
+        .where('state', '=', 'active')
+        .returningAll()
+        .executeTakeFirst(),
+    )
     return r ? { ok: true, session: toSession(r) } : { ok: false }
   }
 
   async useGrace(id: string, generation: number, maxUses: number, now: number): Promise<boolean> {
-    const r = await this.db
-      .updateTable('sessions')
-      .set((eb) => ({ grace_uses: eb('grace_uses', '+', 1), last_active_at: now }))
-      .where('id', '=', id)
-      .where('generation', '=', generation)
-      .where('state', '=', 'active')
-      .where('grace_uses', '<', maxUses)
-      .executeTakeFirst()
+    const r = await this.hotWrite((db) =>
+      db
+        .updateTable('sessions')
+        .set((eb) => ({ grace_uses: eb('grace_uses', '+', 1), last_active_at: now }))
+        .where('id', '=', id)
+        .where('generation', '=', generation)
+        .where('state', '=', 'active')
+        .where('grace_uses', '<', maxUses)
+        .executeTakeFirst(),
+    )
     return Number(r.numUpdatedRows) === 1
   }
 
@@ -508,6 +520,16 @@ export abstract class SqlStore implements Store {
       .limit(f.limit ?? 100)
       .execute()
     return rows.map(toSession)
+  }
+
+  async relinkSessions(fromBrowserSessionId: string, toBrowserSessionId: string): Promise<number> {
+    const r = await this.db
+      .updateTable('sessions')
+      .set({ browser_session_id: toBrowserSessionId })
+      .where('browser_session_id', '=', fromBrowserSessionId)
+      .where('state', 'in', ACTIVE)
+      .executeTakeFirst()
+    return Number(r.numUpdatedRows)
   }
 
   async sweepSessions(now: number): Promise<{ expired: number; abandoned: number }> {

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, SqliteDialect, sql } from 'kysely'
+import { CommitBatcher } from './commit-batcher.js'
 import { SqlStore, type Database } from './sql-store.js'
 
 export interface SqliteStoreOptions {
@@ -10,6 +11,10 @@ export interface SqliteStoreOptions {
   /** `FULL` (default) fsyncs every commit: a committed rotation survives power loss. `NORMAL`
    * survives process crashes only. */
   synchronous?: 'FULL' | 'NORMAL'
+  /** Milliseconds a write waits for another connection's write lock before failing with
+   * `SQLITE_BUSY` (answered as a retryable 503). better-sqlite3 waits synchronously, so the whole
+   * process stalls for up to this long. Default 5000. */
+  busyTimeoutMs?: number
 }
 
 /**
@@ -21,14 +26,26 @@ export class SqliteStore extends SqlStore {
   readonly file: string
 
   constructor(opts: SqliteStoreOptions) {
+    const busyTimeout = opts.busyTimeoutMs ?? 5000
+    if (!Number.isInteger(busyTimeout) || busyTimeout < 0) {
+      throw new RangeError('busyTimeoutMs must be a whole number of milliseconds >= 0')
+    }
     if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true })
     const database = new BetterSqlite3(opts.file)
     database.pragma('journal_mode = WAL')
     database.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
-    database.pragma('busy_timeout = 5000')
+    database.pragma(`busy_timeout = ${busyTimeout}`)
     database.pragma('foreign_keys = ON')
     super(new Kysely<Database>({ dialect: new SqliteDialect({ database }) }))
     this.file = opts.file
+    this.#batcher = new CommitBatcher(this.db)
+  }
+
+  readonly #batcher: CommitBatcher<Database>
+
+  /** Concurrent rotations share one commit (one fsync) instead of queueing one fsync each. */
+  protected override hotWrite<T>(run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.#batcher.submit((trx) => run(trx))
   }
 
   async ping(): Promise<void> {

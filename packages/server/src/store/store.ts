@@ -91,6 +91,9 @@ export interface Store {
     now: number,
   ): Promise<string[]>
   listSessions(filter: SessionFilter): Promise<SessionRecord[]>
+  /** Moves the live sessions of one browser session to another (re-authentication of the same
+   * user in the same browser), so a later logout of the new one ends them too. Returns how many. */
+  relinkSessions(fromBrowserSessionId: string, toBrowserSessionId: string): Promise<number>
   /** Marks active sessions past their absolute lifetime `expired` and those past their idle
    * timeout `abandoned`, each with the time its lifetime actually ran out. */
   sweepSessions(now: number): Promise<{ expired: number; abandoned: number }>

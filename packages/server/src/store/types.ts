@@ -153,6 +153,9 @@ export type SecurityEventType =
   | 'sign_in_failure'
   | 'sign_out'
   | 'refresh_token_reuse'
+  /** The previous refresh token replayed inside the grace window (a lost response, a crash
+   * before saving, or a concurrent refresh): answered with the current token, and audited. */
+  | 'refresh_token_retry'
   | 'code_reuse'
   | 'session_revoked'
   | 'session_ended'

@@ -1,4 +1,10 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto'
+import {
+  createCipheriv,
+  createDecipheriv,
+  createPrivateKey,
+  type JsonWebKey as NodeJsonWebKey,
+  type KeyObject,
+} from 'node:crypto'
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose'
 import type { Clock } from '../lib/clock.js'
 import { deriveKey, sha256b64u } from '../lib/crypto.js'
@@ -9,6 +15,8 @@ import type { SigningAlg, SigningKeyRecord } from '../store/types.js'
 export interface LoadedKey {
   record: SigningKeyRecord
   privateKey: CryptoKey
+  /** The private key as a node:crypto KeyObject, for the synchronous signer. */
+  signingKey: KeyObject
   publicKey: CryptoKey
   publicJwk: JWK
 }
@@ -68,7 +76,8 @@ export class KeyManager {
       const privateKey = (await importJWK(jwk, record.alg)) as CryptoKey
       const publicJwk = JSON.parse(record.publicJwk) as JWK
       const publicKey = (await importJWK(publicJwk, record.alg)) as CryptoKey
-      loaded.push({ record, privateKey, publicKey, publicJwk })
+      const signingKey = createPrivateKey({ key: jwk as NodeJsonWebKey, format: 'jwk' })
+      loaded.push({ record, privateKey, signingKey, publicKey, publicJwk })
     }
     this.#keys = loaded
     this.#loadedAt = this.#clock.now()

@@ -1,4 +1,4 @@
-import { SignJWT } from 'jose'
+import { signCompactJws } from './jws.js'
 import { createHash } from 'node:crypto'
 import type { Clock } from '../lib/clock.js'
 import { seconds } from '../lib/clock.js'
@@ -109,19 +109,23 @@ export class TokenIssuer {
       ...(input.amr && input.amr.length > 0 ? { amr: input.amr } : {}),
     }
     const key = this.#keys.signingKey()
-    const token = await new SignJWT(claims)
-      .setProtectedHeader({ alg: key.record.alg, typ: 'at+jwt', kid: key.record.kid })
-      .setIssuer(this.#issuer)
-      .setSubject(user ? user.id : client.id)
-      .setAudience(api.audience)
-      .setIssuedAt(now)
-      .setExpirationTime(now + ttl)
-      .setJti(jti)
-      .sign(key.privateKey)
+    const token = signCompactJws(
+      { alg: key.record.alg, typ: 'at+jwt', kid: key.record.kid },
+      {
+        ...claims,
+        iss: this.#issuer,
+        sub: user ? user.id : client.id,
+        aud: api.audience,
+        iat: now,
+        exp: now + ttl,
+        jti,
+      },
+      key.signingKey,
+    )
     return { token, expiresIn: ttl, jti }
   }
 
-  async idToken(input: {
+  idToken(input: {
     user: UserRecord
     client: ClientRecord
     sessionId: string
@@ -142,14 +146,20 @@ export class TokenIssuer {
       ...(input.nonce ? { nonce: input.nonce } : {}),
       ...(input.accessToken ? { at_hash: atHash(input.accessToken, key.record.alg) } : {}),
     }
-    return new SignJWT(payload)
-      .setProtectedHeader({ alg: key.record.alg, typ: 'JWT', kid: key.record.kid })
-      .setIssuer(this.#issuer)
-      .setSubject(input.user.id)
-      .setAudience(input.client.id)
-      .setIssuedAt(now)
-      .setExpirationTime(now + this.#idTokenTtl)
-      .sign(key.privateKey)
+    return Promise.resolve(
+      signCompactJws(
+        { alg: key.record.alg, typ: 'JWT', kid: key.record.kid },
+        {
+          ...payload,
+          iss: this.#issuer,
+          sub: input.user.id,
+          aud: input.client.id,
+          iat: now,
+          exp: now + this.#idTokenTtl,
+        },
+        key.signingKey,
+      ),
+    )
   }
 }
 

@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { request } from 'node:http'
 import { sha256b64u } from '../../src/lib/crypto.js'
 import type { SessionRecord, UserRecord } from '../../src/store/types.js'
 import type { TestServer } from './test-server.js'
@@ -17,6 +18,8 @@ export interface MintCodeOptions {
   nonce?: string | null
   /** Seconds the code lives. Default 60. */
   ttlSeconds?: number
+  /** The browser SSO session the code was issued under. Default none. */
+  browserSessionId?: string | null
 }
 
 /**
@@ -39,7 +42,7 @@ export async function mintCode(
     codeHash: sha256b64u(code),
     clientId,
     userId: user.id,
-    browserSessionId: null,
+    browserSessionId: o.browserSessionId ?? null,
     redirectUri,
     scope: o.scope ?? 'openid profile email offline_access read',
     resources: o.resources ?? client?.audiences ?? [],
@@ -81,6 +84,61 @@ export async function postForm(
     // not JSON; keep the text
   }
   return { status: res.status, headers: res.headers, body: parsed }
+}
+
+/**
+ * Like `postForm`, but from a chosen loopback source address (any of 127.0.0.0/8 on Linux), so a
+ * test can be several client IPs without trusting a proxy header.
+ */
+export function postFormFrom(
+  localAddress: string,
+  url: string,
+  form: Record<string, string | string[]>,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const body = new URLSearchParams()
+  for (const [k, v] of Object.entries(form)) {
+    for (const x of Array.isArray(v) ? v : [v]) body.append(k, x)
+  }
+  const payload = Buffer.from(body.toString())
+  const u = new URL(url)
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method: 'POST',
+        localAddress,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'content-length': String(payload.length),
+          ...headers,
+        },
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          const h = new Headers()
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v)
+          }
+          let parsed: unknown = text
+          try {
+            parsed = JSON.parse(text)
+          } catch {
+            // not JSON; keep the text
+          }
+          resolve({ status: res.statusCode ?? 0, headers: h, body: parsed })
+        })
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end(payload)
+  })
 }
 
 export function basicAuth(clientId: string, secret: string): Record<string, string> {

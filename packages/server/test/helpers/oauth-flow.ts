@@ -8,6 +8,8 @@
  * // a.code, a.codeVerifier, a.redirectUri go to the token endpoint
  * const again = await authorize(t, { jar: a.cookies, prompt: 'none' }) // SSO, no form
  */
+import BetterSqlite3 from 'better-sqlite3'
+import { expect } from 'vitest'
 import { pkcePair } from './grants.js'
 import { WEB_REDIRECT, type TestServer } from './test-server.js'
 
@@ -288,4 +290,69 @@ export function isLoginRedirect(t: TestServer, res: Response): boolean {
   if (!loc || res.status < 300 || res.status > 399) return false
   const u = new URL(loc, t.url)
   return u.origin === new URL(t.url).origin && u.pathname === '/login'
+}
+
+/** Rows per table (and the sum of throttle counters), read straight from the test database. */
+export interface RowCounts {
+  authorization_codes: number
+  browser_sessions: number
+  /** Browser sessions not ended. */
+  live_browser_sessions: number
+  sessions: number
+  active_sessions: number
+  security_events: number
+  throttle_rows: number
+  throttle_hits: number
+}
+
+export function rowCounts(t: TestServer): RowCounts {
+  const db = new BetterSqlite3(t.dbFile, { readonly: true, fileMustExist: true })
+  try {
+    const one = (sql: string): number =>
+      Number((db.prepare(sql).get() as { n: number | null }).n ?? 0)
+    return {
+      authorization_codes: one('select count(*) as n from authorization_codes'),
+      browser_sessions: one('select count(*) as n from browser_sessions'),
+      live_browser_sessions: one(
+        'select count(*) as n from browser_sessions where ended_at is null',
+      ),
+      sessions: one('select count(*) as n from sessions'),
+      active_sessions: one("select count(*) as n from sessions where state = 'active'"),
+      security_events: one('select count(*) as n from security_events'),
+      throttle_rows: one('select count(*) as n from throttle'),
+      throttle_hits: one('select sum(count) as n from throttle'),
+    }
+  } finally {
+    db.close()
+  }
+}
+
+/**
+ * Asserts an HTML error page (not a redirect) naming the OAuth error; returns the page text.
+ */
+export async function expectErrorPage(
+  res: Response,
+  status: number,
+  error: string,
+): Promise<string> {
+  const html = await res.text()
+  expect({ status: res.status, location: res.headers.get('location') }).toEqual({
+    status,
+    location: null,
+  })
+  expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8')
+  // Error pages of the front channel cannot be framed, cached or leak a referrer (RDR-11, RDR-15).
+  expect(res.headers.get('x-frame-options')).toBe('DENY')
+  expect(res.headers.get('content-security-policy')).toContain("frame-ancestors 'none'")
+  expect(res.headers.get('referrer-policy')).toBe('no-referrer')
+  expect(res.headers.get('cache-control')).toBe('no-store')
+  expect(html).toContain(error)
+  return html
+}
+
+/** The query parameters of a redirect back to a client. */
+export function redirectParams(res: Response): Record<string, string> {
+  const loc = res.headers.get('location')
+  if (!loc) throw new Error(`expected a redirect, got ${res.status}`)
+  return Object.fromEntries(new URL(loc).searchParams)
 }

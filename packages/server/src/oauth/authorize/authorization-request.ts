@@ -17,7 +17,7 @@ export const AUTHORIZATION_PARAMETERS: ReadonlyMap<string, number> = new Map([
   ['scope', 2048],
   ['state', 2048],
   ['nonce', 2048],
-  ['code_challenge', 128],
+  ['code_challenge', 256],
   ['code_challenge_method', 32],
   ['resource', 2048],
   ['audience', 2048],

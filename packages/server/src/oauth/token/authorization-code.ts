@@ -32,7 +32,6 @@ export const authorizationCodeGrant: GrantHandler = async (g) => {
     throw new InvalidGrant('the authorization code is invalid', 'code of another client')
   }
   const now = ctx.clock.now()
-  if (now >= rec.expiresAt) throw new InvalidGrant('the authorization code has expired')
   if (verifier === undefined) throw new InvalidGrant('code_verifier is required')
   if (!VERIFIER.test(verifier)) {
     throw new InvalidGrant('code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]')
@@ -47,7 +46,9 @@ export const authorizationCodeGrant: GrantHandler = async (g) => {
     throw new InvalidGrant('redirect_uri does not match the authorization request')
   }
 
+  // A replay is punished whenever it comes: RFC 6749 4.1.2 sets no time limit on it.
   if (rec.consumedAt !== null) return replay(g, rec.sessionId)
+  if (now >= rec.expiresAt) throw new InvalidGrant('the authorization code has expired')
 
   const user = await ctx.store.getUser(rec.userId)
   if (!user || user.disabled)

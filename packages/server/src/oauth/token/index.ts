@@ -59,9 +59,9 @@ export function noQueryCredentials(req: FastifyRequest): void {
  * |-------------------------------|--------------------------|
  * | form body, no query secrets   | invalid_request          |
  * | grant_type supported          | unsupported_grant_type   |
+ * | IP (and confidential client) not over the failure threshold | temporarily_unavailable (429) |
  * | client authenticated          | invalid_client (401)     |
  * | client may use the grant      | unauthorized_client      |
- * | IP not over failure threshold | temporarily_unavailable (429) |
  * | the grant's own checks        | invalid_grant / invalid_scope / invalid_target |
  */
 export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -76,20 +76,19 @@ export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!handler)
       throw new UnsupportedGrantType(`grant_type ${grantType.slice(0, 40)} is not supported`)
 
-    const { client } = await authenticateClient(ctx, req, body)
+    // Checks the IP's (and a confidential client's) failure counters before anything else.
+    const { client, throttleKeys } = await authenticateClient(ctx, req, body)
     if (!client.grantTypes.includes(grantType as GrantType)) {
       throw new UnauthorizedClient(`this client may not use ${grantType}`)
     }
     const ip = clientIp(req, ctx.config.trustProxy)
-    const ipKey = [{ key: `grant-ip:${ip}`, rule: ctx.config.throttle.invalidGrantPerIp }]
-    await ctx.throttle.check(ipKey)
     try {
       const tokens = await handler({ ctx, req, body, client, ip, userAgent: userAgent(req) })
       return sendTokens(reply, tokens)
     } catch (err) {
       if (err instanceof OAuthError) {
         ctx.metrics.grantErrors.inc({ grant_type: grantType, error: err.error })
-        if (err instanceof InvalidGrant) await ctx.throttle.fail(ipKey)
+        if (err instanceof InvalidGrant) await ctx.throttle.fail(throttleKeys)
       }
       throw err
     }

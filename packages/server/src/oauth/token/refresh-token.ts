@@ -1,7 +1,7 @@
 import { param, requireParam } from '../../http/form.js'
 import { judgeSession } from '../../sessions/lifecycle.js'
 import type { SessionRecord } from '../../store/types.js'
-import { InvalidGrant } from '../errors.js'
+import { InvalidGrant, TemporarilyUnavailable } from '../errors.js'
 import { narrowScope, parseScope, requestedResources, resolveAudience } from './audience.js'
 import { sessionTokens, type GrantHandler, type GrantRequest } from './grant.js'
 
@@ -36,6 +36,9 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const now = ctx.clock.now()
+    if (session.state === 'pending') {
+      throw new InvalidGrant('the session has a pending task', 'session pending')
+    }
     const verdict = judgeSession(session, now)
     if (!verdict.live) {
       if (verdict.persist && verdict.reason) {
@@ -68,6 +71,21 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
       }
       if (await ctx.store.useGrace(session.id, current, session.graceMaxUses, now)) {
         next = { ...session, graceUses: session.graceUses + 1, lastActiveAt: now }
+        await ctx.store.recordEvent(
+          ctx.events.make('refresh_token_retry', {
+            userId: session.userId,
+            clientId: session.clientId,
+            sessionId: session.id,
+            ip: g.ip,
+            userAgent: g.userAgent,
+            // Supabase's name for it: the client failed to save the rotated token.
+            data: {
+              cause: 'fail-to-save',
+              presentedGeneration: parsed.generation,
+              graceUse: next.graceUses,
+            },
+          }),
+        )
       }
     } else {
       return reuse(
@@ -93,7 +111,8 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
     session = await ctx.store.getSession(parsed.sessionId)
     if (!session) throw new InvalidGrant('the refresh token is invalid', 'session vanished')
   }
-  throw new InvalidGrant('the refresh token is no longer valid', 'too much contention')
+  // Not the client's fault: a retry will find the session settled.
+  throw new TemporarilyUnavailable('the session is busy, retry', 1, 503, 'too much contention')
 }
 
 async function reuse(

@@ -1,0 +1,101 @@
+import { ConfigError } from '../config/config.js'
+import { reasonOf } from '../config/load.js'
+import { UserInputError } from '../users/create-user.js'
+
+/** What a command reads and writes; the real process in the bin, pipes in tests. */
+export interface CliIo {
+  stdout: { write(chunk: string): unknown }
+  stderr: { write(chunk: string): unknown }
+  stdin: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown }
+  env: Record<string, string | undefined>
+  cwd: string
+}
+
+export function processIo(): CliIo {
+  return {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    stdin: process.stdin,
+    env: process.env,
+    cwd: process.cwd(),
+  }
+}
+
+/** Exit codes, from sysexits.h where one fits. */
+export const EXIT = {
+  ok: 0,
+  failure: 1,
+  /** EX_USAGE: unknown command or option, missing argument. */
+  usage: 64,
+  /** EX_DATAERR: the input was refused (a taken username, a short password). */
+  data: 65,
+  /** EX_CONFIG: the configuration is invalid. */
+  config: 78,
+} as const
+
+/** An error the CLI reports as one line, with its exit code. */
+export class CliError extends Error {
+  override readonly name = 'CliError'
+  readonly exitCode: number
+  constructor(message: string, exitCode: number) {
+    super(message)
+    this.exitCode = exitCode
+  }
+}
+
+export class UsageError extends CliError {
+  constructor(message: string) {
+    super(message, EXIT.usage)
+  }
+}
+
+/**
+ * Reports an error on stderr and returns the exit code. Expected failures (configuration, usage,
+ * input) are one line without a stack; anything else is a bug or an outage and keeps its stack.
+ */
+export function reportError(io: CliIo, err: unknown): number {
+  if (err instanceof ConfigError) {
+    io.stderr.write(`tessera: invalid configuration: ${err.setting}: ${reasonOf(err)}\n`)
+    return EXIT.config
+  }
+  if (err instanceof CliError) {
+    io.stderr.write(`tessera: ${err.message}\n`)
+    if (err.exitCode === EXIT.usage) io.stderr.write('Run tessera --help for usage.\n')
+    return err.exitCode
+  }
+  if (err instanceof UserInputError) {
+    io.stderr.write(`tessera: ${err.message}\n`)
+    return EXIT.data
+  }
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+    // A stray argument is not echoed: it may be a password typed where it does not belong.
+    const message =
+      code === 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL'
+        ? 'unexpected argument: this command takes options only'
+        : (err as Error).message
+    io.stderr.write(`tessera: ${message}\nRun tessera --help for usage.\n`)
+    return EXIT.usage
+  }
+  const e = err instanceof Error ? err : new Error(String(err))
+  io.stderr.write(`tessera: ${e.message}\n${e.stack ?? ''}\n`)
+  return EXIT.failure
+}
+
+/** Aligned columns, header first. */
+export function table(rows: string[][]): string {
+  const widths: number[] = []
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)))
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .map((line) => line + '\n')
+    .join('')
+}
+
+export const isoTime = (ms: number | null): string =>
+  ms === null ? '-' : new Date(ms).toISOString().replace('.000Z', 'Z')

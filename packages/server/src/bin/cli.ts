@@ -1,0 +1,118 @@
+import { readFileSync } from 'node:fs'
+import { parseArgs } from 'node:util'
+import { EXIT, UsageError, reportError, type CliIo } from './cli-io.js'
+import type { CliExtras, Command } from './command.js'
+import { devCommand } from './dev.js'
+import { keysListCommand, keysRotateCommand } from './keys.js'
+import { migrateCommand } from './migrate.js'
+import { startCommand } from './start.js'
+import { usersCreateCommand, usersListCommand } from './users.js'
+
+/** Every command of `tessera`, in the order `--help` lists them. */
+export const COMMANDS: readonly Command[] = [
+  devCommand,
+  startCommand,
+  migrateCommand,
+  keysRotateCommand,
+  keysListCommand,
+  usersCreateCommand,
+  usersListCommand,
+]
+
+/** Commands with sub-commands (`keys rotate`). */
+const GROUPS = new Set(
+  COMMANDS.filter((c) => c.name.includes(' ')).map((c) => c.name.split(' ')[0]),
+)
+
+export function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string
+  }
+  return pkg.version
+}
+
+export function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.name.length)) + 2
+  return [
+    'tessera: OAuth 2.1 / OpenID Connect session server',
+    '',
+    'Usage: tessera <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(width)}${c.summary}`),
+    '',
+    'Options:',
+    '  -h, --help          Help (also: tessera <command> --help)',
+    '  -v, --version       Print the version',
+    '',
+    'Every command takes --config FILE (default ./tessera.json if present); the environment',
+    '(TESSERA_ISSUER, TESSERA_SECRET, DATABASE_URL ...) overrides the file.',
+    '',
+  ].join('\n')
+}
+
+function commandHelp(c: Command): string {
+  return [
+    `Usage: tessera ${c.name} ${c.usage}`,
+    '',
+    c.summary + '.',
+    '',
+    'Options:',
+    ...c.help,
+    '  -h, --help          This help',
+    '',
+  ].join('\n')
+}
+
+/**
+ * Runs the CLI and resolves to the process exit code. Server commands resolve after a signal has
+ * shut them down.
+ */
+export async function runCli(argv: string[], io: CliIo, extras: CliExtras = {}): Promise<number> {
+  try {
+    const first = argv[0]
+    if (first === undefined || first === '-h' || first === '--help' || first === 'help') {
+      const topic = first === 'help' ? argv.slice(1).join(' ') : ''
+      const c = COMMANDS.find((x) => x.name === topic)
+      if (first === undefined) {
+        io.stderr.write(usage())
+        return EXIT.usage
+      }
+      io.stdout.write(c ? commandHelp(c) : usage())
+      return EXIT.ok
+    }
+    if (first === '-v' || first === '--version') {
+      io.stdout.write(version() + '\n')
+      return EXIT.ok
+    }
+    let name = first
+    let rest = argv.slice(1)
+    if (GROUPS.has(first)) {
+      const sub = argv[1]
+      if (sub === undefined || sub.startsWith('-')) {
+        const subs = COMMANDS.filter((c) => c.name.startsWith(first + ' ')).map((c) => c.name)
+        throw new UsageError(`${first} needs a sub-command: ${subs.join(', ')}`)
+      }
+      name = `${first} ${sub}`
+      rest = argv.slice(2)
+    }
+    const command = COMMANDS.find((c) => c.name === name)
+    if (!command) throw new UsageError(`unknown command ${JSON.stringify(name)}`)
+    if (rest.includes('--password') || rest.some((a) => a.startsWith('--password='))) {
+      throw new UsageError('passwords are never taken from the command line; pipe it to stdin')
+    }
+    const { values } = parseArgs({
+      args: rest,
+      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: false,
+      strict: true,
+    })
+    if (values.help) {
+      io.stdout.write(commandHelp(command))
+      return EXIT.ok
+    }
+    return await command.run(values, io, extras)
+  } catch (err) {
+    return reportError(io, err)
+  }
+}

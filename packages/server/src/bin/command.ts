@@ -1,0 +1,51 @@
+import type { ParseArgsConfig } from 'node:util'
+import type { RouteModule } from '../http/app.js'
+import { UsageError, type CliIo } from './cli-io.js'
+
+export type Options = NonNullable<ParseArgsConfig['options']>
+export type Values = Record<string, string | boolean | (string | boolean)[] | undefined>
+
+/** Additions that embedding code and test fixtures pass to the server commands. */
+export interface CliExtras {
+  /** Extra route modules for `dev` and `start`. */
+  routes?: RouteModule[]
+}
+
+/** One row of the CLI's command table. */
+export interface Command {
+  /** `dev`, `keys rotate` ... */
+  name: string
+  summary: string
+  /** Usage line after `tessera <name>`. */
+  usage: string
+  options: Options
+  /** One line per option for `--help`. */
+  help: string[]
+  run(values: Values, io: CliIo, extras: CliExtras): Promise<number>
+}
+
+export const CONFIG_OPTION = { config: { type: 'string', short: 'c' } } as const satisfies Options
+export const DEV_DATA_OPTION = { dev: { type: 'boolean' } } as const satisfies Options
+export const CONFIG_HELP =
+  '  -c, --config FILE   JSON configuration file (default ./tessera.json if present)'
+export const DEV_DATA_HELP =
+  '      --dev           Work on the data of `tessera dev` in ./.tessera instead'
+
+export function str(values: Values, name: string): string | undefined {
+  const v = values[name]
+  return typeof v === 'string' ? v : undefined
+}
+
+export function flag(values: Values, name: string): boolean {
+  return values[name] === true
+}
+
+/** `--port`: 0 to 65535; 0 picks a free port. */
+export function portOption(values: Values): number | undefined {
+  const v = str(values, 'port')
+  if (v === undefined) return undefined
+  if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) {
+    throw new UsageError('--port must be a number from 0 to 65535')
+  }
+  return Number(v)
+}

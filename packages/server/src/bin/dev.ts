@@ -1,0 +1,68 @@
+import { resolve } from 'node:path'
+import {
+  DEMO_APIS,
+  DEMO_CLIENT_ID,
+  DEMO_NATIVE_REDIRECT_URI,
+  PLAYGROUND_CALLBACK_PATH,
+} from '../dev/demo.js'
+import { DEV_DIR, DEV_PORT, devConfig } from '../dev/dev-config.js'
+import { ensureDemoUser } from '../dev/demo-user.js'
+import { cryptoRandom } from '../lib/random.js'
+import { createTesseraServer } from '../server.js'
+import { CONFIG_HELP, CONFIG_OPTION, portOption, str, type Command } from './command.js'
+import { freePort, serve } from './serve.js'
+
+/**
+ * `tessera dev`: the server on http://localhost:4000 with its data in `./.tessera` (SQLite, the
+ * secret, the demo user's password), the demo client and APIs, and the playground at `/`.
+ */
+export const devCommand: Command = {
+  name: 'dev',
+  summary: 'Run a development server with demo data and the playground',
+  usage: '[--port N] [--host H] [--config FILE]',
+  options: { ...CONFIG_OPTION, port: { type: 'string', short: 'p' }, host: { type: 'string' } },
+  help: [
+    `  -p, --port N        Port (default ${DEV_PORT}; 0 picks a free one). The issuer is http://localhost:N`,
+    '      --host H        Address to listen on (default localhost)',
+    CONFIG_HELP.replace('(default ./tessera.json if present)', 'whose clients and APIs are added'),
+  ],
+  async run(values, io, extras) {
+    const host = str(values, 'host') ?? 'localhost'
+    let port = portOption(values) ?? DEV_PORT
+    if (port === 0) port = await freePort(host)
+    const config = devConfig({
+      cwd: io.cwd,
+      port,
+      host,
+      random: cryptoRandom,
+      file: str(values, 'config'),
+      env: io.env,
+    })
+    const server = await createTesseraServer({ config, routes: extras.routes ?? [] })
+    const ctx = server.ctx
+    const demo = await ensureDemoUser(
+      { store: ctx.store, clock: ctx.clock, random: ctx.random, passwordCost: config.passwordCost },
+      resolve(io.cwd, DEV_DIR),
+    ).catch(async (err: unknown) => {
+      await server.close()
+      throw err
+    })
+    return serve(server, io, {
+      port,
+      host,
+      announce: () => [
+        '# Tessera dev server: demo data and the playground. Not for production.',
+        `url: ${config.issuer}`,
+        `issuer: ${config.issuer}`,
+        `playground: ${config.issuer}/`,
+        `client_id: ${DEMO_CLIENT_ID}`,
+        `redirect_uri: ${config.issuer}${PLAYGROUND_CALLBACK_PATH}`,
+        `redirect_uri: ${DEMO_NATIVE_REDIRECT_URI}`,
+        `username: ${demo.username}`,
+        `password: ${demo.password}`,
+        ...DEMO_APIS.map((a) => `audience: ${a.audience}`),
+        `data: ${resolve(io.cwd, DEV_DIR)}`,
+      ],
+    })
+  },
+}

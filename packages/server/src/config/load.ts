@@ -1,0 +1,220 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { isIP } from 'node:net'
+import { dirname, isAbsolute, resolve } from 'node:path'
+import { ConfigError, type TesseraConfig } from './config.js'
+import { resolveConfig, type ConfigInput } from './resolve.js'
+
+/** The configuration file read when `--config` is not given, if it exists. */
+export const DEFAULT_CONFIG_FILE = 'tessera.json'
+
+/**
+ * Environment variables and the setting each one sets. They override the configuration file.
+ * `TESSERA_TRUST_PROXY` is a comma-separated list; `DATABASE_URL` selects PostgreSQL and
+ * `TESSERA_SQLITE_FILE` SQLite (setting both is an error).
+ */
+export const ENVIRONMENT: Readonly<Record<string, string>> = {
+  TESSERA_ISSUER: 'issuer',
+  TESSERA_SECRET: 'secret',
+  TESSERA_PORT: 'port',
+  TESSERA_HOST: 'host',
+  DATABASE_URL: 'database.url',
+  TESSERA_SQLITE_FILE: 'database.file',
+  TESSERA_LOG_LEVEL: 'logLevel',
+  TESSERA_TRUST_PROXY: 'trustProxy',
+  TESSERA_SIGNING_ALG: 'signingAlg',
+}
+
+/** Top-level keys a configuration file may have: those of ConfigInput (the type keeps the list
+ * complete). */
+const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
+  issuer: true,
+  host: true,
+  port: true,
+  secret: true,
+  database: true,
+  signingAlg: true,
+  jwksMaxAgeSeconds: true,
+  idTokenTtlSeconds: true,
+  codeTtlSeconds: true,
+  defaultAccessTokenTtlSeconds: true,
+  browserSession: true,
+  trustProxy: true,
+  throttle: true,
+  bodyLimit: true,
+  maintenanceIntervalSeconds: true,
+  passwordCost: true,
+  dev: true,
+  logLevel: true,
+  clients: true,
+  apis: true,
+}
+const FILE_KEYS = new Set<string>(Object.keys(FILE_KEYS_RECORD))
+
+export interface LoadConfigOptions {
+  /** A JSON configuration file. Must exist when given; when omitted, `./tessera.json` is read if
+   * it exists and otherwise the configuration comes from the environment alone. */
+  file?: string | undefined
+  /** Default `process.env`. */
+  env?: Record<string, string | undefined>
+  /** Directory relative paths are resolved against when they do not come from a file. Default
+   * `process.cwd()`. */
+  cwd?: string
+  /** Settings that win over the file and the environment (command-line flags). */
+  overrides?: ConfigInput
+}
+
+export interface LoadedConfigInput {
+  input: ConfigInput
+  /** The file read, absolute, or undefined when there was none. */
+  file: string | undefined
+  /** Settings (top-level or dotted) whose value came from an environment variable, and which. */
+  fromEnv: Map<string, string>
+}
+
+/**
+ * Reads the configuration file (if any) and overlays the environment, without validating the
+ * result beyond the shape of each source. Relative SQLite paths in the file are resolved against
+ * the file's directory (the database lives next to its configuration); those from the environment
+ * against `cwd`.
+ */
+export function loadConfigInput(opts: LoadConfigOptions = {}): LoadedConfigInput {
+  const env = opts.env ?? process.env
+  const cwd = opts.cwd ?? process.cwd()
+  const fromEnv = new Map<string, string>()
+
+  let file: string | undefined
+  if (opts.file !== undefined) {
+    file = resolve(cwd, opts.file)
+    if (!existsSync(file)) throw new ConfigError('--config', `file ${file} does not exist`)
+  } else if (existsSync(resolve(cwd, DEFAULT_CONFIG_FILE))) {
+    file = resolve(cwd, DEFAULT_CONFIG_FILE)
+  }
+  const input: ConfigInput = file ? readConfigFile(file) : {}
+  const base = file ? dirname(file) : cwd
+  if (input.database?.driver === 'sqlite' && typeof input.database.file === 'string') {
+    input.database = { driver: 'sqlite', file: absolute(base, input.database.file) }
+  }
+
+  const set = (name: string): string | undefined => {
+    const v = env[name]
+    if (v === undefined || v === '') return undefined
+    const setting = ENVIRONMENT[name] as string
+    fromEnv.set(setting, name)
+    return v
+  }
+
+  const issuer = set('TESSERA_ISSUER')
+  if (issuer !== undefined) input.issuer = issuer
+  const secret = set('TESSERA_SECRET')
+  if (secret !== undefined) input.secret = secret
+  const port = set('TESSERA_PORT')
+  if (port !== undefined) {
+    if (!/^\d{1,5}$/.test(port)) throw new ConfigError('TESSERA_PORT', 'must be a port number')
+    input.port = Number(port)
+  }
+  const host = set('TESSERA_HOST')
+  if (host !== undefined) input.host = host
+  const databaseUrl = set('DATABASE_URL')
+  const sqliteFile = set('TESSERA_SQLITE_FILE')
+  if (databaseUrl !== undefined && sqliteFile !== undefined) {
+    throw new ConfigError('DATABASE_URL', 'and TESSERA_SQLITE_FILE are both set; set one of them')
+  }
+  if (databaseUrl !== undefined) input.database = { driver: 'postgres', url: databaseUrl }
+  if (sqliteFile !== undefined)
+    input.database = { driver: 'sqlite', file: absolute(cwd, sqliteFile) }
+  const logLevel = set('TESSERA_LOG_LEVEL')
+  if (logLevel !== undefined) input.logLevel = logLevel as TesseraConfig['logLevel']
+  const trustProxy = set('TESSERA_TRUST_PROXY')
+  if (trustProxy !== undefined) {
+    input.trustProxy = trustProxy
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== '')
+  }
+  const signingAlg = set('TESSERA_SIGNING_ALG')
+  if (signingAlg !== undefined) input.signingAlg = signingAlg as TesseraConfig['signingAlg']
+
+  Object.assign(input, opts.overrides ?? {})
+  if (input.database === undefined) {
+    input.database = { driver: 'sqlite', file: resolve(base, '.tessera', 'tessera.db') }
+  }
+  return { input, file, fromEnv }
+}
+
+/**
+ * The production configuration: file, then environment, then overrides, validated by
+ * `resolveConfig`. A ConfigError names the environment variable when the bad value came from one.
+ *
+ * @example
+ * ```ts
+ * const config = loadConfig({ file: 'tessera.json' })
+ * const server = await createTesseraServer({ config })
+ * ```
+ */
+export function loadConfig(opts: LoadConfigOptions = {}): TesseraConfig {
+  const { input, fromEnv } = loadConfigInput(opts)
+  try {
+    checkTrustProxy(input.trustProxy)
+    return resolveConfig(input)
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    const name = envNameFor(err.setting, fromEnv)
+    if (name === undefined) throw err
+    const part = err.setting === ENVIRONMENT[name] ? '' : `${err.setting} `
+    throw new ConfigError(name, part + reasonOf(err))
+  }
+}
+
+/** The reason part of a ConfigError's message, without the `invalid configuration: x:` prefix. */
+export function reasonOf(err: ConfigError): string {
+  const prefix = `invalid configuration: ${err.setting}: `
+  return err.message.startsWith(prefix) ? err.message.slice(prefix.length) : err.message
+}
+
+function envNameFor(setting: string, fromEnv: Map<string, string>): string | undefined {
+  const exact = fromEnv.get(setting)
+  if (exact !== undefined) return exact
+  const top = setting.split(/[.[]/)[0] ?? setting
+  return fromEnv.get(top)
+}
+
+function checkTrustProxy(list: unknown): void {
+  if (!Array.isArray(list)) return
+  for (const [i, ip] of list.entries()) {
+    if (typeof ip === 'string' && isIP(ip) === 0) {
+      throw new ConfigError(`trustProxy[${i}]`, 'must be an IP address')
+    }
+  }
+}
+
+function readConfigFile(file: string): ConfigInput {
+  let raw: string
+  try {
+    raw = readFileSync(file, 'utf8')
+  } catch (err) {
+    throw new ConfigError(
+      '--config',
+      `cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    )
+  }
+  let parsed: unknown
+  try {
+    parsed = JSON.parse(raw)
+  } catch (err) {
+    // V8's message may quote the text around the error, which can be a secret: give the position.
+    const at = /position (\d+)/.exec((err as Error).message)?.[1]
+    const where = at === undefined ? '' : ` (line ${raw.slice(0, Number(at)).split('\n').length})`
+    throw new ConfigError('--config', `${file} is not valid JSON${where}`)
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError('--config', `${file} must hold a JSON object`)
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!FILE_KEYS.has(key)) throw new ConfigError(key, 'is not a known setting')
+  }
+  return parsed
+}
+
+function absolute(base: string, path: string): string {
+  return path === ':memory:' || isAbsolute(path) ? path : resolve(base, path)
+}

@@ -1,0 +1,52 @@
+import { resolve } from 'node:path'
+import type { TesseraConfig } from '../config/config.js'
+import { loadConfigInput } from '../config/load.js'
+import { resolveConfig } from '../config/resolve.js'
+import type { Random } from '../lib/random.js'
+import { DEMO_APIS, demoClient } from './demo.js'
+import { devSecret } from './dev-secret.js'
+
+/** Where dev mode keeps its data, relative to the working directory. */
+export const DEV_DIR = '.tessera'
+export const DEV_PORT = 4000
+
+export interface DevConfigOptions {
+  /** Working directory; the data lives in `<cwd>/.tessera`. */
+  cwd: string
+  /** Default 4000. */
+  port?: number
+  /** Default `localhost`. */
+  host?: string
+  random: Random
+  /** A configuration file whose clients and APIs are added to the demo ones. */
+  file?: string | undefined
+  env?: Record<string, string | undefined>
+}
+
+/**
+ * The configuration of `tessera dev`: issuer `http://localhost:<port>`, SQLite in `.tessera/`, the
+ * secret of `.tessera/secret`, the demo client and APIs (plus those of `file`), `dev: true`. It goes
+ * through `resolveConfig` like any production configuration.
+ */
+export function devConfig(o: DevConfigOptions): TesseraConfig {
+  const dir = resolve(o.cwd, DEV_DIR)
+  const port = o.port ?? DEV_PORT
+  const issuer = `http://localhost:${port}`
+  const env = o.env ?? process.env
+  const extra =
+    o.file === undefined ? undefined : loadConfigInput({ file: o.file, cwd: o.cwd, env: {} })
+  return resolveConfig({
+    logLevel: 'info',
+    ...(env.TESSERA_LOG_LEVEL
+      ? { logLevel: env.TESSERA_LOG_LEVEL as TesseraConfig['logLevel'] }
+      : {}),
+    apis: [...DEMO_APIS, ...(extra?.input.apis ?? [])],
+    clients: [demoClient(issuer), ...(extra?.input.clients ?? [])],
+    issuer,
+    host: o.host ?? 'localhost',
+    port,
+    secret: devSecret(dir, o.random),
+    database: { driver: 'sqlite', file: resolve(dir, 'tessera.db') },
+    dev: true,
+  })
+}

@@ -1,0 +1,113 @@
+import type { FastifyInstance, FastifyReply } from 'fastify'
+import type { ServerContext } from '../context.js'
+import { InvalidToken } from '../oauth/errors.js'
+import { PATHS } from '../oauth/paths.js'
+import { judgeSession } from '../sessions/lifecycle.js'
+import { verifyOwnJwt } from '../tokens/verify-own-token.js'
+import { DEMO_CLIENT_ID, PLAYGROUND_CALLBACK_PATH, PLAYGROUND_SESSION_PATH } from './demo.js'
+import { playgroundPage, type PlaygroundSettings } from './playground-page.js'
+
+/**
+ * Dev mode only: the playground at `/` (and its sign-in callback), a page that signs in to the demo
+ * client with PKCE and shows tokens and the session, and `/playground/session`, which reports the
+ * state of the session behind a bearer access token. Registered only when `config.dev` is set.
+ */
+export function playgroundRoutes(app: FastifyInstance, ctx: ServerContext): void {
+  if (!ctx.config.dev) return
+  const client = ctx.config.clients.find((c) => c.id === DEMO_CLIENT_ID)
+  if (!client) {
+    ctx.log.warn({ clientId: DEMO_CLIENT_ID }, 'dev mode without the demo client: no playground')
+    return
+  }
+  const issuer = ctx.config.issuer
+  const settings: PlaygroundSettings = {
+    issuer,
+    clientId: client.id,
+    redirectUri: issuer + PLAYGROUND_CALLBACK_PATH,
+    postLogoutRedirectUri: issuer + '/',
+    scope: (client.scopes ?? []).join(' '),
+    apis: ctx.config.apis
+      .filter((a) => client.audiences?.includes(a.audience))
+      .map((a) => ({ audience: a.audience, name: a.name ?? a.audience, scopes: a.scopes ?? [] })),
+    paths: {
+      authorize: PATHS.authorize,
+      token: PATHS.token,
+      revoke: PATHS.revoke,
+      userinfo: PATHS.userinfo,
+      endSession: PATHS.endSession,
+      session: PLAYGROUND_SESSION_PATH,
+      callback: PLAYGROUND_CALLBACK_PATH,
+    },
+  }
+
+  const page = (reply: FastifyReply): FastifyReply => {
+    const nonce = ctx.random.bytes(16).toString('base64url')
+    return reply
+      .header('content-type', 'text/html; charset=utf-8')
+      .header('cache-control', 'no-store')
+      .header(
+        'content-security-policy',
+        [
+          "default-src 'none'",
+          `script-src 'nonce-${nonce}'`,
+          `style-src 'nonce-${nonce}'`,
+          "connect-src 'self'",
+          "img-src 'self'",
+          "base-uri 'none'",
+          "form-action 'none'",
+          "frame-ancestors 'none'",
+        ].join('; '),
+      )
+      .header('x-frame-options', 'DENY')
+      .send(playgroundPage(settings, nonce))
+  }
+  app.get('/', (_req, reply) => page(reply))
+  app.get(PLAYGROUND_CALLBACK_PATH, (_req, reply) => page(reply))
+  // Browsers ask for it on every page load; answering saves a 404 in the console.
+  app.get('/favicon.ico', (_req, reply) =>
+    reply.code(204).header('cache-control', 'max-age=86400').send(),
+  )
+
+  // Unlike /userinfo it answers for ended sessions too: showing why a session ended is the point.
+  app.get(PLAYGROUND_SESSION_PATH, async (req, reply) => {
+    const token = bearerToken(req.headers.authorization)
+    const claims = await verifyOwnJwt(ctx, token, 'at+jwt', issuer)
+    const session =
+      claims && typeof claims.sid === 'string' ? await ctx.store.getSession(claims.sid) : undefined
+    if (!claims || !session || session.userId !== claims.sub) {
+      throw invalidToken('the access token is invalid, expired or has no session', true)
+    }
+    // The state as decided now: a session past its lifetime is reported expired (or abandoned)
+    // even before a refresh or the maintenance sweep has written that down.
+    const now = ctx.clock.now()
+    const verdict = judgeSession(session, now)
+    return reply.header('cache-control', 'no-store').send({
+      sid: session.id,
+      clientId: session.clientId,
+      state: verdict.live ? session.state : verdict.state,
+      reason: verdict.live ? session.reason : verdict.reason,
+      scope: session.scope,
+      resources: session.resources,
+      createdAt: session.createdAt,
+      lastActiveAt: session.lastActiveAt,
+      expiresAt: session.expiresAt,
+      idleExpiresAt: session.lastActiveAt + session.idleSeconds * 1000,
+      endedAt: verdict.live ? null : verdict.at,
+      generation: session.generation,
+      now,
+    })
+  })
+}
+
+function invalidToken(description: string, presented: boolean): InvalidToken {
+  const e = new InvalidToken(description)
+  e.headers['www-authenticate'] = presented ? 'Bearer error="invalid_token"' : 'Bearer'
+  return e
+}
+
+/** The token of an `Authorization: Bearer` header; never read from the query (TOK-02). */
+function bearerToken(header: string | undefined): string {
+  const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header?.trim() ?? '')
+  if (!m?.[1]) throw invalidToken('an Authorization: Bearer access token is required', false)
+  return m[1]
+}

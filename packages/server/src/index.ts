@@ -1,0 +1,48 @@
+/**
+ * `@tessera/server`: an OAuth 2.1 / OpenID Connect session server.
+ *
+ * @example
+ * ```ts
+ * import { createTesseraServer, resolveConfig } from '@tessera/server'
+ *
+ * const config = resolveConfig({ issuer: 'https://auth.example.com', secret: process.env.SECRET })
+ * const server = await createTesseraServer({ config })
+ * await server.listen()
+ * ```
+ */
+export { createTesseraServer } from './server.js'
+export type { CreateServerOptions, ServerHooks, TesseraServer } from './server.js'
+export { resolveConfig } from './config/resolve.js'
+export type { ConfigInput } from './config/resolve.js'
+export { loadConfig } from './config/load.js'
+export type { LoadConfigOptions } from './config/load.js'
+export { ConfigError } from './config/config.js'
+export type { ApiConfig, ClientConfig, TesseraConfig, ThrottleRule } from './config/config.js'
+export { SqliteStore } from './store/sqlite-store.js'
+export type { SqliteStoreOptions } from './store/sqlite-store.js'
+export type { Store, CodeRedemption, RotateResult } from './store/store.js'
+export type {
+  ApiRecord,
+  AuthorizationCodeRecord,
+  BrowserSessionRecord,
+  ClientAuthMethod,
+  ClientRecord,
+  EventFilter,
+  GrantType,
+  SecurityEventRecord,
+  SecurityEventType,
+  SessionEndReason,
+  SessionFilter,
+  SessionRecord,
+  SessionState,
+  SigningAlg,
+  SigningKeyRecord,
+  UserRecord,
+} from './store/types.js'
+export { FakeClock, MonotonicClock } from './lib/clock.js'
+export type { Clock } from './lib/clock.js'
+export type { Random } from './lib/random.js'
+export type { RouteModule } from './http/app.js'
+export type { ServerContext } from './context.js'
+export type { AccessTokenClaimsHook, AccessTokenClaimsInput } from './tokens/token-issuer.js'
+export type { PasswordCost } from './users/password.js'

@@ -1,0 +1,225 @@
+import { existsSync, writeFileSync } from 'node:fs'
+import { request } from 'node:http'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { CliProcess, cleanEnv, runCli, runInProcess, tempDir } from './cli-process.js'
+
+// Child processes start slowly on a small, busy machine (tsx compiles the sources first).
+vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 })
+
+const SLOW_FIXTURE = fileURLToPath(new URL('./fixtures/start-with-slow-route.ts', import.meta.url))
+const SECRET = 'start-test-secret-start-test-secret-0123456789'
+
+let tmp: ReturnType<typeof tempDir>
+beforeAll(() => {
+  tmp = tempDir()
+})
+afterAll(() => tmp.remove())
+
+function prodEnv(extra: Record<string, string> = {}): Record<string, string> {
+  return cleanEnv({
+    TESSERA_ISSUER: 'http://127.0.0.1:4000',
+    TESSERA_SECRET: SECRET,
+    TESSERA_SQLITE_FILE: join(tmp.dir, 'start.db'),
+    TESSERA_LOG_LEVEL: 'info',
+    ...extra,
+  })
+}
+
+/** A GET over a fresh connection (no keep-alive pool), resolving with status and body. */
+function get(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent: false }, (res) => {
+      let body = ''
+      res.setEncoding('utf8').on('data', (c: string) => (body += c))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe('tessera start: bad configuration', () => {
+  const files = tempDir()
+  afterAll(() => files.remove())
+  const fragment = join(files.dir, 'fragment.json')
+  writeFileSync(
+    fragment,
+    JSON.stringify({ clients: [{ id: 'app', redirectUris: ['https://app.example/cb#frag'] }] }),
+  )
+  const unknownKey = join(files.dir, 'unknown.json')
+  writeFileSync(unknownKey, JSON.stringify({ isuer: 'https://auth.example.com' }))
+  const badJson = join(files.dir, 'bad.json')
+  writeFileSync(badJson, `{ "secret": "${SECRET}", }`)
+
+  const cases: { name: string; env: Record<string, string>; args?: string[]; setting: string }[] = [
+    { name: 'a port that is not a number', env: { TESSERA_PORT: 'http' }, setting: 'TESSERA_PORT' },
+    { name: 'a port out of range', env: { TESSERA_PORT: '70000' }, setting: 'TESSERA_PORT' },
+    {
+      name: 'an http issuer outside loopback',
+      env: { TESSERA_ISSUER: 'http://auth.example.com' },
+      setting: 'TESSERA_ISSUER',
+    },
+    { name: 'a short secret', env: { TESSERA_SECRET: 'short' }, setting: 'TESSERA_SECRET' },
+    { name: 'no secret at all', env: { TESSERA_SECRET: '' }, setting: 'secret' },
+    {
+      name: 'an unknown log level',
+      env: { TESSERA_LOG_LEVEL: 'loud' },
+      setting: 'TESSERA_LOG_LEVEL',
+    },
+    {
+      name: 'an unknown signing algorithm',
+      env: { TESSERA_SIGNING_ALG: 'HS256' },
+      setting: 'TESSERA_SIGNING_ALG',
+    },
+    {
+      name: 'a trusted proxy that is not an IP',
+      env: { TESSERA_TRUST_PROXY: '10.0.0.1, proxy.internal' },
+      setting: 'TESSERA_TRUST_PROXY',
+    },
+    {
+      name: 'two databases',
+      env: { DATABASE_URL: 'postgres://db.internal/tessera' },
+      setting: 'DATABASE_URL',
+    },
+    {
+      name: 'a redirect URI with a fragment in the file',
+      env: {},
+      args: ['--config', fragment],
+      setting: 'clients[0].redirectUris[0]',
+    },
+    {
+      name: 'a misspelt setting in the file',
+      env: {},
+      args: ['--config', unknownKey],
+      setting: 'isuer',
+    },
+    { name: 'a file that is not JSON', env: {}, args: ['--config', badJson], setting: '--config' },
+    { name: 'a missing file', env: {}, args: ['--config', 'nope.json'], setting: '--config' },
+  ]
+
+  for (const c of cases) {
+    it(`${c.name} stops start-up with exit 78 and one line naming ${c.setting}`, async () => {
+      const r = await runInProcess(['start', ...(c.args ?? [])], {
+        cwd: tmp.dir,
+        env: prodEnv(c.env),
+      })
+      expectConfigError(r, c.setting)
+    })
+  }
+
+  it('the process itself exits 78 with the one line (child process)', async () => {
+    for (const [env, args, setting] of [
+      [{ TESSERA_PORT: 'http' }, [], 'TESSERA_PORT'],
+      [{}, ['--config', fragment], 'clients[0].redirectUris[0]'],
+    ] as const) {
+      const r = await runCli(['start', ...args], { cwd: tmp.dir, env: prodEnv(env) })
+      expectConfigError(r, setting)
+    }
+  })
+})
+
+function expectConfigError(
+  r: { code: number | null; stdout: string; stderr: string },
+  setting: string,
+): void {
+  expect(r.code).toBe(78)
+  expect(r.stdout).toBe('')
+  const lines = r.stderr.trimEnd().split('\n')
+  expect(lines).toHaveLength(1)
+  expect(lines[0]).toMatch(new RegExp(`^tessera: invalid configuration: ${escape(setting)}: \\S`))
+  expect(r.stderr).not.toContain(SECRET)
+  expect(r.stderr).not.toMatch(/\n\s+at /)
+}
+
+function escape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
+
+describe('tessera start: a secret that does not match the data', () => {
+  it('exits 78 naming secret when the stored signing keys were made under another secret', async () => {
+    const db = join(tmp.dir, 'other-secret.db')
+    const first = await runInProcess(['keys', 'list'], {
+      cwd: tmp.dir,
+      env: prodEnv({ TESSERA_SQLITE_FILE: db }),
+    })
+    expect(first.code).toBe(0)
+    const r = await runInProcess(['start', '--port', '0'], {
+      cwd: tmp.dir,
+      env: prodEnv({ TESSERA_SQLITE_FILE: db, TESSERA_SECRET: 'another-secret-'.repeat(3) }),
+    })
+    expectConfigError(r, 'secret')
+  })
+})
+
+describe('tessera start: running and stopping', () => {
+  it('prints issuer and url, serves, and exits 0 on SIGTERM with the store closed', async () => {
+    const db = join(tmp.dir, 'run.db')
+    const p = new CliProcess(['start', '--port', '0'], {
+      cwd: tmp.dir,
+      env: prodEnv({ TESSERA_SQLITE_FILE: db }),
+    })
+    const url = await p.url()
+    expect(p.values().get('issuer')).toEqual(['http://127.0.0.1:4000'])
+    expect(url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+    expect((await get(url + '/readyz')).status).toBe(200)
+    const { code, signal } = await p.stop()
+    expect(signal).toBeNull()
+    expect(code).toBe(0)
+    // SQLite removes the WAL file when the last connection closes cleanly.
+    expect(existsSync(db)).toBe(true)
+    expect(existsSync(db + '-wal')).toBe(false)
+    const logs = p.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; level: number })
+    expect(logs.map((l) => l.msg)).toEqual(
+      expect.arrayContaining(['shutting down: draining in-flight requests', 'stopped']),
+    )
+  })
+
+  it('SIGTERM during a slow in-flight request lets it finish, refuses new connections, exits 0', async () => {
+    const p = new CliProcess(['start', '--port', '0'], {
+      cwd: tmp.dir,
+      env: prodEnv({ TESSERA_SQLITE_FILE: join(tmp.dir, 'slow.db') }),
+      entry: SLOW_FIXTURE,
+    })
+    const url = await p.url()
+    const slow = get(url + '/test/slow?ms=1500')
+    await p.waitFor(/^slow: started$/m)
+    p.child.kill('SIGTERM')
+    await p.waitFor(/shutting down/)
+    // Not accepting any more: a new connection is refused (or answered 503 while closing).
+    const late = await get(url + '/healthz').then(
+      (r) => r.status,
+      (e: NodeJS.ErrnoException) => e.code,
+    )
+    expect(['ECONNREFUSED', 'ECONNRESET', 503]).toContain(late)
+    const res = await slow
+    expect(res.status).toBe(200)
+    expect(JSON.parse(res.body)).toEqual({ done: true, ms: 1500 })
+    const { code } = await p.exited
+    expect(code).toBe(0)
+  })
+
+  it('a second signal exits at once without draining', async () => {
+    const p = new CliProcess(['start', '--port', '0'], {
+      cwd: tmp.dir,
+      env: prodEnv({ TESSERA_SQLITE_FILE: join(tmp.dir, 'twice.db') }),
+      entry: SLOW_FIXTURE,
+    })
+    const url = await p.url()
+    const slow = get(url + '/test/slow?ms=20000').catch((e: NodeJS.ErrnoException) => e.code)
+    await p.waitFor(/^slow: started$/m)
+    const t0 = Date.now()
+    p.child.kill('SIGTERM')
+    await p.waitFor(/shutting down/)
+    p.child.kill('SIGTERM')
+    const { code } = await p.exited
+    expect(code).toBe(143)
+    // Well before the 20 s request could have finished: it was not drained.
+    expect(Date.now() - t0).toBeLessThan(15_000)
+    expect(await slow).toBe('ECONNRESET')
+  })
+})

@@ -1,0 +1,160 @@
+import { describe, expect, it } from 'vitest'
+import { ConfigError, type ClientConfig } from '../../src/config/config.js'
+import { resolveConfig, type ConfigInput } from '../../src/config/resolve.js'
+import { registrationProblem } from '../../src/oauth/redirect-uri.js'
+
+const base: ConfigInput = {
+  issuer: 'https://auth.example.com',
+  secret: 'x'.repeat(32),
+  apis: [{ audience: 'https://api.example.com' }],
+}
+
+function clientWith(c: Partial<ClientConfig>): ConfigInput {
+  return { ...base, clients: [{ id: 'app', redirectUris: ['https://app.example.com/cb'], ...c }] }
+}
+
+function errorOf(input: ConfigInput): { setting: string; message: string } | undefined {
+  try {
+    resolveConfig(input)
+    return undefined
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err
+    return { setting: err.setting, message: err.message }
+  }
+}
+
+describe('RDR-03 redirect URIs that cannot be registered', () => {
+  it.each([
+    ['https://app.example.com/cb#frag', 'web', 'must not contain a fragment'],
+    ['https://app.example.com/cb#', 'web', 'must not contain a fragment'],
+    [
+      'http://app.example.com/cb',
+      'web',
+      'must use https (http is allowed only for loopback addresses)',
+    ],
+    [
+      'http://app.example.com/cb',
+      'native',
+      'must use https (http is allowed only for loopback addresses)',
+    ],
+    [
+      'http://10.0.0.1/cb',
+      'native',
+      'must use https (http is allowed only for loopback addresses)',
+    ],
+    [
+      'myapp:/callback',
+      'native',
+      'a private-use URI scheme must be a reverse domain name (contain a dot)',
+    ],
+    [
+      'com.example.app:/callback',
+      'web',
+      'private-use URI schemes are allowed only for native clients',
+    ],
+    ['javascript:alert(1)', 'native', 'must not use the javascript: scheme'],
+    ['data:text/html,hi', 'native', 'must not use the data: scheme'],
+    ['https://user:pw@app.example.com/cb', 'web', 'must not contain credentials'],
+    ['/relative/cb', 'web', 'is not an absolute URI'],
+  ] as const)('%s for a %s client: %s', (uri, type, problem) => {
+    expect(registrationProblem(uri, type)).toBe(problem)
+    expect(errorOf(clientWith({ applicationType: type, redirectUris: [uri] }))).toEqual({
+      setting: 'clients[0].redirectUris[0]',
+      message: `invalid configuration: clients[0].redirectUris[0]: ${problem}`,
+    })
+  })
+
+  it.each([
+    ['https://app.example.com/cb', 'web'],
+    ['https://app.example.com/cb?x=1', 'web'],
+    ['http://127.0.0.1/cb', 'native'],
+    ['http://[::1]:8080/cb', 'native'],
+    ['http://localhost:3000/cb', 'web'],
+    ['com.example.app:/callback', 'native'],
+  ] as const)('%s for a %s client can be registered', (uri, type) => {
+    expect(registrationProblem(uri, type)).toBeUndefined()
+    expect(errorOf(clientWith({ applicationType: type, redirectUris: [uri] }))).toBeUndefined()
+  })
+
+  it('post-logout redirect URIs follow the same rules', () => {
+    expect(
+      errorOf(clientWith({ postLogoutRedirectUris: ['http://evil.example.com/'] }))?.setting,
+    ).toBe('clients[0].postLogoutRedirectUris[0]')
+  })
+})
+
+describe('configuration is validated when it is built, naming the setting', () => {
+  it.each<[string, ConfigInput, string]>([
+    ['no issuer', { ...base, issuer: undefined }, 'issuer'],
+    ['issuer with a query', { ...base, issuer: 'https://a.example.com/?x' }, 'issuer'],
+    ['http issuer outside dev', { ...base, issuer: 'http://auth.example.com' }, 'issuer'],
+    ['short secret', { ...base, secret: 'short' }, 'secret'],
+    ['unknown signing alg', { ...base, signingAlg: 'HS256' as never }, 'signingAlg'],
+    ['fractional port', { ...base, port: 1.5 }, 'port'],
+    ['API that is not a URI', { ...base, apis: [{ audience: 'orders' }] }, 'apis[0].audience'],
+    [
+      'API listed twice',
+      { ...base, apis: [{ audience: 'https://a.example' }, { audience: 'https://a.example' }] },
+      'apis[1].audience',
+    ],
+    // TOK-08: a client id can never be mistaken for a user subject.
+    ['client id shaped like a user subject', clientWith({ id: 'usr_abc' }), 'clients[0].id'],
+    [
+      'client audience not configured',
+      clientWith({ audiences: ['https://other.example'] }),
+      'clients[0].audiences[0]',
+    ],
+    ['short client secret', clientWith({ secret: 'too-short' }), 'clients[0].secret'],
+    [
+      'secret with auth method none',
+      clientWith({ secret: 'y'.repeat(40), tokenEndpointAuthMethod: 'none' }),
+      'clients[0].tokenEndpointAuthMethod',
+    ],
+    [
+      'client_credentials for a public client',
+      clientWith({ grantTypes: ['client_credentials'] }),
+      'clients[0].grantTypes',
+    ],
+    [
+      'grace window over 5 minutes',
+      clientWith({ refreshGraceSeconds: 301 }),
+      'clients[0].refreshGraceSeconds',
+    ],
+    [
+      'code flow without redirect URIs',
+      clientWith({ redirectUris: [] }),
+      'clients[0].redirectUris',
+    ],
+    [
+      'throttle rule without a limit',
+      { ...base, throttle: { signInPerIp: { windowSeconds: 60 } as never } },
+      'throttle.signInPerIp.limit',
+    ],
+  ])('%s -> %s', (_name, input, setting) => {
+    expect(errorOf(input)?.setting).toBe(setting)
+  })
+
+  it('applies the documented defaults', () => {
+    const c = resolveConfig(clientWith({}))
+    expect(c).toMatchObject({
+      issuer: 'https://auth.example.com',
+      port: 4000,
+      signingAlg: 'ES256',
+      jwksMaxAgeSeconds: 300,
+      idTokenTtlSeconds: 3600,
+      codeTtlSeconds: 60,
+      maintenanceIntervalSeconds: 60,
+      bodyLimit: 65_536,
+      trustProxy: [],
+    })
+    expect(c.clients[0]).toMatchObject({
+      tokenEndpointAuthMethod: 'none',
+      refreshGraceSeconds: 30,
+      refreshGraceMaxUses: 10,
+      sessionIdleSeconds: 14 * 86_400,
+      sessionAbsoluteSeconds: 90 * 86_400,
+      grantTypes: ['authorization_code', 'refresh_token'],
+    })
+    expect(c.apis[0]).toMatchObject({ accessTokenTtlSeconds: 900, scopes: [], userClaims: [] })
+  })
+})

@@ -1,0 +1,96 @@
+import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { DEMO_APIS, DEMO_CLIENT_ID } from '../../src/dev/demo.js'
+import { devConfig } from '../../src/dev/dev-config.js'
+import { cryptoRandom } from '../../src/lib/random.js'
+import { tempDir } from '../cli/cli-process.js'
+
+let tmp: ReturnType<typeof tempDir>
+beforeAll(() => {
+  tmp = tempDir('tessera-devcfg-')
+})
+afterAll(() => tmp.remove())
+
+describe('dev configuration', () => {
+  it('is a resolved config: issuer on localhost:<port>, SQLite and secret in .tessera, dev on', () => {
+    const c = devConfig({ cwd: tmp.dir, port: 4123, random: cryptoRandom, env: {} })
+    expect(c).toMatchObject({
+      issuer: 'http://localhost:4123',
+      host: 'localhost',
+      port: 4123,
+      dev: true,
+      logLevel: 'info',
+      database: { driver: 'sqlite', file: join(tmp.dir, '.tessera', 'tessera.db') },
+    })
+    expect(c.secret.toString()).toBe(
+      readFileSync(join(tmp.dir, '.tessera', 'secret'), 'utf8').trim(),
+    )
+    expect(statSync(join(tmp.dir, '.tessera')).mode & 0o777).toBe(0o700)
+    expect(c.clients.map((x) => x.id)).toEqual([DEMO_CLIENT_ID])
+    expect(c.clients[0]).toMatchObject({
+      applicationType: 'native',
+      tokenEndpointAuthMethod: 'none',
+      redirectUris: ['http://localhost:4123/playground/callback', 'dev.tessera.demo:/callback'],
+      postLogoutRedirectUris: ['http://localhost:4123/'],
+    })
+    expect(c.apis.map((a) => a.audience)).toEqual(DEMO_APIS.map((a) => a.audience))
+  })
+
+  it('ignores the production environment except the log level', () => {
+    const c = devConfig({
+      cwd: tmp.dir,
+      random: cryptoRandom,
+      env: {
+        TESSERA_ISSUER: 'https://auth.example.test',
+        TESSERA_SECRET: 'x'.repeat(40),
+        DATABASE_URL: 'postgres://db/tessera',
+        TESSERA_LOG_LEVEL: 'warn',
+      },
+    })
+    expect(c.issuer).toBe('http://localhost:4000')
+    expect(c.secret.toString()).not.toBe('x'.repeat(40))
+    expect(c.database.driver).toBe('sqlite')
+    expect(c.logLevel).toBe('warn')
+  })
+
+  it('--config adds the file clients and APIs to the demo ones', () => {
+    const file = join(tmp.dir, 'mine.json')
+    writeFileSync(
+      file,
+      JSON.stringify({
+        apis: [{ audience: 'https://mine.example.test', scopes: ['mine'] }],
+        clients: [
+          {
+            id: 'my-spa',
+            redirectUris: ['http://localhost:5173/callback'],
+            audiences: ['https://mine.example.test'],
+          },
+        ],
+      }),
+    )
+    const c = devConfig({ cwd: tmp.dir, random: cryptoRandom, env: {}, file })
+    expect(c.clients.map((x) => x.id)).toEqual([DEMO_CLIENT_ID, 'my-spa'])
+    expect(c.apis.map((a) => a.audience)).toEqual([
+      ...DEMO_APIS.map((a) => a.audience),
+      'https://mine.example.test',
+    ])
+  })
+
+  it('an existing secret file readable by others is narrowed to 0600, a short one refused', () => {
+    const dir = tempDir('tessera-devsecret-')
+    try {
+      devConfig({ cwd: dir.dir, random: cryptoRandom, env: {} })
+      const file = join(dir.dir, '.tessera', 'secret')
+      chmodSync(file, 0o644)
+      devConfig({ cwd: dir.dir, random: cryptoRandom, env: {} })
+      expect(statSync(file).mode & 0o777).toBe(0o600)
+      writeFileSync(file, 'short\n')
+      expect(() => devConfig({ cwd: dir.dir, random: cryptoRandom, env: {} })).toThrow(
+        /holds fewer than 32 characters/,
+      )
+    } finally {
+      dir.remove()
+    }
+  })
+})

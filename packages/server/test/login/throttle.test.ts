@@ -1,0 +1,221 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { dummyPasswordHash } from '../../src/login/sign-in.js'
+import type { UserRecord } from '../../src/store/types.js'
+import {
+  authorizationParams,
+  CookieJar,
+  formFields,
+  openLogin,
+  rowCounts,
+  startAuthorize,
+  submitLogin,
+} from '../helpers/oauth-flow.js'
+import { startTestServer, type TestServer } from '../helpers/test-server.js'
+
+const ACCOUNT_LIMIT = 3
+const IP_LIMIT = 8
+const WINDOW = 300
+
+let t: TestServer
+let alice: UserRecord
+beforeEach(async () => {
+  t = await startTestServer({
+    config: {
+      throttle: {
+        signInPerAccount: { limit: ACCOUNT_LIMIT, windowSeconds: WINDOW },
+        signInPerIp: { limit: IP_LIMIT, windowSeconds: WINDOW },
+      },
+    },
+  })
+  // Start at the beginning of a throttle window, so Retry-After is the whole window.
+  t.clock.set(Math.ceil(t.clock.now() / (WINDOW * 1000)) * WINDOW * 1000)
+  alice = await t.createUser()
+  await t.createUser('disabled-dan', 'dan password 1234')
+  const dan = (await t.store.getUserByUsername('disabled-dan'))!
+  await t.store.updateUser({ ...dan, disabled: true })
+})
+afterEach(async () => {
+  await t.close()
+})
+
+/** One sign-in attempt from a fresh browser; returns status, the alert text and the response. */
+async function attempt(username: string, password: string) {
+  const jar = new CookieJar()
+  const { params } = authorizationParams()
+  const login = await openLogin(t, await startAuthorize(t, params, jar), jar)
+  const res = await submitLogin(t, login.fields, jar, username, password)
+  const html = res.status === 303 ? '' : await res.text()
+  return {
+    status: res.status,
+    alert: /<p class="alert" role="alert">([^<]*)<\/p>/.exec(html)?.[1],
+    retryAfter: res.headers.get('retry-after'),
+    res,
+    html,
+  }
+}
+
+const FAILED = 'Incorrect username or password.'
+
+describe('REL-11 password brute force', () => {
+  it('an account is locked after the limit; even the right password then gets 429 with Retry-After', async () => {
+    for (let i = 0; i < ACCOUNT_LIMIT; i++) {
+      expect(await attempt('alice', `wrong ${i}`)).toMatchObject({
+        status: 400,
+        alert: FAILED,
+        retryAfter: null,
+      })
+    }
+    const locked = await attempt('alice', 'correct horse battery')
+    expect(locked.status).toBe(429)
+    expect(locked.retryAfter).toBe(String(WINDOW))
+    expect(locked.alert).toBe('Too many sign-in attempts. Try again in 5 minutes.')
+    expect(locked.res.headers.get('content-type')).toBe('text/html; charset=utf-8')
+    expect(locked.res.headers.get('x-frame-options')).toBe('DENY')
+    expect(rowCounts(t).live_browser_sessions).toBe(0)
+  })
+
+  it('a locked account does not grow its counter, and is not even checked', async () => {
+    for (let i = 0; i < ACCOUNT_LIMIT; i++) await attempt('alice', `wrong ${i}`)
+    const before = rowCounts(t)
+    for (let i = 0; i < 5; i++)
+      expect((await attempt('alice', `wrong again ${i}`)).status).toBe(429)
+    const after = rowCounts(t)
+    expect(after.throttle_hits).toBe(before.throttle_hits)
+    expect(after.security_events).toBe(before.security_events)
+  })
+
+  it('after the window the account opens again', async () => {
+    for (let i = 0; i < ACCOUNT_LIMIT; i++) await attempt('alice', `wrong ${i}`)
+    t.clock.advance(WINDOW * 1000 - 1)
+    expect((await attempt('alice', 'correct horse battery')).status).toBe(429)
+    t.clock.advance(1)
+    expect((await attempt('alice', 'correct horse battery')).status).toBe(303)
+  })
+
+  it('unknown usernames are throttled the same way, with the same texts', async () => {
+    const known: string[] = []
+    const unknown: string[] = []
+    for (let i = 0; i < ACCOUNT_LIMIT + 1; i++) {
+      const a = await attempt('alice', `wrong ${i}`)
+      const b = await attempt('nobody-here', `wrong ${i}`)
+      known.push(`${a.status} ${a.alert} ${a.retryAfter}`)
+      unknown.push(`${b.status} ${b.alert} ${b.retryAfter}`)
+    }
+    expect(unknown).toEqual(known)
+    expect(known.at(-1)).toBe(`429 Too many sign-in attempts. Try again in 5 minutes. ${WINDOW}`)
+  })
+
+  it('the error text is the same for an unknown user, a wrong password and a disabled account', async () => {
+    const pages = [
+      await attempt('nobody-here', 'whatever 1234'),
+      await attempt('alice', 'wrong password'),
+      await attempt('disabled-dan', 'dan password 1234'),
+    ]
+    for (const p of pages)
+      expect({ status: p.status, alert: p.alert }).toEqual({ status: 400, alert: FAILED })
+    // Same page apart from the per-request transaction, CSRF token and the typed username.
+    const strip = (p: (typeof pages)[number]) =>
+      p.html.replace(/name="(tx|csrf|username)" value="[^"]*"/g, '')
+    expect(new Set(pages.map(strip)).size).toBe(1)
+  })
+
+  it('a successful sign-in resets the account counter', async () => {
+    for (let i = 0; i < ACCOUNT_LIMIT - 1; i++) await attempt('alice', `wrong ${i}`)
+    expect((await attempt('alice', 'correct horse battery')).status).toBe(303)
+    for (let i = 0; i < ACCOUNT_LIMIT; i++)
+      expect((await attempt('alice', `wrong ${i}`)).status).toBe(400)
+    expect((await attempt('alice', 'wrong')).status).toBe(429)
+  })
+
+  it('the per-IP limit stops spraying across many usernames; other keys are unaffected by the account lock', async () => {
+    for (let i = 0; i < IP_LIMIT; i++) {
+      expect((await attempt(`user-${i}`, 'password guess')).status).toBe(400)
+    }
+    expect((await attempt('someone-new', 'password guess')).status).toBe(429)
+    expect((await attempt('alice', 'correct horse battery')).status).toBe(429)
+  })
+
+  it('the username counter is case-insensitive, as usernames are', async () => {
+    for (let i = 0; i < ACCOUNT_LIMIT; i++) await attempt(i % 2 ? 'ALICE' : 'Alice', `wrong ${i}`)
+    expect((await attempt('alice', 'correct horse battery')).status).toBe(429)
+  })
+
+  it('the dummy hash for unknown usernames has the configured cost, so it costs what a real check costs', async () => {
+    const dummy = await dummyPasswordHash(t.server.ctx)
+    const cost = (h: string) => h.split('$').slice(0, 4).join('$')
+    expect(cost(dummy)).toBe(cost(alice.passwordHash))
+    expect(cost(dummy)).toBe('scrypt$1024$8$1')
+  })
+})
+
+describe('sign-in events and metrics', () => {
+  it('a failure records sign_in_failure with ip, user agent, client and reason', async () => {
+    await attempt('alice', 'wrong password')
+    t.clock.advance(1000)
+    await attempt('nobody-here', 'wrong password')
+    const events = await t.store.listEvents({ type: 'sign_in_failure' })
+    expect(events.map((e) => ({ ...e, id: undefined, at: undefined }))).toEqual(
+      [
+        {
+          id: undefined,
+          at: undefined,
+          type: 'sign_in_failure',
+          userId: alice.id,
+          clientId: 'web-app',
+          sessionId: null,
+          ip: '127.0.0.1',
+          userAgent: 'node',
+          data: { reason: 'wrong_password' },
+        },
+        {
+          id: undefined,
+          at: undefined,
+          type: 'sign_in_failure',
+          userId: null,
+          clientId: 'web-app',
+          sessionId: null,
+          ip: '127.0.0.1',
+          userAgent: 'node',
+          data: { reason: 'unknown_user' },
+        },
+      ].reverse(),
+    )
+  })
+
+  it('a success records sign_in_success; metrics count results', async () => {
+    await attempt('alice', 'wrong password')
+    await attempt('alice', 'correct horse battery')
+    for (let i = 0; i < ACCOUNT_LIMIT; i++) await attempt('bob', 'wrong password')
+    await attempt('bob', 'wrong password')
+    const [ok] = await t.store.listEvents({ type: 'sign_in_success' })
+    expect(ok).toMatchObject({
+      userId: alice.id,
+      clientId: 'web-app',
+      ip: '127.0.0.1',
+      userAgent: 'node',
+      data: { amr: ['pwd'] },
+    })
+    const metrics = await (await fetch(t.url + '/metrics')).text()
+    expect(metrics).toContain('tessera_sign_ins_total{result="failure"} 4')
+    expect(metrics).toContain('tessera_sign_ins_total{result="success"} 1')
+    expect(metrics).toContain('tessera_sign_ins_total{result="throttled"} 1')
+  })
+
+  it('the password never reaches the events table or the re-rendered form', async () => {
+    await attempt('alice', 'hunter2-secret-password')
+    const all = JSON.stringify(await t.store.listEvents({}))
+    expect(all).not.toContain('hunter2-secret-password')
+    expect(formFields((await attempt('alice', 'hunter2-secret-password')).html).password).toBe('')
+  })
+})
+
+describe('REL-11 default limits', () => {
+  it('the defaults allow at most 100 failures an hour per account', async () => {
+    const { resolveConfig } = await import('../../src/config/resolve.js')
+    const c = resolveConfig({ issuer: 'https://auth.example.test', secret: 'x'.repeat(32) })
+    const perHour = (r: { limit: number; windowSeconds: number }) =>
+      (r.limit * 3600) / r.windowSeconds
+    expect(perHour(c.throttle.signInPerAccount)).toBeLessThanOrEqual(100)
+    expect(c.throttle.signInPerAccount).toEqual({ limit: 10, windowSeconds: 900 })
+  })
+})

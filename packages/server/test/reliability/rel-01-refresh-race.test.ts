@@ -1,0 +1,213 @@
+import { decodeJwt } from 'jose'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { UserRecord } from '../../src/store/types.js'
+import { mintCode, postForm } from '../helpers/grants.js'
+import { defaultClients, startTestServer, type TestServer } from '../helpers/test-server.js'
+import {
+  barrierPost,
+  formBody,
+  generationOf,
+  InterleavingSqliteStore,
+  refreshForm,
+  sessionIdOf,
+  type RawResponse,
+} from './support.js'
+
+/**
+ * REL-01: N refreshes of one refresh token released together by a barrier. Afterwards, from the
+ * responses and the database:
+ *
+ * - I1 one rotation: the session's generation advanced exactly once (g0 -> g0 + 1), at the moment
+ *   of the burst.
+ * - I2 one child: every 200 carries the same refresh token, the one of generation g0 + 1 (no second
+ *   live branch), each with its own fresh access token for the same session.
+ * - I3 closed outcomes: every request was answered, with 200 or with 400 invalid_grant in RFC 6749
+ *   JSON; no 5xx and nothing else.
+ * - I4 nothing lost, nothing extra: the grace replays recorded equal the 200s beyond the one
+ *   rotation; while the burst fits the client's replay limit the session stays active, no reuse is
+ *   recorded and the child refreshes normally.
+ *
+ * A burst larger than the replay limit (refreshGraceMaxUses, default 10) is reuse by design
+ * (RT-06): the last test shows I1-I3 still hold and the excess revokes the session.
+ */
+
+/** web-app allows 100 replays so a burst of 100 is a legitimate client's retry storm. */
+const BURST_LIMIT = 100
+
+const clients = defaultClients.map((c) =>
+  c.id === 'web-app' ? { ...c, refreshGraceMaxUses: BURST_LIMIT } : c,
+)
+
+/**
+ * Each test runs twice: on the SqliteStore as the server uses it, and on one that yields to the
+ * event loop at every store call, so that the requests really contend at the compare-and-set (see
+ * InterleavingSqliteStore) as they would on a networked database.
+ */
+const setups = [
+  { name: 'SqliteStore', interleaving: false },
+  { name: 'SqliteStore interleaving at every call', interleaving: true },
+] as const
+
+let t: TestServer
+let alice: UserRecord
+let interleaving: InterleavingSqliteStore | undefined
+let dir: string
+
+async function start(withInterleaving: boolean): Promise<void> {
+  dir = mkdtempSync(join(tmpdir(), 'tessera-rel01-'))
+  interleaving = withInterleaving
+    ? new InterleavingSqliteStore({ file: join(dir, 'tessera.db'), synchronous: 'NORMAL' })
+    : undefined
+  t = await startTestServer({ dir, clients, ...(interleaving ? { store: interleaving } : {}) })
+  alice = await t.createUser('alice')
+}
+
+async function stop(): Promise<void> {
+  await t.close()
+  rmSync(dir, { recursive: true, force: true })
+}
+
+const tokenUrl = () => t.url + '/oauth/token'
+
+/** Signs in and rotates `rotations` times; returns the current refresh token. */
+async function familyAt(clientId: string, rotations: number): Promise<string> {
+  const c = await mintCode(t, alice, { clientId })
+  const first = await postForm(tokenUrl(), {
+    grant_type: 'authorization_code',
+    code: c.code,
+    code_verifier: c.verifier,
+    redirect_uri: c.redirectUri,
+    client_id: clientId,
+  })
+  expect(first.status).toBe(200)
+  let rt = first.body.refresh_token as string
+  for (let i = 0; i < rotations; i++) {
+    const r = await postForm(tokenUrl(), refreshForm(rt, clientId))
+    expect(r.status).toBe(200)
+    rt = r.body.refresh_token as string
+  }
+  return rt
+}
+
+interface BurstOutcome {
+  ok: RawResponse[]
+  refused: RawResponse[]
+  child: string | undefined
+}
+
+/** I1-I3, common to every burst. */
+async function checkI1toI3(
+  parent: string,
+  responses: RawResponse[],
+  n: number,
+): Promise<BurstOutcome> {
+  const sid = sessionIdOf(parent)
+  const g0 = generationOf(parent)
+  const session = (await t.store.getSession(sid))!
+
+  // I3: all answered; only 200 or invalid_grant.
+  expect(responses).toHaveLength(n)
+  for (const r of responses) {
+    expect(r.status, JSON.stringify(r.body)).toBeLessThan(500)
+    expect([200, 400]).toContain(r.status)
+    expect(r.headers['cache-control']).toBe('no-store')
+    if (r.status === 400) expect(r.body.error).toBe('invalid_grant')
+  }
+  const ok = responses.filter((r) => r.status === 200)
+  const refused = responses.filter((r) => r.status === 400)
+  expect(ok.length + refused.length).toBe(n)
+  expect(ok.length).toBeGreaterThanOrEqual(1)
+
+  // I1: exactly one rotation, at the burst.
+  expect(session.generation).toBe(g0 + 1)
+  expect(session.rotatedAt).toBe(t.clock.now())
+
+  // I2: one child for everyone, each with its own access token for this session.
+  const child = t.server.ctx.refreshTokens.encode(sid, g0 + 1, session.salt)
+  expect(new Set(ok.map((r) => r.body.refresh_token))).toStrictEqual(new Set([child]))
+  expect(child).not.toBe(parent)
+  const jtis = ok.map((r) => {
+    const at = decodeJwt(r.body.access_token as string)
+    expect(at.sid).toBe(sid)
+    expect(at.sub).toBe(alice.id)
+    return at.jti
+  })
+  expect(new Set(jtis).size).toBe(ok.length)
+  return { ok, refused, child }
+}
+
+/** Counts the compare-and-set outcomes of one burst (interleaving store only). */
+function casDuring(): () => { rotateWon: number; rotateLost: number; graceWon: number } {
+  const before = { ...interleaving!.cas }
+  return () => ({
+    rotateWon: interleaving!.cas.rotateWon - before.rotateWon,
+    rotateLost: interleaving!.cas.rotateLost - before.rotateLost,
+    graceWon: interleaving!.cas.graceWon - before.graceWon,
+  })
+}
+
+describe.each(setups)('REL-01 concurrent refreshes of one refresh token ($name)', (setup) => {
+  beforeAll(() => start(setup.interleaving))
+  afterAll(stop)
+
+  for (const n of [2, 20, 100]) {
+    it(`REL-01 ${n} refreshes of one token released by a barrier converge on one child (I1-I4)`, async () => {
+      const parent = await familyAt('web-app', 1)
+      const sid = sessionIdOf(parent)
+      const cas = interleaving ? casDuring() : undefined
+      const responses = await barrierPost(
+        tokenUrl(),
+        Array.from({ length: n }, () => formBody(refreshForm(parent))),
+      )
+      const { ok, refused, child } = await checkI1toI3(parent, responses, n)
+      if (cas) {
+        // The requests really raced: losers of the compare-and-set converged through the grace path.
+        const c = cas()
+        expect(c.rotateWon).toBe(1)
+        expect(c.rotateLost).toBeGreaterThanOrEqual(1)
+        expect(c.graceWon).toBe(n - 1)
+      }
+
+      // I4: the burst fits the replay limit: every request got the child, nothing was revoked.
+      expect(refused).toHaveLength(0)
+      expect(ok).toHaveLength(n)
+      const session = (await t.store.getSession(sid))!
+      expect(session.state).toBe('active')
+      expect(session.graceUses).toBe(n - 1)
+      expect(await t.store.listEvents({ sessionId: sid, type: 'refresh_token_reuse' })).toEqual([])
+      const next = await postForm(tokenUrl(), refreshForm(child!))
+      expect(next.status).toBe(200)
+      expect(generationOf(next.body.refresh_token as string)).toBe(generationOf(parent) + 2)
+      expect((await t.store.getSession(sid))!.generation).toBe(generationOf(parent) + 2)
+    })
+  }
+
+  it('REL-01 a burst beyond the replay limit still yields one child; the excess is reuse and revokes the session', async () => {
+    // other-app keeps the default limit of 10 replays.
+    const limit = (await t.store.getClient('other-app'))!.refreshGraceMaxUses
+    expect(limit).toBe(10)
+    const n = 20
+    const parent = await familyAt('other-app', 0)
+    const sid = sessionIdOf(parent)
+    const responses = await barrierPost(
+      tokenUrl(),
+      Array.from({ length: n }, () => formBody(refreshForm(parent, 'other-app'))),
+    )
+    const { ok, refused, child } = await checkI1toI3(parent, responses, n)
+
+    expect(ok.length).toBeLessThanOrEqual(1 + limit)
+    expect(refused.length).toBeGreaterThanOrEqual(n - 1 - limit)
+    const session = (await t.store.getSession(sid))!
+    expect(session.graceUses).toBe(ok.length - 1)
+    expect([session.state, session.reason]).toStrictEqual(['revoked', 'refresh_token_reuse'])
+    const events = await t.store.listEvents({ sessionId: sid, type: 'refresh_token_reuse' })
+    expect(events.length).toBeGreaterThanOrEqual(1)
+    expect(events.map((e) => e.data.cause)).toContain('grace_limit')
+    const next = await postForm(tokenUrl(), refreshForm(child!, 'other-app'))
+    expect(next.status).toBe(400)
+    expect(next.body.error).toBe('invalid_grant')
+  })
+})

@@ -1,0 +1,212 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { FakeClock, MonotonicClock } from '../../src/lib/clock.js'
+import type { UserRecord } from '../../src/store/types.js'
+import { basicAuth, mintCode, postForm } from '../helpers/grants.js'
+import {
+  CONFIDENTIAL_SECRET,
+  defaultClients,
+  startTestServer,
+  type TestServer,
+} from '../helpers/test-server.js'
+import { refreshForm, sessionIdOf } from './support.js'
+
+/**
+ * REL-10: the machine's clock steps backwards. The server reads time only through its one clock, a
+ * MonotonicClock over the wall clock, which holds still through a backward step instead of going
+ * back. So an expiry the server has already reached is not undone, and no timeout (idle, absolute,
+ * grace window, code and access-token lifetimes) gets longer because the wall clock went back.
+ *
+ * The wall clock here is a FakeClock the test steps; the server reads it through the production
+ * MonotonicClock. Each scenario first lets the server observe the later time (any request does),
+ * then steps the wall back: with a clock that followed the wall, every one of these tests fails.
+ */
+
+/** A wall clock the test can step, read by the server through the real MonotonicClock. */
+class SteppedWallClock extends FakeClock {
+  readonly #monotonic = new MonotonicClock(() => this.wall())
+
+  wall(): number {
+    return super.now()
+  }
+
+  override now(): number {
+    return this.#monotonic.now()
+  }
+}
+
+const IDLE = 600
+const ABSOLUTE = 1_200
+const GRACE = 30
+
+let t: TestServer
+let clock: SteppedWallClock
+let alice: UserRecord
+beforeEach(async () => {
+  clock = new SteppedWallClock()
+  t = await startTestServer({
+    clock,
+    clients: defaultClients.map((c) =>
+      c.id === 'web-app'
+        ? {
+            ...c,
+            sessionIdleSeconds: IDLE,
+            sessionAbsoluteSeconds: ABSOLUTE,
+            refreshGraceSeconds: GRACE,
+          }
+        : c,
+    ),
+  })
+  alice = await t.createUser('alice')
+})
+afterEach(async () => {
+  await t.close()
+})
+
+const S = 1000
+const token = (form: Record<string, string>) => postForm(t.url + '/oauth/token', form)
+
+function redeemForm(c: Awaited<ReturnType<typeof mintCode>>): Record<string, string> {
+  return {
+    grant_type: 'authorization_code',
+    code: c.code,
+    code_verifier: c.verifier,
+    redirect_uri: c.redirectUri,
+    client_id: c.clientId,
+  }
+}
+
+async function signIn(): Promise<{ refreshToken: string; accessToken: string }> {
+  const r = await token(redeemForm(await mintCode(t, alice)))
+  expect(r.status, JSON.stringify(r.body)).toBe(200)
+  return {
+    refreshToken: r.body.refresh_token as string,
+    accessToken: r.body.access_token as string,
+  }
+}
+
+async function introspectActive(tok: string): Promise<boolean> {
+  const r = await postForm(
+    t.url + '/oauth/introspect',
+    { token: tok },
+    basicAuth('confidential-app', CONFIDENTIAL_SECRET),
+  )
+  expect(r.status).toBe(200)
+  return r.body.active === true
+}
+
+/** Any request makes the server read its clock; this one changes nothing. */
+async function serverObservesTime(): Promise<void> {
+  expect(await introspectActive('tsr_unknown')).toBe(false)
+}
+
+describe('REL-10 the clock steps backwards', () => {
+  it('REL-10 MonotonicClock never goes back: a backward step holds time until the source passes it', () => {
+    let wall = 1_000
+    const mono = new MonotonicClock(() => wall)
+    const seen: number[] = []
+    for (const w of [1_000, 2_000, 1_500, 900, 2_000, 2_001, -5, 3_000]) {
+      wall = w
+      seen.push(mono.now())
+    }
+    expect(seen).toStrictEqual([1_000, 2_000, 2_000, 2_000, 2_000, 2_001, 2_001, 3_000])
+
+    // A random walk with steps both ways: the clock is always the running maximum of the source.
+    let max = mono.now()
+    for (let i = 0; i < 10_000; i++) {
+      wall += Math.round((Math.random() - 0.4) * 60_000)
+      max = Math.max(max, wall)
+      expect(mono.now()).toBe(max)
+    }
+  })
+
+  it('REL-10 an access token that expired before the step stays expired after it', async () => {
+    const { accessToken } = await signIn()
+    expect(await introspectActive(accessToken)).toBe(true)
+    clock.advance(901 * S) // past the 900 s lifetime
+    expect(await introspectActive(accessToken)).toBe(false)
+    clock.advance(-600 * S)
+    expect(await introspectActive(accessToken)).toBe(false)
+  })
+
+  it('REL-10 an authorization code that expired before the step stays expired after it', async () => {
+    const c = await mintCode(t, alice, { ttlSeconds: 60 })
+    clock.advance(61 * S)
+    const late = await token(redeemForm(c))
+    expect([late.status, late.body.error]).toStrictEqual([400, 'invalid_grant'])
+    clock.advance(-30 * S)
+    const again = await token(redeemForm(c))
+    expect([again.status, again.body.error]).toStrictEqual([400, 'invalid_grant'])
+    expect(await t.store.listSessions({ userId: alice.id })).toEqual([])
+  })
+
+  it('REL-10 the idle timeout is not extended: a session idle past it stays abandoned after the step', async () => {
+    const start = clock.now()
+    const { refreshToken } = await signIn()
+    const sid = sessionIdOf(refreshToken)
+    clock.advance((IDLE + 10) * S)
+    await serverObservesTime()
+    clock.advance(-300 * S) // the wall is now only 310 s after the last activity
+    const r = await token(refreshForm(refreshToken))
+    expect([r.status, r.body.error]).toStrictEqual([400, 'invalid_grant'])
+    const s = (await t.store.getSession(sid))!
+    // Ended when the idle timeout ran out (not when it was noticed, nor at the stepped wall time).
+    expect([s.state, s.reason, s.endedAt]).toStrictEqual([
+      'abandoned',
+      'idle_timeout',
+      start + IDLE * S,
+    ])
+    // The decision is kept: stepping further back changes nothing.
+    clock.advance(-300 * S)
+    const again = await token(refreshForm(refreshToken))
+    expect([again.status, again.body.error]).toStrictEqual([400, 'invalid_grant'])
+  })
+
+  it('REL-10 activity during a backward step is stamped with the held time, not the earlier wall time', async () => {
+    const start = clock.now()
+    const { refreshToken } = await signIn()
+    const sid = sessionIdOf(refreshToken)
+    clock.advance(500 * S)
+    await serverObservesTime()
+    clock.advance(-400 * S) // wall: start + 100 s
+    const r = await token(refreshForm(refreshToken))
+    expect(r.status).toBe(200)
+    const s = (await t.store.getSession(sid))!
+    expect([s.lastActiveAt, s.rotatedAt]).toStrictEqual([start + 500 * S, start + 500 * S])
+  })
+
+  it('REL-10 the absolute lifetime is not extended: a session past it stays expired after the step', async () => {
+    const start = clock.now()
+    let { refreshToken } = await signIn()
+    const sid = sessionIdOf(refreshToken)
+    for (let i = 0; i < 2; i++) {
+      clock.advance(500 * S) // keep it from going idle
+      const r = await token(refreshForm(refreshToken))
+      expect(r.status).toBe(200)
+      refreshToken = r.body.refresh_token as string
+    }
+    clock.advance((ABSOLUTE - 1_000 + 10) * S) // 10 s past the absolute lifetime
+    await serverObservesTime()
+    clock.advance(-300 * S)
+    const r = await token(refreshForm(refreshToken))
+    expect([r.status, r.body.error]).toStrictEqual([400, 'invalid_grant'])
+    const s = (await t.store.getSession(sid))!
+    expect([s.state, s.reason]).toStrictEqual(['expired', 'absolute_lifetime'])
+    expect(s.endedAt).toBe(start + ABSOLUTE * S)
+  })
+
+  it('REL-10 the grace window is not extended: the parent replayed after it is reuse even after the step', async () => {
+    const { refreshToken: rt0 } = await signIn()
+    const sid = sessionIdOf(rt0)
+    const rotated = await token(refreshForm(rt0))
+    expect(rotated.status).toBe(200)
+    clock.advance((GRACE + 1) * S)
+    await serverObservesTime()
+    clock.advance(-20 * S) // the wall is back inside the 30 s window
+    const replay = await token(refreshForm(rt0))
+    expect([replay.status, replay.body.error]).toStrictEqual([400, 'invalid_grant'])
+    const s = (await t.store.getSession(sid))!
+    expect([s.state, s.reason]).toStrictEqual(['revoked', 'refresh_token_reuse'])
+    const events = await t.store.listEvents({ sessionId: sid, type: 'refresh_token_reuse' })
+    expect(events.map((e) => e.data.cause)).toStrictEqual(['after_grace_window'])
+  })
+})

@@ -1,0 +1,1026 @@
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { judgeSession } from '../../src/sessions/lifecycle.js'
+import type { Store } from '../../src/store/store.js'
+import type { SessionRecord, SessionState } from '../../src/store/types.js'
+import {
+  FAR,
+  T0,
+  apiRecord,
+  browserSessionRecord,
+  clientRecord,
+  codeRecord,
+  eventRecord,
+  sessionRecord,
+  signingKeyRecord,
+  uid,
+  userRecord,
+} from './records.js'
+
+export interface OpenedStore {
+  store: Store
+  /** Closes the store and removes whatever `open()` created. */
+  cleanup(): Promise<void>
+}
+
+/** Concurrent callers in the race tests: well above one, and above a small connection pool. */
+const RACERS = 20
+
+const ENDED_STATES: Exclude<SessionState, 'active' | 'pending'>[] = [
+  'ended',
+  'expired',
+  'abandoned',
+  'revoked',
+  'removed',
+  'replaced',
+]
+
+/**
+ * The contract of `Store` (src/store/store.ts), run against every implementation. `open()` must
+ * return a fresh, empty store for each test; the suite calls `migrate()` itself. Nothing here is
+ * specific to one database: assertions are on what the interface returns, never on SQL, error
+ * classes or file contents, so SQLite and PostgreSQL run it unchanged.
+ */
+export function runStoreConformance(name: string, open: () => Promise<OpenedStore>): void {
+  describe(`Store conformance: ${name}`, () => {
+    let opened: OpenedStore
+    let store: Store
+
+    beforeEach(async () => {
+      opened = await open()
+      store = opened.store
+      await store.migrate()
+    })
+    afterEach(async () => {
+      await opened.cleanup()
+    })
+
+    /** Starts all calls in the same tick, so they contend for the same rows. */
+    const race = <T>(n: number, fn: (i: number) => Promise<T>): Promise<T[]> =>
+      Promise.all(Array.from({ length: n }, (_, i) => fn(i)))
+
+    const mustGetSession = async (id: string): Promise<SessionRecord> => {
+      const s = await store.getSession(id)
+      if (!s) throw new Error(`session ${id} is missing`)
+      return s
+    }
+
+    describe('lifecycle', () => {
+      it('names its kind', () => {
+        expect(['sqlite', 'postgres']).toContain(store.kind)
+      })
+
+      it('migrate is safe to call again and keeps the data', async () => {
+        const c = clientRecord()
+        await store.upsertClient(c)
+        await store.migrate()
+        await store.migrate()
+        expect(await store.getClient(c.id)).toStrictEqual(c)
+      })
+
+      it('ping resolves on an open store', async () => {
+        await expect(store.ping()).resolves.toBeUndefined()
+      })
+    })
+
+    describe('clients', () => {
+      it('round-trips every field of a confidential and of a public client', async () => {
+        const confidential = clientRecord()
+        const pub = clientRecord({
+          secretHash: null,
+          tokenEndpointAuthMethod: 'none',
+          applicationType: 'web',
+          redirectUris: [],
+          postLogoutRedirectUris: [],
+          audiences: [],
+        })
+        await store.upsertClient(confidential)
+        await store.upsertClient(pub)
+        expect(await store.getClient(confidential.id)).toStrictEqual(confidential)
+        expect(await store.getClient(pub.id)).toStrictEqual(pub)
+        const listed = await store.listClients()
+        expect(listed).toHaveLength(2)
+        expect(listed).toContainEqual(confidential)
+        expect(listed).toContainEqual(pub)
+      })
+
+      it('upsert replaces the record of the same id', async () => {
+        const c = clientRecord()
+        await store.upsertClient(c)
+        const changed = clientRecord({
+          id: c.id,
+          name: 'renamed',
+          redirectUris: ['https://new.example.test/cb'],
+          refreshGraceSeconds: 5,
+          updatedAt: FAR + 99,
+        })
+        await store.upsertClient(changed)
+        expect(await store.getClient(c.id)).toStrictEqual(changed)
+        expect(await store.listClients()).toStrictEqual([changed])
+      })
+
+      it('delete reports whether a client was there', async () => {
+        const c = clientRecord()
+        await store.upsertClient(c)
+        expect(await store.deleteClient(c.id)).toBe(true)
+        expect(await store.getClient(c.id)).toBeUndefined()
+        expect(await store.deleteClient(c.id)).toBe(false)
+        expect(await store.listClients()).toStrictEqual([])
+      })
+
+      it('an unknown id is undefined', async () => {
+        expect(await store.getClient('no-such-client')).toBeUndefined()
+      })
+    })
+
+    describe('APIs', () => {
+      it('round-trips every field', async () => {
+        const a = apiRecord()
+        const b = apiRecord({ scopes: [], userClaims: [] })
+        await store.upsertApi(a)
+        await store.upsertApi(b)
+        expect(await store.getApi(a.audience)).toStrictEqual(a)
+        expect(await store.getApi(b.audience)).toStrictEqual(b)
+        const listed = await store.listApis()
+        expect(listed).toHaveLength(2)
+        expect(listed).toContainEqual(a)
+        expect(listed).toContainEqual(b)
+      })
+
+      it('upsert replaces the record of the same audience', async () => {
+        const a = apiRecord()
+        await store.upsertApi(a)
+        const changed = apiRecord({ audience: a.audience, accessTokenTtlSeconds: 60, name: 'x' })
+        await store.upsertApi(changed)
+        expect(await store.getApi(a.audience)).toStrictEqual(changed)
+        expect(await store.listApis()).toStrictEqual([changed])
+      })
+
+      it('delete reports whether an API was there', async () => {
+        const a = apiRecord()
+        await store.upsertApi(a)
+        expect(await store.deleteApi(a.audience)).toBe(true)
+        expect(await store.getApi(a.audience)).toBeUndefined()
+        expect(await store.deleteApi(a.audience)).toBe(false)
+      })
+    })
+
+    describe('users', () => {
+      it('round-trips every field, including nulls and nested metadata', async () => {
+        const full = userRecord()
+        const sparse = userRecord({ email: null, name: null, disabled: false, metadata: {} })
+        await store.createUser(full)
+        await store.createUser(sparse)
+        expect(await store.getUser(full.id)).toStrictEqual(full)
+        expect(await store.getUser(sparse.id)).toStrictEqual(sparse)
+        expect(await store.getUserByUsername(full.username)).toStrictEqual(full)
+      })
+
+      it('username lookup is case-insensitive and keeps the spelling given', async () => {
+        const u = userRecord({ username: 'Alice.Example' })
+        await store.createUser(u)
+        for (const spelling of ['alice.example', 'ALICE.EXAMPLE', 'aLiCe.ExAmPlE']) {
+          expect((await store.getUserByUsername(spelling))?.id).toBe(u.id)
+        }
+        expect((await store.getUser(u.id))?.username).toBe('Alice.Example')
+        expect(await store.getUserByUsername('alice')).toBeUndefined()
+      })
+
+      it('a username differing only in case is refused and leaves the first user intact', async () => {
+        const first = userRecord({ username: 'bob' })
+        await store.createUser(first)
+        const second = userRecord({ username: 'BOB' })
+        await expect(store.createUser(second)).rejects.toThrow()
+        expect(await store.getUser(second.id)).toBeUndefined()
+        expect(await store.getUserByUsername('Bob')).toStrictEqual(first)
+        expect(await store.listUsers()).toHaveLength(1)
+      })
+
+      it('a duplicate id is refused', async () => {
+        const u = userRecord()
+        await store.createUser(u)
+        await expect(store.createUser(userRecord({ id: u.id }))).rejects.toThrow()
+        expect(await store.getUser(u.id)).toStrictEqual(u)
+      })
+
+      it('update replaces every mutable field, including the username', async () => {
+        const u = userRecord({ username: 'carol' })
+        await store.createUser(u)
+        const changed = userRecord({
+          id: u.id,
+          username: 'Caroline',
+          email: null,
+          name: null,
+          disabled: false,
+          metadata: { roles: [] },
+          passwordChangedAt: FAR + 1,
+          createdAt: u.createdAt,
+          updatedAt: FAR + 2,
+        })
+        await store.updateUser(changed)
+        expect(await store.getUser(u.id)).toStrictEqual(changed)
+        expect(await store.getUserByUsername('carol')).toBeUndefined()
+        expect((await store.getUserByUsername('CAROLINE'))?.id).toBe(u.id)
+      })
+
+      it('update to a username another user holds (in any case) is refused', async () => {
+        const a = userRecord({ username: 'dave' })
+        const b = userRecord({ username: 'erin' })
+        await store.createUser(a)
+        await store.createUser(b)
+        await expect(store.updateUser({ ...b, username: 'DAVE' })).rejects.toThrow()
+        expect(await store.getUser(b.id)).toStrictEqual(b)
+      })
+
+      it('delete reports whether a user was there; list honours the limit', async () => {
+        const users = [userRecord(), userRecord(), userRecord()]
+        for (const u of users) await store.createUser(u)
+        expect(await store.listUsers(2)).toHaveLength(2)
+        const all = await store.listUsers()
+        expect(all.map((u) => u.id).sort()).toStrictEqual(users.map((u) => u.id).sort())
+        expect(await store.deleteUser(users[0]!.id)).toBe(true)
+        expect(await store.deleteUser(users[0]!.id)).toBe(false)
+        expect(await store.getUser(users[0]!.id)).toBeUndefined()
+        expect(await store.getUserByUsername(users[0]!.username)).toBeUndefined()
+        expect(await store.listUsers()).toHaveLength(2)
+      })
+    })
+
+    describe('browser sessions', () => {
+      it('round-trips every field, open and ended', async () => {
+        const open = browserSessionRecord(uid('usr_'))
+        const ended = browserSessionRecord(uid('usr_'), { amr: [], endedAt: FAR + 5 })
+        await store.createBrowserSession(open)
+        await store.createBrowserSession(ended)
+        expect(await store.getBrowserSession(open.id)).toStrictEqual(open)
+        expect(await store.getBrowserSession(ended.id)).toStrictEqual(ended)
+        expect(await store.getBrowserSession('no-such')).toBeUndefined()
+      })
+
+      it('touch moves lastActiveAt of an open session only', async () => {
+        const bs = browserSessionRecord(uid('usr_'))
+        await store.createBrowserSession(bs)
+        await store.touchBrowserSession(bs.id, FAR)
+        expect(await store.getBrowserSession(bs.id)).toStrictEqual({ ...bs, lastActiveAt: FAR })
+        expect(await store.endBrowserSession(bs.id, FAR + 1)).toBe(true)
+        await store.touchBrowserSession(bs.id, FAR + 2)
+        expect(await store.getBrowserSession(bs.id)).toStrictEqual({
+          ...bs,
+          lastActiveAt: FAR,
+          endedAt: FAR + 1,
+        })
+      })
+
+      it('end succeeds once and keeps the first end time', async () => {
+        const bs = browserSessionRecord(uid('usr_'))
+        await store.createBrowserSession(bs)
+        expect(await store.endBrowserSession(bs.id, T0 + 100)).toBe(true)
+        expect(await store.endBrowserSession(bs.id, T0 + 200)).toBe(false)
+        expect((await store.getBrowserSession(bs.id))?.endedAt).toBe(T0 + 100)
+        expect(await store.endBrowserSession('no-such', T0)).toBe(false)
+      })
+    })
+
+    describe('authorization codes', () => {
+      it('round-trips every field, including nulls', async () => {
+        const full = codeRecord()
+        const sparse = codeRecord({
+          browserSessionId: null,
+          nonce: null,
+          userAgent: null,
+          ip: null,
+          resources: [],
+          amr: [],
+        })
+        await store.createCode(full)
+        await store.createCode(sparse)
+        expect(await store.getCode(full.codeHash)).toStrictEqual(full)
+        expect(await store.getCode(sparse.codeHash)).toStrictEqual(sparse)
+        expect(await store.getCode('no-such')).toBeUndefined()
+      })
+
+      it('redeemCode consumes the code and creates the session', async () => {
+        const code = codeRecord()
+        await store.createCode(code)
+        const s = sessionRecord({ generation: 0, graceUses: 0 })
+        expect(await store.redeemCode(code.codeHash, T0 + 500, s)).toStrictEqual({ ok: true })
+        expect(await store.getCode(code.codeHash)).toStrictEqual({
+          ...code,
+          consumedAt: T0 + 500,
+          sessionId: s.id,
+        })
+        expect(await store.getSession(s.id)).toStrictEqual(s)
+      })
+
+      it('a second redemption is consumed with the first session id and writes no session', async () => {
+        const code = codeRecord()
+        await store.createCode(code)
+        const first = sessionRecord()
+        const second = sessionRecord()
+        expect(await store.redeemCode(code.codeHash, T0 + 1, first)).toStrictEqual({ ok: true })
+        expect(await store.redeemCode(code.codeHash, T0 + 2, second)).toStrictEqual({
+          ok: false,
+          reason: 'consumed',
+          sessionId: first.id,
+        })
+        expect(await store.getSession(second.id)).toBeUndefined()
+        expect((await store.getCode(code.codeHash))?.consumedAt).toBe(T0 + 1)
+      })
+
+      it('an unknown code is unknown and writes no session', async () => {
+        const s = sessionRecord()
+        expect(await store.redeemCode('no-such-code', T0, s)).toStrictEqual({
+          ok: false,
+          reason: 'unknown',
+        })
+        expect(await store.getSession(s.id)).toBeUndefined()
+      })
+
+      it(`${RACERS} concurrent redemptions of one code: exactly one wins, no loser writes a session`, async () => {
+        const code = codeRecord()
+        await store.createCode(code)
+        const sessions = Array.from({ length: RACERS }, () => sessionRecord())
+        const results = await race(RACERS, (i) =>
+          store.redeemCode(code.codeHash, T0 + i, sessions[i]!),
+        )
+        const winners = results.flatMap((r, i) => (r.ok ? [i] : []))
+        expect(winners).toHaveLength(1)
+        const winner = sessions[winners[0]!]!
+        for (const [i, r] of results.entries()) {
+          if (i === winners[0]) continue
+          expect(r).toStrictEqual({ ok: false, reason: 'consumed', sessionId: winner.id })
+          expect(await store.getSession(sessions[i]!.id)).toBeUndefined()
+        }
+        expect(await store.getSession(winner.id)).toStrictEqual(winner)
+        expect((await store.getCode(code.codeHash))?.sessionId).toBe(winner.id)
+        const all = await store.listSessions({ userId: winner.userId })
+        expect(all.map((s) => s.id)).toStrictEqual([winner.id])
+      })
+
+      it('redeemCode is atomic: when the session cannot be written the code stays unconsumed', async () => {
+        const existing = sessionRecord()
+        await store.createSession(existing)
+        const code = codeRecord()
+        await store.createCode(code)
+        // Same session id as a row that exists: the insert fails inside the transaction.
+        const clash = sessionRecord({ id: existing.id, userId: uid('usr_') })
+        await expect(store.redeemCode(code.codeHash, T0 + 1, clash)).rejects.toThrow()
+        expect(await store.getCode(code.codeHash)).toStrictEqual(code)
+        expect(await store.getSession(existing.id)).toStrictEqual(existing)
+        const fresh = sessionRecord()
+        expect(await store.redeemCode(code.codeHash, T0 + 2, fresh)).toStrictEqual({ ok: true })
+      })
+
+      it('deleteExpiredCodes removes codes long expired, keeps live ones, and counts', async () => {
+        const now = T0 + 10 * 86_400_000
+        const live = codeRecord({ expiresAt: now + 60_000 })
+        const old1 = codeRecord({ expiresAt: now - 3 * 86_400_000 })
+        const old2 = codeRecord({
+          expiresAt: now - 2 * 86_400_000,
+          consumedAt: now - 3 * 86_400_000,
+          sessionId: uid(''),
+        })
+        for (const c of [live, old1, old2]) await store.createCode(c)
+        expect(await store.deleteExpiredCodes(now)).toBe(2)
+        expect(await store.getCode(live.codeHash)).toStrictEqual(live)
+        expect(await store.getCode(old1.codeHash)).toBeUndefined()
+        expect(await store.getCode(old2.codeHash)).toBeUndefined()
+        expect(await store.deleteExpiredCodes(now)).toBe(0)
+      })
+    })
+
+    describe('sessions', () => {
+      it('round-trips every field of an active and of an ended session', async () => {
+        const active = sessionRecord()
+        const ended = sessionRecord({
+          state: 'revoked',
+          reason: 'refresh_token_reuse',
+          endedAt: FAR + 1,
+          browserSessionId: null,
+          userAgent: null,
+          ip: null,
+          resources: [],
+          amr: [],
+          generation: 123_456,
+        })
+        await store.createSession(active)
+        await store.createSession(ended)
+        expect(await store.getSession(active.id)).toStrictEqual(active)
+        expect(await store.getSession(ended.id)).toStrictEqual(ended)
+        expect(await store.getSession('no-such')).toBeUndefined()
+      })
+
+      it('a duplicate session id is refused', async () => {
+        const s = sessionRecord()
+        await store.createSession(s)
+        await expect(store.createSession(sessionRecord({ id: s.id }))).rejects.toThrow()
+        expect(await store.getSession(s.id)).toStrictEqual(s)
+      })
+    })
+
+    describe('rotateRefresh', () => {
+      it('advances the generation by one, stamps the time and resets grace uses', async () => {
+        const s = sessionRecord({ generation: 4, graceUses: 3 })
+        await store.createSession(s)
+        const r = await store.rotateRefresh(s.id, 4, FAR + 10)
+        const expected: SessionRecord = {
+          ...s,
+          generation: 5,
+          rotatedAt: FAR + 10,
+          lastActiveAt: FAR + 10,
+          graceUses: 0,
+        }
+        expect(r).toStrictEqual({ ok: true, session: expected })
+        expect(await store.getSession(s.id)).toStrictEqual(expected)
+      })
+
+      it('a stale or future expected generation does not rotate', async () => {
+        const s = sessionRecord({ generation: 4 })
+        await store.createSession(s)
+        expect(await store.rotateRefresh(s.id, 3, FAR)).toStrictEqual({ ok: false })
+        expect(await store.rotateRefresh(s.id, 5, FAR)).toStrictEqual({ ok: false })
+        expect(await store.rotateRefresh('no-such', 4, FAR)).toStrictEqual({ ok: false })
+        expect(await store.getSession(s.id)).toStrictEqual(s)
+      })
+
+      it(`${RACERS} concurrent rotations with the same expected generation: exactly one wins`, async () => {
+        const s = sessionRecord({ generation: 0, graceUses: 0 })
+        await store.createSession(s)
+        const results = await race(RACERS, (i) => store.rotateRefresh(s.id, 0, T0 + 1000 + i))
+        const wins = results.filter((r) => r.ok)
+        expect(wins).toHaveLength(1)
+        const after = await mustGetSession(s.id)
+        expect(after.generation).toBe(1)
+        expect(wins[0]).toStrictEqual({ ok: true, session: after })
+      })
+
+      it('successive rotations chain: each needs the generation the previous one produced', async () => {
+        const s = sessionRecord({ generation: 0 })
+        await store.createSession(s)
+        for (let g = 0; g < 5; g++) {
+          const r = await store.rotateRefresh(s.id, g, T0 + g)
+          expect(r.ok && r.session.generation).toBe(g + 1)
+          expect(await store.rotateRefresh(s.id, g, T0 + g)).toStrictEqual({ ok: false })
+        }
+        expect((await mustGetSession(s.id)).generation).toBe(5)
+      })
+
+      it('an ended session never rotates, whatever its state', async () => {
+        for (const state of ENDED_STATES) {
+          const s = sessionRecord({ state, reason: 'admin', endedAt: T0 + 50, generation: 2 })
+          await store.createSession(s)
+          expect(await store.rotateRefresh(s.id, 2, FAR)).toStrictEqual({ ok: false })
+          expect(await store.getSession(s.id)).toStrictEqual(s)
+        }
+      })
+
+      it('a pending session does not rotate (only active does)', async () => {
+        const s = sessionRecord({ state: 'pending', generation: 2 })
+        await store.createSession(s)
+        expect(await store.rotateRefresh(s.id, 2, FAR)).toStrictEqual({ ok: false })
+        expect(await store.getSession(s.id)).toStrictEqual(s)
+      })
+
+      it('a session ended concurrently with rotations ends up ended, whatever won', async () => {
+        const s = sessionRecord({ generation: 0 })
+        await store.createSession(s)
+        const [ended, ...rotations] = await Promise.all([
+          store.endSession(s.id, 'revoked', 'refresh_token_reuse', T0 + 5),
+          ...Array.from({ length: 5 }, () => store.rotateRefresh(s.id, 0, T0 + 6)),
+        ])
+        expect(ended).toBe(true)
+        const after = await mustGetSession(s.id)
+        expect(after.state).toBe('revoked')
+        expect(after.generation).toBe(rotations.filter((r) => r.ok).length)
+        expect(after.generation).toBeLessThanOrEqual(1)
+        expect(await store.rotateRefresh(s.id, after.generation, T0 + 7)).toStrictEqual({
+          ok: false,
+        })
+      })
+    })
+
+    describe('useGrace', () => {
+      it('counts replays up to the limit, then refuses', async () => {
+        const s = sessionRecord({ generation: 3, graceUses: 0 })
+        await store.createSession(s)
+        expect(await store.useGrace(s.id, 3, 2, FAR + 1)).toBe(true)
+        expect(await store.useGrace(s.id, 3, 2, FAR + 2)).toBe(true)
+        expect(await store.useGrace(s.id, 3, 2, FAR + 3)).toBe(false)
+        expect(await store.getSession(s.id)).toStrictEqual({
+          ...s,
+          graceUses: 2,
+          lastActiveAt: FAR + 2,
+        })
+      })
+
+      it('refuses when the session has moved to another generation', async () => {
+        const s = sessionRecord({ generation: 3, graceUses: 0 })
+        await store.createSession(s)
+        expect(await store.useGrace(s.id, 2, 10, FAR)).toBe(false)
+        expect(await store.useGrace(s.id, 4, 10, FAR)).toBe(false)
+        expect(await store.useGrace('no-such', 3, 10, FAR)).toBe(false)
+        expect(await store.getSession(s.id)).toStrictEqual(s)
+      })
+
+      it('refuses on an ended session', async () => {
+        for (const state of ENDED_STATES) {
+          const s = sessionRecord({ state, reason: 'admin', endedAt: T0, graceUses: 0 })
+          await store.createSession(s)
+          expect(await store.useGrace(s.id, s.generation, 10, FAR)).toBe(false)
+          expect(await store.getSession(s.id)).toStrictEqual(s)
+        }
+      })
+
+      it('a rotation resets the count, and replays of the old generation stop counting', async () => {
+        const s = sessionRecord({ generation: 1, graceUses: 0 })
+        await store.createSession(s)
+        expect(await store.useGrace(s.id, 1, 2, T0 + 1)).toBe(true)
+        expect(await store.useGrace(s.id, 1, 2, T0 + 2)).toBe(true)
+        expect(await store.useGrace(s.id, 1, 2, T0 + 3)).toBe(false)
+        const r = await store.rotateRefresh(s.id, 1, T0 + 4)
+        expect(r.ok && r.session.graceUses).toBe(0)
+        expect(await store.useGrace(s.id, 1, 2, T0 + 5)).toBe(false)
+        expect(await store.useGrace(s.id, 2, 2, T0 + 6)).toBe(true)
+        expect((await mustGetSession(s.id)).graceUses).toBe(1)
+      })
+
+      it(`${RACERS} concurrent replays with a limit of 3: exactly 3 are counted`, async () => {
+        const s = sessionRecord({ generation: 1, graceUses: 0 })
+        await store.createSession(s)
+        const results = await race(RACERS, (i) => store.useGrace(s.id, 1, 3, T0 + i))
+        expect(results.filter(Boolean)).toHaveLength(3)
+        expect((await mustGetSession(s.id)).graceUses).toBe(3)
+      })
+    })
+
+    describe('endSession', () => {
+      it('ends an active session with state, reason and time, and records the event', async () => {
+        const s = sessionRecord()
+        await store.createSession(s)
+        const ev = eventRecord({ type: 'session_revoked', sessionId: s.id, userId: s.userId })
+        expect(await store.endSession(s.id, 'revoked', 'admin', FAR + 1, ev)).toBe(true)
+        expect(await store.getSession(s.id)).toStrictEqual({
+          ...s,
+          state: 'revoked',
+          reason: 'admin',
+          endedAt: FAR + 1,
+        })
+        expect(await store.listEvents({ sessionId: s.id })).toStrictEqual([ev])
+      })
+
+      it('ends a pending session too', async () => {
+        const s = sessionRecord({ state: 'pending' })
+        await store.createSession(s)
+        expect(await store.endSession(s.id, 'ended', 'sign_out', T0 + 1)).toBe(true)
+        expect((await mustGetSession(s.id)).state).toBe('ended')
+      })
+
+      it('is idempotent: a second end changes nothing and returns false, but its event is kept', async () => {
+        const s = sessionRecord()
+        await store.createSession(s)
+        const e1 = eventRecord({ sessionId: s.id, at: T0 + 1 })
+        const e2 = eventRecord({ sessionId: s.id, at: T0 + 2 })
+        expect(await store.endSession(s.id, 'ended', 'sign_out', T0 + 1, e1)).toBe(true)
+        expect(await store.endSession(s.id, 'revoked', 'refresh_token_reuse', T0 + 2, e2)).toBe(
+          false,
+        )
+        const after = await mustGetSession(s.id)
+        expect([after.state, after.reason, after.endedAt]).toStrictEqual([
+          'ended',
+          'sign_out',
+          T0 + 1,
+        ])
+        expect(await store.listEvents({ sessionId: s.id })).toStrictEqual([e2, e1])
+      })
+
+      it('never moves a session out of any ended state', async () => {
+        for (const state of ENDED_STATES) {
+          const s = sessionRecord({ state, reason: 'idle_timeout', endedAt: T0 + 3 })
+          await store.createSession(s)
+          expect(await store.endSession(s.id, 'revoked', 'admin', T0 + 4)).toBe(false)
+          expect(await store.getSession(s.id)).toStrictEqual(s)
+        }
+        expect(await store.endSession('no-such', 'revoked', 'admin', T0)).toBe(false)
+      })
+
+      it('writes the event in the same transaction: a failing event write leaves the session active', async () => {
+        const s = sessionRecord()
+        await store.createSession(s)
+        const taken = eventRecord()
+        await store.recordEvent(taken)
+        // An event whose id exists already cannot be written, so the whole end must roll back.
+        const clash = eventRecord({ id: taken.id, sessionId: s.id })
+        await expect(store.endSession(s.id, 'revoked', 'admin', T0 + 1, clash)).rejects.toThrow()
+        expect(await store.getSession(s.id)).toStrictEqual(s)
+        expect(await store.listEvents({ sessionId: s.id })).toStrictEqual([])
+      })
+
+      it(`${RACERS} concurrent ends of one session: exactly one returns true`, async () => {
+        const s = sessionRecord()
+        await store.createSession(s)
+        const results = await race(RACERS, (i) =>
+          store.endSession(s.id, 'revoked', 'refresh_token_reuse', T0 + i),
+        )
+        expect(results.filter(Boolean)).toHaveLength(1)
+        const winner = results.indexOf(true)
+        expect((await mustGetSession(s.id)).endedAt).toBe(T0 + winner)
+      })
+    })
+
+    describe('endSessions', () => {
+      async function population() {
+        const userA = uid('usr_')
+        const userB = uid('usr_')
+        const bs1 = uid('bs-')
+        const bs2 = uid('bs-')
+        const rows = {
+          a1: sessionRecord({ userId: userA, browserSessionId: bs1 }),
+          a2: sessionRecord({ userId: userA, browserSessionId: bs2, state: 'pending' }),
+          a3: sessionRecord({ userId: userA, browserSessionId: null }),
+          aEnded: sessionRecord({
+            userId: userA,
+            browserSessionId: bs1,
+            state: 'ended',
+            reason: 'sign_out',
+            endedAt: T0 + 1,
+          }),
+          b1: sessionRecord({ userId: userB, browserSessionId: bs1 }),
+          b2: sessionRecord({ userId: userB, browserSessionId: null }),
+        }
+        for (const s of Object.values(rows)) await store.createSession(s)
+        return { userA, userB, bs1, bs2, rows }
+      }
+
+      it('by user: ends active and pending sessions of that user only, returning their ids', async () => {
+        const { userA, rows } = await population()
+        const ids = await store.endSessions({ userId: userA }, 'revoked', 'user_disabled', FAR)
+        expect([...ids].sort()).toStrictEqual([rows.a1.id, rows.a2.id, rows.a3.id].sort())
+        for (const s of [rows.a1, rows.a2, rows.a3]) {
+          expect(await store.getSession(s.id)).toStrictEqual({
+            ...s,
+            state: 'revoked',
+            reason: 'user_disabled',
+            endedAt: FAR,
+          })
+        }
+        for (const s of [rows.aEnded, rows.b1, rows.b2]) {
+          expect(await store.getSession(s.id)).toStrictEqual(s)
+        }
+        expect(
+          await store.endSessions({ userId: userA }, 'revoked', 'admin', FAR + 1),
+        ).toStrictEqual([])
+      })
+
+      it('by user except one: the excepted session stays active', async () => {
+        const { userA, rows } = await population()
+        const ids = await store.endSessions(
+          { userId: userA, exceptId: rows.a1.id },
+          'revoked',
+          'password_change',
+          FAR,
+        )
+        expect([...ids].sort()).toStrictEqual([rows.a2.id, rows.a3.id].sort())
+        expect(await store.getSession(rows.a1.id)).toStrictEqual(rows.a1)
+      })
+
+      it('relinkSessions moves only the live sessions of one browser session to another', async () => {
+        const { bs1, rows } = await population()
+        const bs3 = uid('bs-')
+        expect(await store.relinkSessions(bs1, bs3)).toBe(2)
+        expect((await store.getSession(rows.a1.id))?.browserSessionId).toBe(bs3)
+        expect((await store.getSession(rows.b1.id))?.browserSessionId).toBe(bs3)
+        // ended sessions and other browser sessions stay where they were
+        expect(await store.getSession(rows.aEnded.id)).toStrictEqual(rows.aEnded)
+        expect(await store.getSession(rows.a2.id)).toStrictEqual(rows.a2)
+        expect(await store.relinkSessions(bs1, bs3)).toBe(0)
+      })
+
+      it('by browser session: ends the sessions of that sign-on across users', async () => {
+        const { bs1, rows } = await population()
+        const ids = await store.endSessions({ browserSessionId: bs1 }, 'ended', 'sign_out', FAR)
+        expect([...ids].sort()).toStrictEqual([rows.a1.id, rows.b1.id].sort())
+        for (const s of [rows.a2, rows.a3, rows.aEnded, rows.b2]) {
+          expect(await store.getSession(s.id)).toStrictEqual(s)
+        }
+      })
+
+      it('user and browser session together must both match', async () => {
+        const { userB, bs1, rows } = await population()
+        const ids = await store.endSessions(
+          { userId: userB, browserSessionId: bs1 },
+          'ended',
+          'sign_out',
+          FAR,
+        )
+        expect(ids).toStrictEqual([rows.b1.id])
+        expect(await store.getSession(rows.a1.id)).toStrictEqual(rows.a1)
+      })
+
+      it('refuses a filter with neither user nor browser session rather than ending everything', async () => {
+        const { rows } = await population()
+        await expect(store.endSessions({}, 'revoked', 'admin', FAR)).rejects.toThrow()
+        await expect(
+          store.endSessions({ exceptId: rows.a1.id }, 'revoked', 'admin', FAR),
+        ).rejects.toThrow()
+        for (const s of Object.values(rows)) {
+          expect(await store.getSession(s.id)).toStrictEqual(s)
+        }
+      })
+    })
+
+    describe('listSessions', () => {
+      it('filters by user, client, state and browser session, newest first', async () => {
+        const user = uid('usr_')
+        const bs = uid('bs-')
+        const s1 = sessionRecord({ userId: user, createdAt: T0 + 1, browserSessionId: bs })
+        const s2 = sessionRecord({ userId: user, createdAt: T0 + 3, clientId: 'native-app' })
+        const s3 = sessionRecord({
+          userId: user,
+          createdAt: T0 + 2,
+          browserSessionId: bs,
+          state: 'revoked',
+          reason: 'admin',
+          endedAt: T0 + 9,
+        })
+        const other = sessionRecord({ createdAt: T0 + 4, browserSessionId: bs })
+        for (const s of [s1, s2, s3, other]) await store.createSession(s)
+
+        expect(await store.listSessions({ userId: user })).toStrictEqual([s2, s3, s1])
+        expect(await store.listSessions({ userId: user, clientId: 'web-app' })).toStrictEqual([
+          s3,
+          s1,
+        ])
+        expect(await store.listSessions({ userId: user, state: 'active' })).toStrictEqual([s2, s1])
+        expect(await store.listSessions({ state: 'revoked' })).toStrictEqual([s3])
+        expect(await store.listSessions({ browserSessionId: bs })).toStrictEqual([other, s3, s1])
+        expect(await store.listSessions({ clientId: 'native-app' })).toStrictEqual([s2])
+        expect(await store.listSessions({ userId: uid('usr_') })).toStrictEqual([])
+        expect(await store.listSessions({})).toStrictEqual([other, s2, s3, s1])
+      })
+
+      it('honours the limit, keeping the newest', async () => {
+        const user = uid('usr_')
+        const rows = Array.from({ length: 5 }, (_, i) =>
+          sessionRecord({ userId: user, createdAt: T0 + i * 1000 }),
+        )
+        for (const s of rows) await store.createSession(s)
+        expect(await store.listSessions({ userId: user, limit: 2 })).toStrictEqual([
+          rows[4],
+          rows[3],
+        ])
+      })
+    })
+
+    describe('sweepSessions', () => {
+      const NOW = T0 + 30 * 86_400_000
+      const H = 3_600_000
+
+      /** A session whose absolute lifetime ends at `expiresAt` and idle timeout at `idleEnd`. */
+      const ending = (expiresAt: number, idleEnd: number, o: Partial<SessionRecord> = {}) =>
+        sessionRecord({ expiresAt, idleSeconds: 3600, lastActiveAt: idleEnd - H, ...o })
+
+      it('ends each session past a limit, dated when that limit ran out, exactly as judgeSession decides', async () => {
+        const rows = {
+          expired: ending(NOW - 1000, NOW + H),
+          abandoned: ending(FAR, NOW - 5),
+          idleFirst: ending(NOW - 100, NOW - 200),
+          absoluteFirst: ending(NOW - 300, NOW - 200),
+          sameMoment: ending(NOW - 50, NOW - 50),
+          expiresNow: ending(NOW, NOW + H),
+          idleNow: ending(FAR, NOW),
+          pendingExpired: ending(NOW - 1, NOW + H, { state: 'pending' }),
+          live: ending(NOW + 1, NOW + 1),
+          alreadyEnded: ending(NOW - H, NOW - H, {
+            state: 'revoked',
+            reason: 'admin',
+            endedAt: NOW - 2 * H,
+          }),
+        }
+        for (const r of Object.values(rows)) await store.createSession(r)
+
+        expect(await store.sweepSessions(NOW)).toStrictEqual({ expired: 5, abandoned: 3 })
+
+        const ended = (r: SessionRecord, state: SessionState, endedAt: number): SessionRecord => ({
+          ...r,
+          state,
+          reason: state === 'expired' ? 'absolute_lifetime' : 'idle_timeout',
+          endedAt,
+        })
+        const expected: Record<keyof typeof rows, SessionRecord> = {
+          expired: ended(rows.expired, 'expired', NOW - 1000),
+          abandoned: ended(rows.abandoned, 'abandoned', NOW - 5),
+          idleFirst: ended(rows.idleFirst, 'abandoned', NOW - 200),
+          absoluteFirst: ended(rows.absoluteFirst, 'expired', NOW - 300),
+          sameMoment: ended(rows.sameMoment, 'expired', NOW - 50),
+          expiresNow: ended(rows.expiresNow, 'expired', NOW),
+          idleNow: ended(rows.idleNow, 'abandoned', NOW),
+          pendingExpired: ended(rows.pendingExpired, 'expired', NOW - 1),
+          live: rows.live,
+          alreadyEnded: rows.alreadyEnded,
+        }
+        for (const [k, r] of Object.entries(rows)) {
+          const after = await store.getSession(r.id)
+          expect(after, k).toStrictEqual(expected[k as keyof typeof rows])
+          // The request path (judgeSession) reaches the same verdict on the row as it was.
+          const v = judgeSession(r, NOW)
+          if (r.state === 'active' || r.state === 'pending') {
+            expect(v.live ? 'active' : [v.state, v.reason, v.at], k).toStrictEqual(
+              v.live ? after!.state : [after!.state, after!.reason, after!.endedAt],
+            )
+          }
+        }
+        expect(await store.sweepSessions(NOW)).toStrictEqual({ expired: 0, abandoned: 0 })
+      })
+
+      it('an empty store sweeps nothing', async () => {
+        expect(await store.sweepSessions(NOW)).toStrictEqual({ expired: 0, abandoned: 0 })
+      })
+    })
+
+    describe('security events', () => {
+      it('round-trips every field, including nulls', async () => {
+        const full = eventRecord()
+        const sparse = eventRecord({
+          type: 'throttled',
+          userId: null,
+          clientId: null,
+          sessionId: null,
+          ip: null,
+          userAgent: null,
+          data: {},
+          at: FAR,
+        })
+        await store.recordEvent(full)
+        await store.recordEvent(sparse)
+        expect(await store.listEvents({})).toStrictEqual([sparse, full])
+      })
+
+      it('filters by type, user, session and client, newest first', async () => {
+        const user = uid('usr_')
+        const sid = uid('')
+        const e1 = eventRecord({
+          type: 'sign_in_success',
+          userId: user,
+          sessionId: sid,
+          at: T0 + 1,
+        })
+        const e2 = eventRecord({ type: 'refresh_token_reuse', userId: user, at: T0 + 3 })
+        const e3 = eventRecord({
+          type: 'sign_out',
+          userId: user,
+          sessionId: sid,
+          clientId: 'native-app',
+          at: T0 + 2,
+        })
+        const e4 = eventRecord({ type: 'refresh_token_reuse', at: T0 + 4 })
+        for (const e of [e1, e2, e3, e4]) await store.recordEvent(e)
+
+        expect(await store.listEvents({ userId: user })).toStrictEqual([e2, e3, e1])
+        expect(await store.listEvents({ sessionId: sid })).toStrictEqual([e3, e1])
+        expect(await store.listEvents({ type: 'refresh_token_reuse' })).toStrictEqual([e4, e2])
+        expect(await store.listEvents({ type: 'refresh_token_reuse', userId: user })).toStrictEqual(
+          [e2],
+        )
+        expect(await store.listEvents({ clientId: 'native-app' })).toStrictEqual([e3])
+        expect(await store.listEvents({ userId: user, clientId: 'web-app' })).toStrictEqual([
+          e2,
+          e1,
+        ])
+      })
+
+      it('before is a strict cursor: pages walk every event once, newest first', async () => {
+        const user = uid('usr_')
+        const events = Array.from({ length: 7 }, (_, i) =>
+          eventRecord({ userId: user, at: T0 + i * 10 }),
+        )
+        // Inserted out of order: the order comes from `at`, not from insertion.
+        for (const i of [3, 0, 6, 1, 5, 2, 4]) await store.recordEvent(events[i]!)
+        expect(await store.listEvents({ userId: user, before: T0 + 30 })).toStrictEqual([
+          events[2],
+          events[1],
+          events[0],
+        ])
+
+        const seen: string[] = []
+        let before: number | undefined
+        for (;;) {
+          const page = await store.listEvents({ userId: user, limit: 3, before })
+          if (page.length === 0) break
+          expect(page.length).toBeLessThanOrEqual(3)
+          seen.push(...page.map((e) => e.id))
+          before = page[page.length - 1]!.at
+        }
+        expect(seen).toStrictEqual([...events].reverse().map((e) => e.id))
+      })
+
+      it('honours the limit, keeping the newest', async () => {
+        const user = uid('usr_')
+        const events = Array.from({ length: 4 }, (_, i) =>
+          eventRecord({ userId: user, at: FAR + i }),
+        )
+        for (const e of events) await store.recordEvent(e)
+        expect(await store.listEvents({ userId: user, limit: 2 })).toStrictEqual([
+          events[3],
+          events[2],
+        ])
+      })
+    })
+
+    describe('signing keys', () => {
+      it('round-trips every field, ordered by activation', async () => {
+        const later = signingKeyRecord({ alg: 'EdDSA', activatesAt: FAR, createdAt: T0 + 5 })
+        const first = signingKeyRecord({
+          alg: 'RS256',
+          activatesAt: T0,
+          retiredAt: FAR,
+          expiresAt: FAR + 1,
+        })
+        const middle = signingKeyRecord({ activatesAt: T0 + 86_400_000 })
+        for (const k of [later, first, middle]) await store.insertSigningKey(k)
+        expect(await store.listSigningKeys()).toStrictEqual([first, middle, later])
+      })
+
+      it('update sets and clears retirement and expiry of one key', async () => {
+        const a = signingKeyRecord({ activatesAt: T0 })
+        const b = signingKeyRecord({ activatesAt: T0 + 1 })
+        await store.insertSigningKey(a)
+        await store.insertSigningKey(b)
+        await store.updateSigningKey(a.kid, FAR, FAR + 60_000)
+        expect(await store.listSigningKeys()).toStrictEqual([
+          { ...a, retiredAt: FAR, expiresAt: FAR + 60_000 },
+          b,
+        ])
+        await store.updateSigningKey(a.kid, null, null)
+        expect(await store.listSigningKeys()).toStrictEqual([a, b])
+        await store.updateSigningKey('no-such-kid', T0, T0)
+        expect(await store.listSigningKeys()).toStrictEqual([a, b])
+      })
+
+      it('a duplicate kid is refused', async () => {
+        const a = signingKeyRecord()
+        await store.insertSigningKey(a)
+        await expect(store.insertSigningKey(signingKeyRecord({ kid: a.kid }))).rejects.toThrow()
+        expect(await store.listSigningKeys()).toStrictEqual([a])
+      })
+    })
+
+    describe('throttle', () => {
+      const W = 60 // seconds; T0 is a multiple of 60 s
+
+      it('counts hits in a window; count reads without adding', async () => {
+        expect(await store.throttleCount('k', T0, W)).toBe(0)
+        expect(await store.throttleHit('k', T0, W)).toBe(1)
+        expect(await store.throttleHit('k', T0 + 1_000, W)).toBe(2)
+        expect(await store.throttleHit('k', T0 + 59_999, W)).toBe(3)
+        expect(await store.throttleCount('k', T0 + 59_999, W)).toBe(3)
+        expect(await store.throttleCount('k', T0 + 30_000, W)).toBe(3)
+        expect(await store.throttleCount('other', T0, W)).toBe(0)
+      })
+
+      it('windows are fixed and roll over at their boundary', async () => {
+        await store.throttleHit('k', T0 + 59_000, W)
+        await store.throttleHit('k', T0 + 59_999, W)
+        expect(await store.throttleCount('k', T0 + 60_000, W)).toBe(0)
+        expect(await store.throttleHit('k', T0 + 60_000, W)).toBe(1)
+        expect(await store.throttleCount('k', T0 + 119_999, W)).toBe(1)
+        // Timestamps far above 2^32 ms work the same.
+        expect(await store.throttleHit('k', FAR, W)).toBe(1)
+        expect(await store.throttleHit('k', FAR + 1, W)).toBe(2)
+        expect(await store.throttleCount('k', FAR + 59_999, W)).toBe(2)
+      })
+
+      it('keys are independent; reset clears one key', async () => {
+        await store.throttleHit('a', T0, W)
+        await store.throttleHit('a', T0, W)
+        await store.throttleHit('b', T0, W)
+        await store.throttleReset('a')
+        expect(await store.throttleCount('a', T0, W)).toBe(0)
+        expect(await store.throttleCount('b', T0, W)).toBe(1)
+        expect(await store.throttleHit('a', T0, W)).toBe(1)
+        await store.throttleReset('never-hit')
+      })
+
+      it('pruneThrottle deletes windows that started more than a day ago, and counts them', async () => {
+        const DAY = 86_400_000
+        await store.throttleHit('old', T0, W)
+        await store.throttleHit('edge', T0 + 60_000, W)
+        await store.throttleHit('new', T0 + DAY, W)
+        const now = T0 + 60_000 + DAY
+        expect(await store.pruneThrottle(now)).toBe(1)
+        expect(await store.throttleCount('old', T0, W)).toBe(0)
+        expect(await store.throttleHit('old', T0, W)).toBe(1)
+        expect(await store.throttleCount('edge', T0 + 60_000, W)).toBe(1)
+        expect(await store.throttleCount('new', T0 + DAY, W)).toBe(1)
+        expect(await store.pruneThrottle(now)).toBe(1)
+        expect(await store.pruneThrottle(now)).toBe(0)
+      })
+
+      it(`${RACERS} concurrent hits are all counted, each seeing a distinct count`, async () => {
+        const counts = await race(RACERS, () => store.throttleHit('hot', T0 + 5, W))
+        expect([...counts].sort((x, y) => x - y)).toStrictEqual(
+          Array.from({ length: RACERS }, (_, i) => i + 1),
+        )
+        expect(await store.throttleCount('hot', T0 + 5, W)).toBe(RACERS)
+      })
+    })
+  })
+}

@@ -1,0 +1,17 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { SqliteStore } from '../../src/store/sqlite-store.js'
+import { runStoreConformance } from './conformance.js'
+
+runStoreConformance('SqliteStore (temp file, synchronous FULL)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tessera-store-'))
+  const store = new SqliteStore({ file: join(dir, 'tessera.db') })
+  return Promise.resolve({
+    store,
+    async cleanup() {
+      await store.close()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  })
+})

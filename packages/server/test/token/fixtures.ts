@@ -1,0 +1,195 @@
+import BetterSqlite3 from 'better-sqlite3'
+import { createRemoteJWKSet } from 'jose'
+import { expect } from 'vitest'
+import type { ClientConfig } from '../../src/config/config.js'
+import { basicAuth, postForm } from '../helpers/grants.js'
+import {
+  API_A,
+  CONFIDENTIAL_SECRET,
+  defaultClients,
+  startTestServer,
+  type TestServer,
+  type TestServerOptions,
+} from '../helpers/test-server.js'
+
+/** Shared setup of the token-endpoint checklist tests (test/token/*.test.ts). */
+
+export const POST_SECRET = 'post-secret-0123456789-abcdefghijklmnop'
+/** A secret that needs form-urlencoding inside Basic credentials (RFC 6749 2.3.1). */
+export const SPECIAL_SECRET = 'sp3c!al: secret+with/slash%25&amp=é-0123456789'
+
+/** The demo clients plus the ones these tests need. */
+export const tokenClients: ClientConfig[] = [
+  ...defaultClients,
+  {
+    id: 'post-app',
+    secret: POST_SECRET,
+    tokenEndpointAuthMethod: 'client_secret_post',
+    redirectUris: ['https://post.example.test/callback'],
+    audiences: [API_A],
+    scopes: ['openid', 'offline_access', 'read'],
+  },
+  {
+    id: 'special-app',
+    secret: SPECIAL_SECRET,
+    redirectUris: ['https://special.example.test/callback'],
+    audiences: [API_A],
+    scopes: ['openid', 'offline_access', 'read'],
+  },
+  {
+    id: 'code-only-app',
+    grantTypes: ['authorization_code'],
+    redirectUris: ['https://code-only.example.test/callback'],
+    scopes: ['openid', 'profile', 'offline_access'],
+  },
+  {
+    // Short lifetimes for idle/absolute boundaries: idle 10 min, absolute 30 min.
+    id: 'short-app',
+    redirectUris: ['https://short.example.test/callback'],
+    audiences: [API_A],
+    scopes: ['openid', 'offline_access', 'read'],
+    sessionIdleSeconds: 600,
+    sessionAbsoluteSeconds: 1800,
+  },
+  {
+    id: 'grace2-app',
+    redirectUris: ['https://grace2.example.test/callback'],
+    scopes: ['openid', 'offline_access'],
+    refreshGraceMaxUses: 2,
+  },
+]
+
+/**
+ * Throttles far above what one test file produces, so the many failures the protocol tables cause
+ * from 127.0.0.1 in one frozen minute never turn into 429s. The throttle has its own tests
+ * (throttle.test.ts, introspection.test.ts) with small limits.
+ */
+export const LENIENT_THROTTLE = {
+  invalidGrantPerIp: { limit: 1_000_000, windowSeconds: 60 },
+  invalidGrantPerClient: { limit: 1_000_000, windowSeconds: 60 },
+}
+
+export function startTokenServer(opts: TestServerOptions = {}): Promise<TestServer> {
+  return startTestServer({
+    clients: tokenClients,
+    ...opts,
+    config: { throttle: LENIENT_THROTTLE, ...opts.config },
+  })
+}
+
+export const confidentialAuth = (): Record<string, string> =>
+  basicAuth('confidential-app', CONFIDENTIAL_SECRET)
+
+export type FormResponse = Awaited<ReturnType<typeof postForm>>
+
+export function tokenEndpoint(t: TestServer): string {
+  return `${t.url}/oauth/token`
+}
+
+/** A refresh_token grant by a public client (client_id in the body) unless headers authenticate. */
+export function refresh(
+  t: TestServer,
+  refreshToken: string,
+  extra: Record<string, string | string[]> = {},
+  clientId = 'web-app',
+): Promise<FormResponse> {
+  return postForm(tokenEndpoint(t), {
+    grant_type: 'refresh_token',
+    refresh_token: refreshToken,
+    client_id: clientId,
+    ...extra,
+  })
+}
+
+/** Introspects as the confidential client (a resource server's view). */
+export function introspect(t: TestServer, token: string): Promise<FormResponse> {
+  return postForm(`${t.url}/oauth/introspect`, { token }, confidentialAuth())
+}
+
+/** True iff introspection says the token is active; asserts the inactive answer is bare. */
+export async function isActive(t: TestServer, token: string): Promise<boolean> {
+  const r = await introspect(t, token)
+  expect(r.status).toBe(200)
+  if (r.body.active === true) return true
+  expect(r.body).toEqual({ active: false })
+  return false
+}
+
+export async function userinfo(
+  t: TestServer,
+  accessToken: string,
+): Promise<{ status: number; headers: Headers; body: any }> {
+  const res = await fetch(`${t.url}/userinfo`, {
+    headers: { authorization: `Bearer ${accessToken}` },
+  })
+  const text = await res.text()
+  let body: unknown = text
+  try {
+    body = JSON.parse(text)
+  } catch {
+    // not JSON
+  }
+  return { status: res.status, headers: res.headers, body }
+}
+
+/** RFC 6749 appendix A.7: error_description is %x20-21 / %x23-5B / %x5D-7E. */
+export const DESCRIPTION_CHARSET = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/
+
+/**
+ * Asserts an RFC 6749 5.2 error response: the status, JSON with exactly `error` and
+ * `error_description`, the exact description, a safe charset and `Cache-Control: no-store`.
+ */
+export function expectOAuthError(
+  r: FormResponse,
+  status: number,
+  error: string,
+  description: string,
+): void {
+  expect({ status: r.status, body: r.body }).toEqual({
+    status,
+    body: { error, error_description: description },
+  })
+  expect(r.headers.get('content-type')).toMatch(/^application\/json/)
+  expect(r.headers.get('cache-control')).toBe('no-store')
+  expect(description).toMatch(DESCRIPTION_CHARSET)
+}
+
+/** Row counts read straight from the SQLite file, to prove a refused request wrote nothing. */
+export interface DbCounts {
+  sessions: number
+  activeSessions: number
+  codes: number
+  consumedCodes: number
+  events: number
+  maxGeneration: number
+}
+
+export function dbCounts(t: TestServer): DbCounts {
+  const db = new BetterSqlite3(t.dbFile, { readonly: true, fileMustExist: true })
+  try {
+    const one = (q: string): number => Number((db.prepare(q).get() as { n: number | null }).n ?? 0)
+    return {
+      sessions: one('select count(*) as n from sessions'),
+      activeSessions: one("select count(*) as n from sessions where state = 'active'"),
+      codes: one('select count(*) as n from authorization_codes'),
+      consumedCodes: one(
+        'select count(*) as n from authorization_codes where consumed_at is not null',
+      ),
+      events: one('select count(*) as n from security_events'),
+      maxGeneration: one('select max(generation) as n from sessions'),
+    }
+  } finally {
+    db.close()
+  }
+}
+
+export function jwksOf(t: TestServer): ReturnType<typeof createRemoteJWKSet> {
+  return createRemoteJWKSet(new URL(`${t.url}/.well-known/jwks.json`))
+}
+
+/** The session id (`sid`) inside a refresh token `tsr_<sid>.<generation>.<mac>`. */
+export function sidOf(refreshToken: string): string {
+  const m = /^tsr_([A-Za-z0-9_-]{22})\.\d+\./.exec(refreshToken)
+  if (!m) throw new Error('not a refresh token')
+  return m[1] as string
+}

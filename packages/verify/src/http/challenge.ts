@@ -1,0 +1,83 @@
+import type { TesseraVerifyError, VerifyErrorCode } from '../errors.js'
+
+/** An HTTP answer to a failed authentication, ready for any framework to send. */
+export interface AuthFailure {
+  status: 400 | 401 | 403 | 500 | 503
+  headers: Record<string, string>
+  /** JSON: `{"error": ..., "error_description": ...}`. */
+  body: string
+}
+
+type Rfc6750Error = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+
+/** How each code is answered: status and RFC 6750 3.1 error (undefined: no error attribute). */
+const ANSWERS: Record<VerifyErrorCode, [AuthFailure['status'], Rfc6750Error | undefined]> = {
+  token_missing: [401, undefined],
+  token_in_query: [400, 'invalid_request'],
+  token_too_large: [400, 'invalid_request'],
+  token_malformed: [401, 'invalid_token'],
+  algorithm_not_allowed: [401, 'invalid_token'],
+  crit_unsupported: [401, 'invalid_token'],
+  key_not_found: [401, 'invalid_token'],
+  signature_invalid: [401, 'invalid_token'],
+  wrong_type: [401, 'invalid_token'],
+  wrong_issuer: [401, 'invalid_token'],
+  wrong_audience: [401, 'invalid_token'],
+  expired: [401, 'invalid_token'],
+  not_yet_valid: [401, 'invalid_token'],
+  claim_missing: [401, 'invalid_token'],
+  claim_invalid: [401, 'invalid_token'],
+  inactive: [401, 'invalid_token'],
+  insufficient_scope: [403, 'insufficient_scope'],
+  jwks_unavailable: [503, undefined],
+  introspection_failed: [503, undefined],
+  invalid_options: [500, undefined],
+}
+
+/** RFC 6750 3: error_description and scope use %x20-21 / %x23-5B / %x5D-7E only. */
+export function quotable(s: string): string {
+  return s.replace(/[^\x20\x21\x23-\x5b\x5d-\x7e]/g, '?').slice(0, 300)
+}
+
+/** Options of every middleware. */
+export interface ChallengeOptions {
+  /** `realm` of the WWW-Authenticate challenge. Default none. */
+  realm?: string
+}
+
+/**
+ * The response to a failed authentication (RFC 6750 3): 401 with `WWW-Authenticate: Bearer
+ * error="invalid_token"`, 403 `insufficient_scope` with the `scope` needed, 400
+ * `invalid_request`, or 503 with Retry-After when the issuer cannot be reached. A request with
+ * no token gets a bare challenge. The token is never echoed.
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ */
+export function challenge(err: TesseraVerifyError, o: ChallengeOptions = {}): AuthFailure {
+  const [status, error] = ANSWERS[err.code]
+  const description = quotable(err.message)
+  const headers: Record<string, string> = {
+    'content-type': 'application/json; charset=utf-8',
+    'cache-control': 'no-store',
+  }
+  if (status === 401 || status === 400 || status === 403) {
+    const params: string[] = []
+    if (o.realm !== undefined) params.push(`realm="${quotable(o.realm)}"`)
+    if (error !== undefined) {
+      params.push(`error="${error}"`, `error_description="${description}"`)
+    }
+    if (error === 'insufficient_scope' && err.scopes) {
+      params.push(`scope="${quotable(err.scopes.join(' '))}"`)
+    }
+    headers['www-authenticate'] = params.length > 0 ? `Bearer ${params.join(', ')}` : 'Bearer'
+  }
+  if (status === 503) headers['retry-after'] = '5'
+  const body =
+    status === 503
+      ? { error: 'temporarily_unavailable', error_description: description }
+      : status === 500
+        ? { error: 'server_error', error_description: 'the token verifier is misconfigured' }
+        : // RFC 6750 3.1: no error code for a request without credentials; the body says why.
+          { error: error ?? 'unauthorized', error_description: description }
+  return { status, headers, body: JSON.stringify(body) }
+}

@@ -1,0 +1,42 @@
+import type { TokenVerifier, VerifiedToken } from '../verifier/verified-token.js'
+import { authenticateRequest } from './authenticate-request.js'
+import { challenge, type ChallengeOptions } from './challenge.js'
+
+export interface WithAuthOptions extends ChallengeOptions {
+  /** Scopes the token must carry; otherwise 403 `insufficient_scope`. Default none. */
+  scopes?: readonly string[]
+}
+
+/**
+ * Wraps a fetch-style handler (`(Request) => Response`: Bun, Deno, Cloudflare Workers, Next.js
+ * route handlers, `@hono/node-server`) so it runs only for requests with a valid access token,
+ * which it receives as its second argument. Failures are answered per RFC 6750.
+ *
+ * @example
+ * ```ts
+ * const handler = withAuth(verifier, (req, auth) => Response.json({ sub: auth.claims.sub }), {
+ *   scopes: ['read'],
+ * })
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-2.1
+ */
+export function withAuth<Extra extends object = object>(
+  verifier: TokenVerifier<Extra>,
+  handler: (request: Request, auth: VerifiedToken<Extra>) => Response | Promise<Response>,
+  options: WithAuthOptions = {},
+): (request: Request) => Promise<Response> {
+  const scopes = options.scopes ?? []
+  return async (request) => {
+    const r = await authenticateRequest(
+      verifier,
+      request.headers.get('authorization') ?? undefined,
+      request.url,
+      scopes,
+    )
+    if (!r.ok) {
+      const f = challenge(r.error, options)
+      return new Response(f.body, { status: f.status, headers: f.headers })
+    }
+    return handler(request, r.token)
+  }
+}

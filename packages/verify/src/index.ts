@@ -1,0 +1,27 @@
+/**
+ * `@tessera/verify`: access-token verification for resource servers.
+ *
+ * The framework bindings are subpath exports, so an app pulls in only the one it uses:
+ * `@tessera/verify/fastify`, `@tessera/verify/express`, `@tessera/verify/hono`. The fetch-handler
+ * binding (`withAuth`) is here, since it needs no framework.
+ */
+export { createVerifier, type Verifier, type VerifierStats } from './verifier/create-verifier.js'
+export type {
+  Algorithm,
+  ClaimCheck,
+  FetchLike,
+  IntrospectionOptions,
+  VerifierOptions,
+} from './verifier/options.js'
+export type { AccessTokenClaims, TokenVerifier, VerifiedToken } from './verifier/verified-token.js'
+export {
+  isVerifyError,
+  TesseraVerifyError,
+  type ClaimErrorCode,
+  type VerifyError,
+  type VerifyErrorCode,
+} from './errors.js'
+export type { Clock } from './lib/clock.js'
+export { withAuth, type WithAuthOptions } from './http/with-auth.js'
+export { challenge, type AuthFailure, type ChallengeOptions } from './http/challenge.js'
+export { authenticateRequest, checkScopes, type AuthResult } from './http/authenticate-request.js'

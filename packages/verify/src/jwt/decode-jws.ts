@@ -1,0 +1,90 @@
+import { TesseraVerifyError } from '../errors.js'
+
+/** The protected header fields the verifier reads; every other member is ignored (jku, x5u,
+ * jwk, x5c included: keys come only from the configured JWKS). */
+export interface JwsHeader {
+  readonly alg?: unknown
+  readonly kid?: unknown
+  readonly typ?: unknown
+  readonly crit?: unknown
+  readonly [member: string]: unknown
+}
+
+/** Where the parts of a compact JWS are: `header.payload.signature`. */
+export interface JwsParts {
+  /** Index of the first dot. */
+  dot1: number
+  /** Index of the second dot: `token.slice(0, dot2)` is the JWS signing input. */
+  dot2: number
+}
+
+const BASE64URL = /^[A-Za-z0-9_-]*$/
+
+function malformed(reason: string): TesseraVerifyError {
+  return new TesseraVerifyError('token_malformed', `the token is malformed: ${reason}`)
+}
+
+/**
+ * Finds the three parts of a compact JWS (RFC 7515 7.1). Five-part tokens (JWE) are refused:
+ * nothing is ever decrypted or decompressed (JWT-13).
+ */
+export function splitJws(token: string): JwsParts {
+  const dot1 = token.indexOf('.')
+  const dot2 = dot1 < 0 ? -1 : token.indexOf('.', dot1 + 1)
+  if (dot2 < 0 || token.indexOf('.', dot2 + 1) >= 0) {
+    if (token.split('.').length === 5) throw malformed('encrypted tokens (JWE) are not accepted')
+    throw malformed('a JWT has three dot-separated parts')
+  }
+  if (dot1 === 0 || dot2 === dot1 + 1) throw malformed('the header and payload must not be empty')
+  return { dot1, dot2 }
+}
+
+/**
+ * Parses a base64url JSON segment into a plain object. With `scratch` (at least as long as the
+ * segment), the bytes are decoded into it instead of a new buffer: the hot path allocates less.
+ */
+export function decodeJsonSegment(
+  segment: string,
+  what: string,
+  scratch?: Buffer,
+): Record<string, unknown> {
+  let value: unknown
+  try {
+    let text: string
+    if (scratch) {
+      const n = scratch.write(segment, 0, 'base64url')
+      text = scratch.toString('utf8', 0, n)
+    } else {
+      text = Buffer.from(segment, 'base64url').toString('utf8')
+    }
+    value = JSON.parse(text)
+  } catch {
+    throw malformed(`the ${what} is not base64url-encoded JSON`)
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw malformed(`the ${what} is not a JSON object`)
+  }
+  return value as Record<string, unknown>
+}
+
+/** The header, strictly base64url (Buffer's decoder would skip stray characters). */
+export function decodeHeader(segment: string): JwsHeader {
+  if (!BASE64URL.test(segment)) throw malformed('the header is not base64url')
+  return decodeJsonSegment(segment, 'header')
+}
+
+/**
+ * The signature bytes (a view of `scratch`), which must be exactly `length` bytes written as exactly as many base64url
+ * characters as that takes. Buffer's decoder skips characters outside the alphabet, so a stray one
+ * shows up as a short result: no two token strings carry one signature. The header and payload
+ * need no such check, since the signature covers their exact characters.
+ */
+export function decodeSignature(
+  segment: string,
+  length: number,
+  scratch: Buffer,
+): Buffer | undefined {
+  if (segment.length !== Math.ceil((length * 4) / 3) || length > scratch.length) return undefined
+  const n = scratch.write(segment, 0, 'base64url')
+  return n === length ? scratch.subarray(0, n) : undefined
+}

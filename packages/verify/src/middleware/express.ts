@@ -1,0 +1,74 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express'
+import { TesseraVerifyError } from '../errors.js'
+import { authenticateRequest, checkScopes } from '../http/authenticate-request.js'
+import { challenge, type ChallengeOptions } from '../http/challenge.js'
+import type { TokenVerifier, VerifiedToken } from '../verifier/verified-token.js'
+
+declare global {
+  // eslint-disable-next-line @typescript-eslint/no-namespace
+  namespace Express {
+    interface Request {
+      /** The verified access token, set by `@tessera/verify`'s `authenticate` middleware. */
+      auth?: VerifiedToken
+    }
+  }
+}
+
+export interface ExpressAuthOptions extends ChallengeOptions {
+  /** Scopes every request must carry; otherwise 403. Default none. */
+  scopes?: readonly string[]
+}
+
+function send(res: Response, err: TesseraVerifyError, o: ChallengeOptions): void {
+  const f = challenge(err, o)
+  res.status(f.status).set(f.headers).send(f.body)
+}
+
+/**
+ * Express middleware: verifies the bearer token and sets `req.auth`, or answers 401/403/400/503
+ * per RFC 6750.
+ *
+ * @example
+ * ```ts
+ * app.use('/api', authenticate(verifier))
+ * app.get('/api/me', (req, res) => res.json({ sub: req.auth?.claims.sub }))
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ */
+export function authenticate(
+  verifier: TokenVerifier,
+  options: ExpressAuthOptions = {},
+): RequestHandler {
+  const scopes = options.scopes ?? []
+  return (req: Request, res: Response, next: NextFunction) => {
+    authenticateRequest(verifier, req.headers.authorization, req.originalUrl, scopes).then((r) => {
+      if (!r.ok) return send(res, r.error, options)
+      req.auth = r.token
+      next()
+    }, next)
+  }
+}
+
+/**
+ * Middleware that answers 403 `insufficient_scope` unless `req.auth` carries every scope given.
+ * Put it after {@link authenticate}.
+ *
+ * @example
+ * ```ts
+ * app.delete('/api/orders/:id', requireScope('orders:write'), handler)
+ * ```
+ */
+export function requireScope(...scopes: string[]): RequestHandler {
+  return (req: Request, res: Response, next: NextFunction) => {
+    if (!req.auth) return next(new Error('requireScope runs after the authenticate middleware'))
+    try {
+      checkScopes(req.auth, scopes)
+    } catch (err) {
+      if (err instanceof TesseraVerifyError) return send(res, err, {})
+      return next(err)
+    }
+    next()
+  }
+}
+
+export type { VerifiedToken }

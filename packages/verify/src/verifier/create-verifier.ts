@@ -1,0 +1,154 @@
+import { ExpiringLru } from '../cache/expiring-lru.js'
+import { TesseraVerifyError } from '../errors.js'
+import { Introspector } from '../introspection/introspector.js'
+import { checkClaims, scopesOf } from '../jwt/check-claims.js'
+import type { CheckedHeader } from '../jwt/check-header.js'
+import { decodeJsonSegment, decodeSignature, splitJws, type JwsParts } from '../jwt/decode-jws.js'
+import { HeaderCache } from '../jwt/header-cache.js'
+import { IssuerMetadata } from '../keys/issuer-metadata.js'
+import { RemoteKeySet } from '../keys/remote-key-set.js'
+import type { VerificationKey } from '../keys/verification-key.js'
+import { resolveOptions, type VerifierOptions } from './options.js'
+import type { AccessTokenClaims, TokenVerifier, VerifiedToken } from './verified-token.js'
+
+/** Counters for metrics and tests. */
+export interface VerifierStats {
+  /** Tokens in the verified-token cache. */
+  cacheEntries: number
+  /** Verifications answered from the cache. */
+  cacheHits: number
+  /** Verifications that ran the full checks (and succeeded or not). */
+  fullVerifications: number
+  /** Requests made to the JWKS URL. */
+  jwksRequests: number
+  /** Requests made to the introspection endpoint. */
+  introspectionRequests: number
+}
+
+export interface Verifier<Extra extends object = object> extends TokenVerifier<Extra> {
+  /**
+   * Verifies an access token (the bare JWT, without `Bearer `). Resolves to its claims, or
+   * rejects with a {@link TesseraVerifyError}.
+   */
+  verify(token: string): Promise<VerifiedToken<Extra>>
+  stats(): VerifierStats
+}
+
+/**
+ * Builds a verifier for the access tokens (RFC 9068 JWTs) one issuer mints for one API. The
+ * options are checked now; keys are fetched on the first verification.
+ *
+ * A token passes these checks, in order (each failure has its own error code):
+ *
+ * | step | check                                                              | error code               |
+ * |------|--------------------------------------------------------------------|--------------------------|
+ * | 1    | a non-empty string of at most `maxTokenSize` bytes, before any work | token_missing, token_too_large |
+ * | 2    | verified-token cache hit (until `exp`, never later)                | (answered from memory)   |
+ * | 3    | compact JWS with a JSON header (no JWE)                            | token_malformed          |
+ * | 4    | `alg` allowed: never `none`, never HMAC                            | algorithm_not_allowed    |
+ * | 5    | no `crit` extensions                                               | crit_unsupported         |
+ * | 6    | `typ` is `at+jwt`                                                  | wrong_type               |
+ * | 7    | a JWKS key for the `kid` whose own algorithm is `alg`              | key_not_found, algorithm_not_allowed, jwks_unavailable |
+ * | 8    | the signature, with node:crypto and that key                       | signature_invalid        |
+ * | 9    | the claims (see `CLAIMS_CHECKS`)                                   | claim codes, insufficient_scope |
+ * | 10   | introspection, when configured                                     | inactive, introspection_failed |
+ *
+ * @example
+ * ```ts
+ * const verifier = createVerifier({
+ *   issuer: 'https://auth.example.com',
+ *   audience: 'https://api.example.com',
+ * })
+ * const { claims, scopes } = await verifier.verify(token)
+ * ```
+ * @see https://www.rfc-editor.org/rfc/rfc9068#section-4
+ * @see https://www.rfc-editor.org/rfc/rfc8725
+ */
+export function createVerifier<Extra extends object = object>(
+  options: VerifierOptions,
+): Verifier<Extra> {
+  const o = resolveOptions(options)
+  const metadata = new IssuerMetadata(o)
+  const keys = new RemoteKeySet(o, metadata)
+  const introspector = o.introspection ? new Introspector(o, o.introspection, metadata) : undefined
+  const cache =
+    o.cacheMaxEntries > 0 ? new ExpiringLru<VerifiedToken<Extra>>(o.cacheMaxEntries) : undefined
+  const headers = new HeaderCache(o.algorithms)
+  // Working memory of the synchronous part of a verification (nothing awaits while it is in use),
+  // so the hot path allocates no buffers. Signatures are at most 2048 bytes (RSA-16384).
+  const scratch = {
+    data: Buffer.allocUnsafe(o.maxTokenSize),
+    payload: Buffer.allocUnsafe(o.maxTokenSize),
+    signature: Buffer.allocUnsafe(2048),
+  }
+  let cacheHits = 0
+  let fullVerifications = 0
+
+  /** Steps 8 and 9: the signature, then the claims; synchronous. */
+  function finish(
+    token: string,
+    parts: JwsParts,
+    header: CheckedHeader,
+    key: VerificationKey,
+    now: number,
+  ): VerifiedToken<Extra> {
+    // The token is ASCII (base64url and dots), so latin1 gives the bytes of the signing input,
+    // the part before the second dot.
+    const n = scratch.data.write(token, 0, parts.dot2, 'latin1')
+    const sig = decodeSignature(token.slice(parts.dot2 + 1), key.signatureLength, scratch.signature)
+    if (sig === undefined || !key.verify(scratch.data.subarray(0, n), sig)) {
+      throw new TesseraVerifyError('signature_invalid', 'the token signature is invalid')
+    }
+    // Nothing of the payload is read before the signature holds.
+    const claims = decodeJsonSegment(
+      token.slice(parts.dot1 + 1, parts.dot2),
+      'payload',
+      scratch.payload,
+    )
+    checkClaims(claims, { o, now: Math.floor(now / 1000) })
+    if (Array.isArray(claims.aud)) Object.freeze(claims.aud)
+    if (Array.isArray(claims.amr)) Object.freeze(claims.amr)
+    return Object.freeze({
+      claims: Object.freeze(claims) as AccessTokenClaims & Readonly<Extra>,
+      scopes: Object.freeze(scopesOf(claims)),
+      header,
+    })
+  }
+
+  return {
+    async verify(token: string): Promise<VerifiedToken<Extra>> {
+      if (typeof token !== 'string' || token === '') {
+        throw new TesseraVerifyError('token_missing', 'no access token was presented')
+      }
+      if (token.length > o.maxTokenSize) {
+        throw new TesseraVerifyError(
+          'token_too_large',
+          `the token is longer than ${o.maxTokenSize} bytes`,
+        )
+      }
+      const now = o.clock.now()
+      let result = cache?.get(token, now)
+      if (result) {
+        cacheHits++
+      } else {
+        fullVerifications++
+        const parts = splitJws(token)
+        const header = headers.get(token, parts.dot1)
+        // The key is found synchronously unless the key set must be fetched.
+        const key =
+          keys.find(header.kid, header.alg, now) ?? (await keys.resolve(header.kid, header.alg))
+        result = finish(token, parts, header, key, now)
+        cache?.set(token, result, result.claims.exp * 1000, now)
+      }
+      if (introspector) await introspector.check(token, result.claims.exp)
+      return result
+    },
+    stats: () => ({
+      cacheEntries: cache?.size ?? 0,
+      cacheHits,
+      fullVerifications,
+      jwksRequests: keys.requests,
+      introspectionRequests: introspector?.requests ?? 0,
+    }),
+  }
+}

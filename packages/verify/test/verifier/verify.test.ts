@@ -1,0 +1,244 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { afterEach, beforeAll, describe, expect, it } from 'vitest'
+import { ExpiringLru } from '../../src/cache/expiring-lru.js'
+import { isVerifyError } from '../../src/errors.js'
+import { challenge } from '../../src/http/challenge.js'
+import { TesseraVerifyError } from '../../src/errors.js'
+import { createVerifier } from '../../src/verifier/create-verifier.js'
+import { FakeClock, NOW } from '../helpers/fake-clock.js'
+import {
+  AUDIENCE,
+  makeIssuerKeys,
+  startIssuer,
+  type IssuerKeys,
+  type TestIssuer,
+} from '../helpers/test-issuer.js'
+
+async function failure(p: Promise<unknown>): Promise<string> {
+  try {
+    await p
+  } catch (err) {
+    if (isVerifyError(err)) return `${err.code}: ${err.message}`
+    throw err
+  }
+  return 'passed'
+}
+
+let keys: IssuerKeys
+let issuer: TestIssuer | undefined
+const servers: Server[] = []
+beforeAll(() => {
+  keys = makeIssuerKeys()
+})
+afterEach(async () => {
+  await issuer?.close()
+  issuer = undefined
+  for (const s of servers.splice(0)) {
+    s.closeAllConnections()
+    await new Promise((r) => s.close(r))
+  }
+})
+
+/** A bare HTTP server answering paths from a table, for discovery variants. */
+async function metadataServer(
+  routes: (base: string) => Record<string, unknown>,
+): Promise<{ url: string; hits: string[] }> {
+  const hits: string[] = []
+  let base = ''
+  const server = createServer((req, res) => {
+    hits.push(req.url ?? '')
+    const body = routes(base)[req.url ?? '']
+    res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify(body ?? { error: 'not_found' }))
+  })
+  servers.push(server)
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+  return { url: base, hits }
+}
+
+describe('discovery', () => {
+  it('SDK-07 a discovery document naming another issuer is refused and no keys are fetched', async () => {
+    issuer = await startIssuer(keys)
+    issuer.metadata = { issuer: 'https://evil.example.test' }
+    const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, clock: new FakeClock() })
+    const err = await v.verify(await issuer.token()).catch((e: unknown) => e as TesseraVerifyError)
+    expect(err).toBeInstanceOf(TesseraVerifyError)
+    expect((err as TesseraVerifyError).code).toBe('jwks_unavailable')
+    expect(((err as TesseraVerifyError).cause as Error).message).toBe(
+      `the issuer in ${issuer.url}/.well-known/openid-configuration is not the configured issuer ${issuer.url} (RFC 8414 3.3)`,
+    )
+    expect(issuer.jwksHits()).toBe(0)
+  })
+
+  it('falls back to RFC 8414 oauth-authorization-server metadata, with the path inserted', async () => {
+    issuer = await startIssuer(keys)
+    const tenant = await metadataServer((base) => ({
+      '/.well-known/oauth-authorization-server/tenant': {
+        issuer: `${base}/tenant`,
+        jwks_uri: `${(issuer as TestIssuer).url}/jwks`,
+      },
+    }))
+    const token = issuer.raw(
+      { alg: 'ES256', typ: 'at+jwt', kid: 'k-es256' },
+      { iss: `${tenant.url}/tenant` },
+    )
+    const v = createVerifier({
+      issuer: `${tenant.url}/tenant`,
+      audience: AUDIENCE,
+      clock: new FakeClock(),
+    })
+    expect((await v.verify(token)).claims.iss).toBe(`${tenant.url}/tenant`)
+    expect(tenant.hits).toEqual([
+      '/tenant/.well-known/openid-configuration',
+      '/.well-known/oauth-authorization-server/tenant',
+    ])
+  })
+
+  it('a configured jwksUri skips discovery', async () => {
+    issuer = await startIssuer(keys)
+    const v = createVerifier({
+      issuer: issuer.url,
+      audience: AUDIENCE,
+      jwksUri: `${issuer.url}/jwks`,
+      clock: new FakeClock(),
+    })
+    await v.verify(await issuer.token())
+    expect(issuer.hits.get('/.well-known/openid-configuration')).toBeUndefined()
+    expect(issuer.jwksHits()).toBe(1)
+  })
+})
+
+describe('verified-token cache', () => {
+  it('holds at most maxEntries tokens, evicting the least recently used', async () => {
+    issuer = await startIssuer(keys)
+    const v = createVerifier({
+      issuer: issuer.url,
+      audience: AUDIENCE,
+      clock: new FakeClock(),
+      cache: { maxEntries: 3 },
+    })
+    const [t1, t2, t3, t4] = await Promise.all([1, 2, 3, 4].map(() => issuer!.token()))
+    for (const t of [t1, t2, t3]) await v.verify(t as string)
+    await v.verify(t1 as string) // t1 is now the most recent
+    await v.verify(t4 as string) // evicts t2
+    expect(v.stats()).toMatchObject({ cacheEntries: 3, cacheHits: 1, fullVerifications: 4 })
+    await v.verify(t1 as string)
+    expect(v.stats()).toMatchObject({ cacheHits: 2, fullVerifications: 4 })
+    await v.verify(t2 as string)
+    expect(v.stats()).toMatchObject({ cacheHits: 2, fullVerifications: 5, cacheEntries: 3 })
+  })
+
+  it('never caches a failure: a bad token costs a full check every time', async () => {
+    issuer = await startIssuer(keys)
+    const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, clock: new FakeClock() })
+    const bad = await issuer.token({ aud: 'https://other.test' })
+    for (let i = 0; i < 3; i++) {
+      expect(await failure(v.verify(bad))).toBe(
+        'wrong_audience: aud claim does not contain this API',
+      )
+    }
+    expect(v.stats()).toMatchObject({ cacheEntries: 0, cacheHits: 0, fullVerifications: 3 })
+  })
+
+  it('cached results are frozen, so one request cannot change what another sees', async () => {
+    issuer = await startIssuer(keys)
+    const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, clock: new FakeClock() })
+    const token = await issuer.token({ aud: [AUDIENCE, 'https://b.test'] })
+    const first = await v.verify(token)
+    expect(Object.isFrozen(first)).toBe(true)
+    expect(Object.isFrozen(first.claims)).toBe(true)
+    expect(Object.isFrozen(first.claims.aud)).toBe(true)
+    expect(Object.isFrozen(first.scopes)).toBe(true)
+    expect(await v.verify(token)).toBe(first)
+  })
+
+  it('ExpiringLru drops entries at their expiry and sweeps expired ones as others arrive', () => {
+    const lru = new ExpiringLru<string>(10)
+    lru.set('a', 'A', NOW + 1000, NOW)
+    lru.set('b', 'B', NOW + 5000, NOW)
+    lru.set('never', 'X', NOW, NOW) // already expired: not stored
+    expect(lru.size).toBe(2)
+    expect(lru.get('a', NOW + 999)).toBe('A')
+    expect(lru.get('a', NOW + 1000)).toBeUndefined()
+    expect(lru.size).toBe(1)
+    lru.set('c', 'C', NOW + 9000, NOW + 6000) // b expired at the old end: swept
+    expect(lru.size).toBe(1)
+    expect(lru.get('c', NOW + 6000)).toBe('C')
+  })
+})
+
+describe('claims requirements', () => {
+  it('requiredClaims, claims values and requiredScopes are enforced with exact messages', async () => {
+    issuer = await startIssuer(keys)
+    const v = createVerifier({
+      issuer: issuer.url,
+      audience: AUDIENCE,
+      clock: new FakeClock(),
+      requiredClaims: ['sid'],
+      claims: { acr: 'mfa', roles: (r) => Array.isArray(r) && r.includes('admin') },
+      requiredScopes: ['read'],
+    })
+    const ok = { sid: 's1', acr: 'mfa', roles: ['admin'] }
+    expect((await v.verify(await issuer.token(ok))).claims.roles).toEqual(['admin'])
+    const rows: [Record<string, unknown>, string][] = [
+      [{ ...ok, sid: undefined }, 'claim_missing: sid claim is missing'],
+      [{ ...ok, acr: 'pwd' }, 'claim_invalid: acr claim does not have the required value'],
+      [{ ...ok, roles: ['user'] }, 'claim_invalid: roles claim does not have the required value'],
+      [{ ...ok, roles: undefined }, 'claim_missing: roles claim is missing'],
+      [{ ...ok, scope: 'orders' }, 'insufficient_scope: the token lacks the scope read'],
+      [{ ...ok, client_id: undefined }, 'claim_missing: client_id claim is missing (RFC 9068 2.2)'],
+      [{ ...ok, sub: 7 }, 'claim_invalid: sub claim is not a string'],
+      [{ ...ok, scope: ['read'] }, 'claim_invalid: scope claim is not a space-separated string'],
+    ]
+    for (const [claims, expected] of rows) {
+      expect(await failure(v.verify(await issuer.token(claims)))).toBe(expected)
+    }
+  })
+
+  it('an audience list accepts a token for any one of them', async () => {
+    issuer = await startIssuer(keys)
+    const v = createVerifier({
+      issuer: issuer.url,
+      audience: ['https://x.test', AUDIENCE],
+      clock: new FakeClock(),
+    })
+    expect((await v.verify(await issuer.token())).claims.aud).toBe(AUDIENCE)
+  })
+
+  it('messages never contain the token or values taken from it', async () => {
+    issuer = await startIssuer(keys)
+    const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, clock: new FakeClock() })
+    const marker = 'SECRET-MARKER-1234'
+    const tokens = [
+      await issuer.token({ iss: marker }),
+      await issuer.token({ aud: marker }),
+      issuer.raw({ alg: marker, typ: 'at+jwt' }),
+      issuer.raw({ alg: 'ES256', typ: marker, kid: 'k-es256' }),
+      issuer.raw({ alg: 'ES256', typ: 'at+jwt', kid: marker }),
+      issuer.raw({ alg: 'ES256', typ: 'at+jwt', kid: 'k-es256', crit: [marker] }),
+    ]
+    for (const token of tokens) {
+      const err = (await v.verify(token).catch((e: unknown) => e)) as TesseraVerifyError
+      expect(err).toBeInstanceOf(TesseraVerifyError)
+      const f = challenge(err, { realm: 'api' })
+      for (const text of [err.message, f.body, JSON.stringify(f.headers)]) {
+        expect(text).not.toContain(marker)
+        expect(text).not.toContain(token.slice(0, 30))
+      }
+    }
+  })
+
+  it('the realm appears in every challenge, and quotes cannot break out of it', () => {
+    const f = challenge(new TesseraVerifyError('expired', 'the token has expired (exp)'), {
+      realm: 'api "x"',
+    })
+    expect(f.headers['www-authenticate']).toBe(
+      'Bearer realm="api ?x?", error="invalid_token", error_description="the token has expired (exp)"',
+    )
+    expect(
+      challenge(new TesseraVerifyError('token_missing', 'm'), { realm: 'api' }).headers,
+    ).toMatchObject({ 'www-authenticate': 'Bearer realm="api"', 'cache-control': 'no-store' })
+  })
+})
