@@ -1,0 +1,112 @@
+import { TesseraClientError } from '../errors.js'
+
+/**
+ * The cryptography the client needs, injectable for platforms without WebCrypto (React Native's
+ * Hermes): random bytes for PKCE, state and nonce; SHA-256 for the PKCE challenge; and signature
+ * verification for ID tokens.
+ */
+export interface CryptoProvider {
+  /** Fills `bytes` from a CSPRNG and returns it. */
+  getRandomValues(bytes: Uint8Array): Uint8Array
+  sha256(data: Uint8Array): Promise<Uint8Array>
+  /**
+   * Verifies a JWS signature (`alg` as in RFC 7518: ES256, ES384, RS256, PS256, EdDSA, ...) with a
+   * public key in JWK form. Resolves false for a bad signature; rejects for an unsupported key.
+   */
+  verifySignature(
+    alg: string,
+    jwk: JsonWebKey,
+    data: Uint8Array,
+    signature: Uint8Array,
+  ): Promise<boolean>
+}
+
+/** The minimum of the Web Crypto API that `webCrypto` uses. */
+export interface WebCryptoLike {
+  getRandomValues<T extends ArrayBufferView>(array: T): T
+  subtle: SubtleCrypto
+}
+
+type Params = {
+  import: AlgorithmIdentifier | RsaHashedImportParams | EcKeyImportParams
+  verify: AlgorithmIdentifier | RsaPssParams | EcdsaParams
+}
+
+const ALGS: Record<string, Params> = {
+  RS256: {
+    import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
+    verify: { name: 'RSASSA-PKCS1-v1_5' },
+  },
+  RS384: {
+    import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-384' },
+    verify: { name: 'RSASSA-PKCS1-v1_5' },
+  },
+  RS512: {
+    import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-512' },
+    verify: { name: 'RSASSA-PKCS1-v1_5' },
+  },
+  PS256: {
+    import: { name: 'RSA-PSS', hash: 'SHA-256' },
+    verify: { name: 'RSA-PSS', saltLength: 32 },
+  },
+  PS384: {
+    import: { name: 'RSA-PSS', hash: 'SHA-384' },
+    verify: { name: 'RSA-PSS', saltLength: 48 },
+  },
+  PS512: {
+    import: { name: 'RSA-PSS', hash: 'SHA-512' },
+    verify: { name: 'RSA-PSS', saltLength: 64 },
+  },
+  ES256: {
+    import: { name: 'ECDSA', namedCurve: 'P-256' },
+    verify: { name: 'ECDSA', hash: 'SHA-256' },
+  },
+  ES384: {
+    import: { name: 'ECDSA', namedCurve: 'P-384' },
+    verify: { name: 'ECDSA', hash: 'SHA-384' },
+  },
+  EdDSA: { import: { name: 'Ed25519' }, verify: { name: 'Ed25519' } },
+  Ed25519: { import: { name: 'Ed25519' }, verify: { name: 'Ed25519' } },
+}
+
+/** The signature algorithms `webCrypto` can verify. */
+export const WEB_CRYPTO_ALGS: readonly string[] = Object.keys(ALGS)
+
+const buf = (b: Uint8Array): ArrayBuffer =>
+  b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer
+
+/**
+ * A CryptoProvider over the Web Crypto API: `globalThis.crypto` in browsers, Node >= 20 and Deno,
+ * or any object with the same shape (e.g. a React Native polyfill).
+ */
+export function webCrypto(crypto: WebCryptoLike | undefined = globalThis.crypto): CryptoProvider {
+  if (!crypto?.subtle || typeof crypto.getRandomValues !== 'function') {
+    throw new TesseraClientError(
+      'configuration',
+      'no Web Crypto API on this platform: pass `crypto` (a CryptoProvider) to createTesseraClient',
+    )
+  }
+  return {
+    getRandomValues: (bytes) => crypto.getRandomValues(bytes),
+    async sha256(data) {
+      return new Uint8Array(await crypto.subtle.digest('SHA-256', buf(data)))
+    },
+    async verifySignature(alg, jwk, data, signature) {
+      const p = ALGS[alg]
+      if (!p) throw new Error(`unsupported signature algorithm ${alg}`)
+      // Only the public members: a JWKS entry with extra fields must not change the import.
+      const { kty, crv, x, y, n, e } = jwk
+      const pub: JsonWebKey = { kty, crv, x, y, n, e }
+      for (const k of Object.keys(pub) as (keyof JsonWebKey)[]) {
+        if (pub[k] === undefined) delete pub[k]
+      }
+      const key = await crypto.subtle.importKey('jwk', pub, p.import, false, ['verify'])
+      return crypto.subtle.verify(p.verify, key, buf(signature), buf(data))
+    },
+  }
+}
+
+/** `n` bytes from the provider's CSPRNG. */
+export function randomBytes(crypto: CryptoProvider, n: number): Uint8Array {
+  return crypto.getRandomValues(new Uint8Array(n))
+}

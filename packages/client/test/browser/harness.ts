@@ -1,0 +1,87 @@
+/**
+ * The test page's script, bundled for Chromium with esbuild: a client with the browser adapters
+ * (IndexedDB storage, Web Locks + BroadcastChannel, browser lifecycle), exposed on `window` for
+ * the test to drive. `?nolocks=1` hides Web Locks and BroadcastChannel so the localStorage
+ * fallback runs. The clock can be shifted to make tokens stale without waiting.
+ */
+import {
+  browserLifecycle,
+  browserTabSync,
+  createTesseraClient,
+  indexedDbStorage,
+  type Clock,
+  type DiagnosticEvent,
+  type TesseraClient,
+} from '../../src/index.js'
+import { storageConformance } from '../storage-conformance.js'
+
+interface HarnessConfig {
+  issuer: string
+  clientId: string
+  apiA: string
+  autoRefresh: boolean
+}
+
+declare global {
+  interface Window {
+    __CONFIG: HarnessConfig
+    __shift: number
+    __events: DiagnosticEvent[]
+    __callback: Promise<string>
+    tessera: TesseraClient
+    __conformance: () => Promise<string[]>
+  }
+}
+
+const noLocks = new URLSearchParams(location.search).get('nolocks') === '1'
+if (noLocks) {
+  Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined, configurable: true })
+}
+
+window.__shift = 0
+window.__events = []
+const clock: Clock = {
+  now: () => Date.now() + window.__shift,
+  setTimeout: (fn, ms) => window.setTimeout(fn, ms),
+  clearTimeout: (h) => window.clearTimeout(h as number),
+}
+const cfg = window.__CONFIG
+const client = createTesseraClient({
+  issuer: cfg.issuer,
+  clientId: cfg.clientId,
+  redirectUri: location.origin + '/callback',
+  apis: [{ baseUrl: cfg.apiA, audience: cfg.apiA, scope: 'read' }],
+  storage: indexedDbStorage(),
+  tabs: browserTabSync({
+    ...(noLocks
+      ? {
+          environment: {
+            locks: undefined,
+            BroadcastChannel: undefined,
+            localStorage: window.localStorage,
+            addEventListener: window.addEventListener.bind(window),
+            removeEventListener: window.removeEventListener.bind(window),
+          },
+        }
+      : {}),
+  }),
+  lifecycle: browserLifecycle(),
+  clock,
+  autoRefresh: cfg.autoRefresh,
+  navigate: (url) => location.assign(url),
+  currentUrl: () => location.href,
+  onDiagnostic: (e) => window.__events.push(e),
+})
+window.tessera = client
+window.__conformance = () =>
+  storageConformance(() => indexedDbStorage({ databaseName: 'tessera-conformance' }))
+
+window.__callback = client.isRedirectCallback(location.href)
+  ? client.handleRedirectCallback().then(
+      () => {
+        history.replaceState(null, '', '/')
+        return 'ok'
+      },
+      (err: Error) => `error: ${err.message}`,
+    )
+  : Promise.resolve('none')
