@@ -21,9 +21,16 @@ export class CommitBatcher<DB> {
   #queue: Pending<DB>[] = []
   #flushing = false
 
-  constructor(db: Kysely<DB>, maxBatch = 256) {
+  readonly #delayMs: number
+
+  /**
+   * @param delayMs Milliseconds the first write of a batch waits for others to join (0: only those
+   *   already queued on this turn of the event loop). A longer wait means fewer, larger commits.
+   */
+  constructor(db: Kysely<DB>, maxBatch = 256, delayMs = 0) {
     this.#db = db
     this.#maxBatch = maxBatch
+    this.#delayMs = delayMs
   }
 
   submit<T>(run: (trx: Transaction<DB>) => Promise<T>): Promise<T> {
@@ -32,7 +39,8 @@ export class CommitBatcher<DB> {
       if (!this.#flushing) {
         this.#flushing = true
         // Let the requests already being parsed on this turn of the event loop join the batch.
-        setImmediate(() => void this.#flush())
+        if (this.#delayMs > 0) setTimeout(() => void this.#flush(), this.#delayMs)
+        else setImmediate(() => void this.#flush())
       }
     })
   }

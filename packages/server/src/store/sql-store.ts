@@ -7,6 +7,7 @@ import {
   type Selectable,
 } from 'kysely'
 import { migrations } from './migrations/index.js'
+import { PreparedQuery } from './prepared-query.js'
 import type { CodeRedemption, RotateResult, Store } from './store.js'
 import type {
   ApiRecord,
@@ -288,12 +289,12 @@ export abstract class SqlStore implements Store {
 
   // users -----------------------------------------------------------------------------------------
 
+  readonly #userById = new PreparedQuery((id: string) =>
+    this.db.selectFrom('users').selectAll().where('id', '=', id),
+  )
+
   async getUser(id: string): Promise<UserRecord | undefined> {
-    const row = await this.db
-      .selectFrom('users')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst()
+    const [row] = await this.#userById.execute(this.db, id)
     return row ? toUser(row) : undefined
   }
 
@@ -448,12 +449,12 @@ export abstract class SqlStore implements Store {
 
   // sessions --------------------------------------------------------------------------------------
 
+  readonly #sessionById = new PreparedQuery((id: string) =>
+    this.db.selectFrom('sessions').selectAll().where('id', '=', id),
+  )
+
   async getSession(id: string): Promise<SessionRecord | undefined> {
-    const r = await this.db
-      .selectFrom('sessions')
-      .selectAll()
-      .where('id', '=', id)
-      .executeTakeFirst()
+    const [r] = await this.#sessionById.execute(this.db, id)
     return r ? toSession(r) : undefined
   }
 
@@ -461,22 +462,23 @@ export abstract class SqlStore implements Store {
     await this.db.insertInto('sessions').values(fromSession(s)).execute()
   }
 
+  readonly #rotate = new PreparedQuery((id: string, expectedGeneration: number, now: number) =>
+    this.db
+      .updateTable('sessions')
+      .set((eb) => ({
+        generation: eb('generation', '+', 1),
+        rotated_at: now,
+        last_active_at: now,
+        grace_uses: 0,
+      }))
+      .where('id', '=', id)
+      .where('generation', '=', expectedGeneration)
+      .where('state', '=', 'active')
+      .returningAll(),
+  )
+
   async rotateRefresh(id: string, expectedGeneration: number, now: number): Promise<RotateResult> {
-    const r = await this.hotWrite((db) =>
-      db
-        .updateTable('sessions')
-        .set((eb) => ({
-          generation: eb('generation', '+', 1),
-          rotated_at: now,
-          last_active_at: now,
-          grace_uses: 0,
-        }))
-        .where('id', '=', id)
-        .where('generation', '=', expectedGeneration)
-        .where('state', '=', 'active')
-        .returningAll()
-        .executeTakeFirst(),
-    )
+    const [r] = await this.hotWrite((db) => this.#rotate.execute(db, id, expectedGeneration, now))
     return r ? { ok: true, session: toSession(r) } : { ok: false }
   }
 
