@@ -603,6 +603,12 @@ export abstract class SqlStore implements Store {
     if (f.sessionId !== undefined) q = q.where('session_id', '=', f.sessionId)
     if (f.clientId !== undefined) q = q.where('client_id', '=', f.clientId)
     if (f.before !== undefined) q = q.where('at', '<', f.before)
+    if (f.after !== undefined) {
+      const { at, id } = f.after
+      q = q.where((eb) =>
+        eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('id', '>', id)])]),
+      )
+    }
     const rows = await q
       .orderBy('at', 'desc')
       .orderBy('id')

@@ -207,7 +207,11 @@ export interface EventFilter {
   userId?: string
   sessionId?: string
   clientId?: string
-  /** Events strictly before this time (pagination cursor). */
+  /** Events strictly before this time. */
   before?: number
+  /** Pagination cursor: events that come after this one in the listing's order (newest first,
+   * then by id), so events sharing a timestamp are never skipped across a page boundary. Pass the
+   * last event of the previous page. */
+  after?: { at: number; id: string }
   limit?: number
 }

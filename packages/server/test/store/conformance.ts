@@ -757,6 +757,29 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(await store.listSessions({})).toStrictEqual([other, s2, s3, s1])
       })
 
+      it('after is a keyset cursor: events sharing a timestamp are never skipped across pages', async () => {
+        const user = uid('usr_')
+        // Three events at one instant and two around them, pages of two.
+        const at = [T0 + 20, T0 + 10, T0 + 10, T0 + 10, T0]
+        const events = at.map((t) => eventRecord({ userId: user, at: t }))
+        for (const e of events) await store.recordEvent(e)
+        const expected = [...events].sort((a, b) => b.at - a.at || (a.id < b.id ? -1 : 1))
+        const seen: string[] = []
+        let after: { at: number; id: string } | undefined
+        for (let pages = 0; pages < 10; pages++) {
+          const page = await store.listEvents({
+            userId: user,
+            limit: 2,
+            ...(after ? { after } : {}),
+          })
+          if (page.length === 0) break
+          seen.push(...page.map((e) => e.id))
+          const last = page[page.length - 1]!
+          after = { at: last.at, id: last.id }
+        }
+        expect(seen).toStrictEqual(expected.map((e) => e.id))
+      })
+
       it('honours the limit, keeping the newest', async () => {
         const user = uid('usr_')
         const rows = Array.from({ length: 5 }, (_, i) =>
