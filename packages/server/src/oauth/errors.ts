@@ -14,7 +14,6 @@ export type OAuthErrorCode =
   | 'invalid_scope'
   | 'invalid_target'
   | 'unsupported_token_type'
-  | 'access_denied'
   | 'login_required'
   | 'consent_required'
   | 'interaction_required'
@@ -93,11 +92,6 @@ export class UnsupportedTokenType extends OAuthError {
   readonly error = 'unsupported_token_type'
   readonly status = 400
   override readonly name = 'UnsupportedTokenType'
-}
-export class AccessDenied extends OAuthError {
-  readonly error = 'access_denied'
-  readonly status = 403
-  override readonly name = 'AccessDenied'
 }
 export class LoginRequired extends OAuthError {
   readonly error = 'login_required'
