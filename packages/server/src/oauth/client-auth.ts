@@ -10,6 +10,8 @@ import { InvalidClient, InvalidRequest } from './errors.js'
 export interface AuthenticatedClient {
   client: ClientRecord
   method: 'none' | 'client_secret_basic' | 'client_secret_post'
+  /** The caller's address, as `clientIp` reads it (trusted proxies only). */
+  ip: string
   /**
    * Failure counters for what this request does next: always the caller's IP; for a confidential
    * client also the client itself (its requests are authenticated, so only it can spend them).
@@ -25,11 +27,8 @@ export interface ThrottleKey {
 }
 
 /** The per-IP failure counter shared by client authentication and grants. */
-export function ipThrottleKey(ctx: ServerContext, req: FastifyRequest): ThrottleKey {
-  return {
-    key: `grant-ip:${clientIp(req, ctx.config.trustProxy)}`,
-    rule: ctx.config.throttle.invalidGrantPerIp,
-  }
+function ipThrottleKey(ctx: ServerContext, ip: string): ThrottleKey {
+  return { key: `grant-ip:${ip}`, rule: ctx.config.throttle.invalidGrantPerIp }
 }
 
 function basicCredentials(req: FastifyRequest): { id: string; secret: string } | undefined {
@@ -76,7 +75,8 @@ export async function authenticateClient(
   const id = basic?.id ?? bodyId
   if (id === undefined) throw invalidClient('client authentication is required', false)
 
-  const ipKey = ipThrottleKey(ctx, req)
+  const ip = clientIp(req, ctx.config.trustProxy)
+  const ipKey = ipThrottleKey(ctx, ip)
   await ctx.throttle.check([ipKey])
   const client = await ctx.store.getClient(id)
   if (!client) {
@@ -92,7 +92,7 @@ export async function authenticateClient(
     if (method !== 'none') {
       throw invalidClient('this client does not authenticate with a secret', Boolean(basic))
     }
-    return { client, method, throttleKeys: [ipKey] }
+    return { client, method, ip, throttleKeys: [ipKey] }
   }
   const keys = [ipKey, { key: `client:${id}`, rule: ctx.config.throttle.invalidGrantPerClient }]
   if (method === 'none') {
@@ -114,5 +114,5 @@ export async function authenticateClient(
     await ctx.throttle.fail(keys)
     throw invalidClient('client authentication failed', Boolean(basic), 'bad client secret')
   }
-  return { client, method, throttleKeys: keys }
+  return { client, method, ip, throttleKeys: keys }
 }

@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { param, requireParam } from '../http/form.js'
-import { clientIp } from '../http/request-info.js'
 import { judgeSession, sessionDeadline } from '../sessions/lifecycle.js'
 import { seconds } from '../lib/clock.js'
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.js'
@@ -28,7 +27,7 @@ export function introspectRoutes(app: FastifyInstance, ctx: ServerContext): void
       .header('content-type', 'application/json; charset=utf-8')
     noQueryCredentials(req)
     const body = formBody(req)
-    const { client } = await authenticateClient(ctx, req, body)
+    const { client, ip } = await authenticateClient(ctx, req, body)
     if (client.tokenEndpointAuthMethod === 'none') {
       throw new InvalidClient('introspection requires client authentication')
     }
@@ -38,7 +37,7 @@ export function introspectRoutes(app: FastifyInstance, ctx: ServerContext): void
     // have expired or been revoked do not, so a busy resource server is never locked out.
     const scanKeys = [
       {
-        key: `introspect-ip:${clientIp(req, ctx.config.trustProxy)}`,
+        key: `introspect-ip:${ip}`,
         rule: ctx.config.throttle.invalidGrantPerIp,
       },
     ]

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { corsPreflight } from '../http/app.js'
 import { param, requireParam } from '../http/form.js'
-import { clientIp, userAgent } from '../http/request-info.js'
+import { userAgent } from '../http/request-info.js'
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.js'
 import { authenticateClient } from './client-auth.js'
 import { UnsupportedTokenType } from './errors.js'
@@ -27,7 +27,7 @@ export function revokeRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const body = formBody(req)
     const token = requireParam(body, 'token', 16_384)
     param(body, 'token_type_hint', 64)
-    const { client } = await authenticateClient(ctx, req, body)
+    const { client, ip } = await authenticateClient(ctx, req, body)
 
     if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
       const parsed = ctx.refreshTokens.parse(token)
@@ -44,7 +44,7 @@ export function revokeRoutes(app: FastifyInstance, ctx: ServerContext): void {
           userId: session.userId,
           clientId: client.id,
           sessionId: session.id,
-          ip: clientIp(req, ctx.config.trustProxy),
+          ip,
           userAgent: userAgent(req),
           data: { tokenType: 'refresh_token' },
         })

@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ServerContext } from '../../context.js'
 import { corsPreflight } from '../../http/app.js'
 import { param, type Params } from '../../http/form.js'
-import { clientIp, userAgent } from '../../http/request-info.js'
+import { userAgent } from '../../http/request-info.js'
 import type { GrantType } from '../../store/types.js'
 import { authenticateClient } from '../client-auth.js'
 import {
@@ -77,11 +77,10 @@ export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
       throw new UnsupportedGrantType(`grant_type ${grantType.slice(0, 40)} is not supported`)
 
     // Checks the IP's (and a confidential client's) failure counters before anything else.
-    const { client, throttleKeys } = await authenticateClient(ctx, req, body)
+    const { client, ip, throttleKeys } = await authenticateClient(ctx, req, body)
     if (!client.grantTypes.includes(grantType as GrantType)) {
       throw new UnauthorizedClient(`this client may not use ${grantType}`)
     }
-    const ip = clientIp(req, ctx.config.trustProxy)
     try {
       const tokens = await handler({ ctx, req, body, client, ip, userAgent: userAgent(req) })
       return sendTokens(reply, tokens)
