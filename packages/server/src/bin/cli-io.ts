@@ -82,6 +82,20 @@ export function reportError(io: CliIo, err: unknown): number {
   return EXIT.failure
 }
 
+/**
+ * Writes a listing: the rows as JSON when `json`, else an aligned table of `header` and the cells
+ * `cells` makes of each row.
+ */
+export function printRows<R>(
+  io: CliIo,
+  json: boolean,
+  rows: R[],
+  header: string[],
+  cells: (row: R) => string[],
+): void {
+  io.stdout.write(json ? JSON.stringify(rows, null, 2) + '\n' : table([header, ...rows.map(cells)]))
+}
+
 /** Aligned columns, header first. */
 export function table(rows: string[][]): string {
   const widths: number[] = []

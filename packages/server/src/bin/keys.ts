@@ -1,5 +1,5 @@
 import type { SigningAlg, SigningKeyRecord } from '../store/types.js'
-import { UsageError, isoTime, table } from './cli-io.js'
+import { UsageError, isoTime, printRows } from './cli-io.js'
 import { adminConfig } from './admin-config.js'
 import { withAdminServer } from './admin-server.js'
 import {
@@ -86,22 +86,19 @@ export const keysListCommand: Command = {
       retiresAt: k.retiredAt,
       expiresAt: k.expiresAt,
     }))
-    if (flag(values, 'json')) {
-      io.stdout.write(JSON.stringify(rows, null, 2) + '\n')
-      return 0
-    }
-    io.stdout.write(
-      table([
-        ['KID', 'ALG', 'STATE', 'ACTIVATES', 'RETIRES', 'EXPIRES'],
-        ...rows.map((r) => [
-          r.kid,
-          r.alg,
-          r.state,
-          isoTime(r.activatesAt),
-          isoTime(r.retiresAt),
-          isoTime(r.expiresAt),
-        ]),
-      ]),
+    printRows(
+      io,
+      flag(values, 'json'),
+      rows,
+      ['KID', 'ALG', 'STATE', 'ACTIVATES', 'RETIRES', 'EXPIRES'],
+      (r) => [
+        r.kid,
+        r.alg,
+        r.state,
+        isoTime(r.activatesAt),
+        isoTime(r.retiresAt),
+        isoTime(r.expiresAt),
+      ],
     )
     return 0
   },

@@ -3,7 +3,7 @@ import { cryptoRandom } from '../lib/random.js'
 import { openStore } from '../server.js'
 import type { Store } from '../store/store.js'
 import { createUser } from '../users/create-user.js'
-import { UsageError, isoTime, table } from './cli-io.js'
+import { UsageError, isoTime, printRows } from './cli-io.js'
 import { adminConfig } from './admin-config.js'
 import {
   CONFIG_HELP,
@@ -105,22 +105,19 @@ export const usersListCommand: Command = {
       disabled: u.disabled,
       createdAt: u.createdAt,
     }))
-    if (flag(values, 'json')) {
-      io.stdout.write(JSON.stringify(rows, null, 2) + '\n')
-      return 0
-    }
-    io.stdout.write(
-      table([
-        ['ID', 'USERNAME', 'EMAIL', 'NAME', 'DISABLED', 'CREATED'],
-        ...rows.map((r) => [
-          r.id,
-          r.username,
-          r.email ?? '-',
-          r.name ?? '-',
-          r.disabled ? 'yes' : 'no',
-          isoTime(r.createdAt),
-        ]),
-      ]),
+    printRows(
+      io,
+      flag(values, 'json'),
+      rows,
+      ['ID', 'USERNAME', 'EMAIL', 'NAME', 'DISABLED', 'CREATED'],
+      (r) => [
+        r.id,
+        r.username,
+        r.email ?? '-',
+        r.name ?? '-',
+        r.disabled ? 'yes' : 'no',
+        isoTime(r.createdAt),
+      ],
     )
     return 0
   },
