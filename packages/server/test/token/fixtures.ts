@@ -133,6 +133,10 @@ export async function userinfo(
 }
 
 /** RFC 6749 appendix A.7: error_description is %x20-21 / %x23-5B / %x5D-7E. */
+/** The token endpoint's descriptions for a refresh token it cannot use. */
+export const NO_LONGER_VALID = 'the refresh token is no longer valid'
+export const INVALID = 'the refresh token is invalid'
+
 export const DESCRIPTION_CHARSET = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/
 
 /**

@@ -7,8 +7,10 @@ import {
   confidentialAuth,
   dbCounts,
   expectOAuthError,
+  INVALID,
   isActive,
   jwksOf,
+  NO_LONGER_VALID,
   POST_SECRET,
   refresh,
   sidOf,
@@ -26,9 +28,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close()
 })
-
-const NO_LONGER_VALID = 'the refresh token is no longer valid'
-const INVALID = 'the refresh token is invalid'
 
 async function signIn(
   user: UserRecord = alice,

@@ -7,7 +7,9 @@ import { TEST_SECRET, type TestServer } from '../helpers/test-server.js'
 import {
   dbCounts,
   expectOAuthError,
+  INVALID,
   isActive,
+  NO_LONGER_VALID,
   refresh,
   sidOf,
   startTokenServer,
@@ -24,9 +26,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close()
 })
-
-const NO_LONGER_VALID = 'the refresh token is no longer valid'
-const INVALID = 'the refresh token is invalid'
 
 async function signIn(clientId = 'web-app'): Promise<{ at: string; rt: string; sid: string }> {
   const r = await signInTokens(t, alice, { clientId, scope: 'openid profile offline_access read' })

@@ -8,6 +8,7 @@ import {
   dbCounts,
   expectOAuthError,
   isActive,
+  NO_LONGER_VALID,
   refresh,
   sidOf,
   startTokenServer,
@@ -23,8 +24,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await t.close()
 })
-
-const NO_LONGER_VALID = 'the refresh token is no longer valid'
 
 function revoke(
   token: string,
