@@ -2,6 +2,7 @@ import { registrationProblem } from '../oauth/redirect-uri.js'
 import type { GrantType, SigningAlg } from '../store/types.js'
 import { DEFAULT_PASSWORD_COST } from '../users/password.js'
 import { ConfigError, type ApiConfig, type ClientConfig, type TesseraConfig } from './config.js'
+import { SCOPE_TOKEN } from '../oauth/scope-token.js'
 
 /** What a config file or a programmatic caller gives: everything optional but the issuer and secret. */
 export interface ConfigInput {
@@ -31,7 +32,6 @@ export interface ConfigInput {
 const ALGS: SigningAlg[] = ['ES256', 'EdDSA', 'RS256']
 const GRANTS: GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials']
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
 function int(setting: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {

@@ -2,11 +2,10 @@ import type { ServerContext } from '../../context.js'
 import { param, paramList, type Params } from '../../http/form.js'
 import type { ApiRecord } from '../../store/types.js'
 import { InvalidScope, InvalidTarget, InvalidRequest } from '../errors.js'
+import { SCOPE_TOKEN } from '../scope-token.js'
 
 /** Scopes of the issuer's own audience: what `/userinfo` and the account APIs accept. */
 export const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const
-
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
 
 /** The issuer as an API: access tokens without a `resource` are for it (and `/userinfo`). */
 export function issuerApi(ctx: ServerContext): ApiRecord {

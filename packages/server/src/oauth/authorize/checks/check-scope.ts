@@ -1,9 +1,7 @@
 import { param } from '../../../http/form.js'
 import { InvalidScope } from '../../errors.js'
 import type { AuthorizeCheck } from '../authorize-check.js'
-
-/** RFC 6749 3.3 scope-token. */
-const SCOPE_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/
+import { SCOPE_TOKEN } from '../../scope-token.js'
 
 /**
  * The scope is required (OAuth 2.1 3.2.2.1 lets a server refuse a request without one) and must be
