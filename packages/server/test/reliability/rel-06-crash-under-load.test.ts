@@ -159,7 +159,9 @@ beforeAll(async () => {
     }
   })
   const deadline = Date.now() + 20_000
-  while (refreshesUnderLoad < KILL_AFTER && Date.now() < deadline && unexpected.length === 0) {
+  // Kill only once both kinds of work have had answers, so every invariant below has cases.
+  const loaded = () => refreshesUnderLoad >= KILL_AFTER && codes.some((c) => c.sid !== undefined)
+  while (!loaded() && Date.now() < deadline && unexpected.length === 0) {
     await new Promise((r) => setTimeout(r, 5))
   }
   killed = true
