@@ -23,6 +23,9 @@ export class ApiServer {
           const authorization = req.headers.authorization
           this.requests.push({ authorization, method: req.method ?? 'GET', body })
           const token = /^Bearer (.+)$/.exec(authorization ?? '')?.[1]
+          // CORS as a cross-origin API for browsers must do it, WWW-Authenticate readable.
+          res.setHeader('access-control-allow-origin', '*')
+          res.setHeader('access-control-expose-headers', 'www-authenticate')
           const deny = (error: string) => {
             res.writeHead(401, { 'www-authenticate': `Bearer realm="api", error="${error}"` })
             res.end()
