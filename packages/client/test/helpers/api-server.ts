@@ -10,6 +10,8 @@ export class ApiServer {
   readonly requests: { authorization: string | undefined; method: string; body: string }[] = []
   readonly rejected = new Set<string>()
   rejectAll = false
+  /** The `error` of the 401 that `rejectAll` answers. */
+  rejectAllWith = 'invalid_token'
   #server: Server | undefined
   url = ''
 
@@ -31,7 +33,8 @@ export class ApiServer {
             res.end()
           }
           if (!token) return deny('invalid_request')
-          if (this.rejectAll || this.rejected.has(token)) return deny('invalid_token')
+          if (this.rejectAll) return deny(this.rejectAllWith)
+          if (this.rejected.has(token)) return deny('invalid_token')
           jwks ??= createRemoteJWKSet(new URL(issuer() + '/.well-known/jwks.json'))
           try {
             const { payload } = await jwtVerify(token, jwks, {
