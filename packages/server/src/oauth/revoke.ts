@@ -1,8 +1,9 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { corsPreflight } from '../http/app.js'
 import { param, requireParam } from '../http/form.js'
 import { userAgent } from '../http/request-info.js'
+import type { ClientRecord } from '../store/types.js'
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.js'
 import { authenticateClient } from './client-auth.js'
 import { UnsupportedTokenType } from './errors.js'
@@ -12,8 +13,6 @@ import { formBody, noQueryCredentials } from './token/index.js'
 import { credentialedOrigins, usesRefreshCookie } from './refresh-cookie/credentialed-origins.js'
 import { checkCookieRequest, COOKIE_REQUEST_HEADER } from './refresh-cookie/cookie-request.js'
 import { clearRefreshCookie, readRefreshCookie } from './refresh-cookie/refresh-cookie.js'
-import type { ClientRecord } from '../store/types.js'
-import type { FastifyRequest } from 'fastify'
 
 /**
  * Token revocation (RFC 7009). Revoking a refresh token ends its session, which also makes every
