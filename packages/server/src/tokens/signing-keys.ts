@@ -48,8 +48,8 @@ export class KeyManager {
   #keys: LoadedKey[] = []
   /** When the keys were last read, by the injected clock (the 30 s staleness rule). */
   #loadedAt = 0
-  /** When the keys were last read, in wall-clock ms (the unknown-kid cooldown). */
-  #readAt = -Infinity
+  /** When an unknown kid last made us read the keys, in wall-clock ms (its cooldown). */
+  #missReadAt = -Infinity
   #reloading: Promise<void> | undefined
 
   constructor(
@@ -104,7 +104,6 @@ export class KeyManager {
     }
     this.#keys = loaded
     this.#loadedAt = this.#clock.now()
-    this.#readAt = performance.now()
   }
 
   /** Reloads when the cached set is older than 30 s, so rotations by another instance or by the
@@ -123,7 +122,8 @@ export class KeyManager {
   async verificationKey(kid: string): Promise<LoadedKey | undefined> {
     await this.refreshIfStale()
     const hit = this.publicKey(kid)
-    if (hit || performance.now() - this.#readAt < UNKNOWN_KID_COOLDOWN_MS) return hit
+    if (hit || performance.now() - this.#missReadAt < UNKNOWN_KID_COOLDOWN_MS) return hit
+    this.#missReadAt = performance.now()
     await this.reload()
     return this.publicKey(kid)
   }
@@ -135,6 +135,8 @@ export class KeyManager {
     for (const k of this.#keys) {
       if (k.record.activatesAt > now) continue
       if (k.record.expiresAt !== null && k.record.expiresAt <= now) continue
+      // Retired by a rotation whose successor has activated (they may share the instant).
+      if (k.record.retiredAt !== null && k.record.retiredAt <= now) continue
       if (!best || k.record.activatesAt > best.record.activatesAt) best = k
     }
     if (!best) throw new Error('no active signing key')
