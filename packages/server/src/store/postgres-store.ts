@@ -49,7 +49,7 @@ export class PostgresStore extends SqlStore {
   readonly kind = 'postgres'
   readonly #pool: pg.Pool
   readonly #maxAttempts: number
-  readonly #counters: { idleErrors: number }
+  readonly #counters: { connectionErrors: number }
 
   constructor(opts: PostgresStoreOptions) {
     const poolSize = opts.poolSize ?? 10
@@ -77,11 +77,17 @@ export class PostgresStore extends SqlStore {
       application_name: 'tessera',
       ...(opts.schema !== undefined ? { options: `-c search_path=${opts.schema}` } : {}),
     })
-    const counters = { idleErrors: 0 }
-    // An idle connection that dies (database restart, network cut) is dropped by the pool; without
-    // a listener its 'error' event would end the process.
-    pool.on('error', () => {
-      counters.idleErrors++
+    const counters = { connectionErrors: 0 }
+    // A connection that dies (database restart, network cut) emits 'error'; with no listener that
+    // would end the process. The pool listens only while a connection is idle, so every connection
+    // gets a listener of its own for the time it is checked out: the query under way fails (503)
+    // and the pool drops the connection when it is released.
+    const lost = (): void => {
+      counters.connectionErrors++
+    }
+    pool.on('error', lost)
+    pool.on('connect', (client) => {
+      client.on('error', lost)
     })
     super(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }))
     this.#counters = counters
@@ -126,14 +132,14 @@ export class PostgresStore extends SqlStore {
     await sql`select 1`.execute(this.db)
   }
 
-  /** The pool now: connections open, idle, requests waiting for one, and idle connections lost
-   * so far (the database went away under them). For diagnostics and tests. */
-  poolStats(): { total: number; idle: number; waiting: number; idleErrors: number } {
+  /** The pool now: connections open, idle, requests waiting for one, and connection errors so
+   * far (the database went away under a connection). For diagnostics and tests. */
+  poolStats(): { total: number; idle: number; waiting: number; connectionErrors: number } {
     return {
       total: this.#pool.totalCount,
       idle: this.#pool.idleCount,
       waiting: this.#pool.waitingCount,
-      idleErrors: this.#counters.idleErrors,
+      connectionErrors: this.#counters.connectionErrors,
     }
   }
 
