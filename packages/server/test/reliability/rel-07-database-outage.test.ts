@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { PostgresStore } from '../../src/store/postgres-store.js'
+import { type PostgresStore } from '../../src/store/postgres-store.js'
 import type { UserRecord } from '../../src/store/types.js'
 import { postForm } from '../helpers/grants.js'
 import { adminClient, createTestSchema, PG_URL, type TestSchema } from '../helpers/postgres.js'
