@@ -42,7 +42,8 @@ export const BENCH_PG_POOL = Number(process.env.BENCH_PG_POOL ?? 10)
 
 /**
  * Tessera on PostgreSQL, `instances` processes on one fresh schema (same secret and issuer, as
- * behind a load balancer). Sign-ins go to the instances in turn; so do the refreshes.
+ * behind a load balancer). Sign-ins go through the first instance, whose URL is the issuer (the
+ * hosted sign-in page redirects there); the refreshes go to the instances in turn.
  */
 export async function startTesseraPostgres(instances: 1 | 2): Promise<BenchTarget> {
   checkBuild()
@@ -53,7 +54,6 @@ export async function startTesseraPostgres(instances: 1 | 2): Promise<BenchTarge
     BENCH_PG_SCHEMA: schema,
     BENCH_PG_POOL: String(BENCH_PG_POOL),
     BENCH_SECRET: randomBytes(32).toString('base64url'),
-    BENCH_ISSUER: 'http://127.0.0.1:1',
   }
   const procs: TargetProcess[] = []
   const drop = async () => {
@@ -61,10 +61,18 @@ export async function startTesseraPostgres(instances: 1 | 2): Promise<BenchTarge
     await adminQuery(`drop schema if exists ${schema} cascade`)
   }
   try {
-    // One after the other: the first migrates and creates the key, the second finds them.
+    // One after the other: the first migrates and creates the key, the second finds them. The
+    // first one's URL is the issuer of both (where a load balancer would be), so both accept the
+    // tokens either issues and the browser's sign-in stays on one origin.
     for (let i = 0; i < instances; i++) {
+      const issuer: Record<string, string> = procs[0]
+        ? { BENCH_ISSUER: procs[0].info.url as string }
+        : {}
       procs.push(
-        await TargetProcess.start({ script: new URL('./tessera-server.ts', import.meta.url), env }),
+        await TargetProcess.start({
+          script: new URL('./tessera-server.ts', import.meta.url),
+          env: { ...env, ...issuer },
+        }),
       )
     }
   } catch (err) {
@@ -83,7 +91,7 @@ export async function startTesseraPostgres(instances: 1 | 2): Promise<BenchTarge
     urls,
     dbFile: undefined,
     tokenPath: '/oauth/token',
-    seedMethod: TESSERA_SEED_METHOD + (instances > 1 ? ', spread over both instances' : ''),
+    seedMethod: TESSERA_SEED_METHOD + (instances > 1 ? ', through the first instance' : ''),
     process: first,
     refreshForm,
     async seed(n) {
@@ -91,7 +99,7 @@ export async function startTesseraPostgres(instances: 1 | 2): Promise<BenchTarge
         count: n,
       })
       return mapLimit(users, SIGN_IN_CONCURRENCY, (u) =>
-        signIn(urls[users.indexOf(u) % urls.length] as string, u.username, u.password),
+        signIn(urls[0] as string, u.username, u.password),
       )
     },
     stop: drop,
