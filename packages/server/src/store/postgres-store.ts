@@ -63,8 +63,9 @@ export class PostgresStore extends SqlStore {
     if (opts.schema !== undefined && !SCHEMA_NAME.test(opts.schema)) {
       throw new RangeError('schema must be a plain identifier (letters, digits, _ and $)')
     }
+    const { url, options } = withSearchPath(opts.url, opts.schema)
     const pool = new pg.Pool({
-      connectionString: opts.url,
+      connectionString: url,
       max: poolSize,
       connectionTimeoutMillis: connectTimeout,
       idleTimeoutMillis: 30_000,
@@ -75,7 +76,7 @@ export class PostgresStore extends SqlStore {
       keepAlive: true,
       keepAliveInitialDelayMillis: 10_000,
       application_name: 'tessera',
-      ...(opts.schema !== undefined ? { options: `-c search_path=${opts.schema}` } : {}),
+      ...(options !== undefined ? { options } : {}),
     })
     const counters = { connectionErrors: 0 }
     // A connection that dies (database restart, network cut) emits 'error'; with no listener that
@@ -154,6 +155,29 @@ export class PostgresStore extends SqlStore {
       }
     }
   }
+}
+
+/**
+ * The connection URL and startup `options` that put `schema` first on the search_path. pg lets the
+ * URL's parameters win over the ones passed beside it, so an `options` parameter already in the
+ * URL is moved out of it and kept, with the search_path added after it.
+ */
+function withSearchPath(
+  url: string,
+  schema: string | undefined,
+): { url: string; options?: string } {
+  if (schema === undefined) return { url }
+  const searchPath = `-c search_path=${schema}`
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    return { url, options: searchPath }
+  }
+  const own = parsed.searchParams.get('options')
+  if (own === null) return { url, options: searchPath }
+  parsed.searchParams.delete('options')
+  return { url: parsed.toString(), options: `${own} ${searchPath}` }
 }
 
 function sqlState(err: unknown): string | undefined {
