@@ -20,6 +20,8 @@ export { ConfigError } from './config/config.js'
 export type { ApiConfig, ClientConfig, TesseraConfig, ThrottleRule } from './config/config.js'
 export { SqliteStore } from './store/sqlite-store.js'
 export type { SqliteStoreOptions } from './store/sqlite-store.js'
+export { PostgresStore } from './store/postgres-store.js'
+export type { PostgresStoreOptions } from './store/postgres-store.js'
 export type { Store, CodeRedemption, RotateResult } from './store/store.js'
 export type {
   ApiRecord,

@@ -6,7 +6,7 @@ import {
   type Migration,
   type Selectable,
 } from 'kysely'
-import { migrations } from './migrations/index.js'
+import { migrationsFor } from './migrations/index.js'
 import { PreparedQuery } from './prepared-query.js'
 import type { CodeRedemption, RotateResult, Store } from './store.js'
 import type {
@@ -141,8 +141,9 @@ const numOrNull = (v: Ms | null): number | null => (v === null ? null : num(v))
 const parse = <T>(s: string): T => JSON.parse(s) as T
 
 class StaticProvider implements MigrationProvider {
+  constructor(readonly kind: 'sqlite' | 'postgres') {}
   getMigrations(): Promise<Record<string, Migration>> {
-    return Promise.resolve(migrations)
+    return Promise.resolve(migrationsFor(this.kind))
   }
 }
 
@@ -161,16 +162,36 @@ export abstract class SqlStore implements Store {
 
   /**
    * Runs a hot-path write. The default runs it on its own; a store whose commits are expensive
-   * and serialised (SQLite with fsync) overrides this to group concurrent writes into one commit.
+   * and serialised (SQLite with fsync) overrides this to group concurrent writes into one commit,
+   * and a networked store (PostgreSQL) to retry serialization failures.
    */
   protected hotWrite<T>(run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
     return run(this.db)
   }
 
+  /**
+   * Runs a statement that may update many rows at once, and so can meet another such statement
+   * in a deadlock on a database with row locks. The default runs it as it is.
+   */
+  protected write<T>(run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return run(this.db)
+  }
+
+  /** Runs `run` in one transaction: all of its writes commit, or none. */
+  protected transaction<T>(run: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(run)
+  }
+
+  /** Options for Kysely's migrator (PostgreSQL pins the schema of its bookkeeping tables). */
+  protected migratorOptions(): Promise<{ migrationTableSchema?: string }> {
+    return Promise.resolve({})
+  }
+
   async migrate(): Promise<void> {
     const migrator = new Migrator({
+      ...(await this.migratorOptions()),
       db: this.db,
-      provider: new StaticProvider(),
+      provider: new StaticProvider(this.kind),
       migrationTableName: 'tessera_migrations',
       migrationLockTableName: 'tessera_migrations_lock',
     })
@@ -434,7 +455,7 @@ export abstract class SqlStore implements Store {
   }
 
   async redeemCode(codeHash: string, now: number, session: SessionRecord): Promise<CodeRedemption> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.transaction(async (trx) => {
       const r = await trx
         .updateTable('authorization_codes')
         .set({ consumed_at: now, session_id: session.id })
@@ -520,7 +541,7 @@ export abstract class SqlStore implements Store {
     now: number,
     event?: SecurityEventRecord,
   ): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.transaction(async (trx) => {
       const r = await trx
         .updateTable('sessions')
         .set({ state, reason, ended_at: now })
@@ -542,16 +563,18 @@ export abstract class SqlStore implements Store {
     if (filter.userId === undefined && filter.browserSessionId === undefined) {
       throw new Error('endSessions needs userId or browserSessionId')
     }
-    let q = this.db
-      .updateTable('sessions')
-      .set({ state, reason, ended_at: now })
-      .where('state', 'in', ACTIVE)
-    if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId)
-    if (filter.browserSessionId !== undefined) {
-      q = q.where('browser_session_id', '=', filter.browserSessionId)
-    }
-    if (filter.exceptId !== undefined) q = q.where('id', '!=', filter.exceptId)
-    const rows = await q.returning('id').execute()
+    const rows = await this.write((db) => {
+      let q = db
+        .updateTable('sessions')
+        .set({ state, reason, ended_at: now })
+        .where('state', 'in', ACTIVE)
+      if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId)
+      if (filter.browserSessionId !== undefined) {
+        q = q.where('browser_session_id', '=', filter.browserSessionId)
+      }
+      if (filter.exceptId !== undefined) q = q.where('id', '!=', filter.exceptId)
+      return q.returning('id').execute()
+    })
     return rows.map((r) => r.id)
   }
 
@@ -570,19 +593,22 @@ export abstract class SqlStore implements Store {
   }
 
   async relinkSessions(fromBrowserSessionId: string, toBrowserSessionId: string): Promise<number> {
-    const r = await this.db
-      .updateTable('sessions')
-      .set({ browser_session_id: toBrowserSessionId })
-      .where('browser_session_id', '=', fromBrowserSessionId)
-      .where('state', 'in', ACTIVE)
-      .executeTakeFirst()
+    const r = await this.write((db) =>
+      db
+        .updateTable('sessions')
+        .set({ browser_session_id: toBrowserSessionId })
+        .where('browser_session_id', '=', fromBrowserSessionId)
+        .where('state', 'in', ACTIVE)
+        .executeTakeFirst(),
+    )
     return Number(r.numUpdatedRows)
   }
 
   async sweepSessions(now: number): Promise<{ expired: number; abandoned: number }> {
-    return this.db.transaction().execute(async (trx) => {
-      // Whichever limit ran out first decides the state, as judgeSession does.
-      const idleEnd = sql<number>`last_active_at + idle_seconds * 1000`
+    return this.transaction(async (trx) => {
+      // Whichever limit ran out first decides the state, as judgeSession does. The product is
+      // widened before it is taken: idle_seconds * 1000 overflows a 32-bit integer past 24 days.
+      const idleEnd = sql<number>`last_active_at + idle_seconds * cast(1000 as bigint)`
       const expired = await trx
         .updateTable('sessions')
         .set((eb) => ({
@@ -665,19 +691,23 @@ export abstract class SqlStore implements Store {
   }
 
   async insertSigningKey(k: SigningKeyRecord): Promise<void> {
-    await this.db
-      .insertInto('signing_keys')
-      .values({
-        kid: k.kid,
-        alg: k.alg,
-        public_jwk: k.publicJwk,
-        private_jwk_enc: k.privateJwkEnc,
-        created_at: k.createdAt,
-        activates_at: k.activatesAt,
-        retired_at: k.retiredAt,
-        expires_at: k.expiresAt,
-      })
-      .execute()
+    await this.db.insertInto('signing_keys').values(fromSigningKey(k)).execute()
+  }
+
+  async insertFirstSigningKey(k: SigningKeyRecord): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      await this.lockSigningKeys(trx)
+      const any = await trx.selectFrom('signing_keys').select('kid').limit(1).executeTakeFirst()
+      if (any) return false
+      await trx.insertInto('signing_keys').values(fromSigningKey(k)).execute()
+      return true
+    })
+  }
+
+  /** Makes concurrent `insertFirstSigningKey` transactions take turns. SQLite's single writer
+   * already does. */
+  protected lockSigningKeys(_trx: Kysely<Database>): Promise<void> {
+    return Promise.resolve()
   }
 
   async updateSigningKey(
@@ -824,6 +854,19 @@ function fromSession(s: SessionRecord): SessionsTable {
     salt: s.salt,
     user_agent: s.userAgent,
     ip: s.ip,
+  }
+}
+
+function fromSigningKey(k: SigningKeyRecord): SigningKeysTable {
+  return {
+    kid: k.kid,
+    alg: k.alg,
+    public_jwk: k.publicJwk,
+    private_jwk_enc: k.privateJwkEnc,
+    created_at: k.createdAt,
+    activates_at: k.activatesAt,
+    retired_at: k.retiredAt,
+    expires_at: k.expiresAt,
   }
 }
 
