@@ -96,7 +96,7 @@ export const usersListCommand: Command = {
       throw new UsageError('--limit must be a whole number from 1 to 999999')
     }
     const config = adminConfig(io, { config: str(values, 'config'), dev: flag(values, 'dev') })
-    const users = await withStore(config, (store) => store.listUsers(Number(limitRaw)))
+    const users = await withStore(config, (store) => store.listUsers({ limit: Number(limitRaw) }))
     const rows = users.map((u) => ({
       id: u.id,
       username: u.username,
