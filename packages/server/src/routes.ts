@@ -1,3 +1,4 @@
+import { adminApiRoutes } from './admin/api/admin-api.js'
 import { playgroundRoutes } from './dev/playground.js'
 import type { RouteModule } from './http/app.js'
 import { loginRoutes } from './login/login-routes.js'
@@ -21,4 +22,5 @@ export const routeModules: RouteModule[] = [
   introspectRoutes,
   userinfoRoutes,
   playgroundRoutes,
+  adminApiRoutes,
 ]

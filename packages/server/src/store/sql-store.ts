@@ -196,6 +196,16 @@ class Abort {
   constructor(readonly result: AdminWriteResult) {}
 }
 
+/** The record write of an admin write: a unique violation means the record (or username) exists. */
+async function unique<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new Abort({ ok: false, reason: 'exists' })
+    throw err
+  }
+}
+
 /**
  * The store logic shared by every SQL database; subclasses bring the Kysely dialect.
  */
@@ -384,11 +394,13 @@ export abstract class SqlStore implements Store {
       let userId: string
       if ('create' in change) {
         userId = change.create.id
-        await trx.insertInto('users').values(fromUser(change.create)).execute()
+        await unique(trx.insertInto('users').values(fromUser(change.create)).execute())
       } else if ('update' in change) {
         userId = change.update.id
         const { id, ...rest } = fromUser(change.update)
-        const r = await trx.updateTable('users').set(rest).where('id', '=', id).executeTakeFirst()
+        const r = await unique(
+          trx.updateTable('users').set(rest).where('id', '=', id).executeTakeFirst(),
+        )
         if (Number(r.numUpdatedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
       } else {
         userId = change.delete
@@ -445,7 +457,6 @@ export abstract class SqlStore implements Store {
       return await this.db.transaction().execute(run)
     } catch (err) {
       if (err instanceof Abort) return err.result
-      if (isUniqueViolation(err)) return { ok: false, reason: 'exists' }
       throw err
     }
   }
@@ -460,7 +471,7 @@ export abstract class SqlStore implements Store {
     const result = await this.#adminWrite(async (trx) => {
       let endedSessionIds: string[] = []
       if ('create' in change) {
-        await trx.insertInto('clients').values(clientRow(change.create)).execute()
+        await unique(trx.insertInto('clients').values(clientRow(change.create)).execute())
       } else if ('replace' in change) {
         const row = clientRow(change.replace)
         const r = await trx
@@ -491,7 +502,7 @@ export abstract class SqlStore implements Store {
     this.#apis.delete(audience)
     const result = await this.#adminWrite(async (trx) => {
       if ('create' in change) {
-        await trx.insertInto('apis').values(apiRow(change.create)).execute()
+        await unique(trx.insertInto('apis').values(apiRow(change.create)).execute())
       } else if ('replace' in change) {
         const row = apiRow(change.replace)
         const r = await trx
