@@ -171,6 +171,8 @@ export type SecurityEventType =
   | 'user_enabled'
   | 'user_deleted'
   | 'password_changed'
+  /** An admin ended every session of a user ("sign out everywhere"). */
+  | 'user_sessions_revoked'
   | 'client_created'
   | 'client_updated'
   | 'client_deleted'

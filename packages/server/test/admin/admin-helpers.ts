@@ -1,11 +1,7 @@
 import { hashAdminKey } from '../../src/admin/auth/admin-key-hash.js'
 import { ADMIN_API_PREFIX } from '../../src/admin/api/admin-api.js'
 import type { SecurityEventRecord } from '../../src/store/types.js'
-import {
-  startTestServer,
-  type TestServer,
-  type TestServerOptions,
-} from '../helpers/test-server.js'
+import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/test-server.js'
 
 /** The admin key every admin test server accepts (configured by its hash, as in production). */
 export const ADMIN_KEY = 'tsa_test-admin-key-0123456789-abcdefghijklmnopq'
@@ -65,6 +61,11 @@ export async function allEvents(t: TestServer): Promise<SecurityEventRecord[]> {
 }
 
 /** The actor every API-made event of ADMIN_KEY carries. */
-export const API_ACTOR = { kind: 'api_key', id: `config:${ADMIN_KEY_NAME}`, name: ADMIN_KEY_NAME, via: 'api' }
+export const API_ACTOR = {
+  kind: 'api_key',
+  id: `config:${ADMIN_KEY_NAME}`,
+  name: ADMIN_KEY_NAME,
+  via: 'api',
+}
 
 export { type TestServer }

@@ -21,6 +21,7 @@ const TYPES: Record<SecurityEventType, true> = {
   user_enabled: true,
   user_deleted: true,
   password_changed: true,
+  user_sessions_revoked: true,
   client_created: true,
   client_updated: true,
   client_deleted: true,

@@ -226,7 +226,9 @@ export class UserAdmin {
    * everywhere"); the account stays usable. */
   async revokeSessions(actor: Actor, ref: string, byUsername = false): Promise<RevocationSummary> {
     const user = await this.find(ref, byUsername)
-    const r = await this.#d.store.revokeUserSessions(user.id, this.#revoke(actor, 'admin'))
+    const r = await this.#d.store.revokeUserSessions(user.id, this.#revoke(actor, 'admin'), [
+      adminEvent(this.#d, actor, 'user_sessions_revoked', { userId: user.id }),
+    ])
     return {
       sessionsRevoked: r.endedSessionIds.length,
       browserSessionsEnded: r.endedBrowserSessions,
