@@ -1,3 +1,4 @@
+import { request } from 'node:http'
 import { hashAdminKey } from '../../src/admin/auth/admin-key-hash.js'
 import { ADMIN_API_PREFIX } from '../../src/admin/api/admin-api.js'
 import type { SecurityEventRecord } from '../../src/store/types.js'
@@ -30,7 +31,12 @@ export async function adminApi(
   method: string,
   path: string,
   body?: unknown,
-  o: { key?: string | null; headers?: Record<string, string> } = {},
+  o: {
+    key?: string | null
+    headers?: Record<string, string>
+    /** Send from this loopback address (127.0.0.0/8), to be another client IP. */
+    from?: string
+  } = {},
 ): Promise<ApiResponse> {
   const key = o.key === undefined ? ADMIN_KEY : o.key
   const headers: Record<string, string> = { ...o.headers }
@@ -40,6 +46,8 @@ export async function adminApi(
     headers['content-type'] ??= 'application/json'
     payload = typeof body === 'string' ? body : JSON.stringify(body)
   }
+  if (o.from !== undefined)
+    return requestFrom(o.from, method, t.url + ADMIN_API_PREFIX + path, headers, payload)
   const res = await fetch(t.url + ADMIN_API_PREFIX + path, {
     method,
     headers,
@@ -53,6 +61,49 @@ export async function adminApi(
     // not JSON; keep the text
   }
   return { status: res.status, headers: res.headers, body: parsed }
+}
+
+function requestFrom(
+  localAddress: string,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  payload: string | undefined,
+): Promise<ApiResponse> {
+  const u = new URL(url)
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        host: u.hostname,
+        port: u.port,
+        path: u.pathname + u.search,
+        method,
+        localAddress,
+        headers,
+      },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          const h = new Headers()
+          for (const [k, v] of Object.entries(res.headers)) {
+            if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v)
+          }
+          let body: unknown = text
+          try {
+            body = JSON.parse(text)
+          } catch {
+            // not JSON
+          }
+          resolve({ status: res.statusCode ?? 0, headers: h, body })
+        })
+        res.on('error', reject)
+      },
+    )
+    req.on('error', reject)
+    req.end(payload)
+  })
 }
 
 /** Every event of the store, oldest first. */
