@@ -1,4 +1,5 @@
 import { adminApiRoutes } from './admin/api/admin-api.js'
+import { adminConsoleRoutes } from './admin/console/console-routes.js'
 import { playgroundRoutes } from './dev/playground.js'
 import type { RouteModule } from './http/app.js'
 import { loginRoutes } from './login/login-routes.js'
@@ -23,4 +24,5 @@ export const routeModules: RouteModule[] = [
   userinfoRoutes,
   playgroundRoutes,
   adminApiRoutes,
+  adminConsoleRoutes,
 ]
