@@ -24,7 +24,8 @@ h1{font-size:1.35rem;margin:0 0 1rem}h2{font-size:1.05rem;margin:1.75rem 0 .6rem
 a{color:#1d4ed8}
 .card{background:#fff;border-radius:10px;box-shadow:0 1px 3px #0001;padding:1rem 1.25rem;margin-bottom:1rem}
 table{width:100%;border-collapse:collapse;background:#fff;border-radius:10px;overflow:hidden;box-shadow:0 1px 3px #0001}
-th,td{text-align:left;padding:.55rem .75rem;border-bottom:1px solid #e5e7eb;vertical-align:top}
+th,td{text-align:left;padding:.55rem .75rem;border-bottom:1px solid #e5e7eb;vertical-align:middle}
+td.nowrap{white-space:nowrap}td button{padding:.2rem .6rem;font-size:.85rem}
 th{background:#f9fafb;font-weight:600;color:#374151;font-size:.8rem;text-transform:uppercase;letter-spacing:.03em}
 tr:last-child td{border-bottom:0}
 td.mono,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.8rem}
@@ -45,7 +46,7 @@ main.narrow button{width:100%;margin-top:1.25rem}
 .notice{background:#dbeafe;color:#1e3a8a;padding:.6rem .9rem;border-radius:8px;margin-bottom:1rem}
 .alert{background:#fee2e2;color:#991b1b;padding:.6rem .9rem;border-radius:8px;margin-bottom:1rem}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:.35rem 1.25rem;margin:0}dt{color:#6b7280}dd{margin:0}
-.actions{display:flex;gap:.5rem;margin-top:1rem}.muted{color:#6b7280}
+.actions{display:flex;align-items:center;gap:.5rem;margin-top:1rem}.muted{color:#6b7280}
 .pager{margin-top:.75rem}`
 
 const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64')

@@ -66,7 +66,7 @@ export function usersBody(
         text(u.name),
         text(u.email),
         cell(badge(u.disabled ? 'disabled' : 'active')),
-        text(time(u.createdAt)),
+        text(time(u.createdAt), 'nowrap'),
       ]),
       search ? 'No user matches.' : 'No users yet.',
     ) +
@@ -147,12 +147,12 @@ function sessionsTable(
       cell(
         link(`${base}/users/${encodeURIComponent(x.userId)}`, usernames.get(x.userId) ?? x.userId),
       ),
-      text(x.clientId),
+      text(x.clientId, 'nowrap'),
       cell(badge(x.state)),
       text(x.reason),
-      text(time(x.createdAt)),
-      text(time(x.lastActiveAt)),
-      text(x.endedAt === null ? null : time(x.endedAt)),
+      text(time(x.createdAt), 'nowrap'),
+      text(time(x.lastActiveAt), 'nowrap'),
+      text(x.endedAt === null ? null : time(x.endedAt), 'nowrap'),
       cell(
         x.state === 'active' || x.state === 'pending'
           ? postForm(
@@ -196,13 +196,13 @@ export function eventsBody(
     table(
       ['Time', 'Type', 'User', 'Client', 'Session', 'IP', 'Details'],
       events.map((e) => [
-        text(time(e.at)),
+        text(time(e.at), 'nowrap'),
         cell(`<strong>${escapeHtml(e.type)}</strong>`),
         e.userId
           ? cell(link(`${base}/users/${encodeURIComponent(e.userId)}`, e.userId, 'mono'))
           : text(null),
-        text(e.clientId),
-        text(e.sessionId, 'mono'),
+        text(e.clientId, 'nowrap'),
+        text(e.sessionId, 'mono nowrap'),
         text(e.ip),
         text(details(e.data), 'data mono'),
       ]),
