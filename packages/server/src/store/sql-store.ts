@@ -192,8 +192,10 @@ export function isUniqueViolation(err: unknown): boolean {
 }
 
 /** Thrown inside a transaction to roll it back with a result for the caller. */
-class Abort {
-  constructor(readonly result: AdminWriteResult) {}
+class Abort extends Error {
+  constructor(readonly result: AdminWriteResult) {
+    super('admin write aborted')
+  }
 }
 
 /** The record write of an admin write: a unique violation means the record (or username) exists. */

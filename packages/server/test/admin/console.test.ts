@@ -177,7 +177,7 @@ describe('admin console pages and actions', () => {
     const jar = await signedInJar()
     const other = await signedInJar()
     const foreign = await csrfOf(other, `/admin/users/${alice.id}`)
-    for (const form of [{}, { csrf: 'forged' }, { csrf: foreign }]) {
+    for (const form of [{}, { csrf: 'forged' }, { csrf: foreign }] as Record<string, string>[]) {
       const r = await browserFetch(jar, `${t.url}/admin/users/${alice.id}/disable`, { form })
       expect(r.status).toBe(403)
       expectConsoleHeaders(r)

@@ -315,13 +315,13 @@ describe('tessera admin-keys', () => {
     const out = lines(r.stdout)
     expect(out.key).toMatch(/^tsa_[A-Za-z0-9_-]{43}$/)
     expect(r.stderr).toBe('Store the key now: it is not shown again.\n')
-    const stored = await withStore((s) => s.getAdminKey(out.id!))
+    const stored = await withStore((s) => s.getAdminKey(out.id))
     expect(stored).toMatchObject({
       name: 'ci-bot',
-      keyHash: hashAdminKey(out.key!),
+      keyHash: hashAdminKey(out.key),
       revokedAt: null,
     })
-    expect(readFileSync(dbFile()).includes(out.key!)).toBe(false)
+    expect(readFileSync(dbFile()).includes(out.key)).toBe(false)
 
     const list = await cli(['admin-keys', 'list', '--json'])
     expect(JSON.parse(list.stdout)).toStrictEqual([
@@ -331,7 +331,7 @@ describe('tessera admin-keys', () => {
 
     const revoked = await cli(['admin-keys', 'revoke', out.id!])
     expect(revoked.code).toBe(0)
-    expect((await withStore((s) => s.getAdminKey(out.id!)))?.revokedAt).not.toBeNull()
+    expect((await withStore((s) => s.getAdminKey(out.id)))?.revokedAt).not.toBeNull()
     const events = await withStore((s) => s.listEvents({ type: 'admin_key_revoked' }))
     expect(events[0]?.data).toStrictEqual({ keyId: out.id, name: 'ci-bot', actor: ACTOR })
     expect((await cli(['admin-keys', 'revoke', out.id!])).code).toBe(65)
@@ -379,7 +379,7 @@ describe('the same commands on the dev data (--dev)', () => {
       ])
       const store = new SqliteStore({ file: join(dev.dir, '.tessera', 'tessera.db') })
       try {
-        expect((await store.getUser(id!))?.disabled).toBe(true)
+        expect((await store.getUser(id))?.disabled).toBe(true)
       } finally {
         await store.close()
       }

@@ -154,7 +154,7 @@ export class ClientAdmin {
   }
 
   async #record(input: ClientInput, secret: string | undefined): Promise<ClientRecord> {
-    checkLengths(input as Record<string, unknown>, LISTS)
+    checkLengths(input, LISTS)
     const audiences = new Set((await this.#d.store.listApis()).map((a) => a.audience))
     const resolved = validateAs('client', () =>
       resolveClient(
