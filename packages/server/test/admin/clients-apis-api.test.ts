@@ -428,6 +428,20 @@ describe('clients', () => {
     ],
     ['POST', '/clients', { id: 'w', name: '' }, 400, 'name: must be 1 to 200 characters'],
     [
+      'POST',
+      '/clients',
+      { id: 'w', redirectUris: ['https://x.example.test/cb'], refreshTokenDelivery: 'cookie' },
+      400,
+      'webOrigins: must list the app origins for cookie delivery',
+    ],
+    [
+      'POST',
+      '/clients',
+      { id: 'w', redirectUris: ['https://x.example.test/cb'], refreshTokenDelivery: 'jar' },
+      400,
+      'refreshTokenDelivery: must be one of body, cookie',
+    ],
+    [
       'PUT',
       '/clients/confidential-app',
       { id: 'other' },

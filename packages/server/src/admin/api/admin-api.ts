@@ -77,6 +77,8 @@ const CLIENT = {
   refreshGraceMaxUses: { type: 'int', min: 0, max: 1_000_000 },
   sessionIdleSeconds: SECONDS,
   sessionAbsoluteSeconds: SECONDS,
+  refreshTokenDelivery: { type: 'enum', values: ['body', 'cookie'] },
+  webOrigins: { type: 'strings' },
 } as const satisfies Spec
 
 const API = {

@@ -19,7 +19,14 @@ export interface ClientWithSecret {
   clientSecret?: string
 }
 
-const LISTS = ['redirectUris', 'postLogoutRedirectUris', 'grantTypes', 'scopes', 'audiences']
+const LISTS = [
+  'redirectUris',
+  'postLogoutRedirectUris',
+  'grantTypes',
+  'scopes',
+  'audiences',
+  'webOrigins',
+]
 
 /**
  * Registered clients. Those declared in the configuration file are re-written from it on every
@@ -165,6 +172,7 @@ export class ClientAdmin {
         },
         'client',
         audiences,
+        { issuer: this.#d.config.issuer, dev: this.#d.config.dev },
       ),
     )
     return clientRecord(resolved, this.#d.clock.now())
