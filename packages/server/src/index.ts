@@ -22,8 +22,20 @@ export { SqliteStore } from './store/sqlite-store.js'
 export type { SqliteStoreOptions } from './store/sqlite-store.js'
 export { PostgresStore } from './store/postgres-store.js'
 export type { PostgresStoreOptions } from './store/postgres-store.js'
-export type { Store, CodeRedemption, RotateResult } from './store/store.js'
 export type {
+  Store,
+  CodeRedemption,
+  RotateResult,
+  AdminWriteResult,
+  ApiChange,
+  ClientChange,
+  EndedSession,
+  RevokeAll,
+  UserChange,
+} from './store/store.js'
+export type {
+  AdminKeyRecord,
+  AdminSessionRecord,
   ApiRecord,
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -39,8 +51,11 @@ export type {
   SessionState,
   SigningAlg,
   SigningKeyRecord,
+  UserFilter,
   UserRecord,
 } from './store/types.js'
+export { AdminServices } from './admin/admin-services.js'
+export type { Actor, AdminDeps } from './admin/actor.js'
 export { FakeClock, MonotonicClock } from './lib/clock.js'
 export type { Clock } from './lib/clock.js'
 export type { Random } from './lib/random.js'

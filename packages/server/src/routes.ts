@@ -1,3 +1,5 @@
+import { adminApiRoutes } from './admin/api/admin-api.js'
+import { adminConsoleRoutes } from './admin/console/console-routes.js'
 import { playgroundRoutes } from './dev/playground.js'
 import type { RouteModule } from './http/app.js'
 import { loginRoutes } from './login/login-routes.js'
@@ -21,4 +23,6 @@ export const routeModules: RouteModule[] = [
   introspectRoutes,
   userinfoRoutes,
   playgroundRoutes,
+  adminApiRoutes,
+  adminConsoleRoutes,
 ]

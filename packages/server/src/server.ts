@@ -1,20 +1,19 @@
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
-import { type ApiConfig, type ClientConfig, type TesseraConfig } from './config/config.js'
+import { type TesseraConfig } from './config/config.js'
+import { apiRecord, clientRecord } from './config/records.js'
 import type { ServerContext } from './context.js'
 import { buildApp, type RouteModule } from './http/app.js'
 import { healthRoutes } from './http/health.js'
 import { Metrics } from './http/metrics.js'
 import { MonotonicClock, type Clock } from './lib/clock.js'
 import { cryptoRandom, type Random } from './lib/random.js'
-import { hashClientSecret } from './oauth/client-secret.js'
 import { discoveryRoutes } from './oauth/discovery.js'
 import { EventFactory } from './security/events.js'
 import { Throttle } from './security/throttle.js'
 import { PostgresStore } from './store/postgres-store.js'
 import { SqliteStore } from './store/sqlite-store.js'
 import type { Store } from './store/store.js'
-import type { ApiRecord, ClientRecord } from './store/types.js'
 import { RefreshTokenCodec } from './tokens/refresh-token.js'
 import { KeyManager } from './tokens/signing-keys.js'
 import { TokenIssuer, type AccessTokenClaimsHook } from './tokens/token-issuer.js'
@@ -159,40 +158,4 @@ export function openStore(config: TesseraConfig): Promise<Store> {
 async function syncConfig(store: Store, config: TesseraConfig, now: number): Promise<void> {
   for (const a of config.apis) await store.upsertApi(apiRecord(a, now))
   for (const c of config.clients) await store.upsertClient(clientRecord(c, now))
-}
-
-export function apiRecord(a: ApiConfig, now: number): ApiRecord {
-  return {
-    audience: a.audience,
-    name: a.name ?? a.audience,
-    scopes: a.scopes ?? [],
-    accessTokenTtlSeconds: a.accessTokenTtlSeconds ?? 900,
-    userClaims: a.userClaims ?? [],
-    createdAt: now,
-    updatedAt: now,
-  }
-}
-
-export function clientRecord(c: ClientConfig, now: number): ClientRecord {
-  return {
-    id: c.id,
-    name: c.name ?? c.id,
-    secretHash: c.secret ? hashClientSecret(c.secret) : null,
-    tokenEndpointAuthMethod:
-      c.tokenEndpointAuthMethod ?? (c.secret ? 'client_secret_basic' : 'none'),
-    applicationType: c.applicationType ?? 'web',
-    redirectUris: c.redirectUris ?? [],
-    postLogoutRedirectUris: c.postLogoutRedirectUris ?? [],
-    grantTypes: c.grantTypes ?? ['authorization_code', 'refresh_token'],
-    scopes: c.scopes ?? ['openid', 'profile', 'email', 'offline_access'],
-    audiences: c.audiences ?? [],
-    refreshGraceSeconds: c.refreshGraceSeconds ?? 30,
-    refreshGraceMaxUses: c.refreshGraceMaxUses ?? 10,
-    sessionIdleSeconds: c.sessionIdleSeconds ?? 14 * 86_400,
-    sessionAbsoluteSeconds: c.sessionAbsoluteSeconds ?? 90 * 86_400,
-    ...(c.refreshTokenDelivery === 'cookie' ? { refreshTokenDelivery: 'cookie' as const } : {}),
-    ...(c.webOrigins?.length ? { webOrigins: c.webOrigins } : {}),
-    createdAt: now,
-    updatedAt: now,
-  }
 }

@@ -1,6 +1,7 @@
 import { ConfigError } from '../config/config.js'
 import { reasonOf } from '../config/load.js'
 import { storeFailure } from '../store/store-failure.js'
+import { OAuthError } from '../oauth/errors.js'
 import { UserInputError } from '../users/create-user.js'
 
 /** What a command reads and writes; the real process in the bin, pipes in tests. */
@@ -28,7 +29,8 @@ export const EXIT = {
   failure: 1,
   /** EX_USAGE: unknown command or option, missing argument. */
   usage: 64,
-  /** EX_DATAERR: the input was refused (a taken username, a short password). */
+  /** EX_DATAERR: the input was refused (a taken username, a short password, an unknown user or
+   * session, a user disabled already). */
   data: 65,
   /** EX_CONFIG: the configuration is invalid. */
   config: 78,
@@ -66,6 +68,11 @@ export function reportError(io: CliIo, err: unknown): number {
   }
   if (err instanceof UserInputError) {
     io.stderr.write(`tessera: ${err.message}\n`)
+    return EXIT.data
+  }
+  // The admin services' refusals (invalid_request, not_found, conflict) carry a public message.
+  if (err instanceof OAuthError && err.status < 500 && err.status !== 429) {
+    io.stderr.write(`tessera: ${err.description}\n`)
     return EXIT.data
   }
   const code = (err as { code?: unknown }).code

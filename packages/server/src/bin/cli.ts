@@ -6,7 +6,26 @@ import { devCommand } from './dev.js'
 import { keysListCommand, keysRotateCommand } from './keys.js'
 import { migrateCommand } from './migrate.js'
 import { startCommand } from './start.js'
-import { usersCreateCommand, usersListCommand } from './users.js'
+import {
+  adminKeysCreateCommand,
+  adminKeysHashCommand,
+  adminKeysListCommand,
+  adminKeysRevokeCommand,
+} from './admin-keys.js'
+import { eventsListCommand } from './events.js'
+import {
+  sessionsListCommand,
+  sessionsRevokeCommand,
+  sessionsRevokeUserCommand,
+} from './sessions.js'
+import {
+  usersCreateCommand,
+  usersDeleteCommand,
+  usersDisableCommand,
+  usersEnableCommand,
+  usersListCommand,
+  usersResetPasswordCommand,
+} from './users.js'
 
 /** Every command of `tessera`, in the order `--help` lists them. */
 export const COMMANDS: readonly Command[] = [
@@ -17,6 +36,18 @@ export const COMMANDS: readonly Command[] = [
   keysListCommand,
   usersCreateCommand,
   usersListCommand,
+  usersDisableCommand,
+  usersEnableCommand,
+  usersDeleteCommand,
+  usersResetPasswordCommand,
+  sessionsListCommand,
+  sessionsRevokeCommand,
+  sessionsRevokeUserCommand,
+  eventsListCommand,
+  adminKeysCreateCommand,
+  adminKeysListCommand,
+  adminKeysRevokeCommand,
+  adminKeysHashCommand,
 ]
 
 /** Commands with sub-commands (`keys rotate`). */
@@ -101,17 +132,25 @@ export async function runCli(argv: string[], io: CliIo, extras: CliExtras = {}):
     if (rest.includes('--password') || rest.some((a) => a.startsWith('--password='))) {
       throw new UsageError('passwords are never taken from the command line; pipe it to stdin')
     }
-    const { values } = parseArgs({
+    const wanted = command.positionals ?? []
+    const { values, positionals } = parseArgs({
       args: rest,
       options: { ...command.options, help: { type: 'boolean', short: 'h' } },
-      allowPositionals: false,
+      allowPositionals: wanted.length > 0,
       strict: true,
     })
     if (values.help) {
       io.stdout.write(commandHelp(command))
       return EXIT.ok
     }
-    return await command.run(values, io, extras)
+    if (positionals.length < wanted.length) {
+      throw new UsageError(`${command.name} needs ${wanted.map((p) => `<${p}>`).join(' ')}`)
+    }
+    if (positionals.length > wanted.length) {
+      // Not echoed: it may be a password typed where it does not belong.
+      throw new UsageError(`unexpected argument: ${command.name} takes ${wanted.length}`)
+    }
+    return await command.run(values, io, extras, positionals)
   } catch (err) {
     return reportError(io, err)
   }

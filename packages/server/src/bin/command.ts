@@ -19,9 +19,12 @@ export interface Command {
   /** Usage line after `tessera <name>`. */
   usage: string
   options: Options
+  /** Names of the required positional arguments, in order (`sessions revoke <id>`); none when
+   * omitted, and then any positional argument is refused without being echoed. */
+  positionals?: readonly string[]
   /** One line per option for `--help`. */
   help: string[]
-  run(values: Values, io: CliIo, extras: CliExtras): Promise<number>
+  run(values: Values, io: CliIo, extras: CliExtras, args: string[]): Promise<number>
 }
 
 export const CONFIG_OPTION = { config: { type: 'string', short: 'c' } } as const satisfies Options
@@ -48,4 +51,14 @@ export function portOption(values: Values): number | undefined {
     throw new UsageError('--port must be a number from 0 to 65535')
   }
   return Number(v)
+}
+
+/** `--limit`: a whole number from 1 to `max`. */
+export function limitOption(values: Values, fallback: number, max = 999_999): number {
+  const raw = str(values, 'limit')
+  if (raw === undefined) return fallback
+  if (!/^\d{1,6}$/.test(raw) || Number(raw) < 1 || Number(raw) > max) {
+    throw new UsageError(`--limit must be a whole number from 1 to ${max}`)
+  }
+  return Number(raw)
 }

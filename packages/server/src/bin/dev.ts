@@ -6,6 +6,7 @@ import {
   PLAYGROUND_CALLBACK_PATH,
 } from '../dev/demo.js'
 import { DEV_DIR, DEV_PORT, devConfig } from '../dev/dev-config.js'
+import { devAdminKey } from '../dev/dev-admin-key.js'
 import { ensureDemoUser } from '../dev/demo-user.js'
 import { cryptoRandom } from '../lib/random.js'
 import { createTesseraServer } from '../server.js'
@@ -61,6 +62,8 @@ export const devCommand: Command = {
         `username: ${demo.username}`,
         `password: ${demo.password}`,
         ...DEMO_APIS.map((a) => `audience: ${a.audience}`),
+        `admin: ${config.issuer}/admin`,
+        `admin_key: ${devAdminKey(resolve(io.cwd, DEV_DIR), cryptoRandom)}`,
         `data: ${resolve(io.cwd, DEV_DIR)}`,
       ],
     })

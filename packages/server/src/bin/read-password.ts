@@ -7,28 +7,33 @@ const MAX_BYTES = 4096
  * show it). From a pipe or with `--password-stdin`: the first line of the input. From a terminal:
  * typed twice without echo.
  */
-export async function readPassword(io: CliIo, fromStdin: boolean): Promise<string> {
-  if (fromStdin || !io.stdin.isTTY || !io.stdin.setRawMode) return firstLine(io)
-  const first = await promptHidden(io, 'Password: ')
-  const again = await promptHidden(io, 'Repeat password: ')
+export async function readPassword(
+  io: CliIo,
+  fromStdin: boolean,
+  what: 'password' | 'key' = 'password',
+): Promise<string> {
+  if (fromStdin || !io.stdin.isTTY || !io.stdin.setRawMode) return firstLine(io, what)
+  const label = what === 'password' ? 'Password' : 'Key'
+  const first = await promptHidden(io, `${label}: `)
+  if (what === 'key') return first
+  const again = await promptHidden(io, `Repeat ${what}: `)
   if (first !== again) throw new CliError('the passwords do not match', EXIT.data)
   return first
 }
 
-async function firstLine(io: CliIo): Promise<string> {
+async function firstLine(io: CliIo, what: string): Promise<string> {
   const chunks: Buffer[] = []
   let size = 0
   for await (const chunk of io.stdin) {
     const b = typeof chunk === 'string' ? Buffer.from(chunk) : chunk
     chunks.push(b)
     size += b.length
-    if (size > MAX_BYTES) throw new CliError('the password on stdin is too long', EXIT.data)
+    if (size > MAX_BYTES) throw new CliError(`the ${what} on stdin is too long`, EXIT.data)
     if (b.includes(0x0a)) break
   }
   const text = Buffer.concat(chunks).toString('utf8')
   const line = text.split(/\r?\n/)[0] ?? ''
-  if (line === '')
-    throw new CliError('no password on stdin (give it as the first line)', EXIT.usage)
+  if (line === '') throw new CliError(`no ${what} on stdin (give it as the first line)`, EXIT.usage)
   return line
 }
 

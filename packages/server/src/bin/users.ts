@@ -1,9 +1,4 @@
-import { MonotonicClock } from '../lib/clock.js'
-import { cryptoRandom } from '../lib/random.js'
-import { openStore } from '../server.js'
-import type { Store } from '../store/store.js'
-import { createUser } from '../users/create-user.js'
-import { UsageError, isoTime, printRows } from './cli-io.js'
+import { isoTime, printRows, UsageError } from './cli-io.js'
 import { adminConfig } from './admin-config.js'
 import {
   CONFIG_HELP,
@@ -11,20 +6,25 @@ import {
   DEV_DATA_HELP,
   DEV_DATA_OPTION,
   flag,
+  limitOption,
   str,
   type Command,
+  type Values,
 } from './command.js'
 import { readPassword } from './read-password.js'
-import type { TesseraConfig } from '../config/config.js'
+import type { CliIo } from './cli-io.js'
+import { cliActor, nextPageHint, withAdmin } from './with-admin.js'
 
-async function withStore<T>(config: TesseraConfig, fn: (store: Store) => Promise<T>): Promise<T> {
-  const store = await openStore(config)
-  try {
-    await store.migrate()
-    return await fn(store)
-  } finally {
-    await store.close()
-  }
+const COMMON = { ...CONFIG_OPTION, ...DEV_DATA_OPTION } as const
+const COMMON_HELP = [CONFIG_HELP, DEV_DATA_HELP]
+const USER_ARG = '<user> is a user id (usr_...) or a username.'
+
+const config = (io: CliIo, values: Values) =>
+  adminConfig(io, { config: str(values, 'config'), dev: flag(values, 'dev') })
+
+/** `key: value` lines. */
+function print(io: CliIo, lines: [string, string | number | boolean][]): void {
+  io.stdout.write(lines.map(([k, v]) => `${k}: ${String(v)}\n`).join(''))
 }
 
 export const usersCreateCommand: Command = {
@@ -32,8 +32,7 @@ export const usersCreateCommand: Command = {
   summary: 'Create a user; the password is read from stdin',
   usage: '--username U [--email E] [--name N] [--password-stdin] [--config FILE]',
   options: {
-    ...CONFIG_OPTION,
-    ...DEV_DATA_OPTION,
+    ...COMMON,
     username: { type: 'string', short: 'u' },
     email: { type: 'string' },
     name: { type: 'string' },
@@ -45,59 +44,53 @@ export const usersCreateCommand: Command = {
     '      --name N        Display name',
     '      --password-stdin  Read the password as the first line of stdin (the default when',
     '                      stdin is not a terminal; on a terminal it is typed twice, hidden)',
-    CONFIG_HELP,
-    DEV_DATA_HELP,
+    ...COMMON_HELP,
   ],
   async run(values, io) {
     const username = str(values, 'username')
     if (username === undefined) throw new UsageError('users create needs --username')
-    const config = adminConfig(io, { config: str(values, 'config'), dev: flag(values, 'dev') })
+    const cfg = config(io, values)
     const password = await readPassword(io, flag(values, 'password-stdin'))
-    const user = await withStore(config, (store) =>
-      createUser(
-        {
-          store,
-          clock: new MonotonicClock(),
-          random: cryptoRandom,
-          passwordCost: config.passwordCost,
-        },
-        {
-          username,
-          password,
-          email: str(values, 'email') ?? null,
-          name: str(values, 'name') ?? null,
-        },
-      ),
+    const user = await withAdmin(cfg, (admin) =>
+      admin.users.create(cliActor(io), {
+        username,
+        password,
+        email: str(values, 'email') ?? null,
+        name: str(values, 'name') ?? null,
+      }),
     )
-    io.stdout.write(`id: ${user.id}\nusername: ${user.username}\n`)
+    print(io, [
+      ['id', user.id],
+      ['username', user.username],
+    ])
     return 0
   },
 }
 
 export const usersListCommand: Command = {
   name: 'users list',
-  summary: 'List users',
-  usage: '[--limit N] [--json] [--config FILE]',
+  summary: 'List users, by username',
+  usage: '[--search Q] [--limit N] [--cursor C] [--json] [--config FILE]',
   options: {
-    ...CONFIG_OPTION,
-    ...DEV_DATA_OPTION,
+    ...COMMON,
     json: { type: 'boolean' },
     limit: { type: 'string' },
+    search: { type: 'string' },
+    cursor: { type: 'string' },
   },
   help: [
+    '      --search Q      Only users whose username, email or name contains Q (any case)',
     '      --limit N       At most N users (default 100)',
+    '      --cursor C      The next page, as printed on stderr by the previous one',
     '      --json          One JSON object per user',
-    CONFIG_HELP,
-    DEV_DATA_HELP,
+    ...COMMON_HELP,
   ],
   async run(values, io) {
-    const limitRaw = str(values, 'limit') ?? '100'
-    if (!/^\d{1,6}$/.test(limitRaw) || Number(limitRaw) < 1) {
-      throw new UsageError('--limit must be a whole number from 1 to 999999')
-    }
-    const config = adminConfig(io, { config: str(values, 'config'), dev: flag(values, 'dev') })
-    const users = await withStore(config, (store) => store.listUsers(Number(limitRaw)))
-    const rows = users.map((u) => ({
+    const limit = limitOption(values, 100)
+    const page = await withAdmin(config(io, values), (admin) =>
+      admin.users.list({ search: str(values, 'search'), limit, cursor: str(values, 'cursor') }),
+    )
+    const rows = page.items.map((u) => ({
       id: u.id,
       username: u.username,
       email: u.email,
@@ -119,6 +112,106 @@ export const usersListCommand: Command = {
         isoTime(r.createdAt),
       ],
     )
+    nextPageHint(io, page.nextCursor)
+    return 0
+  },
+}
+
+export const usersDisableCommand: Command = {
+  name: 'users disable',
+  summary: 'Disable a user and revoke all their sessions and SSO sessions',
+  usage: '<user> [--config FILE]',
+  options: COMMON,
+  positionals: ['user'],
+  help: [`      ${USER_ARG}`, ...COMMON_HELP],
+  async run(values, io, _extras, [ref = '']) {
+    const r = await withAdmin(config(io, values), (admin) =>
+      admin.users.disable(cliActor(io), ref, true),
+    )
+    print(io, [
+      ['id', r.user.id],
+      ['username', r.user.username],
+      ['disabled', 'yes'],
+      ['sessions_revoked', r.sessionsRevoked],
+      ['browser_sessions_ended', r.browserSessionsEnded],
+    ])
+    return 0
+  },
+}
+
+export const usersEnableCommand: Command = {
+  name: 'users enable',
+  summary: 'Enable a disabled user (ended sessions stay ended)',
+  usage: '<user> [--config FILE]',
+  options: COMMON,
+  positionals: ['user'],
+  help: [`      ${USER_ARG}`, ...COMMON_HELP],
+  async run(values, io, _extras, [ref = '']) {
+    const u = await withAdmin(config(io, values), (admin) =>
+      admin.users.enable(cliActor(io), ref, true),
+    )
+    print(io, [
+      ['id', u.id],
+      ['username', u.username],
+      ['disabled', 'no'],
+    ])
+    return 0
+  },
+}
+
+export const usersDeleteCommand: Command = {
+  name: 'users delete',
+  summary: 'Delete a user after revoking all their sessions',
+  usage: '<user> --yes [--config FILE]',
+  options: { ...COMMON, yes: { type: 'boolean' } },
+  positionals: ['user'],
+  help: [
+    `      ${USER_ARG}`,
+    '      --yes           Required: the user cannot be restored',
+    ...COMMON_HELP,
+  ],
+  async run(values, io, _extras, [ref = '']) {
+    if (!flag(values, 'yes')) {
+      throw new UsageError('users delete needs --yes: the user cannot be restored')
+    }
+    const r = await withAdmin(config(io, values), (admin) =>
+      admin.users.delete(cliActor(io), ref, true),
+    )
+    print(io, [
+      ['id', r.id],
+      ['username', r.username],
+      ['deleted', 'yes'],
+      ['sessions_revoked', r.sessionsRevoked],
+      ['browser_sessions_ended', r.browserSessionsEnded],
+    ])
+    return 0
+  },
+}
+
+export const usersResetPasswordCommand: Command = {
+  name: 'users reset-password',
+  summary: "Set a user's password from stdin and revoke all their sessions",
+  usage: '<user> [--password-stdin] [--config FILE]',
+  options: { ...COMMON, 'password-stdin': { type: 'boolean' } },
+  positionals: ['user'],
+  help: [
+    `      ${USER_ARG}`,
+    '      --password-stdin  Read the password as the first line of stdin (the default when',
+    '                      stdin is not a terminal; on a terminal it is typed twice, hidden)',
+    ...COMMON_HELP,
+  ],
+  async run(values, io, _extras, [ref = '']) {
+    const cfg = config(io, values)
+    const password = await readPassword(io, flag(values, 'password-stdin'))
+    const r = await withAdmin(cfg, (admin) =>
+      admin.users.setPassword(cliActor(io), ref, password, true),
+    )
+    print(io, [
+      ['id', r.user.id],
+      ['username', r.user.username],
+      ['sessions_revoked', r.sessionsRevoked],
+      ['browser_sessions_ended', r.browserSessionsEnded],
+    ])
     return 0
   },
 }

@@ -80,6 +80,23 @@ export interface ThrottleRule {
   windowSeconds: number
 }
 
+/** An Admin API key allowed by the configuration: only its hash is configured. */
+export interface AdminKeyConfig {
+  /** Shown as the actor of what the key does: 1-64 of `A-Z a-z 0-9 . _ -`. */
+  name: string
+  /** `sha256$` + the base64url SHA-256 of the key (`tessera admin-keys hash` prints it). */
+  hash: string
+}
+
+export interface AdminSettings {
+  /** Admin API keys besides those made with `tessera admin-keys create` (kept in the store). */
+  apiKeys: AdminKeyConfig[]
+  /** Seconds without a request after which an admin console sign-in ends. Default 1800. */
+  consoleIdleSeconds: number
+  /** Seconds after which an admin console sign-in ends, however active. Default 43200. */
+  consoleAbsoluteSeconds: number
+}
+
 export interface TesseraConfig {
   /** The issuer identifier and public base URL, e.g. `https://auth.example.com`. */
   issuer: string
@@ -106,7 +123,11 @@ export interface TesseraConfig {
     signInPerIp: ThrottleRule
     invalidGrantPerClient: ThrottleRule
     invalidGrantPerIp: ThrottleRule
+    /** Wrong admin keys (Admin API and console sign-in) per client IP. */
+    adminPerIp: ThrottleRule
   }
+  /** The Admin API and the admin console. */
+  admin: AdminSettings
   /** Seconds between maintenance passes (mark expired and abandoned sessions, delete old codes and
    * throttle windows, reload signing keys). 0 turns them off. Default 60. */
   maintenanceIntervalSeconds: number

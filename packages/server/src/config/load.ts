@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { ConfigError, type TesseraConfig } from './config.js'
+import { hashAdminKey } from '../admin/auth/admin-key-hash.js'
+import { ConfigError, type AdminKeyConfig, type TesseraConfig } from './config.js'
 import { resolveConfig, type ConfigInput } from './resolve.js'
 
 /** The configuration file read when `--config` is not given, if it exists. */
@@ -22,6 +23,7 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   TESSERA_LOG_LEVEL: 'logLevel',
   TESSERA_TRUST_PROXY: 'trustProxy',
   TESSERA_SIGNING_ALG: 'signingAlg',
+  TESSERA_ADMIN_API_KEY: 'admin.apiKeys',
 }
 
 /** Top-level keys a configuration file may have: those of ConfigInput (the type keeps the list
@@ -40,6 +42,7 @@ const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
   browserSession: true,
   trustProxy: true,
   throttle: true,
+  admin: true,
   bodyLimit: true,
   maintenanceIntervalSeconds: true,
   passwordCost: true,
@@ -137,6 +140,23 @@ export function loadConfigInput(opts: LoadConfigOptions = {}): LoadedConfigInput
   }
   const signingAlg = set('TESSERA_SIGNING_ALG')
   if (signingAlg !== undefined) input.signingAlg = signingAlg as TesseraConfig['signingAlg']
+
+  const adminKey = set('TESSERA_ADMIN_API_KEY')
+  if (adminKey !== undefined) {
+    // Only the hash is kept: the key itself is dropped here and never enters the configuration.
+    if (adminKey.length < 32 || adminKey.length > 512 || /\s/.test(adminKey)) {
+      throw new ConfigError('TESSERA_ADMIN_API_KEY', 'must be 32 to 512 characters without spaces')
+    }
+    const admin = input.admin ?? {}
+    const fileKeys: unknown = admin.apiKeys ?? []
+    input.admin = {
+      ...admin,
+      apiKeys: [
+        ...(Array.isArray(fileKeys) ? (fileKeys as AdminKeyConfig[]) : []),
+        { name: 'TESSERA_ADMIN_API_KEY', hash: hashAdminKey(adminKey) },
+      ],
+    }
+  }
 
   Object.assign(input, opts.overrides ?? {})
   if (input.database === undefined) {

@@ -3,6 +3,8 @@ import type { GrantType, SigningAlg } from '../store/types.js'
 import { DEFAULT_PASSWORD_COST } from '../users/password.js'
 import {
   ConfigError,
+  type AdminKeyConfig,
+  type AdminSettings,
   type ApiConfig,
   type ClientConfig,
   type PostgresConfig,
@@ -27,6 +29,7 @@ export interface ConfigInput {
   browserSession?: Partial<TesseraConfig['browserSession']>
   trustProxy?: string[]
   throttle?: Partial<TesseraConfig['throttle']>
+  admin?: Partial<AdminSettings>
   bodyLimit?: number
   maintenanceIntervalSeconds?: number
   passwordCost?: TesseraConfig['passwordCost']
@@ -170,7 +173,9 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
         limit: 60,
         windowSeconds: 60,
       }),
+      adminPerIp: rule('adminPerIp', t.adminPerIp, { limit: 20, windowSeconds: 900 }),
     },
+    admin: resolveAdmin(input.admin ?? {}),
     maintenanceIntervalSeconds: int(
       'maintenanceIntervalSeconds',
       input.maintenanceIntervalSeconds ?? 60,
@@ -186,7 +191,48 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
   }
 }
 
-function resolveApi(a: ApiConfig, at: string): ApiConfig {
+const ADMIN_KEY_NAME = /^[A-Za-z0-9._-]{1,64}$/
+const ADMIN_KEY_HASH = /^sha256\$[A-Za-z0-9_-]{43}$/
+
+function resolveAdmin(a: Partial<AdminSettings>): AdminSettings {
+  if (typeof a !== 'object' || a === null || Array.isArray(a)) {
+    throw new ConfigError('admin', 'must be an object')
+  }
+  for (const key of Object.keys(a)) {
+    if (!['apiKeys', 'consoleIdleSeconds', 'consoleAbsoluteSeconds'].includes(key)) {
+      throw new ConfigError(`admin.${key}`, 'is not a known setting')
+    }
+  }
+  const list: unknown = a.apiKeys ?? []
+  if (!Array.isArray(list)) throw new ConfigError('admin.apiKeys', 'must be a list')
+  const names = new Set<string>()
+  const apiKeys: AdminKeyConfig[] = list.map((k: unknown, i) => {
+    const at = `admin.apiKeys[${i}]`
+    const { name, hash } = (k ?? {}) as Partial<AdminKeyConfig>
+    if (typeof name !== 'string' || !ADMIN_KEY_NAME.test(name)) {
+      throw new ConfigError(`${at}.name`, 'must be 1 to 64 characters of A-Z a-z 0-9 . _ -')
+    }
+    if (names.has(name)) throw new ConfigError(`${at}.name`, 'is listed twice')
+    names.add(name)
+    if (typeof hash !== 'string' || !ADMIN_KEY_HASH.test(hash)) {
+      throw new ConfigError(
+        `${at}.hash`,
+        'must be sha256$ and 43 base64url characters (tessera admin-keys hash prints it)',
+      )
+    }
+    return { name, hash }
+  })
+  const idle = int('admin.consoleIdleSeconds', a.consoleIdleSeconds ?? 1800, 60, 86_400)
+  const absolute = int(
+    'admin.consoleAbsoluteSeconds',
+    a.consoleAbsoluteSeconds ?? 43_200,
+    60,
+    7 * 86_400,
+  )
+  return { apiKeys, consoleIdleSeconds: idle, consoleAbsoluteSeconds: absolute }
+}
+
+export function resolveApi(a: ApiConfig, at: string): ApiConfig {
   if (typeof a.audience !== 'string' || a.audience.length === 0 || a.audience.length > 255) {
     throw new ConfigError(`${at}.audience`, 'must be a non-empty string')
   }
@@ -216,7 +262,7 @@ function resolveApi(a: ApiConfig, at: string): ApiConfig {
   }
 }
 
-function resolveClient(
+export function resolveClient(
   c: ClientConfig,
   at: string,
   audiences: Set<string>,

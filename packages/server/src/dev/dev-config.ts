@@ -4,6 +4,8 @@ import { loadConfigInput } from '../config/load.js'
 import { resolveConfig } from '../config/resolve.js'
 import type { Random } from '../lib/random.js'
 import { DEMO_APIS, demoClient } from './demo.js'
+import { hashAdminKey } from '../admin/auth/admin-key-hash.js'
+import { devAdminKey } from './dev-admin-key.js'
 import { devSecret } from './dev-secret.js'
 
 /** Where dev mode keeps its data, relative to the working directory. */
@@ -46,6 +48,7 @@ export function devConfig(o: DevConfigOptions): TesseraConfig {
     host: o.host ?? 'localhost',
     port,
     secret: devSecret(dir, o.random),
+    admin: { apiKeys: [{ name: 'dev', hash: hashAdminKey(devAdminKey(dir, o.random)) }] },
     database: { driver: 'sqlite', file: resolve(dir, 'tessera.db') },
     dev: true,
   })

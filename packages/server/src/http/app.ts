@@ -134,7 +134,8 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     // We read forwarded headers ourselves and only from configured proxies (TOK-09).
     trustProxy: false,
     return503OnClosing: true,
-    routerOptions: { maxParamLength: 200 },
+    // 800: an API's audience (up to 255 characters), URL-encoded, is an Admin API path parameter.
+    routerOptions: { maxParamLength: 800 },
     // 16 KiB of headers at most: a 64 KiB Authorization header gets 431 before any crypto (JWT-15).
     http: { maxHeaderSize: 16_384 },
     // Request lines can carry codes and tokens in URLs of other software; we log our own events.
@@ -150,6 +151,11 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     },
   )
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_req, body, done) => {
+    // An empty body is no body (HTTP clients often label body-less POSTs application/json).
+    if ((body as string).trim() === '') {
+      done(null, undefined)
+      return
+    }
     try {
       done(null, JSON.parse(body as string) as unknown)
     } catch {

@@ -21,6 +21,9 @@ export type OAuthErrorCode =
   | 'insufficient_scope'
   | 'temporarily_unavailable'
   | 'server_error'
+  // Not RFC 6749 values: the JSON admin API answers in the same shape with these too.
+  | 'not_found'
+  | 'conflict'
 
 export abstract class OAuthError extends Error {
   abstract readonly error: OAuthErrorCode
@@ -118,6 +121,19 @@ export class TemporarilyUnavailable extends OAuthError {
     this.status = status
     this.headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterSeconds)))
   }
+}
+/** Admin API: the named record does not exist. */
+export class NotFound extends OAuthError {
+  readonly error = 'not_found'
+  readonly status = 404
+  override readonly name = 'NotFound'
+}
+/** Admin API: the request conflicts with the record's state (taken name, managed by the
+ * configuration, already disabled ...). */
+export class Conflict extends OAuthError {
+  readonly error = 'conflict'
+  readonly status = 409
+  override readonly name = 'Conflict'
 }
 export class ServerError extends OAuthError {
   readonly error = 'server_error'

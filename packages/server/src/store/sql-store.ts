@@ -8,8 +8,20 @@ import {
 } from 'kysely'
 import { migrationsFor } from './migrations/index.js'
 import { PreparedQuery } from './prepared-query.js'
-import type { CodeRedemption, RotateResult, Store } from './store.js'
 import type {
+  AdminWriteResult,
+  ApiChange,
+  ClientChange,
+  CodeRedemption,
+  EndedSession,
+  RevokeAll,
+  RotateResult,
+  Store,
+  UserChange,
+} from './store.js'
+import type {
+  AdminKeyRecord,
+  AdminSessionRecord,
   ApiRecord,
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -23,6 +35,7 @@ import type {
   SessionState,
   SigningAlg,
   SigningKeyRecord,
+  UserFilter,
   UserRecord,
 } from './types.js'
 
@@ -123,6 +136,21 @@ interface ThrottleTable {
   window_start: Ms
   count: number
 }
+interface AdminKeysTable {
+  id: string
+  name: string
+  key_hash: string
+  created_at: Ms
+  revoked_at: Ms | null
+}
+interface AdminSessionsTable {
+  id: string
+  key_id: string
+  created_at: Ms
+  last_active_at: Ms
+  expires_at: Ms
+  ended_at: Ms | null
+}
 
 export interface Database {
   clients: ClientsTable
@@ -134,6 +162,8 @@ export interface Database {
   security_events: EventsTable
   signing_keys: SigningKeysTable
   throttle: ThrottleTable
+  admin_keys: AdminKeysTable
+  admin_sessions: AdminSessionsTable
 }
 
 const num = (v: Ms): number => (typeof v === 'number' ? v : Number(v))
@@ -148,6 +178,36 @@ class StaticProvider implements MigrationProvider {
 }
 
 const ACTIVE: SessionState[] = ['active', 'pending']
+
+/** Rows per multi-row insert: far below SQLite's 32766 bound variables with 9 columns a row. */
+const INSERT_CHUNK = 500
+
+/** A unique or primary-key constraint refused the write (SQLite, PostgreSQL `23505`). */
+export function isUniqueViolation(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code
+  return (
+    code === '23505' ||
+    code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  )
+}
+
+/** Thrown inside a transaction to roll it back with a result for the caller. */
+class Abort extends Error {
+  constructor(readonly result: AdminWriteResult) {
+    super('admin write aborted')
+  }
+}
+
+/** The record write of an admin write: a unique violation means the record (or username) exists. */
+async function unique<T>(write: Promise<T>): Promise<T> {
+  try {
+    return await write
+  } catch (err) {
+    if (isUniqueViolation(err)) throw new Abort({ ok: false, reason: 'exists' })
+    throw err
+  }
+}
 
 /**
  * The store logic shared by every SQL database; subclasses bring the Kysely dialect.
@@ -240,12 +300,7 @@ export abstract class SqlStore implements Store {
 
   async upsertClient(c: ClientRecord): Promise<void> {
     this.#clients.delete(c.id)
-    const row = {
-      id: c.id,
-      data: JSON.stringify(c),
-      created_at: c.createdAt,
-      updated_at: c.updatedAt,
-    }
+    const row = clientRow(c)
     await this.db
       .insertInto('clients')
       .values(row)
@@ -287,12 +342,7 @@ export abstract class SqlStore implements Store {
 
   async upsertApi(a: ApiRecord): Promise<void> {
     this.#apis.delete(a.audience)
-    const row = {
-      audience: a.audience,
-      data: JSON.stringify(a),
-      created_at: a.createdAt,
-      updated_at: a.updatedAt,
-    }
+    const row = apiRow(a)
     await this.db
       .insertInto('apis')
       .values(row)
@@ -359,14 +409,157 @@ export abstract class SqlStore implements Store {
     return Number(r.numDeletedRows) > 0
   }
 
-  async listUsers(limit = 100): Promise<UserRecord[]> {
-    const rows = await this.db
-      .selectFrom('users')
-      .selectAll()
+  async listUsers(f: UserFilter = {}): Promise<UserRecord[]> {
+    let q = this.db.selectFrom('users').selectAll()
+    if (f.search !== undefined && f.search !== '') {
+      // lower() on both sides: PostgreSQL's LIKE is case-sensitive, SQLite's is not.
+      const pattern = `%${f.search.toLowerCase().replace(/[\\%_]/g, (c) => '\\' + c)}%`
+      const like = (col: 'username_key' | 'email' | 'name') =>
+        sql<boolean>`lower(${sql.ref(col)}) like ${pattern} escape '\\'`
+      q = q.where((eb) => eb.or([like('username_key'), like('email'), like('name')]))
+    }
+    if (f.afterUsername !== undefined) q = q.where('username_key', '>', f.afterUsername)
+    const rows = await q
       .orderBy('username_key')
-      .limit(limit)
+      .limit(f.limit ?? 100)
       .execute()
     return rows.map(toUser)
+  }
+
+  async writeUser(
+    change: UserChange,
+    opts: { revoke?: RevokeAll; events?: SecurityEventRecord[] } = {},
+  ): Promise<AdminWriteResult> {
+    return this.#adminWrite(async (trx) => {
+      let userId: string
+      if ('create' in change) {
+        userId = change.create.id
+        await unique(trx.insertInto('users').values(fromUser(change.create)).execute())
+      } else if ('update' in change) {
+        userId = change.update.id
+        const { id, ...rest } = fromUser(change.update)
+        const r = await unique(
+          trx.updateTable('users').set(rest).where('id', '=', id).executeTakeFirst(),
+        )
+        if (Number(r.numUpdatedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
+      } else {
+        userId = change.delete
+        const r = await trx.deleteFrom('users').where('id', '=', userId).executeTakeFirst()
+        if (Number(r.numDeletedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
+      }
+      const ended = opts.revoke
+        ? await this.#revokeUser(trx, userId, opts.revoke)
+        : { endedSessionIds: [], endedBrowserSessions: 0 }
+      await insertEvents(trx, opts.events ?? [])
+      return { ok: true, ...ended }
+    })
+  }
+
+  async revokeUserSessions(
+    userId: string,
+    revoke: RevokeAll,
+    events: SecurityEventRecord[] = [],
+  ): Promise<{ endedSessionIds: string[]; endedBrowserSessions: number }> {
+    return this.transaction(async (trx) => {
+      const ended = await this.#revokeUser(trx, userId, revoke)
+      await insertEvents(trx, events)
+      return ended
+    })
+  }
+
+  async #revokeUser(
+    trx: Kysely<Database>,
+    userId: string,
+    revoke: RevokeAll,
+  ): Promise<{ endedSessionIds: string[]; endedBrowserSessions: number }> {
+    const endedSessionIds = await endLive(trx, { userId }, revoke)
+    const browser = await trx
+      .updateTable('browser_sessions')
+      .set({ ended_at: revoke.now })
+      .where('user_id', '=', userId)
+      .where('ended_at', 'is', null)
+      .executeTakeFirst()
+    // An unredeemed code is a session about to start: consumed without a session, it is refused.
+    await trx
+      .updateTable('authorization_codes')
+      .set({ consumed_at: revoke.now })
+      .where('user_id', '=', userId)
+      .where('consumed_at', 'is', null)
+      .execute()
+    return { endedSessionIds, endedBrowserSessions: Number(browser.numUpdatedRows) }
+  }
+
+  /** Runs an admin write in a transaction; an Abort or a unique violation rolls it back. */
+  async #adminWrite(
+    run: (trx: Kysely<Database>) => Promise<AdminWriteResult>,
+  ): Promise<AdminWriteResult> {
+    try {
+      return await this.transaction(run)
+    } catch (err) {
+      if (err instanceof Abort) return err.result
+      throw err
+    }
+  }
+
+  async writeClient(
+    change: ClientChange,
+    opts: { revoke?: RevokeAll; events?: SecurityEventRecord[] } = {},
+  ): Promise<AdminWriteResult> {
+    const id =
+      'delete' in change ? change.delete : 'create' in change ? change.create.id : change.replace.id
+    this.#clients.delete(id)
+    const result = await this.#adminWrite(async (trx) => {
+      let endedSessionIds: string[] = []
+      if ('create' in change) {
+        await unique(trx.insertInto('clients').values(clientRow(change.create)).execute())
+      } else if ('replace' in change) {
+        const row = clientRow(change.replace)
+        const r = await trx
+          .updateTable('clients')
+          .set({ data: row.data, updated_at: row.updated_at })
+          .where('id', '=', id)
+          .executeTakeFirst()
+        if (Number(r.numUpdatedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
+      } else {
+        const r = await trx.deleteFrom('clients').where('id', '=', id).executeTakeFirst()
+        if (Number(r.numDeletedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
+        if (opts.revoke) endedSessionIds = await endLive(trx, { clientId: id }, opts.revoke)
+      }
+      await insertEvents(trx, opts.events ?? [])
+      return { ok: true, endedSessionIds, endedBrowserSessions: 0 }
+    })
+    this.#clients.delete(id)
+    return result
+  }
+
+  async writeApi(change: ApiChange, events: SecurityEventRecord[] = []): Promise<AdminWriteResult> {
+    const audience =
+      'delete' in change
+        ? change.delete
+        : 'create' in change
+          ? change.create.audience
+          : change.replace.audience
+    this.#apis.delete(audience)
+    const result = await this.#adminWrite(async (trx) => {
+      if ('create' in change) {
+        await unique(trx.insertInto('apis').values(apiRow(change.create)).execute())
+      } else if ('replace' in change) {
+        const row = apiRow(change.replace)
+        const r = await trx
+          .updateTable('apis')
+          .set({ data: row.data, updated_at: row.updated_at })
+          .where('audience', '=', audience)
+          .executeTakeFirst()
+        if (Number(r.numUpdatedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
+      } else {
+        const r = await trx.deleteFrom('apis').where('audience', '=', audience).executeTakeFirst()
+        if (Number(r.numDeletedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
+      }
+      await insertEvents(trx, events)
+      return { ok: true, endedSessionIds: [], endedBrowserSessions: 0 }
+    })
+    this.#apis.delete(audience)
+    return result
   }
 
   // browser sessions ------------------------------------------------------------------------------
@@ -555,27 +748,39 @@ export abstract class SqlStore implements Store {
   }
 
   async endSessions(
-    filter: { userId?: string; browserSessionId?: string; exceptId?: string },
+    filter: { sessionId?: string; userId?: string; browserSessionId?: string; exceptId?: string },
     state: Exclude<SessionState, 'active' | 'pending'>,
     reason: SessionEndReason,
     now: number,
+    event?: (s: EndedSession) => SecurityEventRecord,
   ): Promise<string[]> {
-    if (filter.userId === undefined && filter.browserSessionId === undefined) {
-      throw new Error('endSessions needs userId or browserSessionId')
+    if (
+      filter.sessionId === undefined &&
+      filter.userId === undefined &&
+      filter.browserSessionId === undefined
+    ) {
+      throw new Error('endSessions needs sessionId, userId or browserSessionId')
     }
-    const rows = await this.write((db) => {
-      let q = db
+    return this.transaction(async (trx) => {
+      let q = trx
         .updateTable('sessions')
         .set({ state, reason, ended_at: now })
         .where('state', 'in', ACTIVE)
+      if (filter.sessionId !== undefined) q = q.where('id', '=', filter.sessionId)
       if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId)
       if (filter.browserSessionId !== undefined) {
         q = q.where('browser_session_id', '=', filter.browserSessionId)
       }
       if (filter.exceptId !== undefined) q = q.where('id', '!=', filter.exceptId)
-      return q.returning('id').execute()
+      const rows = await q.returning(['id', 'user_id', 'client_id']).execute()
+      if (event) {
+        await insertEvents(
+          trx,
+          rows.map((r) => event({ id: r.id, userId: r.user_id, clientId: r.client_id })),
+        )
+      }
+      return rows.map((r) => r.id)
     })
-    return rows.map((r) => r.id)
   }
 
   async listSessions(f: SessionFilter): Promise<SessionRecord[]> {
@@ -584,6 +789,15 @@ export abstract class SqlStore implements Store {
     if (f.clientId !== undefined) q = q.where('client_id', '=', f.clientId)
     if (f.state !== undefined) q = q.where('state', '=', f.state)
     if (f.browserSessionId !== undefined) q = q.where('browser_session_id', '=', f.browserSessionId)
+    if (f.after !== undefined) {
+      const { createdAt, id } = f.after
+      q = q.where((eb) =>
+        eb.or([
+          eb('created_at', '<', createdAt),
+          eb.and([eb('created_at', '=', createdAt), eb('id', '>', id)]),
+        ]),
+      )
+    }
     const rows = await q
       .orderBy('created_at', 'desc')
       .orderBy('id')
@@ -646,6 +860,7 @@ export abstract class SqlStore implements Store {
     if (f.sessionId !== undefined) q = q.where('session_id', '=', f.sessionId)
     if (f.clientId !== undefined) q = q.where('client_id', '=', f.clientId)
     if (f.before !== undefined) q = q.where('at', '<', f.before)
+    if (f.since !== undefined) q = q.where('at', '>=', f.since)
     if (f.after !== undefined) {
       const { at, id } = f.after
       q = q.where((eb) =>
@@ -668,6 +883,129 @@ export abstract class SqlStore implements Store {
       userAgent: r.user_agent,
       data: parse<Record<string, unknown>>(r.data),
     }))
+  }
+
+  // admin keys and console sessions ---------------------------------------------------------------
+
+  async createAdminKey(k: AdminKeyRecord, event: SecurityEventRecord): Promise<void> {
+    await this.transaction(async (trx) => {
+      await trx
+        .insertInto('admin_keys')
+        .values({
+          id: k.id,
+          name: k.name,
+          key_hash: k.keyHash,
+          created_at: k.createdAt,
+          revoked_at: k.revokedAt,
+        })
+        .execute()
+      await insertEvents(trx, [event])
+    })
+  }
+
+  async getAdminKey(id: string): Promise<AdminKeyRecord | undefined> {
+    const r = await this.db
+      .selectFrom('admin_keys')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    return r ? toAdminKey(r) : undefined
+  }
+
+  async getAdminKeyByHash(keyHash: string): Promise<AdminKeyRecord | undefined> {
+    const r = await this.db
+      .selectFrom('admin_keys')
+      .selectAll()
+      .where('key_hash', '=', keyHash)
+      .executeTakeFirst()
+    return r ? toAdminKey(r) : undefined
+  }
+
+  async listAdminKeys(): Promise<AdminKeyRecord[]> {
+    const rows = await this.db
+      .selectFrom('admin_keys')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('id')
+      .execute()
+    return rows.map(toAdminKey)
+  }
+
+  async revokeAdminKey(id: string, now: number, event: SecurityEventRecord): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      const r = await trx
+        .updateTable('admin_keys')
+        .set({ revoked_at: now })
+        .where('id', '=', id)
+        .where('revoked_at', 'is', null)
+        .executeTakeFirst()
+      if (Number(r.numUpdatedRows) !== 1) return false
+      await trx
+        .updateTable('admin_sessions')
+        .set({ ended_at: now })
+        .where('key_id', '=', id)
+        .where('ended_at', 'is', null)
+        .execute()
+      await insertEvents(trx, [event])
+      return true
+    })
+  }
+
+  async createAdminSession(s: AdminSessionRecord, event: SecurityEventRecord): Promise<void> {
+    await this.transaction(async (trx) => {
+      await trx
+        .insertInto('admin_sessions')
+        .values({
+          id: s.id,
+          key_id: s.keyId,
+          created_at: s.createdAt,
+          last_active_at: s.lastActiveAt,
+          expires_at: s.expiresAt,
+          ended_at: s.endedAt,
+        })
+        .execute()
+      await insertEvents(trx, [event])
+    })
+  }
+
+  async getAdminSession(id: string): Promise<AdminSessionRecord | undefined> {
+    const r = await this.db
+      .selectFrom('admin_sessions')
+      .selectAll()
+      .where('id', '=', id)
+      .executeTakeFirst()
+    if (!r) return undefined
+    return {
+      id: r.id,
+      keyId: r.key_id,
+      createdAt: num(r.created_at),
+      lastActiveAt: num(r.last_active_at),
+      expiresAt: num(r.expires_at),
+      endedAt: numOrNull(r.ended_at),
+    }
+  }
+
+  async touchAdminSession(id: string, now: number): Promise<void> {
+    await this.db
+      .updateTable('admin_sessions')
+      .set({ last_active_at: now })
+      .where('id', '=', id)
+      .where('ended_at', 'is', null)
+      .execute()
+  }
+
+  async endAdminSession(id: string, now: number, event?: SecurityEventRecord): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      const r = await trx
+        .updateTable('admin_sessions')
+        .set({ ended_at: now })
+        .where('id', '=', id)
+        .where('ended_at', 'is', null)
+        .executeTakeFirst()
+      const ended = Number(r.numUpdatedRows) === 1
+      if (ended && event) await insertEvents(trx, [event])
+      return ended
+    })
   }
 
   // signing keys ----------------------------------------------------------------------------------
@@ -767,6 +1105,60 @@ export abstract class SqlStore implements Store {
       .where('window_start', '<', now - 86_400_000)
       .executeTakeFirst()
     return Number(r.numDeletedRows)
+  }
+}
+
+/** Revokes the live sessions of a user or client, with one event each; returns their ids. */
+async function endLive(
+  trx: Kysely<Database>,
+  where: { userId: string } | { clientId: string },
+  revoke: RevokeAll,
+): Promise<string[]> {
+  let q = trx
+    .updateTable('sessions')
+    .set({ state: 'revoked', reason: revoke.reason, ended_at: revoke.now })
+    .where('state', 'in', ACTIVE)
+  q =
+    'userId' in where
+      ? q.where('user_id', '=', where.userId)
+      : q.where('client_id', '=', where.clientId)
+  const rows = await q.returning(['id', 'user_id', 'client_id']).execute()
+  await insertEvents(
+    trx,
+    rows.map((r) => revoke.event({ id: r.id, userId: r.user_id, clientId: r.client_id })),
+  )
+  return rows.map((r) => r.id)
+}
+
+async function insertEvents(trx: Kysely<Database>, events: SecurityEventRecord[]): Promise<void> {
+  for (let i = 0; i < events.length; i += INSERT_CHUNK) {
+    await trx
+      .insertInto('security_events')
+      .values(events.slice(i, i + INSERT_CHUNK).map(fromEvent))
+      .execute()
+  }
+}
+
+function clientRow(c: ClientRecord): ClientsTable {
+  return { id: c.id, data: JSON.stringify(c), created_at: c.createdAt, updated_at: c.updatedAt }
+}
+
+function apiRow(a: ApiRecord): ApisTable {
+  return {
+    audience: a.audience,
+    data: JSON.stringify(a),
+    created_at: a.createdAt,
+    updated_at: a.updatedAt,
+  }
+}
+
+function toAdminKey(r: Selectable<AdminKeysTable>): AdminKeyRecord {
+  return {
+    id: r.id,
+    name: r.name,
+    keyHash: r.key_hash,
+    createdAt: num(r.created_at),
+    revokedAt: numOrNull(r.revoked_at),
   }
 }
 

@@ -1,4 +1,6 @@
 import type {
+  AdminKeyRecord,
+  AdminSessionRecord,
   ApiRecord,
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -10,6 +12,7 @@ import type {
   SessionRecord,
   SessionState,
   SigningKeyRecord,
+  UserFilter,
   UserRecord,
 } from './types.js'
 
@@ -18,6 +21,37 @@ export type CodeRedemption =
   /** The code was already redeemed; `sessionId` is the session the first redemption made. */
   | { ok: false; reason: 'consumed'; sessionId: string | null }
   | { ok: false; reason: 'unknown' }
+
+/** A session ended by a bulk end, as the per-session event factory sees it. */
+export interface EndedSession {
+  id: string
+  userId: string
+  clientId: string
+}
+
+/** Ending every live session of a user (or client) as part of an admin write. */
+export interface RevokeAll {
+  reason: SessionEndReason
+  now: number
+  /** Makes the security event recorded, in the same transaction, for each session ended. */
+  event: (s: EndedSession) => SecurityEventRecord
+}
+
+export type UserChange = { create: UserRecord } | { update: UserRecord } | { delete: string }
+export type ClientChange = { create: ClientRecord } | { replace: ClientRecord } | { delete: string }
+export type ApiChange = { create: ApiRecord } | { replace: ApiRecord } | { delete: string }
+
+export type AdminWriteResult =
+  | {
+      ok: true
+      /** Sessions ended by `revoke`. */
+      endedSessionIds: string[]
+      /** Browser (SSO) sessions ended by `revoke` of a user. */
+      endedBrowserSessions: number
+    }
+  /** `not_found`: the update, replace or delete named nothing. `exists`: a create met an existing
+   * record, or a user's username is taken (case-insensitively). Nothing was written. */
+  | { ok: false; reason: 'not_found' | 'exists' }
 
 export type RotateResult =
   | { ok: true; session: SessionRecord }
@@ -59,7 +93,32 @@ export interface Store {
   createUser(user: UserRecord): Promise<void>
   updateUser(user: UserRecord): Promise<void>
   deleteUser(id: string): Promise<boolean>
-  listUsers(limit?: number): Promise<UserRecord[]>
+  /** Users ordered by lower-cased username. */
+  listUsers(filter?: UserFilter): Promise<UserRecord[]>
+
+  /**
+   * An admin write to a user, all or nothing: creates, updates or deletes the user; with `revoke`,
+   * also revokes every live session of the user (one `revoke.event` each), ends the user's browser
+   * sessions and voids their unredeemed authorization codes; and records `events`.
+   */
+  writeUser(
+    change: UserChange,
+    opts?: { revoke?: RevokeAll; events?: SecurityEventRecord[] },
+  ): Promise<AdminWriteResult>
+  /** Revokes every live session, browser session and unredeemed code of a user, with their events
+   * and `events`, in one transaction. */
+  revokeUserSessions(
+    userId: string,
+    revoke: RevokeAll,
+    events?: SecurityEventRecord[],
+  ): Promise<{ endedSessionIds: string[]; endedBrowserSessions: number }>
+  /** An admin write to a client, all or nothing; `revoke` (with a delete) revokes its sessions. */
+  writeClient(
+    change: ClientChange,
+    opts?: { revoke?: RevokeAll; events?: SecurityEventRecord[] },
+  ): Promise<AdminWriteResult>
+  /** An admin write to an API with its events, all or nothing. */
+  writeApi(change: ApiChange, events?: SecurityEventRecord[]): Promise<AdminWriteResult>
 
   createBrowserSession(s: BrowserSessionRecord): Promise<void>
   getBrowserSession(id: string): Promise<BrowserSessionRecord | undefined>
@@ -89,12 +148,15 @@ export interface Store {
     now: number,
     event?: SecurityEventRecord,
   ): Promise<boolean>
-  /** Ends every active session matching the filter; returns the ids ended. */
+  /** Ends every active or pending session matching the filter (which must name a session, user
+   * or browser session); returns the ids ended. With `event`, records the event it makes for each
+   * ended session in the same transaction, and none for sessions that had ended already. */
   endSessions(
-    filter: { userId?: string; browserSessionId?: string; exceptId?: string },
+    filter: { sessionId?: string; userId?: string; browserSessionId?: string; exceptId?: string },
     state: Exclude<SessionState, 'active' | 'pending'>,
     reason: SessionEndReason,
     now: number,
+    event?: (s: EndedSession) => SecurityEventRecord,
   ): Promise<string[]>
   listSessions(filter: SessionFilter): Promise<SessionRecord[]>
   /** Moves the live sessions of one browser session to another (re-authentication of the same
@@ -106,6 +168,22 @@ export interface Store {
 
   recordEvent(e: SecurityEventRecord): Promise<void>
   listEvents(filter: EventFilter): Promise<SecurityEventRecord[]>
+
+  /** Records the key and its event in one transaction. */
+  createAdminKey(k: AdminKeyRecord, event: SecurityEventRecord): Promise<void>
+  getAdminKey(id: string): Promise<AdminKeyRecord | undefined>
+  getAdminKeyByHash(keyHash: string): Promise<AdminKeyRecord | undefined>
+  /** Ordered by creation. */
+  listAdminKeys(): Promise<AdminKeyRecord[]>
+  /** Revokes the key iff it is live and ends its console sessions, with `event`, in one
+   * transaction. Returns false (writing nothing) when it was unknown or revoked already. */
+  revokeAdminKey(id: string, now: number, event: SecurityEventRecord): Promise<boolean>
+
+  createAdminSession(s: AdminSessionRecord, event: SecurityEventRecord): Promise<void>
+  getAdminSession(id: string): Promise<AdminSessionRecord | undefined>
+  touchAdminSession(id: string, now: number): Promise<void>
+  /** Ends the console session iff open, recording `event` when it did. */
+  endAdminSession(id: string, now: number, event?: SecurityEventRecord): Promise<boolean>
 
   listSigningKeys(): Promise<SigningKeyRecord[]>
   insertSigningKey(k: SigningKeyRecord): Promise<void>

@@ -114,6 +114,8 @@ export type SessionEndReason =
   | 'password_change'
   | 'user_disabled'
   | 'user_deleted'
+  /** The client was deleted by an admin: its sessions cannot be used any more. */
+  | 'client_deleted'
 
 /** A signed-in client session and its one refresh family. */
 export interface SessionRecord {
@@ -166,6 +168,28 @@ export type SecurityEventType =
   | 'token_revoked'
   | 'throttled'
   | 'signing_key_rotated'
+  // Admin actions (Admin API, console, CLI); `data.actor` names who did it.
+  | 'user_created'
+  | 'user_updated'
+  | 'user_disabled'
+  | 'user_enabled'
+  | 'user_deleted'
+  | 'password_changed'
+  /** An admin ended every session of a user ("sign out everywhere"). */
+  | 'user_sessions_revoked'
+  | 'client_created'
+  | 'client_updated'
+  | 'client_deleted'
+  | 'client_secret_rotated'
+  | 'api_created'
+  | 'api_updated'
+  | 'api_deleted'
+  | 'admin_key_created'
+  | 'admin_key_revoked'
+  /** A request to the Admin API or console with a wrong admin key. */
+  | 'admin_auth_failure'
+  | 'admin_sign_in'
+  | 'admin_sign_out'
 
 export interface SecurityEventRecord {
   id: string
@@ -203,7 +227,42 @@ export interface SessionFilter {
   clientId?: string
   state?: SessionState
   browserSessionId?: string
+  /** Pagination cursor: sessions after this one in the listing's order (newest first, then by
+   * id). Pass the last session of the previous page. */
+  after?: { createdAt: number; id: string }
   limit?: number
+}
+
+export interface UserFilter {
+  /** Case-insensitive substring of the username, email or name. */
+  search?: string
+  /** Pagination cursor: users whose lower-cased username sorts after this one. */
+  afterUsername?: string
+  /** Default 100. */
+  limit?: number
+}
+
+/** An Admin API key made by `tessera admin-keys create`; only its hash is stored. */
+export interface AdminKeyRecord {
+  /** `ak_` + 128 random bits. */
+  id: string
+  name: string
+  /** `sha256$` + base64url SHA-256 of the key. */
+  keyHash: string
+  createdAt: number
+  revokedAt: number | null
+}
+
+/** A signed-in admin console, behind its HttpOnly SameSite=Strict cookie. */
+export interface AdminSessionRecord {
+  /** sha256 of the cookie secret, base64url. */
+  id: string
+  /** The admin key that signed in: an AdminKeyRecord id, or `config:<name>` for a configured key. */
+  keyId: string
+  createdAt: number
+  lastActiveAt: number
+  expiresAt: number
+  endedAt: number | null
 }
 
 export interface EventFilter {
@@ -213,6 +272,8 @@ export interface EventFilter {
   clientId?: string
   /** Events strictly before this time. */
   before?: number
+  /** Events at or after this time. */
+  since?: number
   /** Pagination cursor: events that come after this one in the listing's order (newest first,
    * then by id), so events sharing a timestamp are never skipped across a page boundary. Pass the
    * last event of the previous page. */

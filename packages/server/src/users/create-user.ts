@@ -16,24 +16,29 @@ export class UserInputError extends Error {
   override readonly name = 'UserInputError'
 }
 
-/** Creates a user with a random `usr_` subject. */
-export async function createUser(
-  deps: { store: Store; clock: Clock; random: Random; passwordCost: PasswordCost },
+export const USERNAME = /^[A-Za-z0-9._@+-]{1,128}$/
+
+/** Throws UserInputError when a password is too short or too long. */
+export function checkPassword(password: string): void {
+  if (password.length < 8 || password.length > 1024) {
+    throw new UserInputError('password must be 8 to 1024 characters')
+  }
+}
+
+/** Checks the username and password and builds the record (random `usr_` subject, hashed
+ * password); writes nothing. */
+export async function newUserRecord(
+  deps: { clock: Clock; random: Random; passwordCost: PasswordCost },
   input: NewUser,
 ): Promise<UserRecord> {
-  if (!/^[A-Za-z0-9._@+-]{1,128}$/.test(input.username)) {
+  if (!USERNAME.test(input.username)) {
     throw new UserInputError(
       'username must be 1 to 128 characters of letters, digits and . _ @ + -',
     )
   }
-  if (input.password.length < 8 || input.password.length > 1024) {
-    throw new UserInputError('password must be 8 to 1024 characters')
-  }
-  if (await deps.store.getUserByUsername(input.username)) {
-    throw new UserInputError('username is taken')
-  }
+  checkPassword(input.password)
   const now = deps.clock.now()
-  const user: UserRecord = {
+  return {
     id: `usr_${randomId(deps.random)}`,
     username: input.username,
     passwordHash: await hashPassword(input.password, deps.passwordCost),
@@ -44,6 +49,17 @@ export async function createUser(
     passwordChangedAt: now,
     createdAt: now,
     updatedAt: now,
+  }
+}
+
+/** Creates a user with a random `usr_` subject. */
+export async function createUser(
+  deps: { store: Store; clock: Clock; random: Random; passwordCost: PasswordCost },
+  input: NewUser,
+): Promise<UserRecord> {
+  const user = await newUserRecord(deps, input)
+  if (await deps.store.getUserByUsername(input.username)) {
+    throw new UserInputError('username is taken')
   }
   await deps.store.createUser(user)
   return user

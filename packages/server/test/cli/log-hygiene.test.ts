@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { basicAuth, postForm } from '../helpers/grants.js'
-import { authorize } from '../helpers/oauth-flow.js'
+import { authorize, browserFetch, CookieJar, formFields } from '../helpers/oauth-flow.js'
 import { freePort, type TestServer } from '../helpers/test-server.js'
 import { CliProcess, cleanEnv, runCli, tempDir } from './cli-process.js'
 
@@ -15,6 +15,8 @@ const PASSWORD = 'hygiene password 1234'
 const WRONG_PASSWORD = 'wrong password 98765'
 const API = 'https://api.hygiene.test'
 const REDIRECT = 'https://app.hygiene.test/callback'
+const ADMIN_KEY = 'hygiene-admin-key-hygiene-admin-key-0123456789'
+const ADMIN_PASSWORD = 'set by an admin 4321'
 
 let tmp: ReturnType<typeof tempDir>
 beforeAll(() => {
@@ -53,7 +55,11 @@ describe('logs of a production server', () => {
       }),
     )
     // The most verbose level: whatever the server logs, it logs here.
-    const env = cleanEnv({ TESSERA_SECRET: SECRET, TESSERA_LOG_LEVEL: 'trace' })
+    const env = cleanEnv({
+      TESSERA_SECRET: SECRET,
+      TESSERA_LOG_LEVEL: 'trace',
+      TESSERA_ADMIN_API_KEY: ADMIN_KEY,
+    })
     const created = await runCli(['users', 'create', '--username', 'alice'], {
       cwd: tmp.dir,
       env,
@@ -62,7 +68,14 @@ describe('logs of a production server', () => {
     expect(created.code).toBe(0)
 
     const p = new CliProcess(['start', '--port', String(port)], { cwd: tmp.dir, env })
-    const secrets: string[] = [SECRET, CLIENT_SECRET, PASSWORD, WRONG_PASSWORD]
+    const secrets: string[] = [
+      SECRET,
+      CLIENT_SECRET,
+      PASSWORD,
+      WRONG_PASSWORD,
+      ADMIN_KEY,
+      ADMIN_PASSWORD,
+    ]
     try {
       expect(await p.url()).toBe(url)
       const t = { url } as TestServer
@@ -171,6 +184,41 @@ describe('logs of a production server', () => {
         client_id: 'web',
       })
       expect(revoked.status).toBe(200)
+
+      // Admin API: a wrong key, a password set, a client whose secret is answered once.
+      const admin = (path: string, method: string, body?: unknown, key = ADMIN_KEY) =>
+        fetch(url + '/admin/api/v1' + path, {
+          method,
+          headers: {
+            authorization: `Bearer ${key}`,
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+          },
+          ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+        })
+      expect((await admin('/users', 'GET', undefined, ADMIN_KEY + 'x')).status).toBe(401)
+      secrets.push(ADMIN_KEY + 'x')
+      const users = (await (await admin('/users', 'GET')).json()) as { users: { id: string }[] }
+      const pw = await admin(`/users/${users.users[0]!.id}/password`, 'POST', {
+        password: ADMIN_PASSWORD,
+      })
+      expect(pw.status).toBe(200)
+      const client = await admin('/clients', 'POST', {
+        id: 'made-by-admin',
+        tokenEndpointAuthMethod: 'client_secret_basic',
+        grantTypes: ['client_credentials'],
+        audiences: [API],
+        scopes: ['read'],
+      })
+      expect(client.status).toBe(201)
+      secrets.push(((await client.json()) as { clientSecret: string }).clientSecret)
+      // The console: a sign-in with the key, whose cookie must not be logged either.
+      const jar = new CookieJar()
+      const form = formFields(await (await browserFetch(jar, url + '/admin/sign-in')).text())
+      const signIn = await browserFetch(jar, url + '/admin/sign-in', {
+        form: { ...form, key: ADMIN_KEY },
+      })
+      expect(signIn.status).toBe(303)
+      secrets.push(jar.get('tessera_admin')!)
     } finally {
       expect(await p.stop()).toEqual({ code: 0, signal: null })
     }

@@ -66,6 +66,18 @@ describe('tessera dev', () => {
         string
       >
       expect(demo.password).toBe(password)
+      // The admin console and API, with a key kept like the secret and printed like the password.
+      expect(v.get('admin')).toEqual([`http://localhost:${port}/admin`])
+      const adminKey = v.get('admin_key')?.[0] ?? ''
+      expect(adminKey).toMatch(/^tsa_[A-Za-z0-9_-]{43}$/)
+      expect(mode(join(dir, 'admin-key'))).toBe(0o600)
+      const users = await fetch(url + '/admin/api/v1/users', {
+        headers: { authorization: `Bearer ${adminKey}` },
+      })
+      expect(users.status).toBe(200)
+      expect(((await users.json()) as { users: { username: string }[] }).users).toMatchObject([
+        { username: 'demo' },
+      ])
       // The printed credentials sign in to the printed client, and the printed audiences work.
       const signIn = await authorize({ url } as TestServer, {
         clientId: v.get('client_id')![0]!,
@@ -125,6 +137,7 @@ describe('tessera dev', () => {
       const v = p.values()
       expect(v.get('password')).toEqual(first.values.get('password'))
       expect(v.get('client_id')).toEqual(first.values.get('client_id'))
+      expect(v.get('admin_key')).toEqual(first.values.get('admin_key'))
       expect(readFileSync(join(tmp.dir, '.tessera', 'secret'), 'utf8').trim()).toBe(first.secret)
       // Same keys: they were decrypted with the same secret, none was added.
       expect(await jwksKids(url)).toEqual(first.kids)

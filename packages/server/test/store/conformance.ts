@@ -1,10 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { judgeSession } from '../../src/sessions/lifecycle.js'
 import type { Store } from '../../src/store/store.js'
+import type { RevokeAll } from '../../src/store/store.js'
 import type { SessionRecord, SessionState } from '../../src/store/types.js'
 import {
   FAR,
   T0,
+  adminKeyRecord,
+  adminSessionRecord,
   apiRecord,
   browserSessionRecord,
   clientRecord,
@@ -245,7 +248,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
       it('delete reports whether a user was there; list honours the limit', async () => {
         const users = [userRecord(), userRecord(), userRecord()]
         for (const u of users) await store.createUser(u)
-        expect(await store.listUsers(2)).toHaveLength(2)
+        expect(await store.listUsers({ limit: 2 })).toHaveLength(2)
         const all = await store.listUsers()
         expect(all.map((u) => u.id).sort()).toStrictEqual(users.map((u) => u.id).sort())
         expect(await store.deleteUser(users[0]!.id)).toBe(true)
@@ -976,6 +979,498 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           events[3],
           events[2],
         ])
+      })
+    })
+
+    describe('admin: user listing', () => {
+      it('search matches username, email or name case-insensitively; % and _ are literal', async () => {
+        const ada = userRecord({ username: 'Ada', email: 'ada@Example.test', name: 'Countess' })
+        const bob = userRecord({ username: 'bob', email: null, name: 'Bob the 100%' })
+        const cat = userRecord({ username: 'cat_1', email: 'cat@other.test', name: null })
+        for (const u of [cat, bob, ada]) await store.createUser(u)
+        const ids = async (search: string) =>
+          (await store.listUsers({ search })).map((u) => u.username)
+        expect(await ids('ADA')).toStrictEqual(['Ada'])
+        expect(await ids('example.TEST')).toStrictEqual(['Ada'])
+        expect(await ids('countess')).toStrictEqual(['Ada'])
+        expect(await ids('100%')).toStrictEqual(['bob'])
+        expect(await ids('%')).toStrictEqual(['bob'])
+        expect(await ids('_')).toStrictEqual(['cat_1'])
+        expect(await ids('t_')).toStrictEqual(['cat_1'])
+        expect(await ids('zzz')).toStrictEqual([])
+        expect(await ids('')).toStrictEqual(['Ada', 'bob', 'cat_1'])
+      })
+
+      it('afterUsername pages through users in lower-cased username order, each once', async () => {
+        const names = ['delta', 'Alpha', 'charlie', 'Bravo', 'echo']
+        for (const n of names) {
+          await store.createUser(userRecord({ username: n, email: null, name: null }))
+        }
+        const seen: string[] = []
+        let after: string | undefined
+        for (let i = 0; i < 10; i++) {
+          const page = await store.listUsers({
+            limit: 2,
+            ...(after ? { afterUsername: after } : {}),
+          })
+          if (page.length === 0) break
+          seen.push(...page.map((u) => u.username))
+          after = page[page.length - 1]!.username.toLowerCase()
+        }
+        expect(seen).toStrictEqual(['Alpha', 'Bravo', 'charlie', 'delta', 'echo'])
+        expect(
+          (await store.listUsers({ search: 'a', afterUsername: 'bravo' })).map((u) => u.username),
+        ).toStrictEqual(['charlie', 'delta'])
+      })
+    })
+
+    describe('admin: writeUser and revokeUserSessions', () => {
+      /** A user with live and ended sessions, browser sessions and codes, and a bystander. */
+      async function signedIn() {
+        const user = userRecord({ disabled: false })
+        const other = userRecord({ disabled: false })
+        for (const u of [user, other]) await store.createUser(u)
+        const bs1 = browserSessionRecord(user.id)
+        const bs2 = browserSessionRecord(user.id)
+        const bsEnded = browserSessionRecord(user.id, { endedAt: T0 + 2 })
+        const bsOther = browserSessionRecord(other.id)
+        for (const b of [bs1, bs2, bsEnded, bsOther]) await store.createBrowserSession(b)
+        const live = [
+          sessionRecord({ userId: user.id, browserSessionId: bs1.id }),
+          sessionRecord({ userId: user.id, browserSessionId: null, clientId: 'native-app' }),
+          sessionRecord({ userId: user.id, state: 'pending' }),
+        ]
+        const ended = sessionRecord({
+          userId: user.id,
+          state: 'ended',
+          reason: 'sign_out',
+          endedAt: T0 + 3,
+        })
+        const bystander = sessionRecord({ userId: other.id })
+        for (const x of [...live, ended, bystander]) await store.createSession(x)
+        const open = codeRecord({ userId: user.id })
+        const consumedSession = sessionRecord({ userId: user.id })
+        const consumed = codeRecord({ userId: user.id })
+        const otherCode = codeRecord({ userId: other.id })
+        for (const c of [open, consumed, otherCode]) await store.createCode(c)
+        expect((await store.redeemCode(consumed.codeHash, T0 + 4, consumedSession)).ok).toBe(true)
+        live.push(consumedSession)
+        return {
+          user,
+          other,
+          bs1,
+          bs2,
+          bsEnded,
+          bsOther,
+          live,
+          ended,
+          bystander,
+          open,
+          consumed,
+          otherCode,
+        }
+      }
+
+      const revokeAll = (reason: RevokeAll['reason'], now = FAR): RevokeAll => ({
+        reason,
+        now,
+        event: (s) =>
+          eventRecord({
+            type: 'session_revoked',
+            at: now,
+            userId: s.userId,
+            clientId: s.clientId,
+            sessionId: s.id,
+            data: { reason },
+          }),
+      })
+
+      async function expectRevoked(w: Awaited<ReturnType<typeof signedIn>>, reason: string) {
+        for (const s of w.live) {
+          expect(await store.getSession(s.id)).toStrictEqual({
+            ...(await mustGetSession(s.id)),
+            state: 'revoked',
+            reason,
+            endedAt: FAR,
+          })
+          const events = await store.listEvents({ sessionId: s.id, type: 'session_revoked' })
+          expect(events.map((e) => [e.userId, e.clientId, e.data])).toStrictEqual([
+            [s.userId, s.clientId, { reason }],
+          ])
+        }
+        for (const id of [w.bs1.id, w.bs2.id]) {
+          expect((await store.getBrowserSession(id))?.endedAt).toBe(FAR)
+        }
+        expect((await store.getBrowserSession(w.bsEnded.id))?.endedAt).toBe(T0 + 2)
+        expect(await store.getSession(w.ended.id)).toStrictEqual(w.ended)
+        expect(await store.getCode(w.open.codeHash)).toMatchObject({
+          consumedAt: FAR,
+          sessionId: null,
+        })
+        expect(await store.getCode(w.consumed.codeHash)).toMatchObject({ consumedAt: T0 + 4 })
+        // The bystander keeps everything.
+        expect(await store.getSession(w.bystander.id)).toStrictEqual(w.bystander)
+        expect(await store.getBrowserSession(w.bsOther.id)).toStrictEqual(w.bsOther)
+        expect(await store.getCode(w.otherCode.codeHash)).toStrictEqual(w.otherCode)
+      }
+
+      it('create writes the user and its events; a taken username (any case) writes neither', async () => {
+        const u = userRecord({ username: 'Grace' })
+        const ev = eventRecord({ type: 'user_created', userId: u.id })
+        expect(await store.writeUser({ create: u }, { events: [ev] })).toStrictEqual({
+          ok: true,
+          endedSessionIds: [],
+          endedBrowserSessions: 0,
+        })
+        expect(await store.getUser(u.id)).toStrictEqual(u)
+        const twin = userRecord({ username: 'GRACE' })
+        const ev2 = eventRecord({ type: 'user_created', userId: twin.id })
+        expect(await store.writeUser({ create: twin }, { events: [ev2] })).toStrictEqual({
+          ok: false,
+          reason: 'exists',
+        })
+        expect(await store.getUser(twin.id)).toBeUndefined()
+        expect(await store.listEvents({ type: 'user_created' })).toStrictEqual([ev])
+      })
+
+      it('update or delete of an unknown user is not_found and writes no event', async () => {
+        const ghost = userRecord()
+        const ev = eventRecord({ type: 'user_updated' })
+        expect(await store.writeUser({ update: ghost }, { events: [ev] })).toStrictEqual({
+          ok: false,
+          reason: 'not_found',
+        })
+        expect(
+          await store.writeUser(
+            { delete: ghost.id },
+            { revoke: revokeAll('user_deleted'), events: [ev] },
+          ),
+        ).toStrictEqual({ ok: false, reason: 'not_found' })
+        expect(await store.listEvents({})).toStrictEqual([])
+        expect(await store.getUser(ghost.id)).toBeUndefined()
+      })
+
+      it('SES-06 update with revoke: the change, every live session, browser session and open code of that user, one event each', async () => {
+        const w = await signedIn()
+        const disabled = { ...w.user, disabled: true, updatedAt: FAR }
+        const action = eventRecord({ type: 'user_disabled', userId: w.user.id, at: FAR })
+        const r = await store.writeUser(
+          { update: disabled },
+          { revoke: revokeAll('user_disabled'), events: [action] },
+        )
+        if (!r.ok) throw new Error('write failed')
+        expect([...r.endedSessionIds].sort()).toStrictEqual(w.live.map((s) => s.id).sort())
+        expect(r.endedBrowserSessions).toBe(2)
+        expect(await store.getUser(w.user.id)).toStrictEqual(disabled)
+        await expectRevoked(w, 'user_disabled')
+        expect(await store.listEvents({ type: 'user_disabled' })).toStrictEqual([action])
+      })
+
+      it('SES-06 delete with revoke removes the user and revokes everything, keeping the session rows', async () => {
+        const w = await signedIn()
+        const r = await store.writeUser(
+          { delete: w.user.id },
+          { revoke: revokeAll('user_deleted') },
+        )
+        expect(r.ok).toBe(true)
+        expect(await store.getUser(w.user.id)).toBeUndefined()
+        await expectRevoked(w, 'user_deleted')
+      })
+
+      it('SES-05 revokeUserSessions revokes everything of the user and records its events', async () => {
+        const w = await signedIn()
+        const summary = eventRecord({ type: 'session_revoked', sessionId: null, userId: w.user.id })
+        const r = await store.revokeUserSessions(w.user.id, revokeAll('password_change'), [summary])
+        expect([...r.endedSessionIds].sort()).toStrictEqual(w.live.map((s) => s.id).sort())
+        expect(r.endedBrowserSessions).toBe(2)
+        await expectRevoked(w, 'password_change')
+        expect(await store.getUser(w.user.id)).toStrictEqual(w.user)
+        expect(
+          await store.revokeUserSessions(w.user.id, revokeAll('admin', FAR + 1)),
+        ).toStrictEqual({ endedSessionIds: [], endedBrowserSessions: 0 })
+      })
+
+      it('is all or nothing: an event that cannot be written leaves user, sessions, browser sessions and codes as they were', async () => {
+        const w = await signedIn()
+        const taken = eventRecord()
+        await store.recordEvent(taken)
+        const clash = eventRecord({ id: taken.id, type: 'user_disabled' })
+        await expect(
+          store.writeUser(
+            { update: { ...w.user, disabled: true } },
+            { revoke: revokeAll('user_disabled'), events: [clash] },
+          ),
+        ).rejects.toThrow()
+        await expect(
+          store.revokeUserSessions(w.user.id, revokeAll('admin'), [clash]),
+        ).rejects.toThrow()
+        expect(await store.getUser(w.user.id)).toStrictEqual(w.user)
+        for (const s of w.live) expect((await mustGetSession(s.id)).state).not.toBe('revoked')
+        for (const b of [w.bs1, w.bs2]) {
+          expect((await store.getBrowserSession(b.id))?.endedAt).toBeNull()
+        }
+        expect(await store.getCode(w.open.codeHash)).toMatchObject({ consumedAt: null })
+        expect(await store.listEvents({})).toStrictEqual([taken])
+      })
+    })
+
+    describe('admin: endSessions by session id with events', () => {
+      it('ends one live session with its event; an ended one gets neither change nor event', async () => {
+        const s = sessionRecord()
+        const other = sessionRecord({ userId: s.userId })
+        await store.createSession(s)
+        await store.createSession(other)
+        const make = (e: { id: string; userId: string; clientId: string }) =>
+          eventRecord({
+            type: 'session_revoked',
+            sessionId: e.id,
+            userId: e.userId,
+            clientId: e.clientId,
+          })
+        expect(
+          await store.endSessions({ sessionId: s.id }, 'revoked', 'admin', FAR, make),
+        ).toStrictEqual([s.id])
+        expect(
+          await store.endSessions({ sessionId: s.id }, 'revoked', 'admin', FAR + 1, make),
+        ).toStrictEqual([])
+        expect(await mustGetSession(s.id)).toMatchObject({
+          state: 'revoked',
+          reason: 'admin',
+          endedAt: FAR,
+        })
+        expect(await store.getSession(other.id)).toStrictEqual(other)
+        const events = await store.listEvents({ type: 'session_revoked' })
+        expect(events.map((e) => [e.sessionId, e.userId, e.clientId])).toStrictEqual([
+          [s.id, s.userId, s.clientId],
+        ])
+      })
+
+      it('by browser session with events: one event per ended session, in the same transaction', async () => {
+        const bs = uid('bs-')
+        const rows = [
+          sessionRecord({ browserSessionId: bs }),
+          sessionRecord({ browserSessionId: bs }),
+        ]
+        for (const r of rows) await store.createSession(r)
+        const ids = await store.endSessions(
+          { browserSessionId: bs },
+          'ended',
+          'sign_out',
+          FAR,
+          (e) => eventRecord({ type: 'sign_out', sessionId: e.id, userId: e.userId }),
+        )
+        expect([...ids].sort()).toStrictEqual(rows.map((r) => r.id).sort())
+        for (const r of rows) {
+          expect((await store.listEvents({ sessionId: r.id })).map((e) => e.userId)).toStrictEqual([
+            r.userId,
+          ])
+        }
+      })
+    })
+
+    describe('admin: writeClient and writeApi', () => {
+      it('create, exists, replace (seen at once by getClient), not_found, each with its events', async () => {
+        const c = clientRecord()
+        const created = eventRecord({ type: 'client_created', clientId: c.id })
+        expect((await store.writeClient({ create: c }, { events: [created] })).ok).toBe(true)
+        expect(await store.getClient(c.id)).toStrictEqual(c)
+        expect(await store.writeClient({ create: { ...c, name: 'dup' } })).toStrictEqual({
+          ok: false,
+          reason: 'exists',
+        })
+        const changed = { ...c, name: 'renamed', updatedAt: FAR + 50 }
+        expect((await store.writeClient({ replace: changed })).ok).toBe(true)
+        expect(await store.getClient(c.id)).toStrictEqual(changed)
+        const ghost = clientRecord()
+        expect(
+          await store.writeClient({ replace: ghost }, { events: [eventRecord()] }),
+        ).toStrictEqual({
+          ok: false,
+          reason: 'not_found',
+        })
+        expect(await store.getClient(ghost.id)).toBeUndefined()
+        expect(await store.listEvents({})).toStrictEqual([created])
+      })
+
+      it('delete with revoke removes the client and revokes its live sessions only, one event each', async () => {
+        const c = clientRecord()
+        await store.upsertClient(c)
+        const mine = [
+          sessionRecord({ clientId: c.id }),
+          sessionRecord({ clientId: c.id, state: 'pending' }),
+        ]
+        const done = sessionRecord({
+          clientId: c.id,
+          state: 'expired',
+          reason: 'absolute_lifetime',
+          endedAt: T0,
+        })
+        const theirs = sessionRecord({ clientId: 'web-app' })
+        for (const s of [...mine, done, theirs]) await store.createSession(s)
+        const r = await store.writeClient(
+          { delete: c.id },
+          {
+            revoke: {
+              reason: 'client_deleted',
+              now: FAR,
+              event: (e) =>
+                eventRecord({ type: 'session_revoked', sessionId: e.id, clientId: e.clientId }),
+            },
+          },
+        )
+        if (!r.ok) throw new Error('delete failed')
+        expect([...r.endedSessionIds].sort()).toStrictEqual(mine.map((s) => s.id).sort())
+        expect(await store.getClient(c.id)).toBeUndefined()
+        for (const s of mine) {
+          expect(await mustGetSession(s.id)).toMatchObject({
+            state: 'revoked',
+            reason: 'client_deleted',
+          })
+        }
+        expect(await store.getSession(done.id)).toStrictEqual(done)
+        expect(await store.getSession(theirs.id)).toStrictEqual(theirs)
+        expect(await store.listEvents({ type: 'session_revoked' })).toHaveLength(2)
+        expect(await store.writeClient({ delete: c.id })).toStrictEqual({
+          ok: false,
+          reason: 'not_found',
+        })
+      })
+
+      it('a failing event write rolls a client or API write back', async () => {
+        const taken = eventRecord()
+        await store.recordEvent(taken)
+        const clash = eventRecord({ id: taken.id })
+        const c = clientRecord()
+        await expect(store.writeClient({ create: c }, { events: [clash] })).rejects.toThrow()
+        expect(await store.getClient(c.id)).toBeUndefined()
+        const a = apiRecord()
+        await expect(store.writeApi({ create: a }, [clash])).rejects.toThrow()
+        expect(await store.getApi(a.audience)).toBeUndefined()
+      })
+
+      it('APIs: create, exists, replace (seen at once by getApi), delete, not_found', async () => {
+        const a = apiRecord()
+        expect((await store.writeApi({ create: a })).ok).toBe(true)
+        expect(await store.getApi(a.audience)).toStrictEqual(a)
+        expect(await store.writeApi({ create: a })).toStrictEqual({ ok: false, reason: 'exists' })
+        const changed = { ...a, scopes: ['x'], accessTokenTtlSeconds: 60 }
+        expect((await store.writeApi({ replace: changed })).ok).toBe(true)
+        expect(await store.getApi(a.audience)).toStrictEqual(changed)
+        expect((await store.writeApi({ delete: a.audience })).ok).toBe(true)
+        expect(await store.getApi(a.audience)).toBeUndefined()
+        expect(await store.writeApi({ delete: a.audience })).toStrictEqual({
+          ok: false,
+          reason: 'not_found',
+        })
+        expect(await store.writeApi({ replace: a })).toStrictEqual({
+          ok: false,
+          reason: 'not_found',
+        })
+      })
+    })
+
+    describe('admin: listing cursors', () => {
+      it('sessions: the after cursor walks the listing once, in its order, also across equal creation times', async () => {
+        const user = uid('usr_')
+        const at = [T0 + 5, T0 + 1, T0 + 1, T0 + 1, T0 + 9, T0]
+        for (const t of at) await store.createSession(sessionRecord({ userId: user, createdAt: t }))
+        const full = (await store.listSessions({ userId: user })).map((s) => s.id)
+        expect(full).toHaveLength(6)
+        const seen: string[] = []
+        let after: { createdAt: number; id: string } | undefined
+        for (let i = 0; i < 10; i++) {
+          const page = await store.listSessions({
+            userId: user,
+            limit: 2,
+            ...(after ? { after } : {}),
+          })
+          if (page.length === 0) break
+          seen.push(...page.map((s) => s.id))
+          const last = page[page.length - 1]!
+          after = { createdAt: last.createdAt, id: last.id }
+        }
+        expect(seen).toStrictEqual(full)
+      })
+
+      it('events: since is inclusive and combines with before', async () => {
+        const user = uid('usr_')
+        const events = [0, 10, 20, 30].map((d) => eventRecord({ userId: user, at: T0 + d }))
+        for (const e of events) await store.recordEvent(e)
+        expect(await store.listEvents({ userId: user, since: T0 + 10 })).toStrictEqual([
+          events[3],
+          events[2],
+          events[1],
+        ])
+        expect(
+          await store.listEvents({ userId: user, since: T0 + 10, before: T0 + 30 }),
+        ).toStrictEqual([events[2], events[1]])
+      })
+    })
+
+    describe('admin keys and console sessions', () => {
+      it('a key round-trips, is found by its hash, and is created with its event', async () => {
+        const k = adminKeyRecord()
+        const ev = eventRecord({ type: 'admin_key_created' })
+        await store.createAdminKey(k, ev)
+        expect(await store.getAdminKey(k.id)).toStrictEqual(k)
+        expect(await store.getAdminKeyByHash(k.keyHash)).toStrictEqual(k)
+        expect(await store.getAdminKeyByHash(adminKeyRecord().keyHash)).toBeUndefined()
+        expect(await store.listEvents({})).toStrictEqual([ev])
+        const later = adminKeyRecord({ createdAt: FAR })
+        await store.createAdminKey(later, eventRecord())
+        expect(await store.listAdminKeys()).toStrictEqual([k, later])
+      })
+
+      it('a duplicate key hash is refused with nothing written', async () => {
+        const k = adminKeyRecord()
+        await store.createAdminKey(k, eventRecord())
+        const twin = adminKeyRecord({ keyHash: k.keyHash })
+        const ev = eventRecord()
+        await expect(store.createAdminKey(twin, ev)).rejects.toThrow()
+        expect(await store.getAdminKey(twin.id)).toBeUndefined()
+        expect(await store.listEvents({ type: ev.type })).toHaveLength(1)
+      })
+
+      it('revoking a key ends its console sessions only, once, with its event', async () => {
+        const k = adminKeyRecord()
+        const other = adminKeyRecord()
+        await store.createAdminKey(k, eventRecord())
+        await store.createAdminKey(other, eventRecord())
+        const mine = adminSessionRecord(k.id)
+        const theirs = adminSessionRecord(other.id)
+        for (const s of [mine, theirs]) await store.createAdminSession(s, eventRecord())
+        const ev = eventRecord({ type: 'admin_key_revoked' })
+        expect(await store.revokeAdminKey(k.id, FAR, ev)).toBe(true)
+        expect(
+          await store.revokeAdminKey(k.id, FAR + 1, eventRecord({ type: 'admin_key_revoked' })),
+        ).toBe(false)
+        expect(await store.revokeAdminKey('ak_nope', FAR, eventRecord())).toBe(false)
+        expect(await store.getAdminKey(k.id)).toStrictEqual({ ...k, revokedAt: FAR })
+        expect((await store.getAdminSession(mine.id))?.endedAt).toBe(FAR)
+        expect(await store.getAdminSession(theirs.id)).toStrictEqual(theirs)
+        expect(await store.listEvents({ type: 'admin_key_revoked' })).toStrictEqual([ev])
+      })
+
+      it('a console session round-trips; touch moves an open one only; end happens once with its event', async () => {
+        const s = adminSessionRecord('config:ops')
+        const started = eventRecord({ type: 'admin_sign_in' })
+        await store.createAdminSession(s, started)
+        expect(await store.getAdminSession(s.id)).toStrictEqual(s)
+        await store.touchAdminSession(s.id, T0 + 500)
+        expect((await store.getAdminSession(s.id))?.lastActiveAt).toBe(T0 + 500)
+        const out = eventRecord({ type: 'admin_sign_out' })
+        expect(await store.endAdminSession(s.id, T0 + 600, out)).toBe(true)
+        expect(
+          await store.endAdminSession(s.id, T0 + 700, eventRecord({ type: 'admin_sign_out' })),
+        ).toBe(false)
+        await store.touchAdminSession(s.id, T0 + 800)
+        expect(await store.getAdminSession(s.id)).toStrictEqual({
+          ...s,
+          lastActiveAt: T0 + 500,
+          endedAt: T0 + 600,
+        })
+        expect(await store.listEvents({ type: 'admin_sign_out' })).toStrictEqual([out])
+        expect(await store.getAdminSession('nope')).toBeUndefined()
       })
     })
 

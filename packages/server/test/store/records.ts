@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type {
+  AdminKeyRecord,
+  AdminSessionRecord,
   ApiRecord,
   AuthorizationCodeRecord,
   BrowserSessionRecord,
@@ -170,6 +172,32 @@ export function signingKeyRecord(o: Partial<SigningKeyRecord> = {}): SigningKeyR
     activatesAt: T0 + 21,
     retiredAt: null,
     expiresAt: null,
+    ...o,
+  }
+}
+
+export function adminKeyRecord(o: Partial<AdminKeyRecord> = {}): AdminKeyRecord {
+  return {
+    id: uid('ak_'),
+    name: 'deploy-bot',
+    keyHash: `sha256$${randomBytes(32).toString('base64url')}`,
+    createdAt: T0 + 22,
+    revokedAt: null,
+    ...o,
+  }
+}
+
+export function adminSessionRecord(
+  keyId: string,
+  o: Partial<AdminSessionRecord> = {},
+): AdminSessionRecord {
+  return {
+    id: uid(''),
+    keyId,
+    createdAt: T0 + 23,
+    lastActiveAt: T0 + 24,
+    expiresAt: FAR + 25,
+    endedAt: null,
     ...o,
   }
 }

@@ -8,6 +8,7 @@ export function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migra
   return {
     '0001_initial': initial,
     '0002_binary_collation': kind === 'postgres' ? binaryCollation : NOTHING,
+    '0003_admin': admin,
   }
 }
 
@@ -180,6 +181,47 @@ const initial: Migration = {
       .addColumn('key', 'text', (c) => c.primaryKey())
       .addColumn('window_start', 'bigint', (c) => c.notNull())
       .addColumn('count', 'integer', (c) => c.notNull())
+      .execute()
+  },
+}
+
+/** Admin keys and console sessions, and the indexes the Admin API lists by. */
+const admin: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema
+      .createTable('admin_keys')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('name', 'text', (c) => c.notNull())
+      .addColumn('key_hash', 'text', (c) => c.notNull().unique())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('revoked_at', 'bigint')
+      .execute()
+
+    await db.schema
+      .createTable('admin_sessions')
+      .addColumn('id', 'text', (c) => c.primaryKey())
+      .addColumn('key_id', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('last_active_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('ended_at', 'bigint')
+      .execute()
+    await db.schema
+      .createIndex('admin_sessions_key')
+      .on('admin_sessions')
+      .column('key_id')
+      .execute()
+
+    // The Admin API lists every session newest first, and codes are voided per user.
+    await db.schema
+      .createIndex('sessions_created')
+      .on('sessions')
+      .columns(['created_at', 'id'])
+      .execute()
+    await db.schema
+      .createIndex('authorization_codes_user')
+      .on('authorization_codes')
+      .column('user_id')
       .execute()
   },
 }
