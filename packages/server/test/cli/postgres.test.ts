@@ -67,6 +67,8 @@ function get(url: string): Promise<{ status: number; body: string }> {
 }
 
 const TABLES = [
+  'admin_keys',
+  'admin_sessions',
   'apis',
   'authorization_codes',
   'browser_sessions',
