@@ -1,6 +1,7 @@
 import {
   Migrator,
   sql,
+  type ExpressionBuilder,
   type Kysely,
   type MigrationProvider,
   type Migration,
@@ -9,11 +10,14 @@ import {
 import { migrations } from './migrations/index.js'
 import { PreparedQuery } from './prepared-query.js'
 import type { CodeRedemption, RotateResult, Store } from './store.js'
+import { sessionMessages } from '../webhooks/messages.js'
 import type {
   ApiRecord,
   AuthorizationCodeRecord,
   BrowserSessionRecord,
   ClientRecord,
+  EndedSession,
+  EndedSessionEvent,
   EventFilter,
   SecurityEventRecord,
   SecurityEventType,
@@ -24,6 +28,13 @@ import type {
   SigningAlg,
   SigningKeyRecord,
   UserRecord,
+  WebhookAttemptRecord,
+  WebhookDeliveryFilter,
+  WebhookDeliveryRecord,
+  WebhookEventType,
+  WebhookMessageRecord,
+  WebhookOutcome,
+  WebhookSubscription,
 } from './types.js'
 
 type Ms = number | string | bigint
@@ -123,6 +134,39 @@ interface ThrottleTable {
   window_start: Ms
   count: number
 }
+interface WebhookMessagesTable {
+  id: string
+  type: string
+  payload: string
+  created_at: Ms
+}
+interface WebhookDeliveriesTable {
+  id: string
+  message_id: string
+  endpoint_id: string
+  type: string
+  payload: string
+  created_at: Ms
+  state: string
+  attempts: number
+  next_attempt_at: Ms
+  lease_owner: string | null
+  lease_until: Ms | null
+  last_attempt_at: Ms | null
+  last_status: number | null
+  last_error: string | null
+}
+interface WebhookAttemptsTable {
+  id: string
+  delivery_id: string
+  message_id: string
+  endpoint_id: string
+  attempt: number
+  at: Ms
+  status: number | null
+  error: string | null
+  duration_ms: number
+}
 
 export interface Database {
   clients: ClientsTable
@@ -134,6 +178,9 @@ export interface Database {
   security_events: EventsTable
   signing_keys: SigningKeysTable
   throttle: ThrottleTable
+  webhook_messages: WebhookMessagesTable
+  webhook_deliveries: WebhookDeliveriesTable
+  webhook_attempts: WebhookAttemptsTable
 }
 
 const num = (v: Ms): number => (typeof v === 'number' ? v : Number(v))
@@ -504,15 +551,25 @@ export abstract class SqlStore implements Store {
     event?: SecurityEventRecord,
   ): Promise<boolean> {
     return this.db.transaction().execute(async (trx) => {
-      const r = await trx
+      const row = await trx
         .updateTable('sessions')
         .set({ state, reason, ended_at: now })
         .where('id', '=', id)
         .where('state', 'in', ACTIVE)
+        .returning(['user_id', 'client_id'])
         .executeTakeFirst()
-      const ended = Number(r.numUpdatedRows) === 1
       if (event) await trx.insertInto('security_events').values(fromEvent(event)).execute()
-      return ended
+      if (!row) return false
+      const ended = {
+        id,
+        userId: row.user_id,
+        clientId: row.client_id,
+        state,
+        reason,
+        endedAt: now,
+      }
+      await writeMessages(trx, [ended], now)
+      return true
     })
   }
 
@@ -521,21 +578,33 @@ export abstract class SqlStore implements Store {
     state: Exclude<SessionState, 'active' | 'pending'>,
     reason: SessionEndReason,
     now: number,
+    event?: EndedSessionEvent,
   ): Promise<string[]> {
     if (filter.userId === undefined && filter.browserSessionId === undefined) {
       throw new Error('endSessions needs userId or browserSessionId')
     }
-    let q = this.db
-      .updateTable('sessions')
-      .set({ state, reason, ended_at: now })
-      .where('state', 'in', ACTIVE)
-    if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId)
-    if (filter.browserSessionId !== undefined) {
-      q = q.where('browser_session_id', '=', filter.browserSessionId)
-    }
-    if (filter.exceptId !== undefined) q = q.where('id', '!=', filter.exceptId)
-    const rows = await q.returning('id').execute()
-    return rows.map((r) => r.id)
+    return this.db.transaction().execute(async (trx) => {
+      let q = trx
+        .updateTable('sessions')
+        .set({ state, reason, ended_at: now })
+        .where('state', 'in', ACTIVE)
+      if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId)
+      if (filter.browserSessionId !== undefined) {
+        q = q.where('browser_session_id', '=', filter.browserSessionId)
+      }
+      if (filter.exceptId !== undefined) q = q.where('id', '!=', filter.exceptId)
+      const rows = await q.returning(['id', 'user_id', 'client_id']).execute()
+      const ended: EndedSession[] = rows.map((r) => ({
+        id: r.id,
+        userId: r.user_id,
+        clientId: r.client_id,
+        state,
+        reason,
+        endedAt: now,
+      }))
+      await writeEnded(trx, ended, now, event)
+      return ended.map((e) => e.id)
+    })
   }
 
   async listSessions(f: SessionFilter): Promise<SessionRecord[]> {
@@ -544,6 +613,10 @@ export abstract class SqlStore implements Store {
     if (f.clientId !== undefined) q = q.where('client_id', '=', f.clientId)
     if (f.state !== undefined) q = q.where('state', '=', f.state)
     if (f.browserSessionId !== undefined) q = q.where('browser_session_id', '=', f.browserSessionId)
+    if (f.liveOrEndedSince !== undefined) {
+      const since = f.liveOrEndedSince
+      q = q.where((eb) => eb.or([eb('state', 'in', ACTIVE), eb('ended_at', '>=', since)]))
+    }
     const rows = await q
       .orderBy('created_at', 'desc')
       .orderBy('id')
@@ -562,32 +635,59 @@ export abstract class SqlStore implements Store {
     return Number(r.numUpdatedRows)
   }
 
-  async sweepSessions(now: number): Promise<{ expired: number; abandoned: number }> {
-    return this.db.transaction().execute(async (trx) => {
-      // Whichever limit ran out first decides the state, as judgeSession does.
-      const idleEnd = sql<number>`last_active_at + idle_seconds * 1000`
-      const expired = await trx
-        .updateTable('sessions')
-        .set((eb) => ({
-          state: 'expired',
-          reason: 'absolute_lifetime',
-          ended_at: eb.ref('expires_at'),
-        }))
-        .where('state', 'in', ACTIVE)
-        .where('expires_at', '<=', now)
-        .where('expires_at', '<=', idleEnd)
-        .executeTakeFirst()
-      const abandoned = await trx
-        .updateTable('sessions')
-        .set({ state: 'abandoned', reason: 'idle_timeout', ended_at: idleEnd })
-        .where('state', 'in', ACTIVE)
-        .where(idleEnd, '<=', now)
-        .executeTakeFirst()
-      return {
-        expired: Number(expired.numUpdatedRows),
-        abandoned: Number(abandoned.numUpdatedRows),
-      }
-    })
+  async sweepSessions(
+    now: number,
+    event?: EndedSessionEvent,
+  ): Promise<{ expired: number; abandoned: number }> {
+    let expired = 0
+    let abandoned = 0
+    // Batches keep each transaction (and the time it holds SQLite's write lock) short after a long
+    // downtime; every batch is atomic: sessions, their events and their messages together.
+    for (;;) {
+      const n = await this.db.transaction().execute(async (trx) => {
+        // Whichever limit ran out first decides the state, as judgeSession does.
+        const idleEnd = sql<number>`last_active_at + idle_seconds * 1000`
+        const due = (limit: 'expires' | 'idle') =>
+          trx
+            .selectFrom('sessions')
+            .select('id')
+            .where('state', 'in', ACTIVE)
+            .where((eb) =>
+              limit === 'expires'
+                ? eb.and([eb('expires_at', '<=', now), eb('expires_at', '<=', idleEnd)])
+                : eb(idleEnd, '<=', now),
+            )
+            .limit(SWEEP_BATCH)
+        const exp = await trx
+          .updateTable('sessions')
+          .set((eb) => ({
+            state: 'expired',
+            reason: 'absolute_lifetime',
+            ended_at: eb.ref('expires_at'),
+          }))
+          .where('id', 'in', due('expires'))
+          .where('state', 'in', ACTIVE)
+          .returning(['id', 'user_id', 'client_id', 'ended_at'])
+          .execute()
+        const aba = await trx
+          .updateTable('sessions')
+          .set({ state: 'abandoned', reason: 'idle_timeout', ended_at: idleEnd })
+          .where('id', 'in', due('idle'))
+          .where('state', 'in', ACTIVE)
+          .returning(['id', 'user_id', 'client_id', 'ended_at'])
+          .execute()
+        const ended = [
+          ...exp.map((r) => endedRow(r, 'expired', 'absolute_lifetime')),
+          ...aba.map((r) => endedRow(r, 'abandoned', 'idle_timeout')),
+        ]
+        await writeEnded(trx, ended, now, event)
+        expired += exp.length
+        abandoned += aba.length
+        return Math.max(exp.length, aba.length)
+      })
+      if (n < SWEEP_BATCH) break
+    }
+    return { expired, abandoned }
   }
 
   // events ----------------------------------------------------------------------------------------
@@ -721,6 +821,226 @@ export abstract class SqlStore implements Store {
       .executeTakeFirst()
     return Number(r.numDeletedRows)
   }
+
+  // webhooks --------------------------------------------------------------------------------------
+
+  async listWebhookMessages(limit = 100): Promise<WebhookMessageRecord[]> {
+    const rows = await this.db
+      .selectFrom('webhook_messages')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute()
+    return rows.map((r) => ({
+      id: r.id,
+      type: r.type as WebhookEventType,
+      payload: r.payload,
+      createdAt: num(r.created_at),
+    }))
+  }
+
+  async fanOutWebhookMessages(
+    subscriptions: readonly WebhookSubscription[],
+    limit: number,
+  ): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      // The delete comes first and decides: of two dispatchers picking the same messages, the
+      // second finds them gone (PostgreSQL re-checks the rows it waited for; SQLite serialises
+      // writers), so each message becomes deliveries exactly once.
+      const taken = await trx
+        .deleteFrom('webhook_messages')
+        .where(
+          'id',
+          'in',
+          trx
+            .selectFrom('webhook_messages')
+            .select('id')
+            .orderBy('created_at')
+            .orderBy('id')
+            .limit(limit),
+        )
+        .returningAll()
+        .execute()
+      const deliveries: WebhookDeliveriesTable[] = []
+      for (const m of taken) {
+        for (const sub of subscriptions) {
+          if (!sub.events.includes(m.type as WebhookEventType)) continue
+          deliveries.push({
+            id: `${sub.endpointId}/${m.id}`,
+            message_id: m.id,
+            endpoint_id: sub.endpointId,
+            type: m.type,
+            payload: m.payload,
+            created_at: m.created_at,
+            state: 'pending',
+            attempts: 0,
+            next_attempt_at: m.created_at,
+            lease_owner: null,
+            lease_until: null,
+            last_attempt_at: null,
+            last_status: null,
+            last_error: null,
+          })
+        }
+      }
+      for (let i = 0; i < deliveries.length; i += 200) {
+        await trx
+          .insertInto('webhook_deliveries')
+          .values(deliveries.slice(i, i + 200))
+          .onConflict((oc) => oc.column('id').doNothing())
+          .execute()
+      }
+      return taken.length
+    })
+  }
+
+  async claimWebhookDeliveries(o: {
+    owner: string
+    endpointIds: readonly string[]
+    now: number
+    leaseUntil: number
+    limit: number
+  }): Promise<WebhookDeliveryRecord[]> {
+    if (o.endpointIds.length === 0 || o.limit < 1) return []
+    const { now } = o
+    const free = (eb: ExpressionBuilder<Database, 'webhook_deliveries'>) =>
+      eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)])
+    // The outer conditions are the claim: a row leased by someone else in the meantime no longer
+    // matches them (PostgreSQL re-evaluates them on the row it waited for), so it is skipped.
+    const rows = await this.db
+      .updateTable('webhook_deliveries')
+      .set({ lease_owner: o.owner, lease_until: o.leaseUntil })
+      .where(
+        'id',
+        'in',
+        this.db
+          .selectFrom('webhook_deliveries')
+          .select('id')
+          .where('state', '=', 'pending')
+          .where('next_attempt_at', '<=', now)
+          .where('endpoint_id', 'in', [...o.endpointIds])
+          .where(free)
+          .orderBy('next_attempt_at')
+          .orderBy('id')
+          .limit(o.limit),
+      )
+      .where('state', '=', 'pending')
+      .where('next_attempt_at', '<=', now)
+      .where(free)
+      .returningAll()
+      .execute()
+    return rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
+  }
+
+  async settleWebhookDelivery(
+    id: string,
+    owner: string,
+    attempt: WebhookAttemptRecord,
+    outcome: WebhookOutcome,
+  ): Promise<boolean> {
+    return this.db.transaction().execute(async (trx) => {
+      let held: boolean
+      if (outcome.result === 'delivered') {
+        const r = await trx
+          .deleteFrom('webhook_deliveries')
+          .where('id', '=', id)
+          .where('lease_owner', '=', owner)
+          .executeTakeFirst()
+        held = Number(r.numDeletedRows) === 1
+      } else {
+        const r = await trx
+          .updateTable('webhook_deliveries')
+          .set({
+            state: outcome.result === 'failed' ? 'failed' : 'pending',
+            attempts: attempt.attempt,
+            next_attempt_at: outcome.result === 'retry' ? outcome.nextAttemptAt : attempt.at,
+            lease_owner: null,
+            lease_until: null,
+            last_attempt_at: attempt.at,
+            last_status: attempt.status,
+            last_error: attempt.error,
+          })
+          .where('id', '=', id)
+          .where('lease_owner', '=', owner)
+          .executeTakeFirst()
+        held = Number(r.numUpdatedRows) === 1
+      }
+      await trx
+        .insertInto('webhook_attempts')
+        .values({
+          id: attempt.id,
+          delivery_id: attempt.deliveryId,
+          message_id: attempt.messageId,
+          endpoint_id: attempt.endpointId,
+          attempt: attempt.attempt,
+          at: attempt.at,
+          status: attempt.status,
+          error: attempt.error,
+          duration_ms: attempt.durationMs,
+        })
+        .execute()
+      return held
+    })
+  }
+
+  async listWebhookDeliveries(f: WebhookDeliveryFilter): Promise<WebhookDeliveryRecord[]> {
+    let q = this.db.selectFrom('webhook_deliveries').selectAll()
+    if (f.state !== undefined) q = q.where('state', '=', f.state)
+    if (f.endpointId !== undefined) q = q.where('endpoint_id', '=', f.endpointId)
+    if (f.messageId !== undefined) q = q.where('message_id', '=', f.messageId)
+    const rows = await q
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(f.limit ?? 100)
+      .execute()
+    return rows.map(toDelivery)
+  }
+
+  async listWebhookAttempts(f: {
+    deliveryId?: string
+    limit?: number
+  }): Promise<WebhookAttemptRecord[]> {
+    let q = this.db.selectFrom('webhook_attempts').selectAll()
+    if (f.deliveryId !== undefined) q = q.where('delivery_id', '=', f.deliveryId)
+    const rows = await q
+      .orderBy('at')
+      .orderBy('attempt')
+      .orderBy('id')
+      .limit(f.limit ?? 100)
+      .execute()
+    return rows.map((r) => ({
+      id: r.id,
+      deliveryId: r.delivery_id,
+      messageId: r.message_id,
+      endpointId: r.endpoint_id,
+      attempt: Number(r.attempt),
+      at: num(r.at),
+      status: r.status === null ? null : Number(r.status),
+      error: r.error,
+      durationMs: Number(r.duration_ms),
+    }))
+  }
+
+  async pruneWebhooks(o: { messagesBefore: number; recordsBefore: number }): Promise<number> {
+    return this.db.transaction().execute(async (trx) => {
+      const m = await trx
+        .deleteFrom('webhook_messages')
+        .where('created_at', '<', o.messagesBefore)
+        .executeTakeFirst()
+      // A pending delivery this old belongs to an endpoint no longer configured: a configured
+      // one's deliveries fail at the retry horizon, which is shorter than the retention.
+      const d = await trx
+        .deleteFrom('webhook_deliveries')
+        .where('created_at', '<', o.recordsBefore)
+        .executeTakeFirst()
+      const a = await trx
+        .deleteFrom('webhook_attempts')
+        .where('at', '<', o.recordsBefore)
+        .executeTakeFirst()
+      return Number(m.numDeletedRows) + Number(d.numDeletedRows) + Number(a.numDeletedRows)
+    })
+  }
 }
 
 function toUser(r: Selectable<UsersTable>): UserRecord {
@@ -821,6 +1141,85 @@ function fromEvent(e: SecurityEventRecord): EventsTable {
     ip: e.ip,
     user_agent: e.userAgent,
     data: JSON.stringify(e.data),
+  }
+}
+
+/** Sessions a sweep ends per transaction. */
+const SWEEP_BATCH = 500
+
+function endedRow(
+  r: { id: string; user_id: string; client_id: string; ended_at: Ms | null },
+  state: EndedSession['state'],
+  reason: SessionEndReason,
+): EndedSession {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    clientId: r.client_id,
+    state,
+    reason,
+    endedAt: r.ended_at === null ? 0 : num(r.ended_at),
+  }
+}
+
+/** Writes the webhook messages of sessions just ended, inside the caller's transaction. */
+async function writeMessages(
+  trx: Kysely<Database>,
+  ended: readonly EndedSession[],
+  now: number,
+): Promise<void> {
+  const rows = ended.flatMap((e) =>
+    sessionMessages(e, now).map((m) => ({
+      id: m.id,
+      type: m.type,
+      payload: m.payload,
+      created_at: m.createdAt,
+    })),
+  )
+  for (let i = 0; i < rows.length; i += 200) {
+    await trx
+      .insertInto('webhook_messages')
+      .values(rows.slice(i, i + 200))
+      .execute()
+  }
+}
+
+/** Events (when a builder is given) and webhook messages of sessions just ended. */
+async function writeEnded(
+  trx: Kysely<Database>,
+  ended: readonly EndedSession[],
+  now: number,
+  event: EndedSessionEvent | undefined,
+): Promise<void> {
+  if (ended.length === 0) return
+  if (event) {
+    const events = ended.map((e) => fromEvent(event(e)))
+    for (let i = 0; i < events.length; i += 200) {
+      await trx
+        .insertInto('security_events')
+        .values(events.slice(i, i + 200))
+        .execute()
+    }
+  }
+  await writeMessages(trx, ended, now)
+}
+
+function toDelivery(r: Selectable<WebhookDeliveriesTable>): WebhookDeliveryRecord {
+  return {
+    id: r.id,
+    messageId: r.message_id,
+    endpointId: r.endpoint_id,
+    type: r.type as WebhookEventType,
+    payload: r.payload,
+    createdAt: num(r.created_at),
+    state: r.state as WebhookDeliveryRecord['state'],
+    attempts: Number(r.attempts),
+    nextAttemptAt: num(r.next_attempt_at),
+    leaseOwner: r.lease_owner,
+    leaseUntil: numOrNull(r.lease_until),
+    lastAttemptAt: numOrNull(r.last_attempt_at),
+    lastStatus: r.last_status === null ? null : Number(r.last_status),
+    lastError: r.last_error,
   }
 }
 

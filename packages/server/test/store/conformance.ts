@@ -15,6 +15,7 @@ import {
   uid,
   userRecord,
 } from './records.js'
+import { webhookOutboxConformance } from './webhook-conformance.js'
 
 export interface OpenedStore {
   store: Store
@@ -387,6 +388,8 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(await store.deleteExpiredCodes(now)).toBe(0)
       })
     })
+
+    webhookOutboxConformance(() => store, RACERS)
 
     describe('sessions', () => {
       it('round-trips every field of an active and of an ended session', async () => {
