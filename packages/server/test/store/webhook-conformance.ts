@@ -138,23 +138,23 @@ export function webhookOutboxConformance(store: () => Store, racers: number): vo
         sessionRecord({ userId: user }),
       ]
       const other = sessionRecord()
-      for (const s of [a!, b!, keep!, other]) await store().createSession(s)
+      for (const s of [a, b, keep, other]) await store().createSession(s)
       const ids = await store().endSessions(
-        { userId: user, exceptId: keep!.id },
+        { userId: user, exceptId: keep.id },
         'revoked',
         'user',
         T0 + 50,
         eventFor('session_revoked', T0 + 50),
       )
-      expect([...ids].sort()).toStrictEqual([a!.id, b!.id].sort())
+      expect([...ids].sort()).toStrictEqual([a.id, b.id].sort())
       const events = await store().listEvents({ userId: user })
       expect(events.map((e) => [e.sessionId, e.type, e.data]).sort()).toStrictEqual(
-        [a!.id, b!.id]
+        [a.id, b.id]
           .sort()
           .map((id) => [id, 'session_revoked', { reason: 'user', endedAt: T0 + 50 }]),
       )
       expect((await store().listWebhookMessages()).map((m) => m.id).sort()).toStrictEqual(
-        [a!.id, b!.id].map((id) => `msg_${id}`).sort(),
+        [a.id, b.id].map((id) => `msg_${id}`).sort(),
       )
     })
 
