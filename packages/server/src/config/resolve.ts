@@ -1,7 +1,14 @@
 import { registrationProblem } from '../oauth/redirect-uri.js'
 import type { GrantType, SigningAlg } from '../store/types.js'
 import { DEFAULT_PASSWORD_COST } from '../users/password.js'
-import { ConfigError, type ApiConfig, type ClientConfig, type TesseraConfig } from './config.js'
+import {
+  ConfigError,
+  type ApiConfig,
+  type ClientConfig,
+  type TesseraConfig,
+  type WebhookEndpointConfig,
+} from './config.js'
+import { resolveWebhooks } from './resolve-webhooks.js'
 import { SCOPE_TOKEN } from '../oauth/scope-token.js'
 
 /** What a config file or a programmatic caller gives: everything optional but the issuer and secret. */
@@ -27,13 +34,20 @@ export interface ConfigInput {
   logLevel?: TesseraConfig['logLevel']
   clients?: ClientConfig[]
   apis?: ApiConfig[]
+  account?: Partial<TesseraConfig['account']>
+  webhooks?: {
+    endpoints?: WebhookEndpointConfig[]
+    timeoutSeconds?: number
+    retryForSeconds?: number
+    retentionSeconds?: number
+  }
 }
 
 const ALGS: SigningAlg[] = ['ES256', 'EdDSA', 'RS256']
 const GRANTS: GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials']
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
-function int(setting: string, v: unknown, min: number, max: number): number {
+export function int(setting: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new ConfigError(setting, `must be a whole number from ${min} to ${max}`)
   }
@@ -176,6 +190,15 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
     logLevel,
     clients,
     apis,
+    account: {
+      maxAuthAgeSeconds: int(
+        'account.maxAuthAgeSeconds',
+        input.account?.maxAuthAgeSeconds ?? 300,
+        0,
+        86_400,
+      ),
+    },
+    webhooks: resolveWebhooks(input.webhooks, dev),
   }
 }
 

@@ -175,11 +175,9 @@ async function endEverything(
   }
   for (const [browserSessionId, userId] of targets) {
     const endedBrowser = await ctx.store.endBrowserSession(browserSessionId, now)
-    const ended = await ctx.store.endSessions({ browserSessionId }, 'ended', 'sign_out', now)
-    for (const id of ended) {
-      const s = await ctx.store.getSession(id)
-      await ctx.store.recordEvent(signOutEvent(ctx, req, lr, userId, id, s?.clientId ?? null))
-    }
+    const ended = await ctx.store.endSessions({ browserSessionId }, 'ended', 'sign_out', now, (s) =>
+      signOutEvent(ctx, req, lr, s.userId, s.id, s.clientId),
+    )
     if (endedBrowser || ended.length > 0) {
       await ctx.store.recordEvent(
         ctx.events.make('sign_out', {

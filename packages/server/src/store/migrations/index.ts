@@ -210,7 +210,11 @@ export const migrations: Record<string, Migration> = {
         .on('webhook_attempts')
         .columns(['delivery_id', 'at'])
         .execute()
-      await db.schema.createIndex('webhook_attempts_at').on('webhook_attempts').column('at').execute()
+      await db.schema
+        .createIndex('webhook_attempts_at')
+        .on('webhook_attempts')
+        .column('at')
+        .execute()
     },
   },
 }
