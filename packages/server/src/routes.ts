@@ -1,3 +1,4 @@
+import { accountRoutes } from './account/index.js'
 import { playgroundRoutes } from './dev/playground.js'
 import type { RouteModule } from './http/app.js'
 import { loginRoutes } from './login/login-routes.js'
@@ -20,5 +21,6 @@ export const routeModules: RouteModule[] = [
   revokeRoutes,
   introspectRoutes,
   userinfoRoutes,
+  accountRoutes,
   playgroundRoutes,
 ]

@@ -10,6 +10,7 @@ import {
 } from './config.js'
 import { resolveWebhooks } from './resolve-webhooks.js'
 import { SCOPE_TOKEN } from '../oauth/scope-token.js'
+import { ACCOUNT_SESSIONS_SCOPE } from '../oauth/token/audience.js'
 
 /** What a config file or a programmatic caller gives: everything optional but the issuer and secret. */
 export interface ConfigInput {
@@ -217,6 +218,9 @@ function resolveApi(a: ApiConfig, at: string): ApiConfig {
   for (const [i, s] of scopes.entries()) {
     if (!SCOPE_TOKEN.test(s))
       throw new ConfigError(`${at}.scopes[${i}]`, 'is not a valid scope token')
+    if (s === ACCOUNT_SESSIONS_SCOPE) {
+      throw new ConfigError(`${at}.scopes[${i}]`, 'is reserved for the account API')
+    }
   }
   return {
     audience: a.audience,

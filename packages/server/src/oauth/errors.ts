@@ -19,6 +19,8 @@ export type OAuthErrorCode =
   | 'interaction_required'
   | 'invalid_token'
   | 'insufficient_scope'
+  | 'insufficient_user_authentication'
+  | 'not_found'
   | 'temporarily_unavailable'
   | 'server_error'
 
@@ -107,6 +109,23 @@ export class InsufficientScope extends OAuthError {
   readonly error = 'insufficient_scope'
   readonly status = 403
   override readonly name = 'InsufficientScope'
+}
+/**
+ * RFC 9470 (Step-Up Authentication): the token is valid, but its authentication is too old (or too
+ * weak) for this request; the client re-authenticates with `max_age` (or `acr_values`).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9470#section-3
+ */
+export class InsufficientUserAuthentication extends OAuthError {
+  readonly error = 'insufficient_user_authentication'
+  readonly status = 401
+  override readonly name = 'InsufficientUserAuthentication'
+}
+/** The JSON APIs' answer for a resource that does not exist or is not the caller's. */
+export class NotFound extends OAuthError {
+  readonly error = 'not_found'
+  readonly status = 404
+  override readonly name = 'NotFound'
 }
 /** Rate limited (429) or the store is unreachable (503); always carries Retry-After. */
 export class TemporarilyUnavailable extends OAuthError {

@@ -434,6 +434,22 @@ export abstract class SqlStore implements Store {
     return Number(r.numUpdatedRows) > 0
   }
 
+  async endBrowserSessions(
+    filter: { userId: string; exceptId?: string | null },
+    now: number,
+  ): Promise<string[]> {
+    let q = this.db
+      .updateTable('browser_sessions')
+      .set({ ended_at: now })
+      .where('user_id', '=', filter.userId)
+      .where('ended_at', 'is', null)
+    if (filter.exceptId !== undefined && filter.exceptId !== null) {
+      q = q.where('id', '!=', filter.exceptId)
+    }
+    const rows = await q.returning('id').execute()
+    return rows.map((r) => r.id)
+  }
+
   // authorization codes ---------------------------------------------------------------------------
 
   async createCode(c: AuthorizationCodeRecord): Promise<void> {

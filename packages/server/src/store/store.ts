@@ -70,6 +70,11 @@ export interface Store {
   getBrowserSession(id: string): Promise<BrowserSessionRecord | undefined>
   touchBrowserSession(id: string, now: number): Promise<void>
   endBrowserSession(id: string, now: number): Promise<boolean>
+  /** Ends every open browser session of the user except `exceptId`; returns the ids ended. */
+  endBrowserSessions(
+    filter: { userId: string; exceptId?: string | null },
+    now: number,
+  ): Promise<string[]>
 
   createCode(code: AuthorizationCodeRecord): Promise<void>
   getCode(codeHash: string): Promise<AuthorizationCodeRecord | undefined>

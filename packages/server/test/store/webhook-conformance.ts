@@ -7,7 +7,7 @@ import type {
   WebhookDeliveryRecord,
 } from '../../src/store/types.js'
 import { sessionMessages } from '../../src/webhooks/messages.js'
-import { FAR, T0, eventRecord, sessionRecord, uid } from './records.js'
+import { FAR, T0, browserSessionRecord, eventRecord, sessionRecord, uid } from './records.js'
 
 /**
  * The outbox part of the Store contract (session ends write webhook messages atomically; fan-out,
@@ -490,6 +490,29 @@ export function webhookOutboxConformance(store: () => Store, racers: number): vo
       expect((await store().listWebhookMessages()).map((m) => m.id)).toStrictEqual(recent)
       expect(await store().listWebhookDeliveries({})).toStrictEqual([])
       expect(await store().listWebhookAttempts({})).toStrictEqual([])
+    })
+  })
+
+  describe('endBrowserSessions', () => {
+    it("ends the user's open browser sessions except one, and no one else's", async () => {
+      const user = uid('usr_')
+      const [keep, a, b] = [
+        browserSessionRecord(user),
+        browserSessionRecord(user),
+        browserSessionRecord(user),
+      ]
+      const done = browserSessionRecord(user, { endedAt: T0 + 1 })
+      const other = browserSessionRecord(uid('usr_'))
+      for (const bs of [keep, a, b, done, other]) await store().createBrowserSession(bs)
+      const ids = await store().endBrowserSessions({ userId: user, exceptId: keep.id }, T0 + 9)
+      expect([...ids].sort()).toStrictEqual([a.id, b.id].sort())
+      expect((await store().getBrowserSession(a.id))?.endedAt).toBe(T0 + 9)
+      expect(await store().getBrowserSession(keep.id)).toStrictEqual(keep)
+      expect(await store().getBrowserSession(done.id)).toStrictEqual(done)
+      expect(await store().getBrowserSession(other.id)).toStrictEqual(other)
+      expect(
+        await store().endBrowserSessions({ userId: user, exceptId: null }, T0 + 10),
+      ).toStrictEqual([keep.id])
     })
   })
 
