@@ -17,7 +17,20 @@ export type { ConfigInput } from './config/resolve.js'
 export { loadConfig } from './config/load.js'
 export type { LoadConfigOptions } from './config/load.js'
 export { ConfigError } from './config/config.js'
-export type { ApiConfig, ClientConfig, TesseraConfig, ThrottleRule } from './config/config.js'
+export type {
+  ApiConfig,
+  ClientConfig,
+  TesseraConfig,
+  ThrottleRule,
+  WebhookEndpoint,
+  WebhookEndpointConfig,
+  WebhookSettings,
+} from './config/config.js'
+export { WebhookDispatcher } from './webhooks/dispatcher.js'
+export type { DispatchResult, Timers, WebhookDispatcherOptions } from './webhooks/dispatcher.js'
+export type { SessionWebhookData, WebhookPayload } from './webhooks/messages.js'
+export type { SessionView } from './account/session-view.js'
+export type { Device } from './account/device.js'
 export { SqliteStore } from './store/sqlite-store.js'
 export type { SqliteStoreOptions } from './store/sqlite-store.js'
 export type { Store, CodeRedemption, RotateResult } from './store/store.js'
@@ -27,6 +40,8 @@ export type {
   BrowserSessionRecord,
   ClientAuthMethod,
   ClientRecord,
+  EndedSession,
+  EndedSessionEvent,
   EventFilter,
   GrantType,
   SecurityEventRecord,
@@ -38,6 +53,13 @@ export type {
   SigningAlg,
   SigningKeyRecord,
   UserRecord,
+  WebhookAttemptRecord,
+  WebhookDeliveryFilter,
+  WebhookDeliveryRecord,
+  WebhookEventType,
+  WebhookMessageRecord,
+  WebhookOutcome,
+  WebhookSubscription,
 } from './store/types.js'
 export { FakeClock, MonotonicClock } from './lib/clock.js'
 export type { Clock } from './lib/clock.js'
