@@ -149,6 +149,17 @@ describe('webhooks: signed events from real session ends', () => {
     ).toStrictEqual(JSON.parse(got.body))
     expect(wh.sign(got.id, new Date(Number(got.timestamp) * 1000), got.body)).toBe(got.signature)
 
+    // Tampering with the body or the timestamp breaks the signature.
+    await expect(
+      verify({ ...got, body: got.body.replace('token_revocation', 'sign_out') }),
+    ).rejects.toMatchObject({ code: 'webhook_signature_invalid' })
+    await expect(
+      verify({
+        ...got,
+        headers: { ...got.headers, 'webhook-timestamp': String(Number(got.timestamp) - 1) },
+      }),
+    ).rejects.toMatchObject({ code: 'webhook_signature_invalid' })
+
     // No token of any kind travels in a webhook.
     for (const secret of [tokens.refresh_token, tokens.access_token, tokens.id_token]) {
       expect(got.body).not.toContain(secret)
