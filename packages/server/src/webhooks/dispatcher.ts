@@ -83,6 +83,8 @@ export class WebhookDispatcher {
   #timer: unknown
   #stopped = true
   #pass: Promise<unknown> | undefined
+  /** Aborts the attempts under way when the server stops, so shutdown never waits a timeout. */
+  #shutdown = new AbortController()
 
   constructor(o: WebhookDispatcherOptions) {
     this.#o = o
@@ -97,14 +99,19 @@ export class WebhookDispatcher {
   start(): void {
     if (!this.#stopped) return
     this.#stopped = false
+    if (this.#shutdown.signal.aborted) this.#shutdown = new AbortController()
     this.#schedule(0)
   }
 
-  /** Stops polling and waits for the attempts under way (each ends within the timeout). */
+  /**
+   * Stops polling, aborts the attempts under way (they are recorded as failed and retried later,
+   * by this or another instance) and waits until they are settled.
+   */
   async stop(): Promise<void> {
     this.#stopped = true
     if (this.#timer !== undefined) this.#timers.clearTimeout(this.#timer)
     this.#timer = undefined
+    this.#shutdown.abort()
     await this.#pass
   }
 
@@ -180,7 +187,10 @@ export class WebhookDispatcher {
         body: d.payload,
         // A redirect is not followed: the signed request goes only where it was configured to.
         redirect: 'manual',
-        signal: AbortSignal.timeout(settings.timeoutSeconds * 1000),
+        signal: AbortSignal.any([
+          AbortSignal.timeout(settings.timeoutSeconds * 1000),
+          this.#shutdown.signal,
+        ]),
       })
       status = res.status
       if (status === 429 || status === 503)
@@ -188,7 +198,9 @@ export class WebhookDispatcher {
       await res.body?.cancel().catch(() => undefined)
       if (status < 200 || status > 299) error = `HTTP ${status}`
     } catch (err) {
-      error = describeFailure(err, settings.timeoutSeconds)
+      error = this.#shutdown.signal.aborted
+        ? 'aborted: the server is shutting down'
+        : describeFailure(err, settings.timeoutSeconds)
     }
     const attempt: WebhookAttemptRecord = {
       id: `att_${randomId(this.#o.random)}`,

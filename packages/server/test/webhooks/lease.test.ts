@@ -122,4 +122,35 @@ describe('webhook leases', () => {
       ),
     ).toBe(false)
   })
+
+  it('stopping aborts an attempt under way (no wait for the timeout); it is recorded and retried later', async () => {
+    rx.answer = () => 'hang'
+    const [id] = await endSessions(1)
+    const d = new WebhookDispatcher({
+      store,
+      clock,
+      random: cryptoRandom,
+      log: pino({ level: 'silent' }),
+      // A 60 s timeout: were the attempt not aborted, stop() would outlive the test's 30 s.
+      settings: resolveWebhooks(
+        { timeoutSeconds: 60, endpoints: [{ url: rx.url, secret: newSecret() }] },
+        false,
+      ),
+    })
+    d.start()
+    for (let i = 0; i < 300 && rx.received.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(rx.ids()).toStrictEqual([id])
+    await d.stop()
+    const [delivery] = await store.listWebhookDeliveries({ messageId: id })
+    expect(delivery).toMatchObject({
+      state: 'pending',
+      attempts: 1,
+      leaseOwner: null,
+      lastStatus: null,
+      lastError: 'aborted: the server is shutting down',
+    })
+    expect(delivery!.nextAttemptAt).toBeGreaterThan(clock.now())
+  })
 })
