@@ -208,6 +208,8 @@ export function clientRecord(c: ClientConfig, now: number): ClientRecord {
     refreshGraceMaxUses: c.refreshGraceMaxUses ?? 10,
     sessionIdleSeconds: c.sessionIdleSeconds ?? 14 * 86_400,
     sessionAbsoluteSeconds: c.sessionAbsoluteSeconds ?? 90 * 86_400,
+    ...(c.refreshTokenDelivery === 'cookie' ? { refreshTokenDelivery: 'cookie' as const } : {}),
+    ...(c.webOrigins?.length ? { webOrigins: c.webOrigins } : {}),
     createdAt: now,
     updatedAt: now,
   }

@@ -74,6 +74,15 @@ export interface TesseraClientOptions {
   metadata?: ServerMetadata
   /** Prefix of the storage keys. Default `tessera`. */
   storageKeyPrefix?: string
+  /**
+   * Where the refresh token lives, as the server is configured for this client. `body` (default):
+   * the token response carries it and the client keeps it in `storage`. `cookie`: the server keeps
+   * it in an HttpOnly cookie on its own origin (Tessera's `refreshTokenDelivery: 'cookie'`); the
+   * client never holds it, sends its token and revocation requests with `credentials: 'include'`,
+   * and storage keeps only access and ID tokens. For browser apps on an origin same-site with the
+   * issuer (`app.example.com` with `auth.example.com`).
+   */
+  refreshTokenDelivery?: 'body' | 'cookie'
   onDiagnostic?: DiagnosticListener
 }
 
@@ -118,6 +127,13 @@ export function validateOptions(o: TesseraClientOptions): ResolvedApi[] {
     if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v < 0)) {
       bad(k, 'must be a number >= 0')
     }
+  }
+  if (
+    o.refreshTokenDelivery !== undefined &&
+    o.refreshTokenDelivery !== 'body' &&
+    o.refreshTokenDelivery !== 'cookie'
+  ) {
+    bad('refreshTokenDelivery', "must be 'body' or 'cookie'")
   }
   if (o.idleTimeout !== undefined) {
     if (!(o.idleTimeout.seconds > 0)) bad('idleTimeout.seconds', 'must be > 0')

@@ -5,7 +5,7 @@ import type { Lifecycle, LifecycleEvent } from '../lifecycle/lifecycle.js'
 import { backoffDelay } from '../lib/backoff.js'
 import { systemClock, type Clock } from '../lib/clock.js'
 import { webCrypto, WEB_CRYPTO_ALGS, type CryptoProvider } from '../lib/crypto.js'
-import { peekTimes } from '../lib/jwt.js'
+import { decodeJwt, peekTimes } from '../lib/jwt.js'
 import { ServerTime } from '../lib/server-time.js'
 import { validateIdToken, type IdTokenClaims } from '../oauth/id-token.js'
 import { JwksCache } from '../oauth/jwks.js'
@@ -120,6 +120,8 @@ export class TesseraClient {
   readonly #txKey: string
   readonly #lockName: string
   readonly #skewMs: number
+  /** The refresh token lives in the server's HttpOnly cookie: this client never holds it. */
+  readonly #cookie: boolean
   readonly #unsubscribe: (() => void)[] = []
 
   #session: StoredSession | null = null
@@ -172,6 +174,7 @@ export class TesseraClient {
     this.#txKey = `${prefix}.transactions`
     this.#lockName = `refresh:${options.clientId}`
     this.#skewMs = (options.skewSeconds ?? 30) * 1000
+    this.#cookie = options.refreshTokenDelivery === 'cookie'
     if (options.onDiagnostic) this.#listeners.add(options.onDiagnostic)
     if (options.metadata) {
       const m = validateMetadata(
@@ -582,7 +585,7 @@ export class TesseraClient {
       code_verifier: tx.codeVerifier,
       client_id: this.#o.clientId,
     })
-    const r = await tokenRequest(this.#http, meta.token_endpoint, form)
+    const r = await tokenRequest(this.#http, meta.token_endpoint, form, { cookie: this.#cookie })
     if (!r.ok) {
       const c: TesseraClientErrorCode =
         r.error === 'invalid_grant' ? 'invalid_grant' : 'request_rejected'
@@ -595,6 +598,7 @@ export class TesseraClient {
         },
       )
     }
+    if (this.#cookie && r.tokens.refresh_token !== undefined) throw cookieMismatch()
     this.#observeClock(r)
     const wantsIdToken = tx.scope.split(' ').includes('openid')
     let claims: IdTokenClaims | null = null
@@ -795,7 +799,7 @@ export class TesseraClient {
     scope: string | undefined,
     epoch: number,
   ): Promise<string> {
-    if (!s.refreshToken)
+    if (!s.refreshToken && !this.#cookie)
       throw new TesseraClientError('login_required', 'the session has no refresh token')
     if (s.refreshExpiresAt !== null && this.#time.now() >= s.refreshExpiresAt) {
       throw new TesseraClientError('session_expired', 'the session has ended')
@@ -814,16 +818,15 @@ export class TesseraClient {
     const started = this.#clock.now()
     this.#emit({ type: 'refresh_start', audience, afterInterruption })
     const meta = await this.#metadata()
-    const form = new URLSearchParams({
-      grant_type: 'refresh_token',
-      refresh_token: s.refreshToken,
-      client_id: this.#o.clientId,
-    })
+    // In cookie mode the browser sends the refresh token, in the server's HttpOnly cookie.
+    const form = new URLSearchParams({ grant_type: 'refresh_token' })
+    if (!this.#cookie && s.refreshToken) form.set('refresh_token', s.refreshToken)
+    form.set('client_id', this.#o.clientId)
     if (audience !== this.#o.issuer) form.set('resource', audience)
     if (scope !== undefined) form.set('scope', scope)
     let r: TokenResult
     try {
-      r = await tokenRequest(this.#http, meta.token_endpoint, form)
+      r = await tokenRequest(this.#http, meta.token_endpoint, form, { cookie: this.#cookie })
     } catch (err) {
       const e = asClientError(err)
       this.#emit({
@@ -873,10 +876,12 @@ export class TesseraClient {
       })
       throw e
     }
+    if (this.#cookie && r.tokens.refresh_token !== undefined) throw cookieMismatch()
     this.#observeClock(r)
     const token = this.#storedToken(r, audience)
     let claims = s.claims
     let idToken = s.idToken
+    let sameUserProven = false
     if (r.tokens.id_token !== undefined) {
       try {
         claims = await validateIdToken(r.tokens.id_token, await this.#jwksCache(), this.#crypto, {
@@ -889,18 +894,47 @@ export class TesseraClient {
           algorithms: this.#idTokenAlgs(meta),
         })
         idToken = r.tokens.id_token
+        sameUserProven = s.claims !== null
       } catch (err) {
         // The new refresh token must be kept whatever the ID token says; keep the old claims.
         this.#emit({ type: 'error', operation: 'refresh_id_token', code: asClientError(err).code })
       }
     }
+    // The browser's cookie names another session: another sign-in of this browser replaced it
+    // (a tab that does not share this storage). Keep going only as the same user.
+    const sid = peekSid(r.tokens.access_token)
+    const switched =
+      this.#cookie && s.sessionId !== null && sid !== undefined && sid !== s.sessionId
+    if (switched && !sameUserProven) {
+      this.#emit({
+        type: 'refresh_end',
+        audience,
+        ok: false,
+        durationMs: this.#clock.now() - started,
+        errorCode: 'login_required',
+      })
+      // Only this context's session ended: the other tabs may hold the new one, so no broadcast.
+      // This runs under the refresh lock, so storage is cleared here rather than by #endLocally.
+      await this.#endLocally('other_tab', { clearStorage: false, broadcast: false, capture: true })
+      await this.#storage.remove(this.#sessionKey).catch(() => {
+        this.#emit({ type: 'error', operation: 'clear_storage', code: 'storage_unavailable' })
+      })
+      throw new TesseraClientError(
+        'login_required',
+        'another sign-in in this browser replaced the session',
+      )
+    }
     const now = this.#time.now()
     const tokens: Record<string, StoredToken> = {}
-    for (const [k, v] of Object.entries(s.tokens)) if (v.expiresAt > now && k !== key) tokens[k] = v
+    if (!switched) {
+      for (const [k, v] of Object.entries(s.tokens)) {
+        if (v.expiresAt > now && k !== key) tokens[k] = v
+      }
+    }
     tokens[key] = token
     const next: StoredSession = {
       v: 1,
-      refreshToken: r.tokens.refresh_token ?? s.refreshToken,
+      refreshToken: this.#cookie ? null : (r.tokens.refresh_token ?? s.refreshToken),
       refreshExpiresAt: this.#refreshExpiry(r, s.refreshExpiresAt),
       idToken,
       claims,
@@ -1158,13 +1192,15 @@ export class TesseraClient {
     } catch {
       meta = undefined
     }
-    if (meta?.revocation_endpoint && s.refreshToken) {
+    if (meta?.revocation_endpoint && (s.refreshToken || this.#cookie)) {
       try {
+        // Cookie mode: the server revokes the token of its cookie and clears the cookie.
         const ok = await revokeRefreshToken(
           this.#http,
           meta.revocation_endpoint,
           this.#o.clientId,
-          s.refreshToken,
+          this.#cookie ? null : s.refreshToken,
+          { cookie: this.#cookie },
         )
         this.#emit({ type: 'sign_out', step: ok ? 'revoked' : 'revoke_failed' })
       } catch {
@@ -1249,6 +1285,23 @@ export class TesseraClient {
     for (const u of this.#unsubscribe) u()
     this.#unsubscribe.length = 0
     this.#listeners.clear()
+  }
+}
+
+function cookieMismatch(): TesseraClientError {
+  return new TesseraClientError(
+    'configuration',
+    "the server sent the refresh token in the response body: configure refreshTokenDelivery 'cookie' for this client at the server",
+  )
+}
+
+/** The `sid` of a JWT access token, read without verification (it came from the token endpoint). */
+function peekSid(token: string): string | undefined {
+  try {
+    const sid = decodeJwt(token).payload.sid
+    return typeof sid === 'string' ? sid : undefined
+  } catch {
+    return undefined
   }
 }
 

@@ -3,39 +3,51 @@ import { saysInvalidToken } from '../client/tessera-client.js'
 
 /** The parts of an axios request config the interceptors touch (no axios dependency). */
 export interface AxiosLikeRequestConfig {
-  url?: string
-  baseURL?: string
+  url?: string | undefined
+  baseURL?: string | undefined
   headers?: unknown
-  [key: string]: unknown
 }
 
-export interface AxiosLikeResponse {
+export interface AxiosLikeResponse<C extends AxiosLikeRequestConfig = AxiosLikeRequestConfig> {
   status: number
   headers?: unknown
-  config?: AxiosLikeRequestConfig
+  config?: C
 }
 
-export interface AxiosLikeError {
-  config?: AxiosLikeRequestConfig
-  response?: AxiosLikeResponse
+export interface AxiosLikeError<C extends AxiosLikeRequestConfig = AxiosLikeRequestConfig> {
+  config?: C
+  response?: AxiosLikeResponse<C>
 }
 
-interface InterceptorManager<V> {
-  use(onFulfilled?: (value: V) => V | Promise<V>, onRejected?: (error: unknown) => unknown): number
+/** An axios interceptor manager, as its `use` is typed (handlers may be `null`). */
+export interface AxiosLikeInterceptorManager<V> {
+  use(
+    onFulfilled?: ((value: V) => V | Promise<V>) | null,
+    onRejected?: ((error: unknown) => unknown) | null,
+  ): number
   eject(id: number): void
 }
 
-/** The parts of an axios instance `attachAxios` uses. */
-export interface AxiosLikeInstance {
+/**
+ * The parts of an axios instance `attachAxios` uses. Generic over axios's own config and response
+ * types, so an `AxiosInstance` is accepted as it is, without a cast.
+ */
+export interface AxiosLikeInstance<
+  C extends AxiosLikeRequestConfig = AxiosLikeRequestConfig,
+  R = AxiosLikeResponse<C>,
+> {
   interceptors: {
-    request: InterceptorManager<AxiosLikeRequestConfig>
-    response: InterceptorManager<AxiosLikeResponse>
+    request: AxiosLikeInterceptorManager<C>
+    response: AxiosLikeInterceptorManager<R>
   }
-  request(config: AxiosLikeRequestConfig): Promise<unknown>
+  request(config: C): Promise<unknown>
 }
 
 /** Marks a config that was already replayed once. */
 const REPLAYED = '__tesseraReplayed'
+
+/** A config as the interceptors handle it: any axios config, plus the replay marker. */
+type Config = AxiosLikeRequestConfig & { [REPLAYED]?: boolean }
 
 function fullUrl(c: AxiosLikeRequestConfig): string | undefined {
   const url = c.url ?? ''
@@ -79,8 +91,11 @@ function bearerOf(c: AxiosLikeRequestConfig): string | undefined {
  * const api = axios.create({ baseURL: 'https://api.example.com' })
  * const detach = attachAxios(client, api)
  */
-export function attachAxios(client: TesseraClient, instance: AxiosLikeInstance): () => void {
-  const req = instance.interceptors.request.use(async (config) => {
+export function attachAxios<C extends AxiosLikeRequestConfig, R>(
+  client: TesseraClient,
+  instance: AxiosLikeInstance<C, R>,
+): () => void {
+  const req = instance.interceptors.request.use(async (config: C) => {
     const url = fullUrl(config)
     const audience = url === undefined ? undefined : client.audienceFor(url)
     if (audience === undefined) return config
@@ -88,7 +103,7 @@ export function attachAxios(client: TesseraClient, instance: AxiosLikeInstance):
     return config
   })
   const res = instance.interceptors.response.use(undefined, async (error: unknown) => {
-    const e = error as AxiosLikeError
+    const e = error as AxiosLikeError<C & Config> | undefined
     const config = e?.config
     const response = e?.response
     if (!config || !response || response.status !== 401 || config[REPLAYED] === true) throw error

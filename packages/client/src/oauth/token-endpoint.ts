@@ -24,6 +24,32 @@ export type TokenResult =
   | { ok: false; error: string; status: number }
 
 /**
+ * The header Tessera requires on requests of cookie-delivery clients: a page can add it to a
+ * cross-origin request only after a CORS preflight, which only the client's registered origins
+ * pass.
+ */
+export const COOKIE_REQUEST_HEADER = 'tessera-refresh-cookie'
+
+/** How a request reaches the server: `cookie` sends the server's HttpOnly refresh cookie. */
+export interface TokenRequestOptions {
+  cookie?: boolean
+}
+
+function requestInit(form: URLSearchParams, o: TokenRequestOptions): RequestInit {
+  const headers: Record<string, string> = {
+    'content-type': 'application/x-www-form-urlencoded',
+    accept: 'application/json',
+  }
+  if (o.cookie) headers[COOKIE_REQUEST_HEADER] = '1'
+  return {
+    method: 'POST',
+    headers,
+    body: form.toString(),
+    ...(o.cookie ? { credentials: 'include' as const } : {}),
+  }
+}
+
+/**
  * POSTs a form to the token endpoint as a public client. Transient failures (network, 5xx, 429)
  * throw a TesseraClientError; an OAuth error response is returned for the caller to judge.
  */
@@ -31,15 +57,9 @@ export async function tokenRequest(
   http: HttpContext,
   endpoint: string,
   form: URLSearchParams,
+  o: TokenRequestOptions = {},
 ): Promise<TokenResult> {
-  const r = await requestJson(http, endpoint, {
-    method: 'POST',
-    headers: {
-      'content-type': 'application/x-www-form-urlencoded',
-      accept: 'application/json',
-    },
-    body: form.toString(),
-  })
+  const r = await requestJson(http, endpoint, requestInit(form, o))
   const transient = transientError(r, 'token endpoint', http.clock.now())
   if (transient) throw transient
   const b = r.body
@@ -79,21 +99,19 @@ export async function tokenRequest(
   }
 }
 
-/** POSTs a revocation request (RFC 7009) for a refresh token. Resolves whether the server said 200. */
+/**
+ * POSTs a revocation request (RFC 7009) for a refresh token: `token`, or, with `cookie`, the one
+ * in the server's refresh cookie (which the answer clears). Resolves whether the server said 200.
+ */
 export async function revokeRefreshToken(
   http: HttpContext,
   endpoint: string,
   clientId: string,
-  token: string,
+  token: string | null,
+  o: TokenRequestOptions = {},
 ): Promise<boolean> {
-  const r = await requestJson(http, endpoint, {
-    method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({
-      token,
-      token_type_hint: 'refresh_token',
-      client_id: clientId,
-    }).toString(),
-  })
+  const form = new URLSearchParams({ token_type_hint: 'refresh_token', client_id: clientId })
+  if (token !== null) form.set('token', token)
+  const r = await requestJson(http, endpoint, requestInit(form, o))
   return r.status === 200
 }

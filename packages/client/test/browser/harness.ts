@@ -20,6 +20,7 @@ interface HarnessConfig {
   clientId: string
   apiA: string
   autoRefresh: boolean
+  refreshTokenDelivery?: 'body' | 'cookie'
 }
 
 declare global {
@@ -30,6 +31,8 @@ declare global {
     __callback: Promise<string>
     tessera: TesseraClient
     __conformance: () => Promise<string[]>
+    /** Every value in the client's IndexedDB database, as one JSON string. */
+    __indexedDbDump: () => Promise<string>
   }
 }
 
@@ -68,6 +71,7 @@ const client = createTesseraClient({
   lifecycle: browserLifecycle(),
   clock,
   autoRefresh: cfg.autoRefresh,
+  ...(cfg.refreshTokenDelivery ? { refreshTokenDelivery: cfg.refreshTokenDelivery } : {}),
   navigate: (url) => location.assign(url),
   currentUrl: () => location.href,
   onDiagnostic: (e) => window.__events.push(e),
@@ -75,6 +79,19 @@ const client = createTesseraClient({
 window.tessera = client
 window.__conformance = () =>
   storageConformance(() => indexedDbStorage({ databaseName: 'tessera-conformance' }))
+
+window.__indexedDbDump = () =>
+  new Promise<string>((resolve, reject) => {
+    const open = indexedDB.open('tessera')
+    open.onerror = () => reject(new Error('cannot open IndexedDB'))
+    open.onsuccess = () => {
+      const db = open.result
+      if (!db.objectStoreNames.contains('kv')) return resolve('[]')
+      const all = db.transaction('kv').objectStore('kv').getAll()
+      all.onsuccess = () => resolve(JSON.stringify(all.result))
+      all.onerror = () => reject(new Error('cannot read IndexedDB'))
+    }
+  })
 
 window.__callback = client.isRedirectCallback(location.href)
   ? client.handleRedirectCallback().then(

@@ -10,6 +10,8 @@ export class ApiServer {
   readonly requests: { authorization: string | undefined; method: string; body: string }[] = []
   readonly rejected = new Set<string>()
   rejectAll = false
+  /** The `error` of the 401 that `rejectAll` answers. */
+  rejectAllWith = 'invalid_token'
   #server: Server | undefined
   url = ''
 
@@ -23,12 +25,16 @@ export class ApiServer {
           const authorization = req.headers.authorization
           this.requests.push({ authorization, method: req.method ?? 'GET', body })
           const token = /^Bearer (.+)$/.exec(authorization ?? '')?.[1]
+          // CORS as a cross-origin API for browsers must do it, WWW-Authenticate readable.
+          res.setHeader('access-control-allow-origin', '*')
+          res.setHeader('access-control-expose-headers', 'www-authenticate')
           const deny = (error: string) => {
             res.writeHead(401, { 'www-authenticate': `Bearer realm="api", error="${error}"` })
             res.end()
           }
           if (!token) return deny('invalid_request')
-          if (this.rejectAll || this.rejected.has(token)) return deny('invalid_token')
+          if (this.rejectAll) return deny(this.rejectAllWith)
+          if (this.rejected.has(token)) return deny('invalid_token')
           jwks ??= createRemoteJWKSet(new URL(issuer() + '/.well-known/jwks.json'))
           try {
             const { payload } = await jwtVerify(token, jwks, {

@@ -13,11 +13,19 @@ export interface TokenCall {
 export class CountingFetch {
   readonly tokenCalls: TokenCall[] = []
   readonly revocations: string[] = []
+  readonly revocationBodies: URLSearchParams[] = []
   readonly urls: string[] = []
   /** Called after the server answered a token request; return 'lose' to drop the response. */
   afterToken: ((call: TokenCall) => 'lose' | 'hang' | undefined) | undefined
   /** Called before a token request; return an Error to fail without sending. */
   beforeToken: ((call: TokenCall) => Error | Response | undefined) | undefined
+
+  readonly #inner: FetchLike
+
+  /** `inner` sends the requests: the platform fetch, or a BrowserFetch. */
+  constructor(inner: FetchLike = (input, init) => fetch(input, init)) {
+    this.#inner = inner
+  }
 
   fetch: FetchLike = async (input, init) => {
     const req = new Request(input, init)
@@ -34,7 +42,7 @@ export class CountingFetch {
       const before = this.beforeToken?.(call)
       if (before instanceof Error) throw before
       if (before instanceof Response) return before
-      const res = await fetch(req)
+      const res = await this.#inner(req)
       const after = this.afterToken?.(call)
       if (after === 'lose') {
         await res.arrayBuffer()
@@ -48,8 +56,9 @@ export class CountingFetch {
     }
     if (req.method === 'POST' && /revo(ke|cation)$/.test(url.pathname)) {
       this.revocations.push(url.pathname)
+      this.revocationBodies.push(new URLSearchParams(await req.clone().text()))
     }
-    return fetch(req)
+    return this.#inner(req)
   }
 
   refreshes(): TokenCall[] {

@@ -276,6 +276,10 @@ describe('SDK-07 metadata issuer', () => {
       [{ redirectUri: 'callback' }, /redirectUri: must be an absolute URL/],
       [{ apis: [{ baseUrl: 'https://api.example.test?x=1', audience: 'a' }] }, /no query/],
       [{ skewSeconds: -1 }, /skewSeconds/],
+      [
+        { refreshTokenDelivery: 'header' as never },
+        /^invalid option refreshTokenDelivery: must be 'body' or 'cookie'$/,
+      ],
     ]
     for (const [o, re] of cases) {
       let err: unknown

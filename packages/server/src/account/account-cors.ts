@@ -8,7 +8,7 @@ const TTL_MS = 5000
  * CORS for the account API. Unlike the token endpoint (any origin: it is protected by the
  * client's credentials or PKCE), the account API can end a user's sessions, so only the origins of
  * registered web apps may read its answers: the scheme, host and port of every http(s) redirect
- * URI of every client. An allowed origin is echoed with `Vary: Origin`; any other gets no CORS
+ * URI of every client, and every client's `webOrigins`. An allowed origin is echoed with `Vary: Origin`; any other gets no CORS
  * headers, so the browser keeps the answer from the page. No credentials (cookies) are involved:
  * the API takes bearer tokens only.
  */
@@ -25,6 +25,7 @@ export class AccountCors {
     if (this.#origins && performance.now() - this.#loadedAt < TTL_MS) return this.#origins
     const origins = new Set<string>()
     for (const c of await this.#ctx.store.listClients()) {
+      for (const o of c.webOrigins ?? []) origins.add(o)
       for (const uri of c.redirectUris) {
         try {
           const u = new URL(uri)

@@ -39,7 +39,22 @@ export interface ClientConfig {
   sessionIdleSeconds?: number
   /** Seconds after sign-in at which a session expires. Default 90 days. */
   sessionAbsoluteSeconds?: number
+  /**
+   * Where the refresh token goes. `body` (default): in the JSON token response (RFC 6749 5.1).
+   * `cookie`: in an HttpOnly, SameSite=Strict cookie of this server, never in the JSON, so browser
+   * JavaScript never sees it; for public browser apps on an origin same-site with the issuer.
+   * Needs `webOrigins`.
+   */
+  refreshTokenDelivery?: RefreshTokenDelivery
+  /**
+   * Origins (`https://app.example.com`, no path) of the browser apps of this client. With cookie
+   * delivery, the token and revocation endpoints accept the cookie only from these origins and
+   * answer them with credentialed CORS.
+   */
+  webOrigins?: string[]
 }
+
+export type RefreshTokenDelivery = 'body' | 'cookie'
 
 export interface ThrottleRule {
   /** Requests counted in one window before 429. */

@@ -10,6 +10,7 @@ import {
 } from './config.js'
 import { resolveWebhooks } from './resolve-webhooks.js'
 import { SCOPE_TOKEN } from '../oauth/scope-token.js'
+import { sameSiteProblem, webOriginProblem } from '../oauth/refresh-cookie/web-origins.js'
 import { ACCOUNT_SESSIONS_SCOPE } from '../oauth/token/audience.js'
 
 /** What a config file or a programmatic caller gives: everything optional but the issuer and secret. */
@@ -114,7 +115,9 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
     if (audiences.has(a.audience)) throw new ConfigError(`apis[${i}].audience`, 'is listed twice')
     audiences.add(a.audience)
   }
-  const clients = (input.clients ?? []).map((c, i) => resolveClient(c, `clients[${i}]`, audiences))
+  const clients = (input.clients ?? []).map((c, i) =>
+    resolveClient(c, `clients[${i}]`, audiences, { issuer, dev }),
+  )
   const ids = new Set<string>()
   for (const [i, c] of clients.entries()) {
     if (ids.has(c.id)) throw new ConfigError(`clients[${i}].id`, 'is listed twice')
@@ -236,7 +239,12 @@ function resolveApi(a: ApiConfig, at: string): ApiConfig {
   }
 }
 
-function resolveClient(c: ClientConfig, at: string, audiences: Set<string>): ClientConfig {
+function resolveClient(
+  c: ClientConfig,
+  at: string,
+  audiences: Set<string>,
+  server: { issuer: string; dev: boolean },
+): ClientConfig {
   if (typeof c.id !== 'string' || !/^[A-Za-z0-9._~-]{1,128}$/.test(c.id)) {
     throw new ConfigError(`${at}.id`, 'must be 1 to 128 characters of A-Z a-z 0-9 . _ ~ -')
   }
@@ -326,5 +334,49 @@ function resolveClient(c: ClientConfig, at: string, audiences: Set<string>): Cli
     refreshGraceMaxUses: int(`${at}.refreshGraceMaxUses`, c.refreshGraceMaxUses ?? 10, 0, 1000),
     sessionIdleSeconds: idle,
     sessionAbsoluteSeconds: absolute,
+    ...resolveRefreshDelivery(c, at, { method, applicationType, grantTypes }, server),
+  }
+}
+
+/** `refreshTokenDelivery` and `webOrigins`: cookie delivery is for public browser apps only. */
+function resolveRefreshDelivery(
+  c: ClientConfig,
+  at: string,
+  resolved: { method: string; applicationType: string; grantTypes: GrantType[] },
+  server: { issuer: string; dev: boolean },
+): Pick<ClientConfig, 'refreshTokenDelivery' | 'webOrigins'> {
+  const delivery = c.refreshTokenDelivery ?? 'body'
+  if (delivery !== 'body' && delivery !== 'cookie') {
+    throw new ConfigError(`${at}.refreshTokenDelivery`, 'must be body or cookie')
+  }
+  const webOrigins = strings(`${at}.webOrigins`, c.webOrigins ?? [])
+  for (const [i, o] of webOrigins.entries()) {
+    const p = webOriginProblem(o, server.dev)
+    if (p) throw new ConfigError(`${at}.webOrigins[${i}]`, p)
+    if (webOrigins.indexOf(o) !== i)
+      throw new ConfigError(`${at}.webOrigins[${i}]`, 'is listed twice')
+  }
+  if (delivery === 'cookie') {
+    const why = 'cookie delivery is for public browser apps'
+    if (resolved.method !== 'none') {
+      throw new ConfigError(`${at}.refreshTokenDelivery`, `${why} (tokenEndpointAuthMethod none)`)
+    }
+    if (resolved.applicationType !== 'web') {
+      throw new ConfigError(`${at}.refreshTokenDelivery`, `${why} (applicationType web)`)
+    }
+    if (!resolved.grantTypes.includes('refresh_token')) {
+      throw new ConfigError(`${at}.refreshTokenDelivery`, 'needs the refresh_token grant')
+    }
+    if (webOrigins.length === 0) {
+      throw new ConfigError(`${at}.webOrigins`, 'must list the app origins for cookie delivery')
+    }
+    for (const [i, o] of webOrigins.entries()) {
+      const p = sameSiteProblem(o, server.issuer)
+      if (p) throw new ConfigError(`${at}.webOrigins[${i}]`, p)
+    }
+  }
+  return {
+    refreshTokenDelivery: delivery,
+    ...(webOrigins.length > 0 ? { webOrigins } : {}),
   }
 }

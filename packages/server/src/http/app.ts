@@ -30,23 +30,56 @@ function baseHeaders(reply: FastifyReply): void {
   reply.header('referrer-policy', 'no-referrer')
 }
 
-const corsPaths = new WeakMap<FastifyInstance, Set<string>>()
+export interface CorsOptions {
+  /**
+   * Whether `origin` may make credentialed requests (cookies): such an origin gets
+   * `Access-Control-Allow-Origin: <origin>` with `Access-Control-Allow-Credentials: true` and
+   * may send `credentialedHeaders`; every other origin gets `*` without credentials.
+   */
+  credentialed?: (origin: string) => Promise<boolean>
+  /** Extra request headers allowed to credentialed origins. */
+  credentialedHeaders?: string[]
+}
+
+const corsPaths = new WeakMap<FastifyInstance, Map<string, CorsOptions>>()
+const BASE_ALLOWED_HEADERS = 'authorization, content-type, dpop'
+
+/** Sets the CORS response headers of `origin` on a CORS path; resolves whether it is credentialed. */
+async function corsHeaders(reply: FastifyReply, origin: string, o: CorsOptions): Promise<boolean> {
+  if (o.credentialed) reply.header('vary', 'Origin')
+  if (o.credentialed && (await o.credentialed(origin))) {
+    reply.header('access-control-allow-origin', origin)
+    reply.header('access-control-allow-credentials', 'true')
+    return true
+  }
+  reply.header('access-control-allow-origin', '*')
+  return false
+}
 
 /**
- * Allows cross-origin reads of `path` (no credentials) and answers its preflight. Only the
- * endpoints browsers call directly get CORS: token, revocation, userinfo, JWKS and metadata; never
- * /authorize, the sign-in page or logout (RDR-12). The header is set in onRequest, so error
- * responses are readable too.
+ * Allows cross-origin reads of `path` and answers its preflight. Only the endpoints browsers call
+ * directly get CORS: token, revocation, userinfo, JWKS and metadata; never /authorize, the sign-in
+ * page or logout (RDR-12). Without credentials by default (`*`); `o.credentialed` names the
+ * origins that may send cookies (the refresh cookie, src/oauth/refresh-cookie/). The headers are
+ * set in onRequest, so error responses are readable too.
  */
-export function corsPreflight(app: FastifyInstance, path: string, methods: string): void {
-  let set = corsPaths.get(app)
-  if (!set) corsPaths.set(app, (set = new Set()))
-  set.add(path)
-  app.options(path, (req, reply) => {
-    reply
-      .header('access-control-allow-origin', '*')
+export function corsPreflight(
+  app: FastifyInstance,
+  path: string,
+  methods: string,
+  o: CorsOptions = {},
+): void {
+  let paths = corsPaths.get(app)
+  if (!paths) corsPaths.set(app, (paths = new Map<string, CorsOptions>()))
+  paths.set(path, o)
+  app.options(path, async (req, reply) => {
+    const origin = req.headers.origin
+    const credentialed = typeof origin === 'string' && (await corsHeaders(reply, origin, o))
+    if (typeof origin !== 'string') reply.header('access-control-allow-origin', '*')
+    const headers = [BASE_ALLOWED_HEADERS, ...(credentialed ? (o.credentialedHeaders ?? []) : [])]
+    return reply
       .header('access-control-allow-methods', methods)
-      .header('access-control-allow-headers', 'authorization, content-type, dpop')
+      .header('access-control-allow-headers', headers.join(', '))
       .header('access-control-max-age', '600')
       .code(204)
       .send()
@@ -128,13 +161,14 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     }
   })
 
-  app.addHook('onRequest', (req, reply, done) => {
+  app.addHook('onRequest', async (req, reply) => {
     baseHeaders(reply)
-    if (req.headers.origin && corsPaths.get(app)?.has(req.routeOptions.url ?? '')) {
-      reply.header('access-control-allow-origin', '*')
+    const origin = req.headers.origin
+    const cors = origin ? corsPaths.get(app)?.get(req.routeOptions.url ?? '') : undefined
+    if (origin && cors) {
+      await corsHeaders(reply, origin, cors)
       reply.header('access-control-expose-headers', 'www-authenticate, retry-after')
     }
-    done()
   })
 
   app.addHook('onResponse', (req, reply, done) => {

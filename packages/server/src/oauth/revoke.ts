@@ -1,14 +1,18 @@
-import type { FastifyInstance } from 'fastify'
+import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { corsPreflight } from '../http/app.js'
 import { param, requireParam } from '../http/form.js'
 import { userAgent } from '../http/request-info.js'
+import type { ClientRecord } from '../store/types.js'
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.js'
 import { authenticateClient } from './client-auth.js'
 import { UnsupportedTokenType } from './errors.js'
 import { verifyOwnJwt } from '../tokens/verify-own-token.js'
 import { PATHS } from './paths.js'
 import { formBody, noQueryCredentials } from './token/index.js'
+import { credentialedOrigins, usesRefreshCookie } from './refresh-cookie/credentialed-origins.js'
+import { checkCookieRequest, COOKIE_REQUEST_HEADER } from './refresh-cookie/cookie-request.js'
+import { clearRefreshCookie, readRefreshCookie } from './refresh-cookie/refresh-cookie.js'
 
 /**
  * Token revocation (RFC 7009). Revoking a refresh token ends its session, which also makes every
@@ -17,39 +21,38 @@ import { formBody, noQueryCredentials } from './token/index.js'
  * cannot be revoked one by one: they get `unsupported_token_type` (RFC 7009 2.2.1); revoke the
  * refresh token to end the session instead.
  *
+ * A client with `refreshTokenDelivery: 'cookie'` holds no token to send: it omits `token`, passes
+ * the cookie checks (Origin, header; src/oauth/refresh-cookie/cookie-request.ts), and the token of
+ * its refresh cookie is revoked; the answer clears the cookie, whatever it held.
+ *
  * @see https://www.rfc-editor.org/rfc/rfc7009#section-2
  */
 export function revokeRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  corsPreflight(app, PATHS.revoke, 'POST')
+  const origins = credentialedOrigins(ctx)
+  corsPreflight(app, PATHS.revoke, 'POST', {
+    credentialed: (origin) => origins.has(origin),
+    credentialedHeaders: [COOKIE_REQUEST_HEADER],
+  })
   app.post(PATHS.revoke, async (req, reply) => {
     reply.header('cache-control', 'no-store')
     noQueryCredentials(req)
     const body = formBody(req)
-    const token = requireParam(body, 'token', 16_384)
+    const bodyToken = param(body, 'token', 16_384)
     param(body, 'token_type_hint', 64)
     const { client, ip } = await authenticateClient(ctx, req, body)
 
-    if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
-      const parsed = ctx.refreshTokens.parse(token)
-      const session = parsed ? await ctx.store.getSession(parsed.sessionId) : undefined
-      if (
-        parsed &&
-        session &&
-        ctx.refreshTokens.verify(parsed, session.salt) &&
-        session.clientId === client.id
-      ) {
-        // Any generation of the family revokes it: the holder of an old token is the same client.
-        const now = ctx.clock.now()
-        const event = ctx.events.make('token_revoked', {
-          userId: session.userId,
-          clientId: client.id,
-          sessionId: session.id,
-          ip,
-          userAgent: userAgent(req),
-          data: { tokenType: 'refresh_token' },
-        })
-        await ctx.store.endSession(session.id, 'revoked', 'token_revocation', now, event)
+    if (usesRefreshCookie(client)) {
+      const c = checkCookieRequest(ctx, req, client, 'refresh', { name: 'token', value: bodyToken })
+      const token = readRefreshCookie(req, c.cookieName)
+      if (token?.startsWith(REFRESH_TOKEN_PREFIX)) {
+        await revokeRefreshToken(ctx, req, client, ip, token)
       }
+      clearRefreshCookie(ctx, reply, c.cookieName)
+      return reply.code(200).send()
+    }
+    const token = bodyToken ?? requireParam(body, 'token')
+    if (token.startsWith(REFRESH_TOKEN_PREFIX)) {
+      await revokeRefreshToken(ctx, req, client, ip, token)
       return reply.code(200).send()
     }
     // Only a JWT we really issued is answered as unrevocable; anything else is an unknown token.
@@ -60,4 +63,34 @@ export function revokeRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
     return reply.code(200).send()
   })
+}
+
+/** Ends the session of a refresh token of `client`; anything else changes nothing (SES-10). */
+async function revokeRefreshToken(
+  ctx: ServerContext,
+  req: FastifyRequest,
+  client: ClientRecord,
+  ip: string,
+  token: string,
+): Promise<void> {
+  const parsed = ctx.refreshTokens.parse(token)
+  const session = parsed ? await ctx.store.getSession(parsed.sessionId) : undefined
+  if (
+    !parsed ||
+    !session ||
+    !ctx.refreshTokens.verify(parsed, session.salt) ||
+    session.clientId !== client.id
+  ) {
+    return
+  }
+  // Any generation of the family revokes it: the holder of an old token is the same client.
+  const event = ctx.events.make('token_revoked', {
+    userId: session.userId,
+    clientId: client.id,
+    sessionId: session.id,
+    ip,
+    userAgent: userAgent(req),
+    data: { tokenType: 'refresh_token' },
+  })
+  await ctx.store.endSession(session.id, 'revoked', 'token_revocation', ctx.clock.now(), event)
 }

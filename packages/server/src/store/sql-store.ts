@@ -50,7 +50,7 @@ interface ClientsTable extends JsonRow {
 interface ApisTable extends JsonRow {
   audience: string
 }
-interface UsersTable {
+export interface UsersTable {
   id: string
   username: string
   username_key: string
@@ -83,7 +83,7 @@ interface CodesTable {
   consumed_at: Ms | null
   session_id: string | null
 }
-interface SessionsTable {
+export interface SessionsTable {
   id: string
   user_id: string
   client_id: string
@@ -340,7 +340,22 @@ export abstract class SqlStore implements Store {
     this.db.selectFrom('users').selectAll().where('id', '=', id),
   )
 
-  async getUser(id: string): Promise<UserRecord | undefined> {
+  readonly #users = new ReadCache<UserRecord>(5000, 10_000)
+
+  async getUser(id: string, opts?: { maxStaleMs?: number }): Promise<UserRecord | undefined> {
+    const maxStaleMs = opts?.maxStaleMs ?? 0
+    if (maxStaleMs > 0) {
+      const cached = this.#users.get(id, maxStaleMs)
+      if (cached) return cached
+    }
+    const found = await this.readUser(id)
+    if (found) this.#users.set(id, found)
+    else this.#users.delete(id)
+    return found
+  }
+
+  /** A fresh read of one user; a store may override it with a faster path. */
+  protected async readUser(id: string): Promise<UserRecord | undefined> {
     const [row] = await this.#userById.execute(this.db, id)
     return row ? toUser(row) : undefined
   }
@@ -359,11 +374,13 @@ export abstract class SqlStore implements Store {
   }
 
   async updateUser(u: UserRecord): Promise<void> {
+    this.#users.delete(u.id)
     const { id, ...rest } = fromUser(u)
     await this.db.updateTable('users').set(rest).where('id', '=', id).execute()
   }
 
   async deleteUser(id: string): Promise<boolean> {
+    this.#users.delete(id)
     const r = await this.db.deleteFrom('users').where('id', '=', id).executeTakeFirst()
     return Number(r.numDeletedRows) > 0
   }
@@ -1059,7 +1076,7 @@ export abstract class SqlStore implements Store {
   }
 }
 
-function toUser(r: Selectable<UsersTable>): UserRecord {
+export function toUser(r: Selectable<UsersTable>): UserRecord {
   return {
     id: r.id,
     username: r.username,
@@ -1090,7 +1107,7 @@ function fromUser(u: UserRecord): UsersTable {
   }
 }
 
-function toSession(r: Selectable<SessionsTable>): SessionRecord {
+export function toSession(r: Selectable<SessionsTable>): SessionRecord {
   return {
     id: r.id,
     userId: r.user_id,
@@ -1246,10 +1263,10 @@ class ReadCache<T> {
     readonly ttlMs = 5000,
     readonly max = 1000,
   ) {}
-  get(key: string): T | undefined {
+  get(key: string, maxAgeMs = this.ttlMs): T | undefined {
     const e = this.#entries.get(key)
     if (!e) return undefined
-    if (performance.now() - e.at >= this.ttlMs) {
+    if (performance.now() - e.at >= Math.min(maxAgeMs, this.ttlMs)) {
       this.#entries.delete(key)
       return undefined
     }

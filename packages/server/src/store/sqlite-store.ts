@@ -3,7 +3,15 @@ import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
 import { Kysely, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely'
 import { CommitBatcher } from './commit-batcher.js'
-import { SqlStore, type Database } from './sql-store.js'
+import {
+  SqlStore,
+  toSession,
+  toUser,
+  type Database,
+  type SessionsTable,
+  type UsersTable,
+} from './sql-store.js'
+import type { SessionRecord, UserRecord } from './types.js'
 
 export interface SqliteStoreOptions {
   /** Path of the database file; `:memory:` for a throwaway database. */
@@ -46,9 +54,62 @@ export class SqliteStore extends SqlStore {
     )
     this.file = opts.file
     this.#batcher = new CommitBatcher(this.db)
+    if (opts.file !== ':memory:') {
+      const reader = new BetterSqlite3(opts.file, { readonly: true })
+      reader.pragma(`busy_timeout = ${busyTimeout}`)
+      reader.pragma('cache_size = -16000')
+      reader.pragma('mmap_size = 268435456')
+      this.#hot = {
+        main: new FastReads(database),
+        reader: new FastReads(reader),
+        inTransaction: () => database.inTransaction,
+        close: () => reader.close(),
+      }
+    }
   }
 
   readonly #batcher: CommitBatcher<Database>
+
+  /**
+   * The two reads of every refresh (session and user) run as plain prepared statements: no Kysely
+   * query building, and no wait for the connection's lock while a group commit or another
+   * transaction is in progress. They use the main connection when it has no transaction open (its
+   * page cache is warm, as it wrote the pages), otherwise a second, read-only connection, which in
+   * WAL mode reads the last committed state, never a transaction's uncommitted writes.
+   * better-sqlite3 is synchronous, so nothing can begin a transaction between the check and the
+   * read. `:memory:` has no second connection (it would open another database): there the reads
+   * go through Kysely.
+   */
+  readonly #hot:
+    | { main: FastReads; reader: FastReads; inTransaction: () => boolean; close: () => void }
+    | undefined
+
+  #fastReads(): FastReads | undefined {
+    const h = this.#hot
+    if (!h) return undefined
+    return h.inTransaction() ? h.reader : h.main
+  }
+
+  override async getSession(id: string): Promise<SessionRecord | undefined> {
+    const r = this.#fastReads()
+    if (!r) return super.getSession(id)
+    const row = r.session(id)
+    return row ? toSession(row) : undefined
+  }
+
+  protected override async readUser(id: string): Promise<UserRecord | undefined> {
+    const r = this.#fastReads()
+    if (!r) return super.readUser(id)
+    const row = r.user(id)
+    return row ? toUser(row) : undefined
+  }
+
+  override async close(): Promise<void> {
+    // The read-only connection first: the last connection to close checkpoints and removes the
+    // WAL file, which a read-only one cannot do.
+    this.#hot?.close()
+    await super.close()
+  }
 
   /** Concurrent rotations share one commit (one fsync) instead of queueing one fsync each. */
   protected override hotWrite<T>(run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
@@ -57,6 +118,27 @@ export class SqliteStore extends SqlStore {
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db)
+  }
+}
+
+/** Prepared on first use, after the migrations have created the tables. */
+class FastReads {
+  readonly #db: BetterSqlite3.Database
+  #session: BetterSqlite3.Statement<[string], SessionsTable> | undefined
+  #user: BetterSqlite3.Statement<[string], UsersTable> | undefined
+
+  constructor(db: BetterSqlite3.Database) {
+    this.#db = db
+  }
+
+  session(id: string): SessionsTable | undefined {
+    this.#session ??= this.#db.prepare('select * from sessions where id = ?')
+    return this.#session.get(id)
+  }
+
+  user(id: string): UsersTable | undefined {
+    this.#user ??= this.#db.prepare('select * from users where id = ?')
+    return this.#user.get(id)
   }
 }
 

@@ -58,7 +58,13 @@ export interface Store {
   upsertApi(api: ApiRecord): Promise<void>
   deleteApi(audience: string): Promise<boolean>
 
-  getUser(id: string): Promise<UserRecord | undefined>
+  /**
+   * With `maxStaleMs`, a record this store read at most that many milliseconds ago may be returned
+   * instead of a fresh read (this store's own writes to the user drop it at once; another
+   * instance's show within `maxStaleMs`). Only for reads whose staleness is harmless: never for a
+   * read-modify-write. Default: always a fresh read.
+   */
+  getUser(id: string, opts?: { maxStaleMs?: number }): Promise<UserRecord | undefined>
   /** Case-insensitive on username. */
   getUserByUsername(username: string): Promise<UserRecord | undefined>
   createUser(user: UserRecord): Promise<void>

@@ -26,6 +26,10 @@ export interface ClientRecord {
   sessionIdleSeconds: number
   /** Seconds after sign-in at which the session expires, whatever its activity. */
   sessionAbsoluteSeconds: number
+  /** `cookie`: the refresh token travels in an HttpOnly cookie, never in JSON. Absent: `body`. */
+  refreshTokenDelivery?: 'body' | 'cookie'
+  /** Origins of the client's browser apps (cookie delivery only). Absent: none. */
+  webOrigins?: string[]
   createdAt: number
   updatedAt: number
 }

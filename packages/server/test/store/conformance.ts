@@ -223,6 +223,17 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect((await store.getUserByUsername('CAROLINE'))?.id).toBe(u.id)
       })
 
+      it("a read allowed to be stale still sees this store's own updates and deletes at once", async () => {
+        const u = userRecord({ username: 'stale-reader' })
+        await store.createUser(u)
+        expect(await store.getUser(u.id, { maxStaleMs: 60_000 })).toStrictEqual(u)
+        const disabled = { ...u, disabled: true, updatedAt: u.updatedAt + 1 }
+        await store.updateUser(disabled)
+        expect(await store.getUser(u.id, { maxStaleMs: 60_000 })).toStrictEqual(disabled)
+        expect(await store.deleteUser(u.id)).toBe(true)
+        expect(await store.getUser(u.id, { maxStaleMs: 60_000 })).toBeUndefined()
+      })
+
       it('update to a username another user holds (in any case) is refused', async () => {
         const a = userRecord({ username: 'dave' })
         const b = userRecord({ username: 'erin' })

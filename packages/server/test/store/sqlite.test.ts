@@ -15,3 +15,10 @@ runStoreConformance('SqliteStore (temp file, synchronous FULL)', () => {
     },
   })
 })
+
+// `:memory:` has no second read connection (it would open another database), so the reads go
+// through the writer connection: the same suite covers that path.
+runStoreConformance('SqliteStore (:memory:)', () => {
+  const store = new SqliteStore({ file: ':memory:' })
+  return Promise.resolve({ store, cleanup: () => store.close() })
+})

@@ -13,6 +13,13 @@ import {
   UnsupportedGrantType,
 } from '../errors.js'
 import { PATHS } from '../paths.js'
+import { credentialedOrigins, usesRefreshCookie } from '../refresh-cookie/credentialed-origins.js'
+import {
+  checkCookieRequest,
+  COOKIE_REQUEST_HEADER,
+  deliverRefreshCookie,
+  withCookieToken,
+} from '../refresh-cookie/cookie-request.js'
 import { authorizationCodeGrant } from './authorization-code.js'
 import { clientCredentialsGrant } from './client-credentials.js'
 import type { GrantHandler } from './grant.js'
@@ -62,10 +69,18 @@ export function noQueryCredentials(req: FastifyRequest): void {
  * | IP (and confidential client) not over the failure threshold | temporarily_unavailable (429) |
  * | client authenticated          | invalid_client (401)     |
  * | client may use the grant      | unauthorized_client      |
+ * | cookie delivery: COOKIE_CHECKS (Origin, header, no refresh_token in the body), then the cookie | invalid_request / invalid_grant |
  * | the grant's own checks        | invalid_grant / invalid_scope / invalid_target |
+ *
+ * For a client with `refreshTokenDelivery: 'cookie'` the refresh token is read from and written
+ * to its HttpOnly cookie (src/oauth/refresh-cookie/) and never appears in the JSON.
  */
 export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  corsPreflight(app, PATHS.token, 'POST')
+  const origins = credentialedOrigins(ctx)
+  corsPreflight(app, PATHS.token, 'POST', {
+    credentialed: (origin) => origins.has(origin),
+    credentialedHeaders: [COOKIE_REQUEST_HEADER],
+  })
   app.post(PATHS.token, async (req, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
     noQueryCredentials(req)
@@ -82,6 +97,21 @@ export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
       throw new UnauthorizedClient(`this client may not use ${grantType}`)
     }
     try {
+      if (usesRefreshCookie(client)) {
+        const refresh = grantType === 'refresh_token'
+        const bodyToken = { name: 'refresh_token', value: param(body, 'refresh_token', 512) }
+        const c = checkCookieRequest(ctx, req, client, refresh ? 'refresh' : 'other', bodyToken)
+        const grantBody = refresh ? withCookieToken(req, body, c) : body
+        const tokens = await handler({
+          ctx,
+          req,
+          body: grantBody,
+          client,
+          ip,
+          userAgent: userAgent(req),
+        })
+        return sendTokens(reply, deliverRefreshCookie(ctx, reply, c, tokens))
+      }
       const tokens = await handler({ ctx, req, body, client, ip, userAgent: userAgent(req) })
       return sendTokens(reply, tokens)
     } catch (err) {

@@ -7,6 +7,8 @@ import { sessionTokens, type GrantHandler, type GrantRequest } from './grant.js'
 
 /** Attempts at the compare-and-set before giving up on a session that keeps moving. */
 const MAX_ATTEMPTS = 5
+/** How old a cached user record a refresh may use for its claims (see Store.getUser). */
+const USER_MAX_STALE_MS = 5000
 
 /**
  * `grant_type=refresh_token` (RFC 6749 6; DESIGN.md "Refresh semantics").
@@ -57,7 +59,10 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
       }
       throw new InvalidGrant('the refresh token is no longer valid', `session ${verdict.state}`)
     }
-    const user = await ctx.store.getUser(session.userId)
+    // One read less on the hot path: a user record up to USER_MAX_STALE_MS old will do. A change
+    // made through this process shows at once; one made elsewhere (another instance, the CLI) is
+    // caught here at most that late, and the session itself was read fresh above.
+    const user = await ctx.store.getUser(session.userId, { maxStaleMs: USER_MAX_STALE_MS })
     if (!user || user.disabled || user.passwordChangedAt > session.createdAt) {
       const reason = !user ? 'user_deleted' : user.disabled ? 'user_disabled' : 'password_change'
       await ctx.store.endSession(session.id, 'revoked', reason, now)
