@@ -680,16 +680,20 @@ export abstract class SqlStore implements Store {
       const n = await this.db.transaction().execute(async (trx) => {
         // Whichever limit ran out first decides the state, as judgeSession does.
         const idleEnd = sql<number>`last_active_at + idle_seconds * 1000`
+        // The limits are in the outer WHERE too, not only in the batch's subquery: PostgreSQL
+        // re-checks the outer conditions on a row a concurrent refresh has just touched, so a
+        // session refreshed meanwhile is not ended on its old last_active_at.
+        const past =
+          (limit: 'expires' | 'idle') => (eb: ExpressionBuilder<Database, 'sessions'>) =>
+            limit === 'expires'
+              ? eb.and([eb('expires_at', '<=', now), eb('expires_at', '<=', idleEnd)])
+              : eb(idleEnd, '<=', now)
         const due = (limit: 'expires' | 'idle') =>
           trx
             .selectFrom('sessions')
             .select('id')
             .where('state', 'in', ACTIVE)
-            .where((eb) =>
-              limit === 'expires'
-                ? eb.and([eb('expires_at', '<=', now), eb('expires_at', '<=', idleEnd)])
-                : eb(idleEnd, '<=', now),
-            )
+            .where(past(limit))
             .limit(SWEEP_BATCH)
         const exp = await trx
           .updateTable('sessions')
@@ -700,6 +704,7 @@ export abstract class SqlStore implements Store {
           }))
           .where('id', 'in', due('expires'))
           .where('state', 'in', ACTIVE)
+          .where(past('expires'))
           .returning(['id', 'user_id', 'client_id', 'ended_at'])
           .execute()
         const aba = await trx
@@ -707,6 +712,7 @@ export abstract class SqlStore implements Store {
           .set({ state: 'abandoned', reason: 'idle_timeout', ended_at: idleEnd })
           .where('id', 'in', due('idle'))
           .where('state', 'in', ACTIVE)
+          .where(past('idle'))
           .returning(['id', 'user_id', 'client_id', 'ended_at'])
           .execute()
         const ended = [
