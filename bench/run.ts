@@ -2,6 +2,7 @@
  * The refresh-grant benchmark: Tessera vs oidc-provider, side by side in one run.
  *
  *   npm run bench                       # all targets, 10 s measured each after a 2 s warm-up
+ *   BENCH_TARGETS=tessera,tessera-postgres,tessera-postgres-2 npm run bench   # Tessera's stores
  *   BENCH_SECONDS=30 npm run bench      # longer measured window
  *   BENCH_TARGETS=tessera BENCH_PROFILE=1 npm run bench   # CPU profile of Tessera's process
  *
@@ -13,7 +14,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { fileURLToPath } from 'node:url'
 import { inspectRefreshResponse } from './lib/equivalence.js'
-import { HttpClient } from './lib/http.js'
+import { RoundRobinClient } from './lib/http.js'
 import { runRefreshChains } from './lib/load.js'
 import { formatProfileSummary, summarizeProfile, type ProfileSummary } from './lib/profile.js'
 import { evaluateGoals, ratios, table, type TargetResult } from './lib/report.js'
@@ -21,7 +22,7 @@ import { RowWriteCounter } from './lib/row-counter.js'
 import { summarize } from './lib/stats.js'
 import { startOidcProvider } from './targets/oidc-provider.js'
 import type { BenchTarget } from './targets/target.js'
-import { startTessera } from './targets/tessera.js'
+import { startTessera, startTesseraPostgres } from './targets/tessera.js'
 
 function envNumber(name: string, fallback: number, min: number, max: number): number {
   const raw = process.env[name]
@@ -41,7 +42,13 @@ const ROUNDS = envNumber('BENCH_ROUNDS', 2, 1, 20)
 /** Refreshes per chain in the row-counting phase. */
 const ROW_PHASE_PER_CHAIN = 2
 const PROFILE = process.env.BENCH_PROFILE === '1'
-const ALL_TARGETS = ['tessera', 'oidc-provider-memory', 'oidc-provider-sqlite'] as const
+const ALL_TARGETS = [
+  'tessera',
+  'tessera-postgres',
+  'tessera-postgres-2',
+  'oidc-provider-memory',
+  'oidc-provider-sqlite',
+] as const
 type TargetKey = (typeof ALL_TARGETS)[number]
 const TARGETS = (process.env.BENCH_TARGETS ?? ALL_TARGETS.join(','))
   .split(',')
@@ -77,6 +84,8 @@ interface Run {
 
 function start(key: TargetKey): Promise<BenchTarget> {
   if (key === 'tessera') return startTessera()
+  if (key === 'tessera-postgres') return startTesseraPostgres(1)
+  if (key === 'tessera-postgres-2') return startTesseraPostgres(2)
   return startOidcProvider(key === 'oidc-provider-memory' ? 'memory' : 'sqlite')
 }
 
@@ -110,7 +119,7 @@ function fail(run: Run, why: string): void {
  */
 async function drive(run: Run, warmupMs: number, durationMs: number): Promise<boolean> {
   const t = run.target!
-  const client = new HttpClient(t.url, { maxSockets: CHAINS })
+  const client = new RoundRobinClient(t.urls ?? [t.url], { maxSockets: CHAINS })
   const r = await runRefreshChains({
     client,
     path: t.tokenPath,
@@ -155,7 +164,7 @@ async function countRows(run: Run): Promise<void> {
   const t = run.target!
   if (!t.dbFile) return
   const counter = RowWriteCounter.install(t.dbFile)
-  const client = new HttpClient(t.url, { maxSockets: CHAINS })
+  const client = new RoundRobinClient(t.urls ?? [t.url], { maxSockets: CHAINS })
   try {
     counter.startCommitCount()
     const phase = await runRefreshChains({

@@ -81,3 +81,33 @@ export class HttpClient {
     this.agent.destroy()
   }
 }
+
+/** What the load generator needs of a client. */
+export interface FormPoster {
+  postForm(path: string, form: Record<string, string>): Promise<HttpResponse>
+  close(): void
+}
+
+/**
+ * Several origins behind one client: each request goes to the next origin in turn, as a load
+ * balancer without session affinity sends them (so consecutive refreshes of one chain land on
+ * different instances).
+ */
+export class RoundRobinClient implements FormPoster {
+  readonly #clients: HttpClient[]
+  #next = 0
+
+  constructor(baseUrls: string[], opts: { maxSockets?: number; timeoutMs?: number } = {}) {
+    if (baseUrls.length === 0) throw new Error('RoundRobinClient needs at least one origin')
+    this.#clients = baseUrls.map((u) => new HttpClient(u, opts))
+  }
+
+  postForm(path: string, form: Record<string, string>): Promise<HttpResponse> {
+    const c = this.#clients[this.#next++ % this.#clients.length] as HttpClient
+    return c.postForm(path, form)
+  }
+
+  close(): void {
+    for (const c of this.#clients) c.close()
+  }
+}

@@ -1,9 +1,9 @@
 import { performance } from 'node:perf_hooks'
-import type { HttpClient, HttpResponse } from './http.js'
+import type { FormPoster, HttpResponse } from './http.js'
 import { summarize, type LatencySummary } from './stats.js'
 
 export interface RefreshChainsOptions {
-  client: HttpClient
+  client: Pick<FormPoster, 'postForm'>
   /** Path of the token endpoint. */
   path: string
   /** Form fields of one refresh request that presents `refreshToken`. */

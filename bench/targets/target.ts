@@ -6,6 +6,9 @@ export interface BenchTarget {
   key: string
   label: string
   url: string
+  /** Every instance's URL when the target runs several behind one database; requests are spread
+   * over them in turn, as a load balancer without session affinity does. Default `[url]`. */
+  urls?: string[]
   /** The SQLite file it writes, when it has one (for the row counts). */
   dbFile: string | undefined
   tokenPath: string

@@ -1,6 +1,9 @@
 /**
- * Child process: Tessera on durable SQLite (SqliteStore, WAL, synchronous FULL) in a temp file,
- * with one public client and one API configured like the oidc-provider target.
+ * Child process: Tessera with one public client and one API configured like the oidc-provider
+ * target, on durable SQLite (SqliteStore, WAL, synchronous FULL) in a temp file, or, with
+ * BENCH_PG_URL and BENCH_PG_SCHEMA, on PostgreSQL (PostgresStore, a pool of BENCH_PG_POOL
+ * connections). Several instances on one schema share BENCH_SECRET and BENCH_ISSUER, as behind a
+ * load balancer.
  *
  * Answers `users`: creates users through the Store API (Tessera has no sign-up page); the bench
  * then signs each in through /authorize and the hosted sign-in page, over HTTP.
@@ -9,6 +12,7 @@ import { randomBytes } from 'node:crypto'
 import type * as Resolve from '../../packages/server/src/config/resolve.js'
 import type * as Random from '../../packages/server/src/lib/random.js'
 import type * as Server from '../../packages/server/src/server.js'
+import type * as Postgres from '../../packages/server/src/store/postgres-store.js'
 import type * as Sqlite from '../../packages/server/src/store/sqlite-store.js'
 import type * as Users from '../../packages/server/src/users/create-user.js'
 import {
@@ -31,16 +35,25 @@ const { resolveConfig } = await load<typeof Resolve>('config/resolve.js')
 const { cryptoRandom } = await load<typeof Random>('lib/random.js')
 const { createTesseraServer } = await load<typeof Server>('server.js')
 const { SqliteStore } = await load<typeof Sqlite>('store/sqlite-store.js')
+const { PostgresStore } = await load<typeof Postgres>('store/postgres-store.js')
 const { createUser } = await load<typeof Users>('users/create-user.js')
 
 const dbFile = process.env.BENCH_DB_FILE
-if (!dbFile) throw new Error('BENCH_DB_FILE is required')
+const pgUrl = process.env.BENCH_PG_URL
+const pgSchema = process.env.BENCH_PG_SCHEMA
+const pgPool = Number(process.env.BENCH_PG_POOL ?? 10)
+if (!dbFile && !(pgUrl && pgSchema)) {
+  throw new Error('BENCH_DB_FILE, or BENCH_PG_URL and BENCH_PG_SCHEMA, are required')
+}
 
 const port = await freePort()
 const config = resolveConfig({
-  issuer: `http://127.0.0.1:${port}`,
-  secret: randomBytes(32).toString('base64url'),
-  database: { driver: 'sqlite', file: dbFile },
+  issuer: process.env.BENCH_ISSUER ?? `http://127.0.0.1:${port}`,
+  secret: process.env.BENCH_SECRET ?? randomBytes(32).toString('base64url'),
+  database:
+    pgUrl && pgSchema
+      ? { driver: 'postgres', url: pgUrl, schema: pgSchema, poolSize: pgPool }
+      : { driver: 'sqlite', file: dbFile! },
   logLevel: 'silent',
   // Only the sign-ins before the load hash passwords; the refresh path never does.
   passwordCost: { N: 1024, r: 8, p: 1 },
@@ -62,7 +75,10 @@ const config = resolveConfig({
 })
 // FULL unless a diagnostic run asks for NORMAL (BENCH_TESSERA_SYNCHRONOUS) to see the cost of fsync.
 const synchronous = process.env.BENCH_TESSERA_SYNCHRONOUS === 'NORMAL' ? 'NORMAL' : 'FULL'
-const store = new SqliteStore({ file: dbFile, synchronous })
+const store =
+  pgUrl && pgSchema
+    ? new PostgresStore({ url: pgUrl, schema: pgSchema, poolSize: pgPool })
+    : new SqliteStore({ file: dbFile!, synchronous })
 const server = await createTesseraServer({ config, store })
 const url = await server.listen(port, '127.0.0.1')
 
@@ -81,4 +97,4 @@ async function users(msg: Record<string, unknown>) {
   return out
 }
 
-serveIpc({ url, dbFile, synchronous }, { users }, () => server.close())
+serveIpc({ url, dbFile, synchronous, store: store.kind }, { users }, () => server.close())

@@ -33,6 +33,8 @@ export type { SessionView } from './account/session-view.js'
 export type { Device } from './account/device.js'
 export { SqliteStore } from './store/sqlite-store.js'
 export type { SqliteStoreOptions } from './store/sqlite-store.js'
+export { PostgresStore } from './store/postgres-store.js'
+export type { PostgresStoreOptions } from './store/postgres-store.js'
 export type { Store, CodeRedemption, RotateResult } from './store/store.js'
 export type {
   ApiRecord,

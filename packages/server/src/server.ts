@@ -1,11 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import { pino, type Logger } from 'pino'
-import {
-  ConfigError,
-  type ApiConfig,
-  type ClientConfig,
-  type TesseraConfig,
-} from './config/config.js'
+import { type ApiConfig, type ClientConfig, type TesseraConfig } from './config/config.js'
 import type { ServerContext } from './context.js'
 import { buildApp, type RouteModule } from './http/app.js'
 import { healthRoutes } from './http/health.js'
@@ -16,6 +11,7 @@ import { hashClientSecret } from './oauth/client-secret.js'
 import { discoveryRoutes } from './oauth/discovery.js'
 import { EventFactory } from './security/events.js'
 import { Throttle } from './security/throttle.js'
+import { PostgresStore } from './store/postgres-store.js'
 import { SqliteStore } from './store/sqlite-store.js'
 import type { Store } from './store/store.js'
 import type { ApiRecord, ClientRecord } from './store/types.js'
@@ -164,12 +160,18 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
   }
 }
 
+/** The store the configuration names: a SQLite file, or a PostgreSQL pool. */
 export function openStore(config: TesseraConfig): Promise<Store> {
-  if (config.database.driver === 'sqlite') {
-    return Promise.resolve(new SqliteStore({ file: config.database.file }))
-  }
-  return Promise.reject(
-    new ConfigError('database', 'PostgreSQL is not available in this version yet; use sqlite'),
+  const db = config.database
+  if (db.driver === 'sqlite') return Promise.resolve(new SqliteStore({ file: db.file }))
+  return Promise.resolve(
+    new PostgresStore({
+      url: db.url,
+      ...(db.poolSize !== undefined ? { poolSize: db.poolSize } : {}),
+      ...(db.statementTimeoutMs !== undefined ? { statementTimeoutMs: db.statementTimeoutMs } : {}),
+      ...(db.connectTimeoutMs !== undefined ? { connectTimeoutMs: db.connectTimeoutMs } : {}),
+      ...(db.schema !== undefined ? { schema: db.schema } : {}),
+    }),
   )
 }
 

@@ -1,5 +1,6 @@
 import { ConfigError } from '../config/config.js'
 import { reasonOf } from '../config/load.js'
+import { storeFailure } from '../store/store-failure.js'
 import { UserInputError } from '../users/create-user.js'
 
 /** What a command reads and writes; the real process in the bin, pipes in tests. */
@@ -77,9 +78,39 @@ export function reportError(io: CliIo, err: unknown): number {
     io.stderr.write(`tessera: ${message}\nRun tessera --help for usage.\n`)
     return EXIT.usage
   }
+  const db = databaseProblem(err, io.env)
+  if (db) {
+    io.stderr.write(`tessera: ${db.message}\n`)
+    return db.exitCode
+  }
   const e = err instanceof Error ? err : new Error(String(err))
   io.stderr.write(`tessera: ${e.message}\n${e.stack ?? ''}\n`)
   return EXIT.failure
+}
+
+/**
+ * A PostgreSQL error met while opening the store, as one line: a refused login, or a database or
+ * schema that does not exist, is a configuration error naming the setting (exit 78); a database
+ * that cannot be reached is a failure (exit 1). pg's messages hold no password.
+ */
+function databaseProblem(
+  err: unknown,
+  env: Record<string, string | undefined>,
+): { message: string; exitCode: number } | undefined {
+  const code = (err as { code?: unknown } | null)?.code
+  const message = (err as { message?: unknown } | null)?.message
+  if (typeof message !== 'string') return undefined
+  const setting = env.DATABASE_URL ? 'DATABASE_URL' : 'database.url'
+  if (typeof code === 'string' && (/^28/.test(code) || code === '3D000' || code === '3F000')) {
+    return { message: `invalid configuration: ${setting}: ${message}`, exitCode: EXIT.config }
+  }
+  if (storeFailure(err) === 'unavailable' && !/^SQLITE_/.test(String(code))) {
+    const why = [typeof code === 'string' && !message.includes(code) ? code : '', message]
+      .filter((x) => x !== '')
+      .join(': ')
+    return { message: `cannot reach the database (${why})`, exitCode: EXIT.failure }
+  }
+  return undefined
 }
 
 /**

@@ -56,6 +56,23 @@ export interface ClientConfig {
 
 export type RefreshTokenDelivery = 'body' | 'cookie'
 
+/** PostgreSQL, for several server instances sharing one database. */
+export interface PostgresConfig {
+  driver: 'postgres'
+  /** `postgres://user:password@host:port/database` (also `postgresql://`). Never printed. */
+  url: string
+  /** Connections per server instance, at most. Default 10. */
+  poolSize?: number
+  /** Milliseconds one statement may run before PostgreSQL cancels it (answered 503). Default
+   * 5000. */
+  statementTimeoutMs?: number
+  /** Milliseconds to wait for a database connection before answering 503. Default 5000. */
+  connectTimeoutMs?: number
+  /** Schema of the tables (the connections' search_path). Default: the role's, normally
+   * `public`. */
+  schema?: string
+}
+
 export interface ThrottleRule {
   /** Requests counted in one window before 429. */
   limit: number
@@ -103,7 +120,7 @@ export interface TesseraConfig {
   port: number
   /** Server secret (>= 32 bytes): keys refresh-token MACs, cookies and the signing-key encryption. */
   secret: Buffer
-  database: { driver: 'sqlite'; file: string } | { driver: 'postgres'; url: string }
+  database: { driver: 'sqlite'; file: string } | PostgresConfig
   signingAlg: SigningAlg
   /** Seconds clients may cache the JWKS. Default 300. */
   jwksMaxAgeSeconds: number

@@ -121,7 +121,11 @@ export function loadConfigInput(opts: LoadConfigOptions = {}): LoadedConfigInput
   if (databaseUrl !== undefined && sqliteFile !== undefined) {
     throw new ConfigError('DATABASE_URL', 'and TESSERA_SQLITE_FILE are both set; set one of them')
   }
-  if (databaseUrl !== undefined) input.database = { driver: 'postgres', url: databaseUrl }
+  if (databaseUrl !== undefined) {
+    // The URL replaces the file's; the file's other PostgreSQL settings (pool size ...) stay.
+    const fromFile = input.database?.driver === 'postgres' ? input.database : {}
+    input.database = { ...fromFile, driver: 'postgres', url: databaseUrl }
+  }
   if (sqliteFile !== undefined)
     input.database = { driver: 'sqlite', file: absolute(cwd, sqliteFile) }
   const logLevel = set('TESSERA_LOG_LEVEL')

@@ -5,6 +5,7 @@ import {
   ConfigError,
   type ApiConfig,
   type ClientConfig,
+  type PostgresConfig,
   type TesseraConfig,
   type WebhookEndpointConfig,
 } from './config.js'
@@ -20,7 +21,7 @@ export interface ConfigInput {
   port?: number
   /** base64url (or any string of >= 32 characters); see TesseraConfig.secret. */
   secret?: string | Buffer
-  database?: { driver: 'sqlite'; file: string } | { driver: 'postgres'; url: string }
+  database?: { driver: 'sqlite'; file: string } | PostgresConfig
   signingAlg?: SigningAlg
   jwksMaxAgeSeconds?: number
   idTokenTtlSeconds?: number
@@ -102,9 +103,7 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
       throw new ConfigError('database.file', 'must be a path')
     }
   } else if (database.driver === 'postgres') {
-    if (typeof database.url !== 'string' || !/^postgres(ql)?:\/\//.test(database.url)) {
-      throw new ConfigError('database.url', 'must be a postgres:// URL')
-    }
+    resolvePostgres(database)
   } else {
     throw new ConfigError('database.driver', 'must be sqlite or postgres')
   }
@@ -378,5 +377,48 @@ function resolveRefreshDelivery(
   return {
     refreshTokenDelivery: delivery,
     ...(webOrigins.length > 0 ? { webOrigins } : {}),
+  }
+}
+
+/** Checks the PostgreSQL settings. Messages never quote the URL: it may hold a password. */
+function resolvePostgres(db: PostgresConfig): void {
+  const url = db.url as unknown
+  if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) {
+    throw new ConfigError('database.url', 'must be a postgres:// URL')
+  }
+  let parsed: URL
+  try {
+    parsed = new URL(url)
+  } catch {
+    throw new ConfigError(
+      'database.url',
+      'is not a valid URL (check the port and escape % @ : / in the password)',
+    )
+  }
+  if (parsed.hash) throw new ConfigError('database.url', 'must not have a fragment')
+  for (const key of Object.keys(db)) {
+    if (
+      !['driver', 'url', 'poolSize', 'statementTimeoutMs', 'connectTimeoutMs', 'schema'].includes(
+        key,
+      )
+    ) {
+      throw new ConfigError(`database.${key}`, 'is not a PostgreSQL setting')
+    }
+  }
+  if (db.poolSize !== undefined) int('database.poolSize', db.poolSize, 1, 1000)
+  if (db.statementTimeoutMs !== undefined) {
+    int('database.statementTimeoutMs', db.statementTimeoutMs, 100, 600_000)
+  }
+  if (db.connectTimeoutMs !== undefined) {
+    int('database.connectTimeoutMs', db.connectTimeoutMs, 100, 600_000)
+  }
+  if (
+    db.schema !== undefined &&
+    (typeof db.schema !== 'string' || !/^[A-Za-z_][A-Za-z0-9_$]{0,62}$/.test(db.schema))
+  ) {
+    throw new ConfigError(
+      'database.schema',
+      'must be a plain identifier (letters, digits, _ and $)',
+    )
   }
 }

@@ -12,6 +12,7 @@ import {
   ServerError,
   TemporarilyUnavailable,
 } from '../oauth/errors.js'
+import { storeFailure } from '../store/store-failure.js'
 import { parseParams } from './form.js'
 
 /** Route modules: each registers the routes of one feature. */
@@ -102,24 +103,19 @@ export function toOAuthError(err: unknown): OAuthError {
     const e = new InvalidRequest('malformed request')
     return e
   }
-  if (isStoreUnavailable(err)) {
-    return new TemporarilyUnavailable('the service is temporarily unavailable', 5, 503)
+  const failure = storeFailure(err)
+  if (failure === 'busy') {
+    return new TemporarilyUnavailable('the service is busy, retry', 1, 503, 'database contention')
+  }
+  if (failure === 'unavailable') {
+    return new TemporarilyUnavailable(
+      'the service is temporarily unavailable',
+      5,
+      503,
+      'database unavailable',
+    )
   }
   return new ServerError('an unexpected error occurred')
-}
-
-/** Connection-level database failures: retryable, answered with 503 + Retry-After. */
-function isStoreUnavailable(err: unknown): boolean {
-  const code = (err as { code?: unknown }).code
-  if (typeof code !== 'string') return false
-  // SQLite reports extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_FSYNC, ...).
-  if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)/.test(code)) return true
-  // Node socket errors, and PostgreSQL's connection exceptions (class 08) and shutdowns (57P0x).
-  return (
-    ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE'].includes(code) ||
-    /^08/.test(code) ||
-    /^57P0/.test(code)
-  )
 }
 
 export function sendOAuthError(reply: FastifyReply, err: OAuthError): FastifyReply {
@@ -189,6 +185,7 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
       )
     }
     if (req.htmlErrors) {
+      for (const [k, v] of Object.entries(oe.headers)) reply.header(k, v)
       return reply
         .code(oe.status)
         .header('content-type', 'text/html; charset=utf-8')

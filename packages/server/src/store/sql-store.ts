@@ -7,7 +7,7 @@ import {
   type Migration,
   type Selectable,
 } from 'kysely'
-import { migrations } from './migrations/index.js'
+import { migrationsFor } from './migrations/index.js'
 import { PreparedQuery } from './prepared-query.js'
 import type { CodeRedemption, RotateResult, Store } from './store.js'
 import { sessionMessages } from '../webhooks/messages.js'
@@ -188,8 +188,9 @@ const numOrNull = (v: Ms | null): number | null => (v === null ? null : num(v))
 const parse = <T>(s: string): T => JSON.parse(s) as T
 
 class StaticProvider implements MigrationProvider {
+  constructor(readonly kind: 'sqlite' | 'postgres') {}
   getMigrations(): Promise<Record<string, Migration>> {
-    return Promise.resolve(migrations)
+    return Promise.resolve(migrationsFor(this.kind))
   }
 }
 
@@ -208,16 +209,36 @@ export abstract class SqlStore implements Store {
 
   /**
    * Runs a hot-path write. The default runs it on its own; a store whose commits are expensive
-   * and serialised (SQLite with fsync) overrides this to group concurrent writes into one commit.
+   * and serialised (SQLite with fsync) overrides this to group concurrent writes into one commit,
+   * and a networked store (PostgreSQL) to retry serialization failures.
    */
   protected hotWrite<T>(run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
     return run(this.db)
   }
 
+  /**
+   * Runs a statement that may update many rows at once, and so can meet another such statement
+   * in a deadlock on a database with row locks. The default runs it as it is.
+   */
+  protected write<T>(run: (db: Kysely<Database>) => Promise<T>): Promise<T> {
+    return run(this.db)
+  }
+
+  /** Runs `run` in one transaction: all of its writes commit, or none. */
+  protected transaction<T>(run: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.db.transaction().execute(run)
+  }
+
+  /** Options for Kysely's migrator (PostgreSQL pins the schema of its bookkeeping tables). */
+  protected migratorOptions(): Promise<{ migrationTableSchema?: string }> {
+    return Promise.resolve({})
+  }
+
   async migrate(): Promise<void> {
     const migrator = new Migrator({
+      ...(await this.migratorOptions()),
       db: this.db,
-      provider: new StaticProvider(),
+      provider: new StaticProvider(this.kind),
       migrationTableName: 'tessera_migrations',
       migrationLockTableName: 'tessera_migrations_lock',
     })
@@ -455,15 +476,17 @@ export abstract class SqlStore implements Store {
     filter: { userId: string; exceptId?: string | null },
     now: number,
   ): Promise<string[]> {
-    let q = this.db
-      .updateTable('browser_sessions')
-      .set({ ended_at: now })
-      .where('user_id', '=', filter.userId)
-      .where('ended_at', 'is', null)
-    if (filter.exceptId !== undefined && filter.exceptId !== null) {
-      q = q.where('id', '!=', filter.exceptId)
-    }
-    const rows = await q.returning('id').execute()
+    const rows = await this.write((db) => {
+      let q = db
+        .updateTable('browser_sessions')
+        .set({ ended_at: now })
+        .where('user_id', '=', filter.userId)
+        .where('ended_at', 'is', null)
+      if (filter.exceptId !== undefined && filter.exceptId !== null) {
+        q = q.where('id', '!=', filter.exceptId)
+      }
+      return q.returning('id').execute()
+    })
     return rows.map((r) => r.id)
   }
 
@@ -497,7 +520,7 @@ export abstract class SqlStore implements Store {
   }
 
   async redeemCode(codeHash: string, now: number, session: SessionRecord): Promise<CodeRedemption> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.transaction(async (trx) => {
       const r = await trx
         .updateTable('authorization_codes')
         .set({ consumed_at: now, session_id: session.id })
@@ -583,7 +606,7 @@ export abstract class SqlStore implements Store {
     now: number,
     event?: SecurityEventRecord,
   ): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.transaction(async (trx) => {
       const row = await trx
         .updateTable('sessions')
         .set({ state, reason, ended_at: now })
@@ -616,7 +639,7 @@ export abstract class SqlStore implements Store {
     if (filter.userId === undefined && filter.browserSessionId === undefined) {
       throw new Error('endSessions needs userId or browserSessionId')
     }
-    return this.db.transaction().execute(async (trx) => {
+    return this.transaction(async (trx) => {
       let q = trx
         .updateTable('sessions')
         .set({ state, reason, ended_at: now })
@@ -659,12 +682,14 @@ export abstract class SqlStore implements Store {
   }
 
   async relinkSessions(fromBrowserSessionId: string, toBrowserSessionId: string): Promise<number> {
-    const r = await this.db
-      .updateTable('sessions')
-      .set({ browser_session_id: toBrowserSessionId })
-      .where('browser_session_id', '=', fromBrowserSessionId)
-      .where('state', 'in', ACTIVE)
-      .executeTakeFirst()
+    const r = await this.write((db) =>
+      db
+        .updateTable('sessions')
+        .set({ browser_session_id: toBrowserSessionId })
+        .where('browser_session_id', '=', fromBrowserSessionId)
+        .where('state', 'in', ACTIVE)
+        .executeTakeFirst(),
+    )
     return Number(r.numUpdatedRows)
   }
 
@@ -677,9 +702,12 @@ export abstract class SqlStore implements Store {
     // Batches keep each transaction (and the time it holds SQLite's write lock) short after a long
     // downtime; every batch is atomic: sessions, their events and their messages together.
     for (;;) {
-      const n = await this.db.transaction().execute(async (trx) => {
-        // Whichever limit ran out first decides the state, as judgeSession does.
-        const idleEnd = sql<number>`last_active_at + idle_seconds * 1000`
+      // A transaction may be retried (PostgreSQL serialization failures): count only what the
+      // committed attempt returns.
+      const batch = await this.transaction(async (trx) => {
+        // Whichever limit ran out first decides the state, as judgeSession does. The product is
+        // widened before it is taken: idle_seconds * 1000 overflows a 32-bit integer past 24 days.
+        const idleEnd = sql<number>`last_active_at + idle_seconds * cast(1000 as bigint)`
         // The limits are in the outer WHERE too, not only in the batch's subquery: PostgreSQL
         // re-checks the outer conditions on a row a concurrent refresh has just touched, so a
         // session refreshed meanwhile is not ended on its old last_active_at.
@@ -720,11 +748,11 @@ export abstract class SqlStore implements Store {
           ...aba.map((r) => endedRow(r, 'abandoned', 'idle_timeout')),
         ]
         await writeEnded(trx, ended, now, event)
-        expired += exp.length
-        abandoned += aba.length
-        return Math.max(exp.length, aba.length)
+        return { expired: exp.length, abandoned: aba.length }
       })
-      if (n < SWEEP_BATCH) break
+      expired += batch.expired
+      abandoned += batch.abandoned
+      if (Math.max(batch.expired, batch.abandoned) < SWEEP_BATCH) break
     }
     return { expired, abandoned }
   }
@@ -787,19 +815,23 @@ export abstract class SqlStore implements Store {
   }
 
   async insertSigningKey(k: SigningKeyRecord): Promise<void> {
-    await this.db
-      .insertInto('signing_keys')
-      .values({
-        kid: k.kid,
-        alg: k.alg,
-        public_jwk: k.publicJwk,
-        private_jwk_enc: k.privateJwkEnc,
-        created_at: k.createdAt,
-        activates_at: k.activatesAt,
-        retired_at: k.retiredAt,
-        expires_at: k.expiresAt,
-      })
-      .execute()
+    await this.db.insertInto('signing_keys').values(fromSigningKey(k)).execute()
+  }
+
+  async insertFirstSigningKey(k: SigningKeyRecord): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      await this.lockSigningKeys(trx)
+      const any = await trx.selectFrom('signing_keys').select('kid').limit(1).executeTakeFirst()
+      if (any) return false
+      await trx.insertInto('signing_keys').values(fromSigningKey(k)).execute()
+      return true
+    })
+  }
+
+  /** Makes concurrent `insertFirstSigningKey` transactions take turns. SQLite's single writer
+   * already does. */
+  protected lockSigningKeys(_trx: Kysely<Database>): Promise<void> {
+    return Promise.resolve()
   }
 
   async updateSigningKey(
@@ -883,7 +915,7 @@ export abstract class SqlStore implements Store {
     subscriptions: readonly WebhookSubscription[],
     limit: number,
   ): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.transaction(async (trx) => {
       // The delete comes first and decides: of two dispatchers picking the same messages, the
       // second finds them gone (PostgreSQL re-checks the rows it waited for; SQLite serialises
       // writers), so each message becomes deliveries exactly once.
@@ -947,28 +979,30 @@ export abstract class SqlStore implements Store {
       eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)])
     // The outer conditions are the claim: a row leased by someone else in the meantime no longer
     // matches them (PostgreSQL re-evaluates them on the row it waited for), so it is skipped.
-    const rows = await this.db
-      .updateTable('webhook_deliveries')
-      .set({ lease_owner: o.owner, lease_until: o.leaseUntil })
-      .where(
-        'id',
-        'in',
-        this.db
-          .selectFrom('webhook_deliveries')
-          .select('id')
-          .where('state', '=', 'pending')
-          .where('next_attempt_at', '<=', now)
-          .where('endpoint_id', 'in', [...o.endpointIds])
-          .where(free)
-          .orderBy('next_attempt_at')
-          .orderBy('id')
-          .limit(o.limit),
-      )
-      .where('state', '=', 'pending')
-      .where('next_attempt_at', '<=', now)
-      .where(free)
-      .returningAll()
-      .execute()
+    const rows = await this.write((db) =>
+      db
+        .updateTable('webhook_deliveries')
+        .set({ lease_owner: o.owner, lease_until: o.leaseUntil })
+        .where(
+          'id',
+          'in',
+          db
+            .selectFrom('webhook_deliveries')
+            .select('id')
+            .where('state', '=', 'pending')
+            .where('next_attempt_at', '<=', now)
+            .where('endpoint_id', 'in', [...o.endpointIds])
+            .where(free)
+            .orderBy('next_attempt_at')
+            .orderBy('id')
+            .limit(o.limit),
+        )
+        .where('state', '=', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .where(free)
+        .returningAll()
+        .execute(),
+    )
     return rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
   }
 
@@ -978,7 +1012,7 @@ export abstract class SqlStore implements Store {
     attempt: WebhookAttemptRecord,
     outcome: WebhookOutcome,
   ): Promise<boolean> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.transaction(async (trx) => {
       let held: boolean
       if (outcome.result === 'delivered') {
         const r = await trx
@@ -1062,7 +1096,7 @@ export abstract class SqlStore implements Store {
   }
 
   async pruneWebhooks(o: { messagesBefore: number; recordsBefore: number }): Promise<number> {
-    return this.db.transaction().execute(async (trx) => {
+    return this.transaction(async (trx) => {
       const m = await trx
         .deleteFrom('webhook_messages')
         .where('created_at', '<', o.messagesBefore)
@@ -1166,6 +1200,19 @@ function fromSession(s: SessionRecord): SessionsTable {
     salt: s.salt,
     user_agent: s.userAgent,
     ip: s.ip,
+  }
+}
+
+function fromSigningKey(k: SigningKeyRecord): SigningKeysTable {
+  return {
+    kid: k.kid,
+    alg: k.alg,
+    public_jwk: k.publicJwk,
+    private_jwk_enc: k.privateJwkEnc,
+    created_at: k.createdAt,
+    activates_at: k.activatesAt,
+    retired_at: k.retiredAt,
+    expires_at: k.expiresAt,
   }
 }
 

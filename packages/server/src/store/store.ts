@@ -132,6 +132,9 @@ export interface Store {
 
   listSigningKeys(): Promise<SigningKeyRecord[]>
   insertSigningKey(k: SigningKeyRecord): Promise<void>
+  /** Inserts `k` only when there is no signing key at all, atomically (instances starting together
+   * on an empty database create one first key between them). Returns whether it was inserted. */
+  insertFirstSigningKey(k: SigningKeyRecord): Promise<boolean>
   /** Sets retirement and expiry of a key. */
   updateSigningKey(kid: string, retiredAt: number | null, expiresAt: number | null): Promise<void>
 

@@ -21,6 +21,9 @@ export interface LoadedKey {
   publicJwk: JWK
 }
 
+/** Wall-clock milliseconds between two reloads caused by a kid we do not know. */
+export const UNKNOWN_KID_COOLDOWN_MS = 1000
+
 export interface KeyManagerOptions {
   alg: SigningAlg
   /** Seconds clients may cache the JWKS (Cache-Control max-age). A new key is published at least
@@ -43,7 +46,11 @@ export class KeyManager {
   readonly #encKey: Buffer
   readonly options: KeyManagerOptions
   #keys: LoadedKey[] = []
+  /** When the keys were last read, by the injected clock (the 30 s staleness rule). */
   #loadedAt = 0
+  /** When an unknown kid last made us read the keys, in wall-clock ms (its cooldown). */
+  #missReadAt = -Infinity
+  #reloading: Promise<void> | undefined
 
   constructor(
     store: Store,
@@ -59,19 +66,35 @@ export class KeyManager {
     this.options = options
   }
 
-  /** Loads the keys, creating the first one when there is none. */
+  /** Loads the keys, creating the first one when there is none. Instances starting together on an
+   * empty database create one first key between them (the store inserts it atomically). */
   async init(): Promise<void> {
     await this.reload()
     if (this.#keys.length === 0) {
-      await this.#create(this.#clock.now())
-      await this.reload()
+      await this.#store.insertFirstSigningKey(await this.#make(this.#clock.now()))
+      await this.#load()
     }
   }
 
-  async reload(): Promise<void> {
+  /** Reads the keys from the store again. Concurrent callers share one read; keys already loaded
+   * are not imported again, only their record (retirement, expiry) is updated. */
+  reload(): Promise<void> {
+    this.#reloading ??= this.#load().finally(() => {
+      this.#reloading = undefined
+    })
+    return this.#reloading
+  }
+
+  async #load(): Promise<void> {
     const records = await this.#store.listSigningKeys()
+    const byKid = new Map(this.#keys.map((k) => [k.record.kid, k]))
     const loaded: LoadedKey[] = []
     for (const record of records) {
+      const known = byKid.get(record.kid)
+      if (known) {
+        loaded.push({ ...known, record })
+        continue
+      }
       const jwk = JSON.parse(this.#decrypt(record.privateJwkEnc)) as JWK
       const privateKey = (await importJWK(jwk, record.alg)) as CryptoKey
       const publicJwk = JSON.parse(record.publicJwk) as JWK
@@ -89,6 +112,22 @@ export class KeyManager {
     if (this.#clock.now() - this.#loadedAt > 30_000) await this.reload()
   }
 
+  /**
+   * The key of `kid` for verifying one of our own tokens. A kid we do not know may be a key that
+   * another instance or the CLI has just created (with `jwksMaxAgeSeconds: 0` it signs at once),
+   * so a miss reloads the keys, but at most once per `UNKNOWN_KID_COOLDOWN_MS` of wall-clock time:
+   * made-up kids cannot turn every request into a database read (JWT-05; the kid itself is never
+   * looked up, the whole small key set is read).
+   */
+  async verificationKey(kid: string): Promise<LoadedKey | undefined> {
+    await this.refreshIfStale()
+    const hit = this.publicKey(kid)
+    if (hit || performance.now() - this.#missReadAt < UNKNOWN_KID_COOLDOWN_MS) return hit
+    this.#missReadAt = performance.now()
+    await this.reload()
+    return this.publicKey(kid)
+  }
+
   /** The key that signs now: the newest whose activation time has come. */
   signingKey(): LoadedKey {
     const now = this.#clock.now()
@@ -96,6 +135,8 @@ export class KeyManager {
     for (const k of this.#keys) {
       if (k.record.activatesAt > now) continue
       if (k.record.expiresAt !== null && k.record.expiresAt <= now) continue
+      // Retired by a rotation whose successor has activated (they may share the instant).
+      if (k.record.retiredAt !== null && k.record.retiredAt <= now) continue
       if (!best || k.record.activatesAt > best.record.activatesAt) best = k
     }
     if (!best) throw new Error('no active signing key')
@@ -125,7 +166,7 @@ export class KeyManager {
    * stops signing then, and leaves the JWKS once its last tokens have expired.
    */
   async rotate(alg: SigningAlg = this.options.alg): Promise<SigningKeyRecord> {
-    await this.reload()
+    await this.#load()
     const now = this.#clock.now()
     const activatesAt = now + this.options.jwksMaxAgeSeconds * 1000
     const expiresAt = activatesAt + (this.options.maxTokenLifetimeSeconds + 60) * 1000
@@ -134,15 +175,14 @@ export class KeyManager {
         await this.#store.updateSigningKey(k.record.kid, activatesAt, expiresAt)
       }
     }
-    const rec = await this.#create(activatesAt, alg)
-    await this.reload()
+    const rec = await this.#make(activatesAt, alg)
+    await this.#store.insertSigningKey(rec)
+    // A read of our own (not one already under way, which may predate the insert).
+    await this.#load()
     return rec
   }
 
-  async #create(
-    activatesAt: number,
-    alg: SigningAlg = this.options.alg,
-  ): Promise<SigningKeyRecord> {
+  async #make(activatesAt: number, alg: SigningAlg = this.options.alg): Promise<SigningKeyRecord> {
     const { privateKey, publicKey } = await generateKeyPair(alg, {
       extractable: true,
       ...(alg === 'RS256' ? { modulusLength: 2048 } : {}),
@@ -162,7 +202,6 @@ export class KeyManager {
       retiredAt: null,
       expiresAt: null,
     }
-    await this.#store.insertSigningKey(record)
     return record
   }
 

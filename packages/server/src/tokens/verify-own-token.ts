@@ -62,8 +62,7 @@ export async function verifyOwnJwt(
     return undefined
   }
   if (typeof kid !== 'string') return undefined
-  await ctx.keys.refreshIfStale()
-  const key = ctx.keys.publicKey(kid)
+  const key = await ctx.keys.verificationKey(kid)
   if (!key) return undefined
   try {
     const { payload } = await jwtVerify(token, key.publicKey, {

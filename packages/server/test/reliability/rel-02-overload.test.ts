@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sha256b64u } from '../../src/lib/crypto.js'
+import type { PostgresStore } from '../../src/store/postgres-store.js'
+import type { Store } from '../../src/store/store.js'
 import type { UserRecord } from '../../src/store/types.js'
 import { mintCode } from '../helpers/grants.js'
 import { startTestServer, type TestServer } from '../helpers/test-server.js'
@@ -11,48 +13,77 @@ import {
   formBody,
   generationOf,
   InterleavingSqliteStore,
+  openKindStore,
   refreshForm,
   sessionIdOf,
+  type KindStore,
+  type RawResponse,
 } from './support.js'
 
 /**
  * REL-02: concurrency far above what the store can serve at once. The SQLite store has exactly one
- * connection (Kysely queues every query behind it), so a few hundred simultaneous token requests
- * all wait on that one connection. Required: no deadlock (every request answered within the
- * barrier's 20 s limit), no 5xx, and every request gets what it would have got alone.
+ * connection (Kysely queues every query behind it); the PostgreSQL store here has a pool of 5
+ * connections. A few hundred simultaneous token requests all wait for a connection. Required: no
+ * deadlock (every request answered within the barrier's 20 s limit), no pool-exhaustion 5xx, and
+ * every request gets what it would have got alone.
  */
 
 const SESSIONS = 100
+const POOL_SIZE = 5
 
 const setups = [
-  { name: 'SqliteStore', interleaving: false },
-  { name: 'SqliteStore interleaving at every call', interleaving: true },
+  { name: 'SqliteStore', kind: 'sqlite', interleaving: false },
+  { name: 'SqliteStore interleaving at every call', kind: 'sqlite', interleaving: true },
+  { name: `PostgresStore, pool of ${POOL_SIZE}`, kind: 'postgres', interleaving: false },
 ] as const
 
-describe.each(setups)('REL-02 overload of one store connection ($name)', (setup) => {
+describe.each(setups)('REL-02 overload of the store connections ($name)', (setup) => {
   let t: TestServer
   let alice: UserRecord
   let dir: string
+  let opened: KindStore | undefined
   let refreshTokens: string[] = []
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'tessera-rel02-'))
-    const store = setup.interleaving
-      ? new InterleavingSqliteStore({ file: join(dir, 'tessera.db'), synchronous: 'NORMAL' })
-      : undefined
+    let store: Store | undefined
+    if (setup.kind === 'postgres') {
+      opened = await openKindStore('postgres', dir, { postgres: { poolSize: POOL_SIZE } })
+      store = opened.store
+    } else if (setup.interleaving) {
+      store = new InterleavingSqliteStore({ file: join(dir, 'tessera.db'), synchronous: 'NORMAL' })
+    }
     t = await startTestServer({ dir, ...(store ? { store } : {}) })
     alice = await t.createUser('alice')
   })
+  /** Runs the burst; on PostgreSQL, also proves that requests queued for a pooled connection. */
+  async function burst(bodies: string[]): Promise<RawResponse[]> {
+    const pg = opened?.store as PostgresStore | undefined
+    let maxWaiting = 0
+    const sampler = setInterval(() => {
+      if (pg) maxWaiting = Math.max(maxWaiting, pg.poolStats().waiting)
+    }, 2)
+    try {
+      return await barrierPost(t.url + '/oauth/token', bodies)
+    } finally {
+      clearInterval(sampler)
+      if (pg) {
+        expect(maxWaiting).toBeGreaterThan(0)
+        expect(pg.poolStats().total).toBeLessThanOrEqual(POOL_SIZE)
+      }
+    }
+  }
+
   afterAll(async () => {
     await t.close()
+    await opened?.cleanup()
     rmSync(dir, { recursive: true, force: true })
   })
 
   it(`REL-02 ${SESSIONS} simultaneous code redemptions are all answered 200, each code consumed once into its own session`, async () => {
     const codes = []
     for (let i = 0; i < SESSIONS; i++) codes.push(await mintCode(t, alice))
-    const responses = await barrierPost(
-      t.url + '/oauth/token',
+    const responses = await burst(
       codes.map((c) =>
         formBody({
           grant_type: 'authorization_code',
@@ -82,7 +113,7 @@ describe.each(setups)('REL-02 overload of one store connection ($name)', (setup)
       formBody(refreshForm(rt)),
       formBody(refreshForm(rt)),
     ])
-    const responses = await barrierPost(t.url + '/oauth/token', bodies)
+    const responses = await burst(bodies)
     expect(responses).toHaveLength(2 * SESSIONS)
     for (const r of responses) expect(r.status, JSON.stringify(r.body)).toBe(200)
     for (const [i, rt] of refreshTokens.entries()) {

@@ -1,17 +1,29 @@
 import BetterSqlite3 from 'better-sqlite3'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sha256b64u } from '../../src/lib/crypto.js'
 import type { UserRecord } from '../../src/store/types.js'
 import { basicAuth, mintCode, postForm } from '../helpers/grants.js'
 import { CONFIDENTIAL_SECRET, startTestServer, type TestServer } from '../helpers/test-server.js'
-import { generationOf, refreshForm, sessionIdOf } from './support.js'
+import {
+  generationOf,
+  openKindStore,
+  refreshForm,
+  sessionIdOf,
+  type KindStore,
+  type StoreKind,
+} from './support.js'
 
 /**
- * REL-04: a fault at each write of a rotation and of a code redemption, injected with a real SQLite
- * trigger `RAISE(ABORT, ...)` created on the test database by a second connection. While the fault
- * is in place the request fails without tokens, and the family is in exactly one of two states:
- * old token valid and new absent, or old used and new valid; never both, never neither. Once the
- * trigger is dropped the same request succeeds.
+ * REL-04: a fault at each write of a rotation and of a code redemption, injected with a real
+ * trigger created on the test database by a second connection: SQLite `RAISE(ABORT, ...)`, or a
+ * PostgreSQL PL/pgSQL `RAISE EXCEPTION`. While the fault is in place the request fails without
+ * tokens, and the family is in exactly one of two states: old token valid and new absent, or old
+ * used and new valid; never both, never neither. Once the trigger is dropped the same request
+ * succeeds.
  *
  * The writes, as the server makes them (access and refresh tokens are never stored: an access
  * token is a JWT, a refresh token is derived from the session's generation):
@@ -21,22 +33,19 @@ import { generationOf, refreshForm, sessionIdOf } from './support.js'
  * - code redemption, one transaction: UPDATE of the code (consumed), INSERT of the session (the
  *   new refresh family), COMMIT;
  * - reuse revocation, one transaction: UPDATE of the session (revoked), INSERT of the security event.
- * Each gets a fault before and after its write; an AFTER trigger on the last write of a
- * transaction fails it at the last moment before COMMIT.
+ * Each gets a fault before and after its write. An AFTER trigger on the last write of a
+ * transaction fails it at the last moment before COMMIT; on PostgreSQL the AFTER faults are
+ * deferred constraint triggers, which fire inside COMMIT itself.
  */
+
+const KINDS: StoreKind[] = ['sqlite', 'postgres']
 
 let t: TestServer
 let alice: UserRecord
-let db: BetterSqlite3.Database
-beforeAll(async () => {
-  t = await startTestServer()
-  alice = await t.createUser('alice')
-  db = new BetterSqlite3(t.dbFile)
-})
-afterAll(async () => {
-  db.close()
-  await t.close()
-})
+let dir: string
+let opened: KindStore
+let sqlite: BetterSqlite3.Database | undefined
+let admin: pg.Client | undefined
 
 type Timing = 'BEFORE' | 'AFTER'
 type Op = 'INSERT' | 'UPDATE'
@@ -48,14 +57,24 @@ async function withFault<T>(
   table: string,
   fn: () => Promise<T>,
 ): Promise<T> {
-  db.exec(
-    `CREATE TRIGGER injected_fault ${timing} ${op} ON ${table} ` +
-      `BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
-  )
+  if (sqlite) {
+    sqlite.exec(
+      `CREATE TRIGGER injected_fault ${timing} ${op} ON ${table} ` +
+        `BEGIN SELECT RAISE(ABORT, 'injected fault'); END`,
+    )
+  } else {
+    const kind = timing === 'AFTER' ? 'constraint trigger' : 'trigger'
+    const deferred = timing === 'AFTER' ? 'deferrable initially deferred' : ''
+    await admin!.query(
+      `create ${kind} injected_fault ${timing} ${op} on ${table} ${deferred} ` +
+        `for each row execute function injected_fault()`,
+    )
+  }
   try {
     return await fn()
   } finally {
-    db.exec('DROP TRIGGER injected_fault')
+    if (sqlite) sqlite.exec('DROP TRIGGER injected_fault')
+    else await admin!.query(`drop trigger injected_fault on ${table}`)
   }
 }
 
@@ -119,7 +138,32 @@ const revocationWrites: [Timing, Op, string, string][] = [
   ['AFTER', 'INSERT', 'security_events', 'after recording the event, just before commit'],
 ]
 
-describe('REL-04 fault injected at each write', () => {
+describe.each(KINDS)('REL-04 fault injected at each write (%s)', (kind) => {
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'tessera-rel04-'))
+    opened = await openKindStore(kind, dir)
+    t = await startTestServer({ dir, store: opened.store })
+    alice = await t.createUser('alice')
+    if (kind === 'sqlite') {
+      sqlite = new BetterSqlite3(t.dbFile)
+    } else {
+      admin = await opened.schema!.admin()
+      await admin.query(
+        `create function injected_fault() returns trigger language plpgsql as $$ ` +
+          `begin raise exception 'injected fault'; end $$`,
+      )
+    }
+  })
+  afterAll(async () => {
+    sqlite?.close()
+    sqlite = undefined
+    await admin?.end()
+    admin = undefined
+    await t.close()
+    await opened.cleanup()
+    rmSync(dir, { recursive: true, force: true })
+  })
+
   describe.each(sessionWrites)('rotation, fault %s %s on %s (%s)', (timing, op, table) => {
     it('REL-04 rotation fails without tokens: old token valid, new absent; after the fault it rotates', async () => {
       const rt0 = await signIn()

@@ -6,7 +6,8 @@ import { fileURLToPath } from 'node:url'
 import { MonotonicClock } from '../../src/lib/clock.js'
 import { cryptoRandom } from '../../src/lib/random.js'
 import { sha256b64u } from '../../src/lib/crypto.js'
-import { SqliteStore } from '../../src/store/sqlite-store.js'
+import { PostgresStore, type PostgresStoreOptions } from '../../src/store/postgres-store.js'
+import { SqliteStore, type SqliteStoreOptions } from '../../src/store/sqlite-store.js'
 import type { CodeRedemption, RotateResult, Store } from '../../src/store/store.js'
 import type {
   AuthorizationCodeRecord,
@@ -18,6 +19,7 @@ import type {
   UserRecord,
 } from '../../src/store/types.js'
 import { createUser } from '../../src/users/create-user.js'
+import { createTestSchema, type TestSchema } from '../helpers/postgres.js'
 import type { FixtureOptions } from './fixtures/server.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
@@ -223,6 +225,71 @@ export class InterleavingSqliteStore extends SqliteStore {
     await yieldToLoop()
     return super.throttleCount(key, now, windowSeconds)
   }
+}
+
+// --- the stores the reliability tests run on --------------------------------------------------------
+
+/** Compare-and-set outcomes, counted by the instrumented stores to prove that requests contended. */
+export interface CasCounts {
+  rotateWon: number
+  rotateLost: number
+  graceWon: number
+  graceLost: number
+}
+
+/**
+ * PostgresStore counting its compare-and-set outcomes. Nothing is slowed down or reordered: on a
+ * networked database concurrent requests interleave at every query by themselves.
+ */
+export class CountingPostgresStore extends PostgresStore {
+  readonly cas: CasCounts = { rotateWon: 0, rotateLost: 0, graceWon: 0, graceLost: 0 }
+
+  override async rotateRefresh(id: string, expected: number, now: number): Promise<RotateResult> {
+    const r = await super.rotateRefresh(id, expected, now)
+    if (r.ok) this.cas.rotateWon++
+    else this.cas.rotateLost++
+    return r
+  }
+  override async useGrace(id: string, gen: number, max: number, now: number): Promise<boolean> {
+    const ok = await super.useGrace(id, gen, max, now)
+    if (ok) this.cas.graceWon++
+    else this.cas.graceLost++
+    return ok
+  }
+}
+
+export type StoreKind = 'sqlite' | 'postgres'
+
+export interface KindStore<S extends Store = Store> {
+  store: S
+  /** The PostgreSQL schema the store works in (postgres only). */
+  schema: TestSchema | undefined
+  /** Removes what the store was opened on (the schema); the server closes the store itself. */
+  cleanup(): Promise<void>
+}
+
+/**
+ * A fresh store of one kind: a SQLite file in `dir`, or a PostgresStore on a fresh schema of the
+ * machine's PostgreSQL (dropped by `cleanup`).
+ */
+export async function openKindStore(
+  kind: StoreKind,
+  dir: string,
+  o: {
+    sqlite?: Partial<SqliteStoreOptions>
+    postgres?: Omit<PostgresStoreOptions, 'url' | 'schema'>
+  } = {},
+): Promise<KindStore> {
+  if (kind === 'sqlite') {
+    const store = new SqliteStore({
+      file: join(dir, 'tessera.db'),
+      synchronous: 'NORMAL',
+      ...o.sqlite,
+    })
+    return { store, schema: undefined, cleanup: () => Promise.resolve() }
+  }
+  const schema = await createTestSchema()
+  return { store: schema.store(o.postgres), schema, cleanup: () => schema.drop() }
 }
 
 // --- seeding a database that a child process serves --------------------------------------------

@@ -868,6 +868,26 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(await store.sweepSessions(NOW)).toStrictEqual({ expired: 0, abandoned: 0 })
       })
 
+      it('an idle timeout of months (idle seconds * 1000 beyond 32 bits) ends on time', async () => {
+        const idleSeconds = 90 * 86_400
+        const gone = sessionRecord({
+          expiresAt: FAR,
+          idleSeconds,
+          lastActiveAt: NOW - idleSeconds * 1000 - 5,
+        })
+        const kept = sessionRecord({ expiresAt: FAR, idleSeconds, lastActiveAt: NOW - H })
+        await store.createSession(gone)
+        await store.createSession(kept)
+        expect(await store.sweepSessions(NOW)).toStrictEqual({ expired: 0, abandoned: 1 })
+        expect(await store.getSession(gone.id)).toStrictEqual({
+          ...gone,
+          state: 'abandoned',
+          reason: 'idle_timeout',
+          endedAt: NOW - 5,
+        })
+        expect(await store.getSession(kept.id)).toStrictEqual(kept)
+      })
+
       it('an empty store sweeps nothing', async () => {
         expect(await store.sweepSessions(NOW)).toStrictEqual({ expired: 0, abandoned: 0 })
       })
@@ -990,6 +1010,20 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(await store.listSigningKeys()).toStrictEqual([a, b])
         await store.updateSigningKey('no-such-kid', T0, T0)
         expect(await store.listSigningKeys()).toStrictEqual([a, b])
+      })
+
+      it('insertFirstSigningKey inserts into an empty table only', async () => {
+        const a = signingKeyRecord()
+        expect(await store.insertFirstSigningKey(a)).toBe(true)
+        expect(await store.insertFirstSigningKey(signingKeyRecord())).toBe(false)
+        expect(await store.listSigningKeys()).toStrictEqual([a])
+      })
+
+      it(`${RACERS} concurrent first keys (instances starting together): exactly one is inserted`, async () => {
+        const keys = Array.from({ length: RACERS }, () => signingKeyRecord())
+        const results = await race(RACERS, (i) => store.insertFirstSigningKey(keys[i]!))
+        expect(results.filter(Boolean)).toHaveLength(1)
+        expect(await store.listSigningKeys()).toStrictEqual([keys[results.indexOf(true)]])
       })
 
       it('a duplicate kid is refused', async () => {

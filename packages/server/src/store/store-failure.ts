@@ -1,0 +1,47 @@
+/**
+ * What a database error means for the request that met it:
+ * - `busy`: contention (a serialization failure or deadlock left after the store's own retries, a
+ *   lock or statement timeout); the transaction was rolled back and a retry soon will likely work.
+ * - `unavailable`: the database cannot be reached or is shutting down or failing over; nothing
+ *   was answered from it, and the server recovers by itself when it is back.
+ * Both are answered 503 `temporarily_unavailable` with Retry-After, never `server_error`.
+ * Anything else (a constraint violation, a bug) is not a store failure.
+ */
+export type StoreFailure = 'busy' | 'unavailable'
+
+/** Messages of `pg` and `pg-pool` errors that carry no SQLSTATE or errno. */
+const UNAVAILABLE_MESSAGES = [
+  'timeout exceeded when trying to connect',
+  'Connection terminated',
+  'Client has encountered a connection error and is not queryable',
+  'Query read timeout',
+]
+
+export function storeFailure(err: unknown): StoreFailure | undefined {
+  if (typeof err !== 'object' || err === null) return undefined
+  const code = (err as { code?: unknown }).code
+  if (typeof code === 'string') {
+    // SQLite reports extended codes (SQLITE_BUSY_SNAPSHOT, SQLITE_IOERR_FSYNC, ...).
+    if (/^SQLITE_(BUSY|LOCKED|IOERR|FULL|CANTOPEN)/.test(code)) return 'unavailable'
+    // Node socket and DNS errors on the way to PostgreSQL.
+    if (
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'EAI_AGAIN'].includes(
+        code,
+      )
+    ) {
+      return 'unavailable'
+    }
+    // PostgreSQL SQLSTATEs: 40001 serialization failure, 40P01 deadlock, 55P03 lock not available
+    // (lock_timeout), 57014 query canceled (statement_timeout).
+    if (['40001', '40P01', '55P03', '57014'].includes(code)) return 'busy'
+    // 08 connection exceptions, 57P0x shutdowns, 53 insufficient resources (too many
+    // connections), 25006 read-only transaction (a failover reached a standby), 40003 statement
+    // completion unknown.
+    if (/^(08|57P0|53)/.test(code) || code === '25006' || code === '40003') return 'unavailable'
+  }
+  const message = (err as { message?: unknown }).message
+  if (typeof message === 'string' && UNAVAILABLE_MESSAGES.some((m) => message.startsWith(m))) {
+    return 'unavailable'
+  }
+  return undefined
+}

@@ -1,0 +1,50 @@
+import { sql } from 'kysely'
+import { describe, expect, it } from 'vitest'
+import { PostgresStore } from '../../src/store/postgres-store.js'
+import { createTestSchema, PG_URL } from '../helpers/postgres.js'
+import { runStoreConformance } from './conformance.js'
+
+/** The same suite as SQLite, unchanged, on the machine's PostgreSQL: a fresh schema per test. */
+runStoreConformance('PostgresStore (fresh schema, pool of 5)', async () => {
+  const schema = await createTestSchema()
+  const store = schema.store({ poolSize: 5 })
+  return {
+    store,
+    async cleanup() {
+      await store.close()
+      await schema.drop()
+    },
+  }
+})
+
+/** Reads a server setting through the store's own pool. */
+class SettingProbe extends PostgresStore {
+  async setting(name: 'search_path' | 'work_mem' | 'statement_timeout'): Promise<string> {
+    const { rows } = await sql<{ v: string }>`select current_setting(${name}) as v`.execute(this.db)
+    return rows[0]!.v
+  }
+}
+
+describe('PostgresStore connection settings', () => {
+  it('schema, statement timeout and the URL options parameter all reach the connection', async () => {
+    const schema = await createTestSchema()
+    const url = `${PG_URL}?options=${encodeURIComponent('-c work_mem=3MB')}`
+    const store = new SettingProbe({ url, schema: schema.name, statementTimeoutMs: 1234 })
+    try {
+      expect(await store.setting('search_path')).toBe(schema.name)
+      expect(await store.setting('work_mem')).toBe('3MB')
+      expect(await store.setting('statement_timeout')).toBe('1234ms')
+    } finally {
+      await store.close()
+      await schema.drop()
+    }
+  })
+
+  it('refuses settings it cannot use, before connecting', () => {
+    expect(() => new PostgresStore({ url: PG_URL, poolSize: 0 })).toThrow(/poolSize/)
+    expect(() => new PostgresStore({ url: PG_URL, schema: 'x; drop table y' })).toThrow(/schema/)
+    expect(() => new PostgresStore({ url: PG_URL, statementTimeoutMs: 1.5 })).toThrow(
+      /statementTimeoutMs/,
+    )
+  })
+})
