@@ -550,6 +550,13 @@ describe('account API: CORS for the registered web apps', () => {
     expect(list.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1')
     expect(list.headers.get('access-control-allow-methods')).toBe('GET, DELETE')
 
+    // A client's registered webOrigins count too.
+    const spa = await account(t, 'OPTIONS', '/account/sessions', undefined, {
+      origin: 'http://127.0.0.1:5173',
+      'access-control-request-method': 'GET',
+    })
+    expect(spa.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:5173')
+
     for (const origin of ['https://evil.example.test', 'https://app.example.test:8443', 'null']) {
       const no = await account(t, 'OPTIONS', '/account/sessions', undefined, {
         origin,

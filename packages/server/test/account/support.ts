@@ -4,16 +4,26 @@ import type { UserRecord } from '../../src/store/types.js'
 import { mintCode, postForm, type MintCodeOptions } from '../helpers/grants.js'
 import { defaultClients, type TestServer } from '../helpers/test-server.js'
 
-/** The demo clients, with `account:sessions` allowed for web-app and native-app (not other-app). */
-export const accountClients: ClientConfig[] = defaultClients.map((c) =>
-  c.id === 'web-app' || c.id === 'native-app'
-    ? {
-        ...c,
-        name: c.id === 'web-app' ? 'Web App' : 'Phone App',
-        scopes: [...(c.scopes ?? []), 'account:sessions'],
-      }
-    : c,
-)
+/** The demo clients, with `account:sessions` allowed for web-app and native-app (not other-app),
+ * and a browser app with a cookie-delivered refresh token and its own web origin. */
+export const accountClients: ClientConfig[] = [
+  ...defaultClients.map((c) =>
+    c.id === 'web-app' || c.id === 'native-app'
+      ? {
+          ...c,
+          name: c.id === 'web-app' ? 'Web App' : 'Phone App',
+          scopes: [...(c.scopes ?? []), 'account:sessions'],
+        }
+      : c,
+  ),
+  {
+    id: 'cookie-spa',
+    redirectUris: ['http://localhost:5173/callback'],
+    refreshTokenDelivery: 'cookie',
+    webOrigins: ['http://127.0.0.1:5173'],
+    scopes: ['openid', 'offline_access', 'account:sessions'],
+  },
+]
 
 export const CHROME_MAC =
   'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0.0.0 Safari/537.36'
