@@ -17,7 +17,20 @@ export type { ConfigInput } from './config/resolve.js'
 export { loadConfig } from './config/load.js'
 export type { LoadConfigOptions } from './config/load.js'
 export { ConfigError } from './config/config.js'
-export type { ApiConfig, ClientConfig, TesseraConfig, ThrottleRule } from './config/config.js'
+export type {
+  ApiConfig,
+  ClientConfig,
+  TesseraConfig,
+  ThrottleRule,
+  WebhookEndpoint,
+  WebhookEndpointConfig,
+  WebhookSettings,
+} from './config/config.js'
+export { WebhookDispatcher } from './webhooks/dispatcher.js'
+export type { DispatchResult, Timers, WebhookDispatcherOptions } from './webhooks/dispatcher.js'
+export type { SessionWebhookData, WebhookPayload } from './webhooks/messages.js'
+export type { SessionView } from './account/session-view.js'
+export type { Device } from './account/device.js'
 export { SqliteStore } from './store/sqlite-store.js'
 export type { SqliteStoreOptions } from './store/sqlite-store.js'
 export { PostgresStore } from './store/postgres-store.js'
@@ -29,7 +42,6 @@ export type {
   AdminWriteResult,
   ApiChange,
   ClientChange,
-  EndedSession,
   RevokeAll,
   UserChange,
 } from './store/store.js'
@@ -41,6 +53,8 @@ export type {
   BrowserSessionRecord,
   ClientAuthMethod,
   ClientRecord,
+  EndedSession,
+  EndedSessionEvent,
   EventFilter,
   GrantType,
   SecurityEventRecord,
@@ -53,6 +67,13 @@ export type {
   SigningKeyRecord,
   UserFilter,
   UserRecord,
+  WebhookAttemptRecord,
+  WebhookDeliveryFilter,
+  WebhookDeliveryRecord,
+  WebhookEventType,
+  WebhookMessageRecord,
+  WebhookOutcome,
+  WebhookSubscription,
 } from './store/types.js'
 export { AdminServices } from './admin/admin-services.js'
 export type { Actor, AdminDeps } from './admin/actor.js'

@@ -1,5 +1,6 @@
 import { adminApiRoutes } from './admin/api/admin-api.js'
 import { adminConsoleRoutes } from './admin/console/console-routes.js'
+import { accountRoutes } from './account/index.js'
 import { playgroundRoutes } from './dev/playground.js'
 import type { RouteModule } from './http/app.js'
 import { loginRoutes } from './login/login-routes.js'
@@ -22,6 +23,7 @@ export const routeModules: RouteModule[] = [
   revokeRoutes,
   introspectRoutes,
   userinfoRoutes,
+  accountRoutes,
   playgroundRoutes,
   adminApiRoutes,
   adminConsoleRoutes,

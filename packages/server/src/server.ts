@@ -19,6 +19,7 @@ import { KeyManager } from './tokens/signing-keys.js'
 import { TokenIssuer, type AccessTokenClaimsHook } from './tokens/token-issuer.js'
 import { routeModules } from './routes.js'
 import { scheduleMaintenance } from './sessions/maintenance.js'
+import { WebhookDispatcher, type Timers } from './webhooks/dispatcher.js'
 
 export interface ServerHooks {
   /** Adds claims to access tokens per API (the role of Auth0 Actions). Reserved claims are kept. */
@@ -35,11 +36,15 @@ export interface CreateServerOptions {
   hooks?: ServerHooks
   /** Extra route modules (tests, embedding apps). */
   routes?: RouteModule[]
+  /** Timers of the webhook dispatcher's polling loop. Default: the process's. */
+  timers?: Timers
 }
 
 export interface TesseraServer {
   app: FastifyInstance
   ctx: ServerContext
+  /** The webhook dispatcher, when webhook endpoints are configured (it is already started). */
+  webhooks: WebhookDispatcher | undefined
   /** Starts listening; resolves to the base URL. */
   listen(port?: number, host?: string): Promise<string>
   /** Stops accepting, drains in-flight requests, closes the store. */
@@ -123,16 +128,31 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
   ])
   await app.ready()
   const stopMaintenance = scheduleMaintenance(ctx)
+  const webhooks =
+    config.webhooks.endpoints.length > 0
+      ? new WebhookDispatcher({
+          store,
+          clock,
+          random,
+          log,
+          settings: config.webhooks,
+          metrics: ctx.metrics,
+          ...(opts.timers ? { timers: opts.timers } : {}),
+        })
+      : undefined
+  webhooks?.start()
 
   return {
     app,
     ctx,
+    webhooks,
     async listen(port = config.port, host = config.host) {
       const addr = await app.listen({ port, host })
       return addr
     },
     async close() {
       stopMaintenance()
+      await webhooks?.stop()
       await app.close()
       await store.close()
     },

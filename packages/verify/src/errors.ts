@@ -24,6 +24,10 @@
  * | `jwks_unavailable`      | 503  | (none)               | discovery or the JWKS cannot be fetched             |
  * | `introspection_failed`  | 503  | (none)               | the introspection endpoint did not answer properly  |
  * | `invalid_options`       | 500  | (none)               | `createVerifier` was given bad options              |
+ * | `webhook_header_missing`    | 400 | (none) | a `webhook-*` header is absent, repeated or too long |
+ * | `webhook_timestamp_invalid` | 401 | (none) | `webhook-timestamp` not a number or outside the tolerance |
+ * | `webhook_signature_invalid` | 401 | (none) | no `v1` signature matches the body                   |
+ * | `webhook_payload_invalid`   | 400 | (none) | a verified body that is not a JSON object, or too large |
  *
  * Messages name the header, claim or option and the reason. They never contain the token, a
  * secret, or a value taken from an unverified token.
@@ -49,6 +53,10 @@ export type VerifyErrorCode =
   | 'jwks_unavailable'
   | 'introspection_failed'
   | 'invalid_options'
+  | 'webhook_header_missing'
+  | 'webhook_timestamp_invalid'
+  | 'webhook_signature_invalid'
+  | 'webhook_payload_invalid'
 
 /** Codes that carry the name of the claim at fault in `claim`. */
 export type ClaimErrorCode =

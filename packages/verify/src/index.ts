@@ -25,3 +25,11 @@ export type { Clock } from './lib/clock.js'
 export { withAuth, type WithAuthOptions } from './http/with-auth.js'
 export { challenge, type AuthFailure, type ChallengeOptions } from './http/challenge.js'
 export { authenticateRequest, checkScopes, type AuthResult } from './http/authenticate-request.js'
+export {
+  verifyWebhook,
+  type TesseraWebhookEvent,
+  type TesseraWebhookType,
+  type VerifiedWebhook,
+  type VerifyWebhookOptions,
+  type WebhookHeaders,
+} from './webhooks/verify-webhook.js'

@@ -1,4 +1,4 @@
-import type { ClientAuthMethod, GrantType, SigningAlg } from '../store/types.js'
+import type { ClientAuthMethod, GrantType, SigningAlg, WebhookEventType } from '../store/types.js'
 import type { PasswordCost } from '../users/password.js'
 
 /** An API (resource server) that receives access tokens. */
@@ -97,6 +97,39 @@ export interface AdminSettings {
   consoleAbsoluteSeconds: number
 }
 
+/** A webhook receiver, as written in the configuration. */
+export interface WebhookEndpointConfig {
+  /** Where events are POSTed: https (http only for a loopback address, or in dev mode), no
+   * credentials, no fragment. Unique. */
+  url: string
+  /** Signing secret in the Standard Webhooks format: `whsec_` + base64 of 32 to 64 random bytes.
+   * During a rotation, a list of two: every delivery is signed with each. */
+  secret: string | string[]
+  /** Event types sent to this endpoint. Default: all. */
+  events?: WebhookEventType[]
+}
+
+/** A webhook receiver, resolved. */
+export interface WebhookEndpoint {
+  /** `ep_` + 16 characters of the URL's SHA-256: names the endpoint in the outbox and logs. */
+  id: string
+  url: string
+  /** HMAC-SHA256 keys (the decoded secrets). */
+  keys: Buffer[]
+  events: WebhookEventType[]
+}
+
+export interface WebhookSettings {
+  endpoints: WebhookEndpoint[]
+  /** Seconds one delivery attempt may take before it counts as failed. Default 10. */
+  timeoutSeconds: number
+  /** Seconds after the event within which failed deliveries are retried; then the delivery is
+   * marked failed. Default 86400 (24 hours). */
+  retryForSeconds: number
+  /** Seconds failed deliveries and the record of attempts are kept. Default 604800 (7 days). */
+  retentionSeconds: number
+}
+
 export interface TesseraConfig {
   /** The issuer identifier and public base URL, e.g. `https://auth.example.com`. */
   issuer: string
@@ -139,6 +172,14 @@ export interface TesseraConfig {
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'
   clients: ClientConfig[]
   apis: ApiConfig[]
+  /** The self-service account API (`/account/...`). */
+  account: {
+    /** Ending a session other than the caller's own needs a sign-in at most this many seconds old
+     * (the token's `auth_time`). Default 300. */
+    maxAuthAgeSeconds: number
+  }
+  /** Signed HTTP callbacks when sessions end. */
+  webhooks: WebhookSettings
 }
 
 export class ConfigError extends Error {

@@ -50,6 +50,8 @@ const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
   logLevel: true,
   clients: true,
   apis: true,
+  account: true,
+  webhooks: true,
 }
 const FILE_KEYS = new Set<string>(Object.keys(FILE_KEYS_RECORD))
 

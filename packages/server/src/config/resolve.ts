@@ -9,9 +9,12 @@ import {
   type ClientConfig,
   type PostgresConfig,
   type TesseraConfig,
+  type WebhookEndpointConfig,
 } from './config.js'
+import { resolveWebhooks } from './resolve-webhooks.js'
 import { SCOPE_TOKEN } from '../oauth/scope-token.js'
 import { sameSiteProblem, webOriginProblem } from '../oauth/refresh-cookie/web-origins.js'
+import { ACCOUNT_SESSIONS_SCOPE } from '../oauth/token/audience.js'
 
 /** What a config file or a programmatic caller gives: everything optional but the issuer and secret. */
 export interface ConfigInput {
@@ -37,13 +40,20 @@ export interface ConfigInput {
   logLevel?: TesseraConfig['logLevel']
   clients?: ClientConfig[]
   apis?: ApiConfig[]
+  account?: Partial<TesseraConfig['account']>
+  webhooks?: {
+    endpoints?: WebhookEndpointConfig[]
+    timeoutSeconds?: number
+    retryForSeconds?: number
+    retentionSeconds?: number
+  }
 }
 
 const ALGS: SigningAlg[] = ['ES256', 'EdDSA', 'RS256']
 const GRANTS: GrantType[] = ['authorization_code', 'refresh_token', 'client_credentials']
 const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const
 
-function int(setting: string, v: unknown, min: number, max: number): number {
+export function int(setting: string, v: unknown, min: number, max: number): number {
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
     throw new ConfigError(setting, `must be a whole number from ${min} to ${max}`)
   }
@@ -188,6 +198,15 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
     logLevel,
     clients,
     apis,
+    account: {
+      maxAuthAgeSeconds: int(
+        'account.maxAuthAgeSeconds',
+        input.account?.maxAuthAgeSeconds ?? 300,
+        0,
+        86_400,
+      ),
+    },
+    webhooks: resolveWebhooks(input.webhooks, dev),
   }
 }
 
@@ -247,6 +266,9 @@ export function resolveApi(a: ApiConfig, at: string): ApiConfig {
   for (const [i, s] of scopes.entries()) {
     if (!SCOPE_TOKEN.test(s))
       throw new ConfigError(`${at}.scopes[${i}]`, 'is not a valid scope token')
+    if (s === ACCOUNT_SESSIONS_SCOPE) {
+      throw new ConfigError(`${at}.scopes[${i}]`, 'is reserved for the account API')
+    }
   }
   return {
     audience: a.audience,

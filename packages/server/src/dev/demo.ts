@@ -52,6 +52,8 @@ export function demoClient(issuer: string): ClientConfig {
       'profile',
       'email',
       'offline_access',
+      // so a developer can try the account API (/account/sessions) with the demo client
+      'account:sessions',
       ...DEMO_APIS.flatMap((a) => a.scopes ?? []),
     ],
   }

@@ -72,10 +72,22 @@ export class Metrics {
   readonly grantErrors = new Counter('tessera_grant_errors_total', 'Token endpoint errors by code')
   readonly reuse = new Counter('tessera_refresh_reuse_total', 'Refresh token reuse detections')
   readonly signIns = new Counter('tessera_sign_ins_total', 'Sign-in attempts by result')
+  readonly webhookDeliveries = new Counter(
+    'tessera_webhook_deliveries_total',
+    'Webhook delivery attempts by result (delivered, retry, failed)',
+  )
 
   render(): string {
     return (
-      [this.requests, this.duration, this.tokens, this.grantErrors, this.reuse, this.signIns]
+      [
+        this.requests,
+        this.duration,
+        this.tokens,
+        this.grantErrors,
+        this.reuse,
+        this.signIns,
+        this.webhookDeliveries,
+      ]
         .map((m) => m.render())
         .join('\n') + '\n'
     )

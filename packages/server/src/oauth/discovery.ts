@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { corsPreflight } from '../http/app.js'
 import { PATHS } from './paths.js'
+import { ACCOUNT_SESSIONS_SCOPE } from './token/audience.js'
 
 /**
  * Discovery metadata (OpenID Connect Discovery 1.0 and RFC 8414) and the JWKS (RFC 7517).
@@ -10,7 +11,7 @@ import { PATHS } from './paths.js'
  */
 export function metadata(ctx: ServerContext): Record<string, unknown> {
   const iss = ctx.config.issuer
-  const scopes = new Set(['openid', 'profile', 'email', 'offline_access'])
+  const scopes = new Set(['openid', 'profile', 'email', 'offline_access', ACCOUNT_SESSIONS_SCOPE])
   for (const api of ctx.config.apis) for (const s of api.scopes ?? []) scopes.add(s)
   return {
     issuer: iss,

@@ -19,10 +19,12 @@ export type OAuthErrorCode =
   | 'interaction_required'
   | 'invalid_token'
   | 'insufficient_scope'
+  | 'insufficient_user_authentication'
+  | 'not_found'
   | 'temporarily_unavailable'
   | 'server_error'
   // Not RFC 6749 values: the JSON admin API answers in the same shape with these too.
-  | 'not_found'
+   
   | 'conflict'
 
 export abstract class OAuthError extends Error {
@@ -111,6 +113,24 @@ export class InsufficientScope extends OAuthError {
   readonly status = 403
   override readonly name = 'InsufficientScope'
 }
+/**
+ * RFC 9470 (Step-Up Authentication): the token is valid, but its authentication is too old (or too
+ * weak) for this request; the client re-authenticates with `max_age` (or `acr_values`).
+ *
+ * @see https://www.rfc-editor.org/rfc/rfc9470#section-3
+ */
+export class InsufficientUserAuthentication extends OAuthError {
+  readonly error = 'insufficient_user_authentication'
+  readonly status = 401
+  override readonly name = 'InsufficientUserAuthentication'
+}
+/** The JSON APIs' (account, admin) answer for a record that does not exist or is not the
+ * caller's. */
+export class NotFound extends OAuthError {
+  readonly error = 'not_found'
+  readonly status = 404
+  override readonly name = 'NotFound'
+}
 /** Rate limited (429) or the store is unreachable (503); always carries Retry-After. */
 export class TemporarilyUnavailable extends OAuthError {
   readonly error = 'temporarily_unavailable'
@@ -121,12 +141,6 @@ export class TemporarilyUnavailable extends OAuthError {
     this.status = status
     this.headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterSeconds)))
   }
-}
-/** Admin API: the named record does not exist. */
-export class NotFound extends OAuthError {
-  readonly error = 'not_found'
-  readonly status = 404
-  override readonly name = 'NotFound'
 }
 /** Admin API: the request conflicts with the record's state (taken name, managed by the
  * configuration, already disabled ...). */

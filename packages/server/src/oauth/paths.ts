@@ -10,4 +10,6 @@ export const PATHS = {
   endSession: '/logout',
   openidConfiguration: '/.well-known/openid-configuration',
   oauthMetadata: '/.well-known/oauth-authorization-server',
+  /** The self-service account API: the caller's own sessions. */
+  accountSessions: '/account/sessions',
 } as const

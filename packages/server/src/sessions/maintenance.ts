@@ -5,20 +5,37 @@ export interface MaintenanceResult {
   abandoned: number
   codesDeleted: number
   throttleDeleted: number
+  webhookRecordsDeleted: number
 }
 
 /**
  * One maintenance pass: brings session states up to date (expired, abandoned) so lists and admin
- * views show the truth without waiting for a refresh to notice, deletes long-dead codes and
- * throttle windows, and reloads signing keys rotated by another instance or the CLI.
+ * views show the truth without waiting for a refresh to notice, recording a `session_expired` or
+ * `session_abandoned` event (and the webhook message) for each in the same transaction; deletes
+ * long-dead codes, throttle windows and webhook records; and reloads signing keys rotated by
+ * another instance or the CLI.
  */
 export async function runMaintenance(ctx: ServerContext): Promise<MaintenanceResult> {
   const now = ctx.clock.now()
-  const { expired, abandoned } = await ctx.store.sweepSessions(now)
+  const { expired, abandoned } = await ctx.store.sweepSessions(now, (s) =>
+    ctx.events.make(s.state === 'expired' ? 'session_expired' : 'session_abandoned', {
+      userId: s.userId,
+      clientId: s.clientId,
+      sessionId: s.id,
+      data: { reason: s.reason, endedAt: s.endedAt, by: 'maintenance' },
+    }),
+  )
   const codesDeleted = await ctx.store.deleteExpiredCodes(now)
   const throttleDeleted = await ctx.store.pruneThrottle(now)
+  const { retryForSeconds, retentionSeconds } = ctx.config.webhooks
+  // Messages older than the retry horizon were never fanned out (no server has webhooks
+  // configured): past the horizon they would not be retried anyway.
+  const webhookRecordsDeleted = await ctx.store.pruneWebhooks({
+    messagesBefore: now - retryForSeconds * 1000,
+    recordsBefore: now - retentionSeconds * 1000,
+  })
   await ctx.keys.refreshIfStale()
-  return { expired, abandoned, codesDeleted, throttleDeleted }
+  return { expired, abandoned, codesDeleted, throttleDeleted, webhookRecordsDeleted }
 }
 
 /** Runs `runMaintenance` every `config.maintenanceIntervalSeconds`; returns a stop function. */

@@ -1,6 +1,7 @@
 import {
   Migrator,
   sql,
+  type ExpressionBuilder,
   type Kysely,
   type MigrationProvider,
   type Migration,
@@ -8,12 +9,12 @@ import {
 } from 'kysely'
 import { migrationsFor } from './migrations/index.js'
 import { PreparedQuery } from './prepared-query.js'
+import { sessionMessages } from '../webhooks/messages.js'
 import type {
   AdminWriteResult,
   ApiChange,
   ClientChange,
   CodeRedemption,
-  EndedSession,
   RevokeAll,
   RotateResult,
   Store,
@@ -26,6 +27,8 @@ import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
   ClientRecord,
+  EndedSession,
+  EndedSessionEvent,
   EventFilter,
   SecurityEventRecord,
   SecurityEventType,
@@ -37,6 +40,13 @@ import type {
   SigningKeyRecord,
   UserFilter,
   UserRecord,
+  WebhookAttemptRecord,
+  WebhookDeliveryFilter,
+  WebhookDeliveryRecord,
+  WebhookEventType,
+  WebhookMessageRecord,
+  WebhookOutcome,
+  WebhookSubscription,
 } from './types.js'
 
 type Ms = number | string | bigint
@@ -151,6 +161,39 @@ interface AdminSessionsTable {
   expires_at: Ms
   ended_at: Ms | null
 }
+interface WebhookMessagesTable {
+  id: string
+  type: string
+  payload: string
+  created_at: Ms
+}
+interface WebhookDeliveriesTable {
+  id: string
+  message_id: string
+  endpoint_id: string
+  type: string
+  payload: string
+  created_at: Ms
+  state: string
+  attempts: number
+  next_attempt_at: Ms
+  lease_owner: string | null
+  lease_until: Ms | null
+  last_attempt_at: Ms | null
+  last_status: number | null
+  last_error: string | null
+}
+interface WebhookAttemptsTable {
+  id: string
+  delivery_id: string
+  message_id: string
+  endpoint_id: string
+  attempt: number
+  at: Ms
+  status: number | null
+  error: string | null
+  duration_ms: number
+}
 
 export interface Database {
   clients: ClientsTable
@@ -164,6 +207,9 @@ export interface Database {
   throttle: ThrottleTable
   admin_keys: AdminKeysTable
   admin_sessions: AdminSessionsTable
+  webhook_messages: WebhookMessagesTable
+  webhook_deliveries: WebhookDeliveriesTable
+  webhook_attempts: WebhookAttemptsTable
 }
 
 const num = (v: Ms): number => (typeof v === 'number' ? v : Number(v))
@@ -618,6 +664,24 @@ export abstract class SqlStore implements Store {
     return Number(r.numUpdatedRows) > 0
   }
 
+  async endBrowserSessions(
+    filter: { userId: string; exceptId?: string | null },
+    now: number,
+  ): Promise<string[]> {
+    const rows = await this.write((db) => {
+      let q = db
+        .updateTable('browser_sessions')
+        .set({ ended_at: now })
+        .where('user_id', '=', filter.userId)
+        .where('ended_at', 'is', null)
+      if (filter.exceptId !== undefined && filter.exceptId !== null) {
+        q = q.where('id', '!=', filter.exceptId)
+      }
+      return q.returning('id').execute()
+    })
+    return rows.map((r) => r.id)
+  }
+
   // authorization codes ---------------------------------------------------------------------------
 
   async createCode(c: AuthorizationCodeRecord): Promise<void> {
@@ -735,15 +799,25 @@ export abstract class SqlStore implements Store {
     event?: SecurityEventRecord,
   ): Promise<boolean> {
     return this.transaction(async (trx) => {
-      const r = await trx
+      const row = await trx
         .updateTable('sessions')
         .set({ state, reason, ended_at: now })
         .where('id', '=', id)
         .where('state', 'in', ACTIVE)
+        .returning(['user_id', 'client_id'])
         .executeTakeFirst()
-      const ended = Number(r.numUpdatedRows) === 1
       if (event) await trx.insertInto('security_events').values(fromEvent(event)).execute()
-      return ended
+      if (!row) return false
+      const ended = {
+        id,
+        userId: row.user_id,
+        clientId: row.client_id,
+        state,
+        reason,
+        endedAt: now,
+      }
+      await writeMessages(trx, [ended], now)
+      return true
     })
   }
 
@@ -752,7 +826,7 @@ export abstract class SqlStore implements Store {
     state: Exclude<SessionState, 'active' | 'pending'>,
     reason: SessionEndReason,
     now: number,
-    event?: (s: EndedSession) => SecurityEventRecord,
+    event?: EndedSessionEvent,
   ): Promise<string[]> {
     if (
       filter.sessionId === undefined &&
@@ -773,13 +847,16 @@ export abstract class SqlStore implements Store {
       }
       if (filter.exceptId !== undefined) q = q.where('id', '!=', filter.exceptId)
       const rows = await q.returning(['id', 'user_id', 'client_id']).execute()
-      if (event) {
-        await insertEvents(
-          trx,
-          rows.map((r) => event({ id: r.id, userId: r.user_id, clientId: r.client_id })),
-        )
-      }
-      return rows.map((r) => r.id)
+      const ended: EndedSession[] = rows.map((r) => ({
+        id: r.id,
+        userId: r.user_id,
+        clientId: r.client_id,
+        state,
+        reason,
+        endedAt: now,
+      }))
+      await writeEnded(trx, ended, now, event)
+      return ended.map((e) => e.id)
     })
   }
 
@@ -797,6 +874,10 @@ export abstract class SqlStore implements Store {
           eb.and([eb('created_at', '=', createdAt), eb('id', '>', id)]),
         ]),
       )
+    }
+    if (f.liveOrEndedSince !== undefined) {
+      const since = f.liveOrEndedSince
+      q = q.where((eb) => eb.or([eb('state', 'in', ACTIVE), eb('ended_at', '>=', since)]))
     }
     const rows = await q
       .orderBy('created_at', 'desc')
@@ -818,33 +899,68 @@ export abstract class SqlStore implements Store {
     return Number(r.numUpdatedRows)
   }
 
-  async sweepSessions(now: number): Promise<{ expired: number; abandoned: number }> {
-    return this.transaction(async (trx) => {
-      // Whichever limit ran out first decides the state, as judgeSession does. The product is
-      // widened before it is taken: idle_seconds * 1000 overflows a 32-bit integer past 24 days.
-      const idleEnd = sql<number>`last_active_at + idle_seconds * cast(1000 as bigint)`
-      const expired = await trx
-        .updateTable('sessions')
-        .set((eb) => ({
-          state: 'expired',
-          reason: 'absolute_lifetime',
-          ended_at: eb.ref('expires_at'),
-        }))
-        .where('state', 'in', ACTIVE)
-        .where('expires_at', '<=', now)
-        .where('expires_at', '<=', idleEnd)
-        .executeTakeFirst()
-      const abandoned = await trx
-        .updateTable('sessions')
-        .set({ state: 'abandoned', reason: 'idle_timeout', ended_at: idleEnd })
-        .where('state', 'in', ACTIVE)
-        .where(idleEnd, '<=', now)
-        .executeTakeFirst()
-      return {
-        expired: Number(expired.numUpdatedRows),
-        abandoned: Number(abandoned.numUpdatedRows),
-      }
-    })
+  async sweepSessions(
+    now: number,
+    event?: EndedSessionEvent,
+  ): Promise<{ expired: number; abandoned: number }> {
+    let expired = 0
+    let abandoned = 0
+    // Batches keep each transaction (and the time it holds SQLite's write lock) short after a long
+    // downtime; every batch is atomic: sessions, their events and their messages together.
+    for (;;) {
+      // A transaction may be retried (PostgreSQL serialization failures): count only what the
+      // committed attempt returns.
+      const batch = await this.transaction(async (trx) => {
+        // Whichever limit ran out first decides the state, as judgeSession does. The product is
+        // widened before it is taken: idle_seconds * 1000 overflows a 32-bit integer past 24 days.
+        const idleEnd = sql<number>`last_active_at + idle_seconds * cast(1000 as bigint)`
+        // The limits are in the outer WHERE too, not only in the batch's subquery: PostgreSQL
+        // re-checks the outer conditions on a row a concurrent refresh has just touched, so a
+        // session refreshed meanwhile is not ended on its old last_active_at.
+        const past =
+          (limit: 'expires' | 'idle') => (eb: ExpressionBuilder<Database, 'sessions'>) =>
+            limit === 'expires'
+              ? eb.and([eb('expires_at', '<=', now), eb('expires_at', '<=', idleEnd)])
+              : eb(idleEnd, '<=', now)
+        const due = (limit: 'expires' | 'idle') =>
+          trx
+            .selectFrom('sessions')
+            .select('id')
+            .where('state', 'in', ACTIVE)
+            .where(past(limit))
+            .limit(SWEEP_BATCH)
+        const exp = await trx
+          .updateTable('sessions')
+          .set((eb) => ({
+            state: 'expired',
+            reason: 'absolute_lifetime',
+            ended_at: eb.ref('expires_at'),
+          }))
+          .where('id', 'in', due('expires'))
+          .where('state', 'in', ACTIVE)
+          .where(past('expires'))
+          .returning(['id', 'user_id', 'client_id', 'ended_at'])
+          .execute()
+        const aba = await trx
+          .updateTable('sessions')
+          .set({ state: 'abandoned', reason: 'idle_timeout', ended_at: idleEnd })
+          .where('id', 'in', due('idle'))
+          .where('state', 'in', ACTIVE)
+          .where(past('idle'))
+          .returning(['id', 'user_id', 'client_id', 'ended_at'])
+          .execute()
+        const ended = [
+          ...exp.map((r) => endedRow(r, 'expired', 'absolute_lifetime')),
+          ...aba.map((r) => endedRow(r, 'abandoned', 'idle_timeout')),
+        ]
+        await writeEnded(trx, ended, now, event)
+        return { expired: exp.length, abandoned: aba.length }
+      })
+      expired += batch.expired
+      abandoned += batch.abandoned
+      if (Math.max(batch.expired, batch.abandoned) < SWEEP_BATCH) break
+    }
+    return { expired, abandoned }
   }
 
   // events ----------------------------------------------------------------------------------------
@@ -1106,9 +1222,232 @@ export abstract class SqlStore implements Store {
       .executeTakeFirst()
     return Number(r.numDeletedRows)
   }
+
+  // webhooks --------------------------------------------------------------------------------------
+
+  async listWebhookMessages(limit = 100): Promise<WebhookMessageRecord[]> {
+    const rows = await this.db
+      .selectFrom('webhook_messages')
+      .selectAll()
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(limit)
+      .execute()
+    return rows.map((r) => ({
+      id: r.id,
+      type: r.type as WebhookEventType,
+      payload: r.payload,
+      createdAt: num(r.created_at),
+    }))
+  }
+
+  async fanOutWebhookMessages(
+    subscriptions: readonly WebhookSubscription[],
+    limit: number,
+  ): Promise<number> {
+    return this.transaction(async (trx) => {
+      // The delete comes first and decides: of two dispatchers picking the same messages, the
+      // second finds them gone (PostgreSQL re-checks the rows it waited for; SQLite serialises
+      // writers), so each message becomes deliveries exactly once.
+      const taken = await trx
+        .deleteFrom('webhook_messages')
+        .where(
+          'id',
+          'in',
+          trx
+            .selectFrom('webhook_messages')
+            .select('id')
+            .orderBy('created_at')
+            .orderBy('id')
+            .limit(limit),
+        )
+        .returningAll()
+        .execute()
+      const deliveries: WebhookDeliveriesTable[] = []
+      for (const m of taken) {
+        for (const sub of subscriptions) {
+          if (!sub.events.includes(m.type as WebhookEventType)) continue
+          deliveries.push({
+            id: `${sub.endpointId}/${m.id}`,
+            message_id: m.id,
+            endpoint_id: sub.endpointId,
+            type: m.type,
+            payload: m.payload,
+            created_at: m.created_at,
+            state: 'pending',
+            attempts: 0,
+            next_attempt_at: m.created_at,
+            lease_owner: null,
+            lease_until: null,
+            last_attempt_at: null,
+            last_status: null,
+            last_error: null,
+          })
+        }
+      }
+      for (let i = 0; i < deliveries.length; i += 200) {
+        await trx
+          .insertInto('webhook_deliveries')
+          .values(deliveries.slice(i, i + 200))
+          .onConflict((oc) => oc.column('id').doNothing())
+          .execute()
+      }
+      return taken.length
+    })
+  }
+
+  async claimWebhookDeliveries(o: {
+    owner: string
+    endpointIds: readonly string[]
+    now: number
+    leaseUntil: number
+    limit: number
+  }): Promise<WebhookDeliveryRecord[]> {
+    if (o.endpointIds.length === 0 || o.limit < 1) return []
+    const { now } = o
+    const free = (eb: ExpressionBuilder<Database, 'webhook_deliveries'>) =>
+      eb.or([eb('lease_until', 'is', null), eb('lease_until', '<=', now)])
+    // The outer conditions are the claim: a row leased by someone else in the meantime no longer
+    // matches them (PostgreSQL re-evaluates them on the row it waited for), so it is skipped.
+    const rows = await this.write((db) =>
+      db
+        .updateTable('webhook_deliveries')
+        .set({ lease_owner: o.owner, lease_until: o.leaseUntil })
+        .where(
+          'id',
+          'in',
+          db
+            .selectFrom('webhook_deliveries')
+            .select('id')
+            .where('state', '=', 'pending')
+            .where('next_attempt_at', '<=', now)
+            .where('endpoint_id', 'in', [...o.endpointIds])
+            .where(free)
+            .orderBy('next_attempt_at')
+            .orderBy('id')
+            .limit(o.limit),
+        )
+        .where('state', '=', 'pending')
+        .where('next_attempt_at', '<=', now)
+        .where(free)
+        .returningAll()
+        .execute(),
+    )
+    return rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
+  }
+
+  async settleWebhookDelivery(
+    id: string,
+    owner: string,
+    attempt: WebhookAttemptRecord,
+    outcome: WebhookOutcome,
+  ): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      let held: boolean
+      if (outcome.result === 'delivered') {
+        const r = await trx
+          .deleteFrom('webhook_deliveries')
+          .where('id', '=', id)
+          .where('lease_owner', '=', owner)
+          .executeTakeFirst()
+        held = Number(r.numDeletedRows) === 1
+      } else {
+        const r = await trx
+          .updateTable('webhook_deliveries')
+          .set({
+            state: outcome.result === 'failed' ? 'failed' : 'pending',
+            attempts: attempt.attempt,
+            next_attempt_at: outcome.result === 'retry' ? outcome.nextAttemptAt : attempt.at,
+            lease_owner: null,
+            lease_until: null,
+            last_attempt_at: attempt.at,
+            last_status: attempt.status,
+            last_error: attempt.error,
+          })
+          .where('id', '=', id)
+          .where('lease_owner', '=', owner)
+          .executeTakeFirst()
+        held = Number(r.numUpdatedRows) === 1
+      }
+      await trx
+        .insertInto('webhook_attempts')
+        .values({
+          id: attempt.id,
+          delivery_id: attempt.deliveryId,
+          message_id: attempt.messageId,
+          endpoint_id: attempt.endpointId,
+          attempt: attempt.attempt,
+          at: attempt.at,
+          status: attempt.status,
+          error: attempt.error,
+          duration_ms: attempt.durationMs,
+        })
+        .execute()
+      return held
+    })
+  }
+
+  async listWebhookDeliveries(f: WebhookDeliveryFilter): Promise<WebhookDeliveryRecord[]> {
+    let q = this.db.selectFrom('webhook_deliveries').selectAll()
+    if (f.state !== undefined) q = q.where('state', '=', f.state)
+    if (f.endpointId !== undefined) q = q.where('endpoint_id', '=', f.endpointId)
+    if (f.messageId !== undefined) q = q.where('message_id', '=', f.messageId)
+    const rows = await q
+      .orderBy('created_at')
+      .orderBy('id')
+      .limit(f.limit ?? 100)
+      .execute()
+    return rows.map(toDelivery)
+  }
+
+  async listWebhookAttempts(f: {
+    deliveryId?: string
+    limit?: number
+  }): Promise<WebhookAttemptRecord[]> {
+    let q = this.db.selectFrom('webhook_attempts').selectAll()
+    if (f.deliveryId !== undefined) q = q.where('delivery_id', '=', f.deliveryId)
+    const rows = await q
+      .orderBy('at')
+      .orderBy('attempt')
+      .orderBy('id')
+      .limit(f.limit ?? 100)
+      .execute()
+    return rows.map((r) => ({
+      id: r.id,
+      deliveryId: r.delivery_id,
+      messageId: r.message_id,
+      endpointId: r.endpoint_id,
+      attempt: Number(r.attempt),
+      at: num(r.at),
+      status: r.status === null ? null : Number(r.status),
+      error: r.error,
+      durationMs: Number(r.duration_ms),
+    }))
+  }
+
+  async pruneWebhooks(o: { messagesBefore: number; recordsBefore: number }): Promise<number> {
+    return this.transaction(async (trx) => {
+      const m = await trx
+        .deleteFrom('webhook_messages')
+        .where('created_at', '<', o.messagesBefore)
+        .executeTakeFirst()
+      // A pending delivery this old belongs to an endpoint no longer configured: a configured
+      // one's deliveries fail at the retry horizon, which is shorter than the retention.
+      const d = await trx
+        .deleteFrom('webhook_deliveries')
+        .where('created_at', '<', o.recordsBefore)
+        .executeTakeFirst()
+      const a = await trx
+        .deleteFrom('webhook_attempts')
+        .where('at', '<', o.recordsBefore)
+        .executeTakeFirst()
+      return Number(m.numDeletedRows) + Number(d.numDeletedRows) + Number(a.numDeletedRows)
+    })
+  }
 }
 
-/** Revokes the live sessions of a user or client, with one event each; returns their ids. */
+/** Revokes the live sessions of a user or client, with one event and webhook message each;
+ * returns their ids. */
 async function endLive(
   trx: Kysely<Database>,
   where: { userId: string } | { clientId: string },
@@ -1123,11 +1462,17 @@ async function endLive(
       ? q.where('user_id', '=', where.userId)
       : q.where('client_id', '=', where.clientId)
   const rows = await q.returning(['id', 'user_id', 'client_id']).execute()
-  await insertEvents(
-    trx,
-    rows.map((r) => revoke.event({ id: r.id, userId: r.user_id, clientId: r.client_id })),
-  )
-  return rows.map((r) => r.id)
+  const ended: EndedSession[] = rows.map((r) => ({
+    id: r.id,
+    userId: r.user_id,
+    clientId: r.client_id,
+    state: 'revoked',
+    reason: revoke.reason,
+    endedAt: revoke.now,
+  }))
+  // The events and the sessions' webhook messages, in the transaction that ends them.
+  await writeEnded(trx, ended, revoke.now, revoke.event)
+  return ended.map((e) => e.id)
 }
 
 async function insertEvents(trx: Kysely<Database>, events: SecurityEventRecord[]): Promise<void> {
@@ -1273,6 +1618,85 @@ function fromEvent(e: SecurityEventRecord): EventsTable {
     ip: e.ip,
     user_agent: e.userAgent,
     data: JSON.stringify(e.data),
+  }
+}
+
+/** Sessions a sweep ends per transaction. */
+const SWEEP_BATCH = 500
+
+function endedRow(
+  r: { id: string; user_id: string; client_id: string; ended_at: Ms | null },
+  state: EndedSession['state'],
+  reason: SessionEndReason,
+): EndedSession {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    clientId: r.client_id,
+    state,
+    reason,
+    endedAt: r.ended_at === null ? 0 : num(r.ended_at),
+  }
+}
+
+/** Writes the webhook messages of sessions just ended, inside the caller's transaction. */
+async function writeMessages(
+  trx: Kysely<Database>,
+  ended: readonly EndedSession[],
+  now: number,
+): Promise<void> {
+  const rows = ended.flatMap((e) =>
+    sessionMessages(e, now).map((m) => ({
+      id: m.id,
+      type: m.type,
+      payload: m.payload,
+      created_at: m.createdAt,
+    })),
+  )
+  for (let i = 0; i < rows.length; i += 200) {
+    await trx
+      .insertInto('webhook_messages')
+      .values(rows.slice(i, i + 200))
+      .execute()
+  }
+}
+
+/** Events (when a builder is given) and webhook messages of sessions just ended. */
+async function writeEnded(
+  trx: Kysely<Database>,
+  ended: readonly EndedSession[],
+  now: number,
+  event: EndedSessionEvent | undefined,
+): Promise<void> {
+  if (ended.length === 0) return
+  if (event) {
+    const events = ended.map((e) => fromEvent(event(e)))
+    for (let i = 0; i < events.length; i += 200) {
+      await trx
+        .insertInto('security_events')
+        .values(events.slice(i, i + 200))
+        .execute()
+    }
+  }
+  await writeMessages(trx, ended, now)
+}
+
+function toDelivery(r: Selectable<WebhookDeliveriesTable>): WebhookDeliveryRecord {
+  return {
+    id: r.id,
+    messageId: r.message_id,
+    endpointId: r.endpoint_id,
+    type: r.type as WebhookEventType,
+    payload: r.payload,
+    createdAt: num(r.created_at),
+    state: r.state as WebhookDeliveryRecord['state'],
+    attempts: Number(r.attempts),
+    nextAttemptAt: num(r.next_attempt_at),
+    leaseOwner: r.lease_owner,
+    leaseUntil: numOrNull(r.lease_until),
+    lastAttemptAt: numOrNull(r.last_attempt_at),
+    lastStatus: r.last_status === null ? null : Number(r.last_status),
+    lastError: r.last_error,
   }
 }
 

@@ -5,6 +5,8 @@ import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
   ClientRecord,
+  EndedSession,
+  EndedSessionEvent,
   EventFilter,
   SecurityEventRecord,
   SessionEndReason,
@@ -14,6 +16,12 @@ import type {
   SigningKeyRecord,
   UserFilter,
   UserRecord,
+  WebhookAttemptRecord,
+  WebhookDeliveryFilter,
+  WebhookDeliveryRecord,
+  WebhookMessageRecord,
+  WebhookOutcome,
+  WebhookSubscription,
 } from './types.js'
 
 export type CodeRedemption =
@@ -23,12 +31,6 @@ export type CodeRedemption =
   | { ok: false; reason: 'unknown' }
 
 /** A session ended by a bulk end, as the per-session event factory sees it. */
-export interface EndedSession {
-  id: string
-  userId: string
-  clientId: string
-}
-
 /** Ending every live session of a user (or client) as part of an admin write. */
 export interface RevokeAll {
   reason: SessionEndReason
@@ -62,6 +64,10 @@ export type RotateResult =
  * Persistence for the server. Every method is one atomic operation: a caller never sees or leaves a
  * partial write. Implementations: SQLite (embedded default) and PostgreSQL; both pass the shared
  * conformance suite in `test/store/conformance.ts`.
+ *
+ * Every move of a session to a terminal state (endSession, endSessions, sweepSessions) also writes
+ * its webhook messages (src/webhooks/messages.ts) to the outbox in the same transaction, whoever
+ * the caller is (a request, the maintenance sweep, the CLI), so no event is lost to a crash.
  */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres'
@@ -124,6 +130,11 @@ export interface Store {
   getBrowserSession(id: string): Promise<BrowserSessionRecord | undefined>
   touchBrowserSession(id: string, now: number): Promise<void>
   endBrowserSession(id: string, now: number): Promise<boolean>
+  /** Ends every open browser session of the user except `exceptId`; returns the ids ended. */
+  endBrowserSessions(
+    filter: { userId: string; exceptId?: string | null },
+    now: number,
+  ): Promise<string[]>
 
   createCode(code: AuthorizationCodeRecord): Promise<void>
   getCode(codeHash: string): Promise<AuthorizationCodeRecord | undefined>
@@ -139,8 +150,9 @@ export interface Store {
   /** Counts a grace replay of the previous token iff the session is active, still at `generation`
    * and under `maxUses`. */
   useGrace(id: string, generation: number, maxUses: number, now: number): Promise<boolean>
-  /** Ends the session iff it is active or pending, recording `event` in the same transaction.
-   * Returns false when it had already ended. */
+  /** Ends the session iff it is active or pending, recording `event` (and the webhook messages of
+   * the change) in the same transaction. Returns false when it had already ended; `event` is
+   * recorded then too, the messages are not. */
   endSession(
     id: string,
     state: Exclude<SessionState, 'active' | 'pending'>,
@@ -149,22 +161,27 @@ export interface Store {
     event?: SecurityEventRecord,
   ): Promise<boolean>
   /** Ends every active or pending session matching the filter (which must name a session, user
-   * or browser session); returns the ids ended. With `event`, records the event it makes for each
-   * ended session in the same transaction, and none for sessions that had ended already. */
+   * or browser session), recording for each the event `event` builds (when given) and its webhook
+   * messages, all in one transaction; returns the ids ended. Sessions that had ended already get
+   * neither. */
   endSessions(
     filter: { sessionId?: string; userId?: string; browserSessionId?: string; exceptId?: string },
     state: Exclude<SessionState, 'active' | 'pending'>,
     reason: SessionEndReason,
     now: number,
-    event?: (s: EndedSession) => SecurityEventRecord,
+    event?: EndedSessionEvent,
   ): Promise<string[]>
   listSessions(filter: SessionFilter): Promise<SessionRecord[]>
   /** Moves the live sessions of one browser session to another (re-authentication of the same
    * user in the same browser), so a later logout of the new one ends them too. Returns how many. */
   relinkSessions(fromBrowserSessionId: string, toBrowserSessionId: string): Promise<number>
   /** Marks active sessions past their absolute lifetime `expired` and those past their idle
-   * timeout `abandoned`, each with the time its lifetime actually ran out. */
-  sweepSessions(now: number): Promise<{ expired: number; abandoned: number }>
+   * timeout `abandoned`, each with the time its lifetime actually ran out, recording for each the
+   * event `event` builds (when given) and its webhook messages in the same transaction. */
+  sweepSessions(
+    now: number,
+    event?: EndedSessionEvent,
+  ): Promise<{ expired: number; abandoned: number }>
 
   recordEvent(e: SecurityEventRecord): Promise<void>
   listEvents(filter: EventFilter): Promise<SecurityEventRecord[]>
@@ -200,4 +217,42 @@ export interface Store {
   throttleReset(key: string): Promise<void>
   /** Deletes throttle windows that started more than a day (the longest window) before `now`. */
   pruneThrottle(now: number): Promise<number>
+
+  /** Outbox messages not yet fanned out, oldest first. */
+  listWebhookMessages(limit?: number): Promise<WebhookMessageRecord[]>
+  /** Takes up to `limit` outbox messages, oldest first, and turns each into one pending delivery
+   * per subscribed endpoint, deleting the message, in one transaction: however many dispatchers do
+   * this at once, each message is fanned out once. Returns how many messages it took. */
+  fanOutWebhookMessages(
+    subscriptions: readonly WebhookSubscription[],
+    limit: number,
+  ): Promise<number>
+  /** Leases up to `limit` pending deliveries of `endpointIds` that are due at `now` and not leased
+   * by anyone (or whose lease has run out) to `owner` until `leaseUntil`, by a conditional update:
+   * two dispatchers never hold one delivery at once. */
+  claimWebhookDeliveries(o: {
+    owner: string
+    endpointIds: readonly string[]
+    now: number
+    leaseUntil: number
+    limit: number
+  }): Promise<WebhookDeliveryRecord[]>
+  /** Records `attempt` and, iff `owner` still holds the lease, settles the delivery: `delivered`
+   * deletes it, `retry` schedules the next attempt, `failed` keeps it as failed. One transaction.
+   * Returns whether the lease was still held. */
+  settleWebhookDelivery(
+    id: string,
+    owner: string,
+    attempt: WebhookAttemptRecord,
+    outcome: WebhookOutcome,
+  ): Promise<boolean>
+  listWebhookDeliveries(filter: WebhookDeliveryFilter): Promise<WebhookDeliveryRecord[]>
+  /** Attempts of one delivery (or of all), oldest first. */
+  listWebhookAttempts(filter: {
+    deliveryId?: string
+    limit?: number
+  }): Promise<WebhookAttemptRecord[]>
+  /** Deletes outbox messages written before `messagesBefore` (nobody fanned them out: no server
+   * has webhooks configured), and deliveries and attempts older than `recordsBefore`. */
+  pruneWebhooks(o: { messagesBefore: number; recordsBefore: number }): Promise<number>
 }

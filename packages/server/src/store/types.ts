@@ -165,6 +165,10 @@ export type SecurityEventType =
   | 'code_reuse'
   | 'session_revoked'
   | 'session_ended'
+  /** The maintenance sweep (or a request) found the session past its absolute lifetime. */
+  | 'session_expired'
+  /** The maintenance sweep (or a request) found the session past its idle timeout. */
+  | 'session_abandoned'
   | 'token_revoked'
   | 'throttled'
   | 'signing_key_rotated'
@@ -230,6 +234,102 @@ export interface SessionFilter {
   /** Pagination cursor: sessions after this one in the listing's order (newest first, then by
    * id). Pass the last session of the previous page. */
   after?: { createdAt: number; id: string }
+  /** Live (active or pending) sessions plus those that ended at or after this time: a user's
+   * sessions with their recent history. */
+  liveOrEndedSince?: number
+  limit?: number
+}
+
+/** A session that a store call has just moved to a terminal state. */
+export interface EndedSession {
+  id: string
+  userId: string
+  clientId: string
+  state: Exclude<SessionState, 'active' | 'pending'>
+  reason: SessionEndReason
+  /** When the session ended (for a timeout: when its lifetime ran out). */
+  endedAt: number
+}
+
+/** Builds the security event of one ended session: the store has neither clock nor randomness,
+ * so a caller that ends several sessions at once passes this instead of the events. */
+export type EndedSessionEvent = (s: EndedSession) => SecurityEventRecord
+
+/** Webhook event types: one per terminal session state, plus the reuse alert. */
+export type WebhookEventType =
+  | 'session.ended'
+  | 'session.revoked'
+  | 'session.expired'
+  | 'session.abandoned'
+  | 'session.removed'
+  | 'session.replaced'
+  | 'session.reuse_detected'
+
+/**
+ * A webhook message in the outbox: written in the transaction that ended the session, and fanned
+ * out to the subscribed endpoints (as deliveries) by a dispatcher.
+ */
+export interface WebhookMessageRecord {
+  /** The `webhook-id` (Standard Webhooks): stable across retries and endpoints. */
+  id: string
+  type: WebhookEventType
+  /** The JSON body, fixed when the event happened, so every attempt sends the same bytes. */
+  payload: string
+  createdAt: number
+}
+
+/** Which endpoint wants which message types (from the configuration). */
+export interface WebhookSubscription {
+  endpointId: string
+  events: readonly WebhookEventType[]
+}
+
+/** One message on its way to one endpoint. Delivered ones are deleted; failed ones are kept until
+ * the retention ends. */
+export interface WebhookDeliveryRecord {
+  /** `<endpoint id>/<message id>`. */
+  id: string
+  messageId: string
+  endpointId: string
+  type: WebhookEventType
+  payload: string
+  /** When the message was written (the retry horizon counts from here). */
+  createdAt: number
+  state: 'pending' | 'failed'
+  /** Attempts made so far. */
+  attempts: number
+  nextAttemptAt: number
+  /** The dispatcher holding the delivery, until `leaseUntil`. */
+  leaseOwner: string | null
+  leaseUntil: number | null
+  lastAttemptAt: number | null
+  /** HTTP status of the last attempt; null when there was no response (timeout, refused). */
+  lastStatus: number | null
+  lastError: string | null
+}
+
+/** One HTTP attempt of a delivery. */
+export interface WebhookAttemptRecord {
+  id: string
+  deliveryId: string
+  messageId: string
+  endpointId: string
+  /** 1 for the first attempt. */
+  attempt: number
+  at: number
+  status: number | null
+  error: string | null
+  durationMs: number
+}
+
+/** How an attempt settles its delivery. */
+export type WebhookOutcome =
+  { result: 'delivered' } | { result: 'retry'; nextAttemptAt: number } | { result: 'failed' }
+
+export interface WebhookDeliveryFilter {
+  state?: 'pending' | 'failed'
+  endpointId?: string
+  messageId?: string
   limit?: number
 }
 

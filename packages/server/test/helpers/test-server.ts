@@ -11,6 +11,7 @@ import { SqliteStore } from '../../src/store/sqlite-store.js'
 import type { Store } from '../../src/store/store.js'
 import type { UserRecord } from '../../src/store/types.js'
 import { createUser } from '../../src/users/create-user.js'
+import type { Timers } from '../../src/webhooks/dispatcher.js'
 
 export const TEST_SECRET = 'test-secret-test-secret-test-secret-0123456789'
 export const API_A = 'https://api-a.example.test'
@@ -87,6 +88,8 @@ export interface TestServerOptions {
   store?: Store
   /** Reuse this directory (e.g. to restart on the same database). */
   dir?: string
+  /** Timers of the webhook dispatcher's loop (e.g. ones that never fire, to drive it by hand). */
+  timers?: Timers
 }
 
 /** A real Tessera server on 127.0.0.1 with an ephemeral port and a SQLite file in a temp dir. */
@@ -113,6 +116,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     clock: clock,
     random: cryptoRandom,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
+    ...(opts.timers ? { timers: opts.timers } : {}),
   })
   const url = await server.listen(port, '127.0.0.1')
   return {

@@ -18,6 +18,7 @@ import {
   uid,
   userRecord,
 } from './records.js'
+import { webhookOutboxConformance } from './webhook-conformance.js'
 
 export interface OpenedStore {
   store: Store
@@ -401,6 +402,8 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(await store.deleteExpiredCodes(now)).toBe(0)
       })
     })
+
+    webhookOutboxConformance(() => store, RACERS)
 
     describe('sessions', () => {
       it('round-trips every field of an active and of an ended session', async () => {

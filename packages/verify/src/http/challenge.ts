@@ -32,6 +32,11 @@ const ANSWERS: Record<VerifyErrorCode, [AuthFailure['status'], Rfc6750Error | un
   jwks_unavailable: [503, undefined],
   introspection_failed: [503, undefined],
   invalid_options: [500, undefined],
+  // verifyWebhook's codes; no bearer-token path produces them.
+  webhook_header_missing: [400, undefined],
+  webhook_timestamp_invalid: [401, undefined],
+  webhook_signature_invalid: [401, undefined],
+  webhook_payload_invalid: [400, undefined],
 }
 
 /** RFC 6750 3: error_description and scope use %x20-21 / %x23-5B / %x5D-7E only. */

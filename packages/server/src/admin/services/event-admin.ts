@@ -7,6 +7,8 @@ const TYPES: Record<SecurityEventType, true> = {
   sign_in_success: true,
   sign_in_failure: true,
   sign_out: true,
+  session_expired: true,
+  session_abandoned: true,
   refresh_token_reuse: true,
   refresh_token_retry: true,
   code_reuse: true,

@@ -7,12 +7,15 @@ import { SCOPE_TOKEN } from '../scope-token.js'
 /** Scopes of the issuer's own audience: what `/userinfo` and the account APIs accept. */
 export const OIDC_SCOPES = ['openid', 'profile', 'email', 'offline_access'] as const
 
+/** Lets an access token for the issuer list and end its user's sessions (`/account/sessions`). */
+export const ACCOUNT_SESSIONS_SCOPE = 'account:sessions'
+
 /** The issuer as an API: access tokens without a `resource` are for it (and `/userinfo`). */
 export function issuerApi(ctx: ServerContext): ApiRecord {
   return {
     audience: ctx.config.issuer,
     name: 'Tessera',
-    scopes: [...OIDC_SCOPES],
+    scopes: [...OIDC_SCOPES, ACCOUNT_SESSIONS_SCOPE],
     accessTokenTtlSeconds: ctx.config.defaultAccessTokenTtlSeconds,
     userClaims: [],
     createdAt: 0,

@@ -44,7 +44,18 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
     const verdict = judgeSession(session, now)
     if (!verdict.live) {
       if (verdict.persist && verdict.reason) {
-        await ctx.store.endSession(session.id, verdict.state, verdict.reason, verdict.at)
+        const event = ctx.events.make(
+          verdict.state === 'expired' ? 'session_expired' : 'session_abandoned',
+          {
+            userId: session.userId,
+            clientId: session.clientId,
+            sessionId: session.id,
+            ip: g.ip,
+            userAgent: g.userAgent,
+            data: { reason: verdict.reason, endedAt: verdict.at, by: 'refresh' },
+          },
+        )
+        await ctx.store.endSession(session.id, verdict.state, verdict.reason, verdict.at, event)
       }
       throw new InvalidGrant('the refresh token is no longer valid', `session ${verdict.state}`)
     }

@@ -9,6 +9,7 @@ export function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migra
     '0001_initial': initial,
     '0002_binary_collation': kind === 'postgres' ? binaryCollation : NOTHING,
     '0003_admin': admin,
+    '0004_webhooks': webhooks(kind),
   }
 }
 
@@ -224,4 +225,90 @@ const admin: Migration = {
       .column('user_id')
       .execute()
   },
+}
+
+/**
+ * The webhook outbox (messages written with the session change), the per-endpoint deliveries and
+ * the record of attempts. On PostgreSQL the ids compare byte by byte, as after 0002.
+ */
+function webhooks(kind: 'sqlite' | 'postgres'): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      // The outbox: written in the transaction that ends a session, drained by the dispatcher.
+      await db.schema
+        .createTable('webhook_messages')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema
+        .createIndex('webhook_messages_created')
+        .on('webhook_messages')
+        .columns(['created_at', 'id'])
+        .execute()
+
+      await db.schema
+        .createTable('webhook_deliveries')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('message_id', 'text', (c) => c.notNull())
+        .addColumn('endpoint_id', 'text', (c) => c.notNull())
+        .addColumn('type', 'text', (c) => c.notNull())
+        .addColumn('payload', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('state', 'text', (c) => c.notNull())
+        .addColumn('attempts', 'integer', (c) => c.notNull())
+        .addColumn('next_attempt_at', 'bigint', (c) => c.notNull())
+        .addColumn('lease_owner', 'text')
+        .addColumn('lease_until', 'bigint')
+        .addColumn('last_attempt_at', 'bigint')
+        .addColumn('last_status', 'integer')
+        .addColumn('last_error', 'text')
+        .execute()
+      await db.schema
+        .createIndex('webhook_deliveries_due')
+        .on('webhook_deliveries')
+        .columns(['state', 'next_attempt_at'])
+        .execute()
+      await db.schema
+        .createIndex('webhook_deliveries_created')
+        .on('webhook_deliveries')
+        .column('created_at')
+        .execute()
+
+      await db.schema
+        .createTable('webhook_attempts')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('delivery_id', 'text', (c) => c.notNull())
+        .addColumn('message_id', 'text', (c) => c.notNull())
+        .addColumn('endpoint_id', 'text', (c) => c.notNull())
+        .addColumn('attempt', 'integer', (c) => c.notNull())
+        .addColumn('at', 'bigint', (c) => c.notNull())
+        .addColumn('status', 'integer')
+        .addColumn('error', 'text')
+        .addColumn('duration_ms', 'integer', (c) => c.notNull())
+        .execute()
+      await db.schema
+        .createIndex('webhook_attempts_delivery')
+        .on('webhook_attempts')
+        .columns(['delivery_id', 'at'])
+        .execute()
+      await db.schema
+        .createIndex('webhook_attempts_at')
+        .on('webhook_attempts')
+        .column('at')
+        .execute()
+      if (kind === 'postgres') {
+        for (const [table, column] of [
+          ['webhook_messages', 'id'],
+          ['webhook_deliveries', 'id'],
+          ['webhook_attempts', 'id'],
+        ] as const) {
+          await sql`alter table ${sql.table(table)} alter column ${sql.ref(column)} type text collate "C"`.execute(
+            db,
+          )
+        }
+      }
+    },
+  }
 }
