@@ -20,11 +20,10 @@ export type OAuthErrorCode =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'insufficient_user_authentication'
-  | 'not_found'
   | 'temporarily_unavailable'
   | 'server_error'
-  // Not RFC 6749 values: the JSON admin API answers in the same shape with these too.
-   
+  // Not RFC 6749 values: the JSON account and admin APIs answer in the same shape with these too.
+  | 'not_found'
   | 'conflict'
 
 export abstract class OAuthError extends Error {
