@@ -80,6 +80,9 @@ const TABLES = [
   'tessera_migrations_lock',
   'throttle',
   'users',
+  'webhook_attempts',
+  'webhook_deliveries',
+  'webhook_messages',
 ]
 
 describe('tessera migrate on PostgreSQL', () => {
