@@ -14,6 +14,7 @@ import { MonotonicClock, type Clock } from './lib/clock.js'
 import { cryptoRandom, type Random } from './lib/random.js'
 import { hashClientSecret } from './oauth/client-secret.js'
 import { discoveryRoutes } from './oauth/discovery.js'
+import { DpopNonces } from './oauth/dpop/dpop-nonces.js'
 import { EventFactory } from './security/events.js'
 import { Throttle } from './security/throttle.js'
 import { SqliteStore } from './store/sqlite-store.js'
@@ -117,6 +118,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     events: new EventFactory(clock, random),
     throttle: new Throttle(store, clock),
     metrics: new Metrics(),
+    dpopNonces: new DpopNonces(config.secret, clock),
     log,
   }
 
@@ -188,6 +190,7 @@ export function clientRecord(c: ClientConfig, now: number): ClientRecord {
     refreshGraceMaxUses: c.refreshGraceMaxUses ?? 10,
     sessionIdleSeconds: c.sessionIdleSeconds ?? 14 * 86_400,
     sessionAbsoluteSeconds: c.sessionAbsoluteSeconds ?? 90 * 86_400,
+    dpop: c.dpop ?? 'optional',
     createdAt: now,
     updatedAt: now,
   }

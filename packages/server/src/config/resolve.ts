@@ -1,7 +1,14 @@
+import { DPOP_ALGORITHMS, isDpopAlgorithm } from '../oauth/dpop/dpop-algorithms.js'
 import { registrationProblem } from '../oauth/redirect-uri.js'
 import type { GrantType, SigningAlg } from '../store/types.js'
 import { DEFAULT_PASSWORD_COST } from '../users/password.js'
-import { ConfigError, type ApiConfig, type ClientConfig, type TesseraConfig } from './config.js'
+import {
+  ConfigError,
+  type ApiConfig,
+  type ClientConfig,
+  type DpopConfig,
+  type TesseraConfig,
+} from './config.js'
 import { SCOPE_TOKEN } from '../oauth/scope-token.js'
 
 /** What a config file or a programmatic caller gives: everything optional but the issuer and secret. */
@@ -23,6 +30,7 @@ export interface ConfigInput {
   bodyLimit?: number
   maintenanceIntervalSeconds?: number
   passwordCost?: TesseraConfig['passwordCost']
+  dpop?: Partial<DpopConfig>
   dev?: boolean
   logLevel?: TesseraConfig['logLevel']
   clients?: ClientConfig[]
@@ -172,10 +180,38 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
     ),
     bodyLimit: int('bodyLimit', input.bodyLimit ?? 65_536, 1024, 10 * 1024 * 1024),
     passwordCost: input.passwordCost ?? DEFAULT_PASSWORD_COST,
+    dpop: resolveDpop(input.dpop),
     dev,
     logLevel,
     clients,
     apis,
+  }
+}
+
+function resolveDpop(d: Partial<DpopConfig> | undefined): DpopConfig {
+  if (d !== undefined && (typeof d !== 'object' || d === null)) {
+    throw new ConfigError('dpop', 'must be an object')
+  }
+  const algorithms = d?.algorithms ?? [...DPOP_ALGORITHMS]
+  if (!Array.isArray(algorithms) || algorithms.length === 0) {
+    throw new ConfigError(
+      'dpop.algorithms',
+      `must be a non-empty list of ${DPOP_ALGORITHMS.join(', ')}`,
+    )
+  }
+  for (const [i, a] of algorithms.entries()) {
+    if (!isDpopAlgorithm(a)) {
+      throw new ConfigError(`dpop.algorithms[${i}]`, `must be one of ${DPOP_ALGORITHMS.join(', ')}`)
+    }
+  }
+  const requireNonce = d?.requireNonce ?? false
+  if (typeof requireNonce !== 'boolean') {
+    throw new ConfigError('dpop.requireNonce', 'must be true or false')
+  }
+  return {
+    algorithms: [...new Set(algorithms)],
+    proofWindowSeconds: int('dpop.proofWindowSeconds', d?.proofWindowSeconds ?? 60, 5, 300),
+    requireNonce,
   }
 }
 
@@ -299,5 +335,14 @@ function resolveClient(c: ClientConfig, at: string, audiences: Set<string>): Cli
     refreshGraceMaxUses: int(`${at}.refreshGraceMaxUses`, c.refreshGraceMaxUses ?? 10, 0, 1000),
     sessionIdleSeconds: idle,
     sessionAbsoluteSeconds: absolute,
+    dpop: resolveClientDpop(c.dpop, at),
   }
+}
+
+function resolveClientDpop(v: unknown, at: string): 'optional' | 'required' {
+  if (v === undefined) return 'optional'
+  if (v !== 'optional' && v !== 'required') {
+    throw new ConfigError(`${at}.dpop`, 'must be optional or required')
+  }
+  return v
 }

@@ -132,7 +132,7 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     baseHeaders(reply)
     if (req.headers.origin && corsPaths.get(app)?.has(req.routeOptions.url ?? '')) {
       reply.header('access-control-allow-origin', '*')
-      reply.header('access-control-expose-headers', 'www-authenticate, retry-after')
+      reply.header('access-control-expose-headers', 'www-authenticate, retry-after, dpop-nonce')
     }
     done()
   })

@@ -96,6 +96,7 @@ export interface SessionsTable {
   salt: string
   user_agent: string | null
   ip: string | null
+  dpop_jkt: string | null
 }
 interface EventsTable {
   id: string
@@ -123,6 +124,10 @@ interface ThrottleTable {
   window_start: Ms
   count: number
 }
+interface DpopProofsTable {
+  key: string
+  expires_at: Ms
+}
 
 export interface Database {
   clients: ClientsTable
@@ -134,6 +139,7 @@ export interface Database {
   security_events: EventsTable
   signing_keys: SigningKeysTable
   throttle: ThrottleTable
+  dpop_proofs: DpopProofsTable
 }
 
 const num = (v: Ms): number => (typeof v === 'number' ? v : Number(v))
@@ -738,6 +744,35 @@ export abstract class SqlStore implements Store {
       .executeTakeFirst()
     return Number(r.numDeletedRows)
   }
+
+  // DPoP proofs -----------------------------------------------------------------------------------
+
+  async useDpopProof(key: string, now: number, expiresAt: number): Promise<boolean> {
+    // Inserts, or takes over an expired record; a live record makes the upsert a no-op, which
+    // returns no row. A hot-path write (every DPoP request), so grouped like rotations.
+    const rows = await this.hotWrite((db) =>
+      db
+        .insertInto('dpop_proofs')
+        .values({ key, expires_at: expiresAt })
+        .onConflict((oc) =>
+          oc
+            .column('key')
+            .doUpdateSet({ expires_at: expiresAt })
+            .where('dpop_proofs.expires_at', '<=', now),
+        )
+        .returning('key')
+        .execute(),
+    )
+    return rows.length === 1
+  }
+
+  async pruneDpopProofs(now: number): Promise<number> {
+    const r = await this.db
+      .deleteFrom('dpop_proofs')
+      .where('expires_at', '<=', now)
+      .executeTakeFirst()
+    return Number(r.numDeletedRows)
+  }
 }
 
 export function toUser(r: Selectable<UsersTable>): UserRecord {
@@ -796,6 +831,7 @@ export function toSession(r: Selectable<SessionsTable>): SessionRecord {
     salt: r.salt,
     userAgent: r.user_agent,
     ip: r.ip,
+    dpopJkt: r.dpop_jkt ?? null,
   }
 }
 
@@ -824,6 +860,7 @@ function fromSession(s: SessionRecord): SessionsTable {
     salt: s.salt,
     user_agent: s.userAgent,
     ip: s.ip,
+    dpop_jkt: s.dpopJkt ?? null,
   }
 }
 

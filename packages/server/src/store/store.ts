@@ -119,4 +119,13 @@ export interface Store {
   throttleReset(key: string): Promise<void>
   /** Deletes throttle windows that started more than a day (the longest window) before `now`. */
   pruneThrottle(now: number): Promise<number>
+
+  /**
+   * Records an accepted DPoP proof (`key` identifies its key and `jti`) until `expiresAt`. Returns
+   * false, writing nothing, when the key is already recorded and not yet expired: a replay. One
+   * atomic operation, shared by every instance on the store (RFC 9449 11.1).
+   */
+  useDpopProof(key: string, now: number, expiresAt: number): Promise<boolean>
+  /** Deletes proof records that expired before `now`; returns how many. */
+  pruneDpopProofs(now: number): Promise<number>
 }

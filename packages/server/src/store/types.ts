@@ -26,6 +26,8 @@ export interface ClientRecord {
   sessionIdleSeconds: number
   /** Seconds after sign-in at which the session expires, whatever its activity. */
   sessionAbsoluteSeconds: number
+  /** DPoP (RFC 9449): `required` refuses token requests without a proof. Absent: `optional`. */
+  dpop?: 'optional' | 'required'
   createdAt: number
   updatedAt: number
 }
@@ -93,6 +95,8 @@ export interface AuthorizationCodeRecord {
   sessionId: string | null
   userAgent: string | null
   ip: string | null
+  /** RFC 9449 10 `dpop_jkt`: the code may only be redeemed with a DPoP proof of this key. */
+  dpopJkt?: string | null
 }
 
 export type SessionState =
@@ -146,6 +150,9 @@ export interface SessionRecord {
   salt: string
   userAgent: string | null
   ip: string | null
+  /** RFC 7638 thumbprint of the DPoP key the refresh tokens are bound to (RFC 9449 5); absent or
+   * null: not bound. Set at the code exchange only, never later. */
+  dpopJkt?: string | null
 }
 
 export type SecurityEventType =

@@ -5,6 +5,7 @@ import { param, type Params } from '../../http/form.js'
 import { userAgent } from '../../http/request-info.js'
 import type { GrantType } from '../../store/types.js'
 import { authenticateClient } from '../client-auth.js'
+import { tokenRequestProof } from '../dpop/dpop-request.js'
 import {
   InvalidGrant,
   InvalidRequest,
@@ -62,12 +63,14 @@ export function noQueryCredentials(req: FastifyRequest): void {
  * | IP (and confidential client) not over the failure threshold | temporarily_unavailable (429) |
  * | client authenticated          | invalid_client (401)     |
  * | client may use the grant      | unauthorized_client      |
+ * | DPoP proof, when sent or the client requires one (src/oauth/dpop) | invalid_dpop_proof / use_dpop_nonce |
  * | the grant's own checks        | invalid_grant / invalid_scope / invalid_target |
  */
 export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
   corsPreflight(app, PATHS.token, 'POST')
   app.post(PATHS.token, async (req, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+    if (ctx.config.dpop.requireNonce) reply.header('dpop-nonce', ctx.dpopNonces.current())
     noQueryCredentials(req)
     const body = formBody(req)
     const grantType = param(body, 'grant_type', 100)
@@ -82,7 +85,8 @@ export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
       throw new UnauthorizedClient(`this client may not use ${grantType}`)
     }
     try {
-      const tokens = await handler({ ctx, req, body, client, ip, userAgent: userAgent(req) })
+      const dpop = await tokenRequestProof(ctx, req, client)
+      const tokens = await handler({ ctx, req, body, client, ip, userAgent: userAgent(req), dpop })
       return sendTokens(reply, tokens)
     } catch (err) {
       if (err instanceof OAuthError) {

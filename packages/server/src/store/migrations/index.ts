@@ -149,4 +149,21 @@ export const migrations: Record<string, Migration> = {
         .execute()
     },
   },
+  '0004_dpop': {
+    // RFC 9449: the DPoP key a session's refresh tokens are bound to, and the proofs (jti) already
+    // accepted, so a replay is refused by every instance sharing the store.
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema.alterTable('sessions').addColumn('dpop_jkt', 'text').execute()
+      await db.schema
+        .createTable('dpop_proofs')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema
+        .createIndex('dpop_proofs_expires')
+        .on('dpop_proofs')
+        .column('expires_at')
+        .execute()
+    },
+  },
 }

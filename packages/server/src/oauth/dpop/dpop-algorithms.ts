@@ -1,0 +1,12 @@
+/**
+ * The JWS algorithms a DPoP proof may be signed with: asymmetric only, never `none` or HMAC
+ * (RFC 9449 4.3 step 5). The same set `@tessera/verify` accepts, so a key a client uses at the
+ * token endpoint also works at every Tessera-protected API.
+ */
+export const DPOP_ALGORITHMS = ['ES256', 'EdDSA', 'RS256', 'PS256'] as const
+
+export type DpopAlgorithm = (typeof DPOP_ALGORITHMS)[number]
+
+export function isDpopAlgorithm(alg: unknown): alg is DpopAlgorithm {
+  return (DPOP_ALGORITHMS as readonly unknown[]).includes(alg)
+}
