@@ -84,11 +84,13 @@ const checkOneHeader: ProofCheck = (s) => {
 const checkCompactJws: ProofCheck = (s) => {
   if (s.proof.length > MAX_PROOF) fail(s, `the DPoP proof is longer than ${MAX_PROOF} characters`)
   const parts = s.proof.split('.')
-  if (parts.length !== 3 || !parts.every((p) => BASE64URL.test(p))) {
+  // An empty signature passes this shape check, so `alg: none` gets its own answer below.
+  const [h = '', p = '', sig = ''] = parts
+  if (parts.length !== 3 || !BASE64URL.test(h) || !BASE64URL.test(p) || !/^[\w-]*$/.test(sig)) {
     fail(s, 'the DPoP proof is not a compact JWS (three base64url parts)')
   }
-  s.header = decodeSegment(s, parts[0] as string, 'header')
-  s.claims = decodeSegment(s, parts[1] as string, 'payload')
+  s.header = decodeSegment(s, h, 'header')
+  s.claims = decodeSegment(s, p, 'payload')
 }
 
 /** Step 4: `typ` is `dpop+jwt`, so no other JWT passes as a proof. */
