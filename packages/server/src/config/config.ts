@@ -47,7 +47,7 @@ export interface ClientConfig {
 
 /** Server-wide DPoP settings (RFC 9449). */
 export interface DpopConfig {
-  /** Algorithms accepted for proofs. Default ES256, EdDSA, RS256, PS256. */
+  /** Algorithms accepted for proofs. Default ES256, EdDSA, Ed25519, RS256, PS256. */
   algorithms: DpopAlgorithm[]
   /** Seconds a proof's `iat` may lie before or after the server's time. Default 60. */
   proofWindowSeconds: number

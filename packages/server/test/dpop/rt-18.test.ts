@@ -175,7 +175,8 @@ const ROWS: Row[] = [
   {
     name: 'alg ES512 (not on the list)',
     error: 'invalid_dpop_proof',
-    description: () => 'alg header of the DPoP proof must be one of ES256, EdDSA, RS256, PS256',
+    description: () =>
+      'alg header of the DPoP proof must be one of ES256, EdDSA, Ed25519, RS256, PS256',
     proof: () => tokenProof(t, key, { header: { alg: 'ES512' } }),
   },
   {

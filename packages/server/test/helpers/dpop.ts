@@ -12,7 +12,7 @@ import type { TestServer } from './test-server.js'
 
 /** A client's DPoP key pair (node:crypto), its public JWK and RFC 7638 thumbprint. */
 export interface DpopKey {
-  alg: 'ES256' | 'EdDSA' | 'RS256' | 'PS256'
+  alg: 'ES256' | 'EdDSA' | 'Ed25519' | 'RS256' | 'PS256'
   privateKey: KeyObject
   publicJwk: JWK
   /** The private JWK, to craft a proof that leaks it. */
@@ -24,7 +24,7 @@ export async function dpopKey(alg: DpopKey['alg'] = 'ES256', rsaBits = 2048): Pr
   const pair =
     alg === 'ES256'
       ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
-      : alg === 'EdDSA'
+      : alg === 'EdDSA' || alg === 'Ed25519'
         ? generateKeyPairSync('ed25519')
         : generateKeyPairSync('rsa', { modulusLength: rsaBits })
   const publicJwk = await exportJWK(pair.publicKey)
@@ -72,6 +72,7 @@ function jwsSign(alg: string, key: KeyObject, data: string): string {
     case 'ES256':
       return sign('sha256', buf, { key, dsaEncoding: 'ieee-p1363' }).toString('base64url')
     case 'EdDSA':
+    case 'Ed25519':
       return sign(null, buf, key).toString('base64url')
     case 'PS256':
       return sign('sha256', buf, {

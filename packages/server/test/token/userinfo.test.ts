@@ -95,7 +95,7 @@ describe('userinfo', () => {
       'no token',
       () => Promise.resolve({}),
       401,
-      'Bearer realm="tessera", DPoP realm="tessera", algs="ES256 EdDSA RS256 PS256"',
+      'Bearer realm="tessera", DPoP realm="tessera", algs="ES256 EdDSA Ed25519 RS256 PS256"',
     ],
     [
       'an API access token (aud = API A)',
