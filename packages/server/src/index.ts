@@ -17,7 +17,14 @@ export type { ConfigInput } from './config/resolve.js'
 export { loadConfig } from './config/load.js'
 export type { LoadConfigOptions } from './config/load.js'
 export { ConfigError } from './config/config.js'
-export type { ApiConfig, ClientConfig, TesseraConfig, ThrottleRule } from './config/config.js'
+export type {
+  ApiConfig,
+  ClientConfig,
+  DpopConfig,
+  TesseraConfig,
+  ThrottleRule,
+} from './config/config.js'
+export type { DpopAlgorithm } from './oauth/dpop/dpop-algorithms.js'
 export { SqliteStore } from './store/sqlite-store.js'
 export type { SqliteStoreOptions } from './store/sqlite-store.js'
 export type { Store, CodeRedemption, RotateResult } from './store/store.js'
