@@ -186,6 +186,12 @@ const ROWS: Row[] = [
     proof: () => tokenProof(t, key, { signWith: otherKey.privateKey }),
   },
   {
+    name: 'crit',
+    error: 'invalid_dpop_proof',
+    description: () => 'crit header of the DPoP proof is not supported',
+    proof: () => tokenProof(t, key, { header: { crit: ['exp'] } }),
+  },
+  {
     name: 'typ JWT',
     error: 'invalid_dpop_proof',
     description: () => 'typ header of the DPoP proof must be dpop+jwt',

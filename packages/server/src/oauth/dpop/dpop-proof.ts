@@ -108,6 +108,8 @@ const checkAlg: ProofCheck = (s) => {
   if (!(allowed as readonly string[]).includes(alg)) {
     fail(s, `alg header of the DPoP proof must be one of ${allowed.join(', ')}`)
   }
+  // RFC 7515 4.1.11: no extension is understood here.
+  if ('crit' in s.header) fail(s, 'crit header of the DPoP proof is not supported')
   s.alg = alg as DpopAlgorithm
 }
 
@@ -254,7 +256,7 @@ const checkReplay: ProofCheck = async (s) => {
  * | checkOneHeader   | exactly one `DPoP` header                                         |
  * | checkCompactJws  | a compact JWS of at most 8192 characters, JSON header and payload |
  * | checkTyp         | `typ` is `dpop+jwt`                                               |
- * | checkAlg         | `alg` in `dpop.algorithms`; never `none` or HMAC                  |
+ * | checkAlg         | `alg` in `dpop.algorithms`, never `none` or HMAC; no `crit`        |
  * | checkJwk         | `jwk` is an EC, OKP or RSA public key (no private members)        |
  * | checkSignature   | the signature verifies with that key and `alg`                    |
  * | checkClaims      | `jti` (1-256 characters), `htm`, `htu`, `iat` present and typed   |
