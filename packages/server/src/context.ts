@@ -3,6 +3,7 @@ import type { TesseraConfig } from './config/config.js'
 import type { Clock } from './lib/clock.js'
 import type { Random } from './lib/random.js'
 import type { Metrics } from './http/metrics.js'
+import type { DpopNonces } from './oauth/dpop/dpop-nonces.js'
 import type { EventFactory } from './security/events.js'
 import type { Throttle } from './security/throttle.js'
 import type { Store } from './store/store.js'
@@ -22,5 +23,7 @@ export interface ServerContext {
   events: EventFactory
   throttle: Throttle
   metrics: Metrics
+  /** Server nonces for DPoP proofs (used when `config.dpop.requireNonce` is set). */
+  dpopNonces: DpopNonces
   log: FastifyBaseLogger
 }

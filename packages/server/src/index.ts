@@ -20,6 +20,7 @@ export { ConfigError } from './config/config.js'
 export type {
   ApiConfig,
   ClientConfig,
+  DpopConfig,
   TesseraConfig,
   ThrottleRule,
   WebhookEndpoint,
@@ -31,6 +32,7 @@ export type { DispatchResult, Timers, WebhookDispatcherOptions } from './webhook
 export type { SessionWebhookData, WebhookPayload } from './webhooks/messages.js'
 export type { SessionView } from './account/session-view.js'
 export type { Device } from './account/device.js'
+export type { DpopAlgorithm } from './oauth/dpop/dpop-algorithms.js'
 export { SqliteStore } from './store/sqlite-store.js'
 export type { SqliteStoreOptions } from './store/sqlite-store.js'
 export { PostgresStore } from './store/postgres-store.js'

@@ -9,6 +9,7 @@ import { Metrics } from './http/metrics.js'
 import { MonotonicClock, type Clock } from './lib/clock.js'
 import { cryptoRandom, type Random } from './lib/random.js'
 import { discoveryRoutes } from './oauth/discovery.js'
+import { DpopNonces } from './oauth/dpop/dpop-nonces.js'
 import { EventFactory } from './security/events.js'
 import { Throttle } from './security/throttle.js'
 import { PostgresStore } from './store/postgres-store.js'
@@ -117,6 +118,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     events: new EventFactory(clock, random),
     throttle: new Throttle(store, clock),
     metrics: new Metrics(),
+    dpopNonces: new DpopNonces(config.secret, clock),
     log,
   }
 

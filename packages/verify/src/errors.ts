@@ -20,6 +20,9 @@
  * | `claim_missing`         | 401  | `invalid_token`      | a required claim is absent                          |
  * | `claim_invalid`         | 401  | `invalid_token`      | a claim has the wrong type or fails its check       |
  * | `inactive`              | 401  | `invalid_token`      | introspection says the token is no longer active    |
+ * | `dpop_bound`            | 401  | `invalid_token`      | a DPoP-bound token (`cnf.jkt`) presented as Bearer  |
+ * | `dpop_not_bound`        | 401  | `invalid_token`      | an unbound token with the DPoP scheme, or a Bearer token where `dpop.required` |
+ * | `dpop_proof_invalid`    | 401  | `invalid_dpop_proof` | the DPoP proof is missing or fails a check (RFC 9449 4.3) |
  * | `insufficient_scope`    | 403  | `insufficient_scope` | the token lacks a required scope                    |
  * | `jwks_unavailable`      | 503  | (none)               | discovery or the JWKS cannot be fetched             |
  * | `introspection_failed`  | 503  | (none)               | the introspection endpoint did not answer properly  |
@@ -49,6 +52,9 @@ export type VerifyErrorCode =
   | 'claim_missing'
   | 'claim_invalid'
   | 'inactive'
+  | 'dpop_bound'
+  | 'dpop_not_bound'
+  | 'dpop_proof_invalid'
   | 'insufficient_scope'
   | 'jwks_unavailable'
   | 'introspection_failed'
@@ -95,16 +101,45 @@ export class TesseraVerifyError extends Error {
   readonly claim: string | undefined
   /** The scopes the request needed, for `insufficient_scope`. */
   readonly scopes: readonly string[] | undefined
+  /**
+   * The scheme a failed request is challenged with (RFC 9449 7.1): `DPoP` when the request used
+   * it or the token needs it, else `Bearer`. Set by `verifyRequest`; default `Bearer`.
+   */
+  readonly scheme: 'Bearer' | 'DPoP'
+  /** The DPoP proof algorithms the verifier accepts, for the challenge's `algs`; set by
+   * `verifyRequest`. */
+  readonly dpopAlgorithms: readonly string[] | undefined
 
   constructor(
     code: VerifyErrorCode,
     message: string,
-    extra: { claim?: string; scopes?: readonly string[]; cause?: unknown } = {},
+    extra: {
+      claim?: string
+      scopes?: readonly string[]
+      cause?: unknown
+      scheme?: 'Bearer' | 'DPoP'
+      dpopAlgorithms?: readonly string[]
+    } = {},
   ) {
     super(message, extra.cause === undefined ? undefined : { cause: extra.cause })
     this.code = code
     this.claim = extra.claim
     this.scopes = extra.scopes
+    this.scheme = extra.scheme ?? 'Bearer'
+    this.dpopAlgorithms = extra.dpopAlgorithms
+  }
+
+  /** The same error, to be challenged with `scheme` and listing `dpopAlgorithms`. */
+  withChallenge(scheme: 'Bearer' | 'DPoP', dpopAlgorithms: readonly string[]): TesseraVerifyError {
+    const e = new TesseraVerifyError(this.code, this.message, {
+      ...(this.claim !== undefined ? { claim: this.claim } : {}),
+      ...(this.scopes !== undefined ? { scopes: this.scopes } : {}),
+      ...(this.cause !== undefined ? { cause: this.cause } : {}),
+      scheme,
+      dpopAlgorithms,
+    })
+    e.stack = this.stack
+    return e
   }
 }
 

@@ -9,11 +9,19 @@ export { createVerifier, type Verifier, type VerifierStats } from './verifier/cr
 export type {
   Algorithm,
   ClaimCheck,
+  DpopAlgorithm,
+  DpopOptions,
   FetchLike,
   IntrospectionOptions,
   VerifierOptions,
 } from './verifier/options.js'
-export type { AccessTokenClaims, TokenVerifier, VerifiedToken } from './verifier/verified-token.js'
+export type {
+  AccessTokenClaims,
+  ProtectedRequest,
+  TokenVerifier,
+  VerifiedToken,
+} from './verifier/verified-token.js'
+export type { DpopReplayStore } from './dpop/replay-store.js'
 export {
   isVerifyError,
   TesseraVerifyError,

@@ -1,3 +1,4 @@
+import type { DpopAlgorithm } from '../oauth/dpop/dpop-algorithms.js'
 import type { ClientAuthMethod, GrantType, SigningAlg, WebhookEventType } from '../store/types.js'
 import type { PasswordCost } from '../users/password.js'
 
@@ -52,6 +53,9 @@ export interface ClientConfig {
    * answer them with credentialed CORS.
    */
   webOrigins?: string[]
+  /** DPoP (RFC 9449): `optional` binds tokens when the client sends a proof; `required` refuses
+   * token requests without one. Default `optional`. */
+  dpop?: 'optional' | 'required'
 }
 
 export type RefreshTokenDelivery = 'body' | 'cookie'
@@ -71,6 +75,16 @@ export interface PostgresConfig {
   /** Schema of the tables (the connections' search_path). Default: the role's, normally
    * `public`. */
   schema?: string
+}
+
+/** Server-wide DPoP settings (RFC 9449). */
+export interface DpopConfig {
+  /** Algorithms accepted for proofs. Default ES256, EdDSA, Ed25519, RS256, PS256. */
+  algorithms: DpopAlgorithm[]
+  /** Seconds a proof's `iat` may lie before or after the server's time. Default 60. */
+  proofWindowSeconds: number
+  /** Require a server nonce (`DPoP-Nonce`, RFC 9449 8 and 9) in every proof. Default false. */
+  requireNonce: boolean
 }
 
 export interface ThrottleRule {
@@ -167,6 +181,7 @@ export interface TesseraConfig {
   /** Largest request body accepted, in bytes. Default 65536. */
   bodyLimit: number
   passwordCost: PasswordCost
+  dpop: DpopConfig
   /** Development mode: demo data, the playground at `/`, relaxed cookie `Secure` on http. */
   dev: boolean
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent'

@@ -46,6 +46,7 @@ const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
   bodyLimit: true,
   maintenanceIntervalSeconds: true,
   passwordCost: true,
+  dpop: true,
   dev: true,
   logLevel: true,
   clients: true,

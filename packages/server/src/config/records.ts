@@ -32,6 +32,7 @@ export function clientRecord(c: ClientConfig, now: number): ClientRecord {
     refreshGraceMaxUses: c.refreshGraceMaxUses ?? 10,
     sessionIdleSeconds: c.sessionIdleSeconds ?? 14 * 86_400,
     sessionAbsoluteSeconds: c.sessionAbsoluteSeconds ?? 90 * 86_400,
+    dpop: c.dpop ?? 'optional',
     ...(c.refreshTokenDelivery === 'cookie' ? { refreshTokenDelivery: 'cookie' as const } : {}),
     ...(c.webOrigins?.length ? { webOrigins: c.webOrigins } : {}),
     createdAt: now,

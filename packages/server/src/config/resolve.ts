@@ -1,3 +1,4 @@
+import { DPOP_ALGORITHMS, isDpopAlgorithm } from '../oauth/dpop/dpop-algorithms.js'
 import { registrationProblem } from '../oauth/redirect-uri.js'
 import type { GrantType, SigningAlg } from '../store/types.js'
 import { DEFAULT_PASSWORD_COST } from '../users/password.js'
@@ -7,6 +8,7 @@ import {
   type AdminSettings,
   type ApiConfig,
   type ClientConfig,
+  type DpopConfig,
   type PostgresConfig,
   type TesseraConfig,
   type WebhookEndpointConfig,
@@ -36,6 +38,7 @@ export interface ConfigInput {
   bodyLimit?: number
   maintenanceIntervalSeconds?: number
   passwordCost?: TesseraConfig['passwordCost']
+  dpop?: Partial<DpopConfig>
   dev?: boolean
   logLevel?: TesseraConfig['logLevel']
   clients?: ClientConfig[]
@@ -194,6 +197,7 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
     ),
     bodyLimit: int('bodyLimit', input.bodyLimit ?? 65_536, 1024, 10 * 1024 * 1024),
     passwordCost: input.passwordCost ?? DEFAULT_PASSWORD_COST,
+    dpop: resolveDpop(input.dpop),
     dev,
     logLevel,
     clients,
@@ -207,6 +211,33 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
       ),
     },
     webhooks: resolveWebhooks(input.webhooks, dev),
+  }
+}
+
+function resolveDpop(d: Partial<DpopConfig> | undefined): DpopConfig {
+  if (d !== undefined && (typeof d !== 'object' || d === null)) {
+    throw new ConfigError('dpop', 'must be an object')
+  }
+  const algorithms = d?.algorithms ?? [...DPOP_ALGORITHMS]
+  if (!Array.isArray(algorithms) || algorithms.length === 0) {
+    throw new ConfigError(
+      'dpop.algorithms',
+      `must be a non-empty list of ${DPOP_ALGORITHMS.join(', ')}`,
+    )
+  }
+  for (const [i, a] of algorithms.entries()) {
+    if (!isDpopAlgorithm(a)) {
+      throw new ConfigError(`dpop.algorithms[${i}]`, `must be one of ${DPOP_ALGORITHMS.join(', ')}`)
+    }
+  }
+  const requireNonce = d?.requireNonce ?? false
+  if (typeof requireNonce !== 'boolean') {
+    throw new ConfigError('dpop.requireNonce', 'must be true or false')
+  }
+  return {
+    algorithms: [...new Set(algorithms)],
+    proofWindowSeconds: int('dpop.proofWindowSeconds', d?.proofWindowSeconds ?? 60, 5, 300),
+    requireNonce,
   }
 }
 
@@ -379,6 +410,7 @@ export function resolveClient(
     refreshGraceMaxUses: int(`${at}.refreshGraceMaxUses`, c.refreshGraceMaxUses ?? 10, 0, 1000),
     sessionIdleSeconds: idle,
     sessionAbsoluteSeconds: absolute,
+    dpop: resolveClientDpop(c.dpop, at),
     ...resolveRefreshDelivery(c, at, { method, applicationType, grantTypes }, server),
   }
 }
@@ -467,4 +499,12 @@ function resolvePostgres(db: PostgresConfig): void {
       'must be a plain identifier (letters, digits, _ and $)',
     )
   }
+}
+
+function resolveClientDpop(v: unknown, at: string): 'optional' | 'required' {
+  if (v === undefined) return 'optional'
+  if (v !== 'optional' && v !== 'required') {
+    throw new ConfigError(`${at}.dpop`, 'must be optional or required')
+  }
+  return v
 }

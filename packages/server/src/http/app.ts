@@ -169,7 +169,7 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     const cors = origin ? corsPaths.get(app)?.get(req.routeOptions.url ?? '') : undefined
     if (origin && cors) {
       await corsHeaders(reply, origin, cors)
-      reply.header('access-control-expose-headers', 'www-authenticate, retry-after')
+      reply.header('access-control-expose-headers', 'www-authenticate, retry-after, dpop-nonce')
     }
   })
 

@@ -35,6 +35,7 @@ export function metadata(ctx: ServerContext): Record<string, unknown> {
     ],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
+    dpop_signing_alg_values_supported: ctx.config.dpop.algorithms,
     scopes_supported: [...scopes],
     claims_supported: [
       'iss',

@@ -20,6 +20,8 @@ export type OAuthErrorCode =
   | 'invalid_token'
   | 'insufficient_scope'
   | 'insufficient_user_authentication'
+  | 'invalid_dpop_proof'
+  | 'use_dpop_nonce'
   | 'temporarily_unavailable'
   | 'server_error'
   // Not RFC 6749 values: the JSON account and admin APIs answer in the same shape with these too.
@@ -129,6 +131,28 @@ export class NotFound extends OAuthError {
   readonly error = 'not_found'
   readonly status = 404
   override readonly name = 'NotFound'
+}
+/** RFC 9449 5 and 7.1: the DPoP proof is missing or invalid. 400 at the token endpoint, 401 at a
+ * protected resource. */
+export class InvalidDpopProof extends OAuthError {
+  readonly error = 'invalid_dpop_proof'
+  readonly status: number
+  override readonly name = 'InvalidDpopProof'
+  constructor(description: string, status: 400 | 401 = 400, detail?: string) {
+    super(description, detail)
+    this.status = status
+  }
+}
+/** RFC 9449 8 and 9: the proof lacks the current server nonce, sent along in `DPoP-Nonce`. */
+export class UseDpopNonce extends OAuthError {
+  readonly error = 'use_dpop_nonce'
+  readonly status: number
+  override readonly name = 'UseDpopNonce'
+  constructor(description: string, nonce: string, status: 400 | 401 = 400) {
+    super(description)
+    this.status = status
+    this.headers['dpop-nonce'] = nonce
+  }
 }
 /** Rate limited (429) or the store is unreachable (503); always carries Retry-After. */
 export class TemporarilyUnavailable extends OAuthError {

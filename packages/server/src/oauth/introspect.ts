@@ -6,6 +6,7 @@ import { seconds } from '../lib/clock.js'
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.js'
 import { verifyOwnAccessToken, verifyOwnJwt } from '../tokens/verify-own-token.js'
 import { authenticateClient } from './client-auth.js'
+import { boundJkt } from './dpop/dpop-request.js'
 import { InvalidClient } from './errors.js'
 import { PATHS } from './paths.js'
 import { formBody, noQueryCredentials } from './token/index.js'
@@ -99,9 +100,12 @@ async function introspectOwn(
       iat: seconds(s.rotatedAt),
       exp: seconds(sessionDeadline(s)),
       auth_time: seconds(s.authTime),
+      ...(s.dpopJkt ? { cnf: { jkt: s.dpopJkt } } : {}),
     }
   }
-  const live = await verifyOwnAccessToken(ctx, token)
+  const live = await verifyOwnAccessToken(ctx, token, { binding: 'any' })
   if (!live) return undefined
-  return { active: true, token_type: 'Bearer', ...live.claims }
+  // RFC 9449 6.2: a bound token is reported with its key's thumbprint (the `cnf` claim) as DPoP.
+  const type = boundJkt(live.claims) !== undefined ? 'DPoP' : 'Bearer'
+  return { active: true, token_type: type, ...live.claims }
 }

@@ -6,14 +6,15 @@ export interface MaintenanceResult {
   codesDeleted: number
   throttleDeleted: number
   webhookRecordsDeleted: number
+  dpopProofsDeleted: number
 }
 
 /**
  * One maintenance pass: brings session states up to date (expired, abandoned) so lists and admin
  * views show the truth without waiting for a refresh to notice, recording a `session_expired` or
  * `session_abandoned` event (and the webhook message) for each in the same transaction; deletes
- * long-dead codes, throttle windows and webhook records; and reloads signing keys rotated by
- * another instance or the CLI.
+ * long-dead codes, throttle windows, webhook records and DPoP proof records; and reloads signing
+ * keys rotated by another instance or the CLI.
  */
 export async function runMaintenance(ctx: ServerContext): Promise<MaintenanceResult> {
   const now = ctx.clock.now()
@@ -34,8 +35,16 @@ export async function runMaintenance(ctx: ServerContext): Promise<MaintenanceRes
     messagesBefore: now - retryForSeconds * 1000,
     recordsBefore: now - retentionSeconds * 1000,
   })
+  const dpopProofsDeleted = await ctx.store.pruneDpopProofs(now)
   await ctx.keys.refreshIfStale()
-  return { expired, abandoned, codesDeleted, throttleDeleted, webhookRecordsDeleted }
+  return {
+    expired,
+    abandoned,
+    codesDeleted,
+    throttleDeleted,
+    webhookRecordsDeleted,
+    dpopProofsDeleted,
+  }
 }
 
 /** Runs `runMaintenance` every `config.maintenanceIntervalSeconds`; returns a stop function. */

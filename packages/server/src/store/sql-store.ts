@@ -119,6 +119,7 @@ export interface SessionsTable {
   salt: string
   user_agent: string | null
   ip: string | null
+  dpop_jkt: string | null
 }
 interface EventsTable {
   id: string
@@ -194,6 +195,10 @@ interface WebhookAttemptsTable {
   error: string | null
   duration_ms: number
 }
+interface DpopProofsTable {
+  key: string
+  expires_at: Ms
+}
 
 export interface Database {
   clients: ClientsTable
@@ -210,6 +215,7 @@ export interface Database {
   webhook_messages: WebhookMessagesTable
   webhook_deliveries: WebhookDeliveriesTable
   webhook_attempts: WebhookAttemptsTable
+  dpop_proofs: DpopProofsTable
 }
 
 const num = (v: Ms): number => (typeof v === 'number' ? v : Number(v))
@@ -1444,6 +1450,35 @@ export abstract class SqlStore implements Store {
       return Number(m.numDeletedRows) + Number(d.numDeletedRows) + Number(a.numDeletedRows)
     })
   }
+
+  // DPoP proofs -----------------------------------------------------------------------------------
+
+  async useDpopProof(key: string, now: number, expiresAt: number): Promise<boolean> {
+    // Inserts, or takes over an expired record; a live record makes the upsert a no-op, which
+    // returns no row. A hot-path write (every DPoP request), so grouped like rotations.
+    const rows = await this.hotWrite((db) =>
+      db
+        .insertInto('dpop_proofs')
+        .values({ key, expires_at: expiresAt })
+        .onConflict((oc) =>
+          oc
+            .column('key')
+            .doUpdateSet({ expires_at: expiresAt })
+            .where('dpop_proofs.expires_at', '<=', now),
+        )
+        .returning('key')
+        .execute(),
+    )
+    return rows.length === 1
+  }
+
+  async pruneDpopProofs(now: number): Promise<number> {
+    const r = await this.db
+      .deleteFrom('dpop_proofs')
+      .where('expires_at', '<=', now)
+      .executeTakeFirst()
+    return Number(r.numDeletedRows)
+  }
 }
 
 /** Revokes the live sessions of a user or client, with one event and webhook message each;
@@ -1563,6 +1598,7 @@ export function toSession(r: Selectable<SessionsTable>): SessionRecord {
     salt: r.salt,
     userAgent: r.user_agent,
     ip: r.ip,
+    dpopJkt: r.dpop_jkt ?? null,
   }
 }
 
@@ -1591,6 +1627,7 @@ function fromSession(s: SessionRecord): SessionsTable {
     salt: s.salt,
     user_agent: s.userAgent,
     ip: s.ip,
+    dpop_jkt: s.dpopJkt ?? null,
   }
 }
 

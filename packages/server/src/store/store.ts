@@ -255,4 +255,12 @@ export interface Store {
   /** Deletes outbox messages written before `messagesBefore` (nobody fanned them out: no server
    * has webhooks configured), and deliveries and attempts older than `recordsBefore`. */
   pruneWebhooks(o: { messagesBefore: number; recordsBefore: number }): Promise<number>
+  /**
+   * Records an accepted DPoP proof (`key` identifies its key and `jti`) until `expiresAt`. Returns
+   * false, writing nothing, when the key is already recorded and not yet expired: a replay. One
+   * atomic operation, shared by every instance on the store (RFC 9449 11.1).
+   */
+  useDpopProof(key: string, now: number, expiresAt: number): Promise<boolean>
+  /** Deletes proof records that expired before `now`; returns how many. */
+  pruneDpopProofs(now: number): Promise<number>
 }

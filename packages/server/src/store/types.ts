@@ -30,6 +30,8 @@ export interface ClientRecord {
   refreshTokenDelivery?: 'body' | 'cookie'
   /** Origins of the client's browser apps (cookie delivery only). Absent: none. */
   webOrigins?: string[]
+  /** DPoP (RFC 9449): `required` refuses token requests without a proof. Absent: `optional`. */
+  dpop?: 'optional' | 'required'
   createdAt: number
   updatedAt: number
 }
@@ -97,6 +99,8 @@ export interface AuthorizationCodeRecord {
   sessionId: string | null
   userAgent: string | null
   ip: string | null
+  /** RFC 9449 10 `dpop_jkt`: the code may only be redeemed with a DPoP proof of this key. */
+  dpopJkt?: string | null
 }
 
 export type SessionState =
@@ -152,6 +156,9 @@ export interface SessionRecord {
   salt: string
   userAgent: string | null
   ip: string | null
+  /** RFC 7638 thumbprint of the DPoP key the refresh tokens are bound to (RFC 9449 5); absent or
+   * null: not bound. Set at the code exchange only, never later. */
+  dpopJkt?: string | null
 }
 
 export type SecurityEventType =

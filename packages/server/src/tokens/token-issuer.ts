@@ -50,6 +50,8 @@ export interface AccessTokenInput {
   sessionId?: string
   authTime?: number
   amr?: string[]
+  /** RFC 9449 6.1: binds the token to this DPoP key thumbprint (`cnf.jkt`). */
+  jkt?: string
 }
 
 export interface IssuedAccessToken {
@@ -107,6 +109,7 @@ export class TokenIssuer {
       ...(input.sessionId ? { sid: input.sessionId } : {}),
       ...(input.authTime !== undefined ? { auth_time: seconds(input.authTime) } : {}),
       ...(input.amr && input.amr.length > 0 ? { amr: input.amr } : {}),
+      ...(input.jkt !== undefined ? { cnf: { jkt: input.jkt } } : {}),
     }
     const key = this.#keys.signingKey()
     const token = signCompactJws(

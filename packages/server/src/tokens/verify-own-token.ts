@@ -1,5 +1,6 @@
 import { decodeProtectedHeader, jwtVerify, errors as joseErrors, type JWTPayload } from 'jose'
 import type { ServerContext } from '../context.js'
+import { boundJkt } from '../oauth/dpop/dpop-request.js'
 import { judgeSession } from '../sessions/lifecycle.js'
 import type { SessionRecord, UserRecord } from '../store/types.js'
 
@@ -16,14 +17,20 @@ const MAX_JWT = 8192
  * Verifies an access token this server issued and checks that what stands behind it is still
  * live: the session (when it has one) active and within its lifetimes, the user present and
  * enabled. Returns undefined for anything else; never throws for bad input.
+ *
+ * `binding` says how the token was presented. `bearer` (the default) refuses a DPoP-bound token
+ * (one with `cnf.jkt`), which must never be accepted as a bearer token (RFC 9449 7.2); `any`
+ * leaves the binding to the caller, which then checks the proof (see `src/oauth/userinfo.ts`) or
+ * only reports on the token (introspection).
  */
 export async function verifyOwnAccessToken(
   ctx: ServerContext,
   token: string,
-  opts: { audience?: string } = {},
+  opts: { audience?: string; binding?: 'bearer' | 'any' } = {},
 ): Promise<LiveAccessToken | undefined> {
   const claims = await verifyOwnJwt(ctx, token, 'at+jwt', opts.audience)
   if (!claims) return undefined
+  if ((opts.binding ?? 'bearer') === 'bearer' && boundJkt(claims) !== undefined) return undefined
   if (typeof claims.sub !== 'string' || typeof claims.client_id !== 'string') return undefined
   const now = ctx.clock.now()
   let session: SessionRecord | undefined

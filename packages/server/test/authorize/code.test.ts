@@ -105,6 +105,7 @@ describe('the authorization code record', () => {
       sessionId: null,
       userAgent: 'node',
       ip: '127.0.0.1',
+      dpopJkt: null,
     })
   })
 

@@ -418,6 +418,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           resources: [],
           amr: [],
           generation: 123_456,
+          dpopJkt: null,
         })
         await store.createSession(active)
         await store.createSession(ended)
@@ -1586,6 +1587,41 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           Array.from({ length: RACERS }, (_, i) => i + 1),
         )
         expect(await store.throttleCount('hot', T0 + 5, W)).toBe(RACERS)
+      })
+    })
+
+    describe('DPoP proofs', () => {
+      it('a proof key is accepted once while its record lives, and again once it has expired', async () => {
+        expect(await store.useDpopProof('p1', T0, T0 + 61_000)).toBe(true)
+        expect(await store.useDpopProof('p1', T0 + 1, T0 + 62_000)).toBe(false)
+        expect(await store.useDpopProof('p1', T0 + 60_999, T0 + 90_000)).toBe(false)
+        expect(await store.useDpopProof('p2', T0 + 1, T0 + 61_000)).toBe(true)
+        // expires_at == now: expired; the refused attempts above did not extend the record.
+        expect(await store.useDpopProof('p1', T0 + 61_000, T0 + 122_000)).toBe(true)
+        expect(await store.useDpopProof('p1', T0 + 121_999, T0 + 200_000)).toBe(false)
+      })
+
+      it('pruneDpopProofs deletes expired records only, and counts them', async () => {
+        await store.useDpopProof('old', T0, T0 + 1_000)
+        await store.useDpopProof('edge', T0, T0 + 2_000)
+        await store.useDpopProof('live', T0, FAR)
+        expect(await store.pruneDpopProofs(T0 + 2_000)).toBe(2)
+        expect(await store.pruneDpopProofs(T0 + 2_000)).toBe(0)
+        expect(await store.useDpopProof('live', T0 + 2_000, FAR)).toBe(false)
+        expect(await store.useDpopProof('old', T0 + 2_000, FAR)).toBe(true)
+      })
+
+      it(`${RACERS} concurrent uses of one proof: exactly one is accepted`, async () => {
+        const results = await race(RACERS, () => store.useDpopProof('hot', T0, T0 + 60_000))
+        expect(results.filter((r) => r)).toHaveLength(1)
+      })
+
+      it('a session keeps its DPoP binding through rotations', async () => {
+        const s = sessionRecord({ generation: 0 })
+        await store.createSession(s)
+        const r = await store.rotateRefresh(s.id, 0, T0 + 100)
+        expect(r.ok && r.session.dpopJkt).toBe(s.dpopJkt)
+        expect((await mustGetSession(s.id)).dpopJkt).toBe(s.dpopJkt)
       })
     })
   })

@@ -142,6 +142,7 @@ export function sessionRecord(o: Partial<SessionRecord> = {}): SessionRecord {
     salt: randomBytes(16).toString('base64url'),
     userAgent: 'okhttp/4.12',
     ip: '2001:db8::1',
+    dpopJkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
     ...o,
   }
 }

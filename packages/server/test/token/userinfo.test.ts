@@ -91,7 +91,12 @@ describe('userinfo', () => {
   })
 
   const rejected: [string, () => Promise<Record<string, string>>, number, string][] = [
-    ['no token', () => Promise.resolve({}), 401, 'Bearer realm="tessera"'],
+    [
+      'no token',
+      () => Promise.resolve({}),
+      401,
+      'Bearer realm="tessera", DPoP realm="tessera", algs="ES256 EdDSA Ed25519 RS256 PS256"',
+    ],
     [
       'an API access token (aud = API A)',
       async () => {
@@ -149,7 +154,7 @@ describe('userinfo', () => {
       'a Basic header',
       () => Promise.resolve({ authorization: 'Basic d2ViLWFwcDp4' }),
       401,
-      'Bearer realm="tessera", error="invalid_token", error_description="the Authorization header is not a Bearer token"',
+      'Bearer realm="tessera", error="invalid_token", error_description="the Authorization header is not a Bearer or DPoP token"',
     ],
   ]
 

@@ -1,24 +1,22 @@
 import { isVerifyError, type TesseraVerifyError } from '../errors.js'
 import { insufficientScope, missingScopes } from '../jwt/check-claims.js'
-import type { TokenVerifier, VerifiedToken } from '../verifier/verified-token.js'
-import { bearerToken, searchOf } from './bearer-token.js'
+import type { ProtectedRequest, TokenVerifier, VerifiedToken } from '../verifier/verified-token.js'
 
 export type AuthResult<Extra extends object> =
   { ok: true; token: VerifiedToken<Extra> } | { ok: false; error: TesseraVerifyError }
 
 /**
- * The framework-agnostic core of every middleware: takes the token from the Authorization header,
- * verifies it and checks the scopes. Verification failures come back as a result; anything else
- * (a bug) is thrown, so the framework answers 500 and nothing is let through.
+ * The framework-agnostic core of every middleware: verifies the request's access token (`Bearer`,
+ * or `DPoP` with its proof) and checks the scopes. Verification failures come back as a result;
+ * anything else (a bug) is thrown, so the framework answers 500 and nothing is let through.
  */
 export async function authenticateRequest<Extra extends object>(
   verifier: TokenVerifier<Extra>,
-  authorization: string | undefined,
-  url: string,
+  request: ProtectedRequest,
   scopes: readonly string[] = [],
 ): Promise<AuthResult<Extra>> {
   try {
-    const token = await verifier.verify(bearerToken(authorization, searchOf(url)))
+    const token = await verifier.verifyRequest(request)
     checkScopes(token, scopes)
     return { ok: true, token }
   } catch (err) {
@@ -27,9 +25,12 @@ export async function authenticateRequest<Extra extends object>(
   }
 }
 
-/** Throws `insufficient_scope` unless the token carries every scope in `scopes`. */
+/** Throws `insufficient_scope` unless the token carries every scope in `scopes`; for a
+ * DPoP-bound token (presented with the DPoP scheme) the challenge is a DPoP one. */
 export function checkScopes(token: VerifiedToken, scopes: readonly string[]): void {
   if (scopes.length === 0) return
   const missing = missingScopes(token.scopes, scopes)
-  if (missing.length > 0) throw insufficientScope(missing, scopes)
+  if (missing.length === 0) return
+  const err = insufficientScope(missing, scopes)
+  throw typeof token.claims.cnf?.jkt === 'string' ? err.withChallenge('DPoP', []) : err
 }

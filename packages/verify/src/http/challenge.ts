@@ -8,7 +8,8 @@ export interface AuthFailure {
   body: string
 }
 
-type Rfc6750Error = 'invalid_request' | 'invalid_token' | 'insufficient_scope'
+type Rfc6750Error =
+  'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof'
 
 /** How each code is answered: status and RFC 6750 3.1 error (undefined: no error attribute). */
 const ANSWERS: Record<VerifyErrorCode, [AuthFailure['status'], Rfc6750Error | undefined]> = {
@@ -28,6 +29,9 @@ const ANSWERS: Record<VerifyErrorCode, [AuthFailure['status'], Rfc6750Error | un
   claim_missing: [401, 'invalid_token'],
   claim_invalid: [401, 'invalid_token'],
   inactive: [401, 'invalid_token'],
+  dpop_bound: [401, 'invalid_token'],
+  dpop_not_bound: [401, 'invalid_token'],
+  dpop_proof_invalid: [401, 'invalid_dpop_proof'],
   insufficient_scope: [403, 'insufficient_scope'],
   jwks_unavailable: [503, undefined],
   introspection_failed: [503, undefined],
@@ -56,7 +60,12 @@ export interface ChallengeOptions {
  * `invalid_request`, or 503 with Retry-After when the issuer cannot be reached. A request with
  * no token gets a bare challenge. The token is never echoed.
  *
+ * DPoP (RFC 9449 7.1): an error whose `scheme` is `DPoP` (the request used it, or the token needs
+ * it) is challenged with `DPoP ..., algs="..."`, a bad proof with `error="invalid_dpop_proof"`.
+ * A request without a token is offered both schemes when the error lists DPoP algorithms.
+ *
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
  */
 export function challenge(err: TesseraVerifyError, o: ChallengeOptions = {}): AuthFailure {
   const [status, error] = ANSWERS[err.code]
@@ -67,14 +76,26 @@ export function challenge(err: TesseraVerifyError, o: ChallengeOptions = {}): Au
   }
   if (status === 401 || status === 400 || status === 403) {
     const params: string[] = []
-    if (o.realm !== undefined) params.push(`realm="${quotable(o.realm)}"`)
+    const realm = o.realm !== undefined ? `realm="${quotable(o.realm)}"` : undefined
+    if (realm !== undefined) params.push(realm)
     if (error !== undefined) {
       params.push(`error="${error}"`, `error_description="${description}"`)
     }
     if (error === 'insufficient_scope' && err.scopes) {
       params.push(`scope="${quotable(err.scopes.join(' '))}"`)
     }
-    headers['www-authenticate'] = params.length > 0 ? `Bearer ${params.join(', ')}` : 'Bearer'
+    const algs = err.dpopAlgorithms?.length ? `algs="${err.dpopAlgorithms.join(' ')}"` : undefined
+    if (err.scheme === 'DPoP') {
+      const dpop = [...params, ...(algs ? [algs] : [])]
+      headers['www-authenticate'] = dpop.length > 0 ? `DPoP ${dpop.join(', ')}` : 'DPoP'
+    } else {
+      let www = params.length > 0 ? `Bearer ${params.join(', ')}` : 'Bearer'
+      // No credentials at all: either scheme will do.
+      if (err.code === 'token_missing' && algs !== undefined) {
+        www += `, DPoP ${[...(realm ? [realm] : []), algs].join(', ')}`
+      }
+      headers['www-authenticate'] = www
+    }
   }
   if (status === 503) headers['retry-after'] = '5'
   const body =

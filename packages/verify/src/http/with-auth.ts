@@ -10,7 +10,9 @@ export interface WithAuthOptions extends ChallengeOptions {
 /**
  * Wraps a fetch-style handler (`(Request) => Response`: Bun, Deno, Cloudflare Workers, Next.js
  * route handlers, `@hono/node-server`) so it runs only for requests with a valid access token,
- * which it receives as its second argument. Failures are answered per RFC 6750.
+ * which it receives as its second argument: a bearer token, or a DPoP-bound token with its proof
+ * (RFC 9449 7.1; `request.url` is the URL the proof's `htu` must match). Failures are answered
+ * per RFC 6750 and RFC 9449.
  *
  * @example
  * ```ts
@@ -29,8 +31,12 @@ export function withAuth<Extra extends object = object>(
   return async (request) => {
     const r = await authenticateRequest(
       verifier,
-      request.headers.get('authorization') ?? undefined,
-      request.url,
+      {
+        method: request.method,
+        url: request.url,
+        authorization: request.headers.get('authorization') ?? undefined,
+        dpop: request.headers.get('dpop'),
+      },
       scopes,
     )
     if (!r.ok) {

@@ -25,8 +25,8 @@ function send(res: Response, err: TesseraVerifyError, o: ChallengeOptions): void
 }
 
 /**
- * Express middleware: verifies the bearer token and sets `req.auth`, or answers 401/403/400/503
- * per RFC 6750.
+ * Express middleware: verifies the access token (`Bearer`, or `DPoP` with its proof) and sets
+ * `req.auth`, or answers 401/403/400/503 per RFC 6750 and RFC 9449.
  *
  * @example
  * ```ts
@@ -41,7 +41,15 @@ export function authenticate(
 ): RequestHandler {
   const scopes = options.scopes ?? []
   return (req: Request, res: Response, next: NextFunction) => {
-    authenticateRequest(verifier, req.headers.authorization, req.originalUrl, scopes).then((r) => {
+    const request = {
+      method: req.method,
+      // `req.protocol` and the Host header: behind a proxy, set express's `trust proxy` or the
+      // verifier's `dpop.origin`, so the URL is the one the client used.
+      url: `${req.protocol}://${req.get('host') ?? 'localhost'}${req.originalUrl}`,
+      authorization: req.headers.authorization,
+      dpop: req.headersDistinct.dpop,
+    }
+    authenticateRequest(verifier, request, scopes).then((r) => {
       if (!r.ok) return send(res, r.error, options)
       req.auth = r.token
       next()

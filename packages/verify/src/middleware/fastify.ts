@@ -24,8 +24,8 @@ function send(reply: FastifyReply, err: TesseraVerifyError, o: ChallengeOptions)
 }
 
 /**
- * A fastify `preHandler` hook: verifies the bearer token and sets `request.auth`, or answers
- * 401/403/400/503 per RFC 6750.
+ * A fastify `preHandler` hook: verifies the access token (`Bearer`, or `DPoP` with its proof) and
+ * sets `request.auth`, or answers 401/403/400/503 per RFC 6750 and RFC 9449.
  *
  * @example
  * ```ts
@@ -43,8 +43,14 @@ export function authenticate(
   return async (request, reply) => {
     const r = await authenticateRequest(
       verifier,
-      request.headers.authorization,
-      request.url,
+      {
+        method: request.method,
+        // fastify's protocol and host: behind a proxy, set its `trustProxy` or the verifier's
+        // `dpop.origin`, so the URL is the one the client used.
+        url: `${request.protocol}://${request.host}${request.url}`,
+        authorization: request.headers.authorization,
+        dpop: request.raw.headersDistinct.dpop,
+      },
       scopes,
     )
     if (!r.ok) return send(reply, r.error, options)

@@ -20,8 +20,8 @@ function failure(err: TesseraVerifyError, o: ChallengeOptions): Response {
 }
 
 /**
- * Hono middleware: verifies the bearer token and sets `c.var.auth`, or answers 401/403/400/503
- * per RFC 6750.
+ * Hono middleware: verifies the access token (`Bearer`, or `DPoP` with its proof) and sets
+ * `c.var.auth`, or answers 401/403/400/503 per RFC 6750 and RFC 9449.
  *
  * @example
  * ```ts
@@ -37,7 +37,16 @@ export function authenticate<Extra extends object = object>(
 ): MiddlewareHandler<AuthEnv<Extra>> {
   const scopes = options.scopes ?? []
   return async (c, next) => {
-    const r = await authenticateRequest(verifier, c.req.header('authorization'), c.req.url, scopes)
+    const r = await authenticateRequest(
+      verifier,
+      {
+        method: c.req.method,
+        url: c.req.url,
+        authorization: c.req.header('authorization'),
+        dpop: c.req.header('dpop'),
+      },
+      scopes,
+    )
     if (!r.ok) return failure(r.error, options)
     c.set('auth', r.token)
     await next()

@@ -1,5 +1,7 @@
 import { ExpiringLru } from '../cache/expiring-lru.js'
-import { TesseraVerifyError } from '../errors.js'
+import { checkProof } from '../dpop/check-proof.js'
+import { claimError, isVerifyError, TesseraVerifyError } from '../errors.js'
+import { dpopValues, presentedToken, searchOf } from '../http/presented-token.js'
 import { Introspector } from '../introspection/introspector.js'
 import { checkClaims, scopesOf } from '../jwt/check-claims.js'
 import type { CheckedHeader } from '../jwt/check-header.js'
@@ -9,7 +11,12 @@ import { IssuerMetadata } from '../keys/issuer-metadata.js'
 import { RemoteKeySet } from '../keys/remote-key-set.js'
 import type { VerificationKey } from '../keys/verification-key.js'
 import { resolveOptions, type VerifierOptions } from './options.js'
-import type { AccessTokenClaims, TokenVerifier, VerifiedToken } from './verified-token.js'
+import type {
+  AccessTokenClaims,
+  ProtectedRequest,
+  TokenVerifier,
+  VerifiedToken,
+} from './verified-token.js'
 
 /** Counters for metrics and tests. */
 export interface VerifierStats {
@@ -27,10 +34,30 @@ export interface VerifierStats {
 
 export interface Verifier<Extra extends object = object> extends TokenVerifier<Extra> {
   /**
-   * Verifies an access token (the bare JWT, without `Bearer `). Resolves to its claims, or
-   * rejects with a {@link TesseraVerifyError}.
+   * Verifies an access token presented as a bearer token (the bare JWT, without `Bearer `).
+   * Resolves to its claims, or rejects with a {@link TesseraVerifyError}. A DPoP-bound token
+   * (`cnf.jkt`) is refused (`dpop_bound`): it is only good with its proof, through
+   * {@link Verifier.verifyRequest}.
    */
   verify(token: string): Promise<VerifiedToken<Extra>>
+  /**
+   * Verifies the access token of a request, `Bearer` or `DPoP` (RFC 9449 7.1): the token as
+   * `verify` does, then its binding. A bound token needs the `DPoP` scheme and a valid proof of
+   * its key for this request; an unbound one the `Bearer` scheme (and `dpop.required` unset).
+   * Errors carry the scheme to challenge with. The middleware all call this.
+   *
+   * @example
+   * ```ts
+   * const auth = await verifier.verifyRequest({
+   *   method: req.method,
+   *   url: 'https://api.example.com/orders',
+   *   authorization: req.headers.authorization,
+   *   dpop: req.headers.dpop,
+   * })
+   * ```
+   * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+   */
+  verifyRequest(request: ProtectedRequest): Promise<VerifiedToken<Extra>>
   stats(): VerifierStats
 }
 
@@ -111,34 +138,85 @@ export function createVerifier<Extra extends object = object>(
     return new Verified(Object.freeze(claims) as AccessTokenClaims & Readonly<Extra>, header)
   }
 
+  /** The token checks, steps 1 to 10, whatever the scheme. */
+  async function verifyToken(token: string): Promise<VerifiedToken<Extra>> {
+    if (typeof token !== 'string' || token === '') {
+      throw new TesseraVerifyError('token_missing', 'no access token was presented')
+    }
+    if (token.length > o.maxTokenSize) {
+      throw new TesseraVerifyError(
+        'token_too_large',
+        `the token is longer than ${o.maxTokenSize} bytes`,
+      )
+    }
+    const now = o.clock.now()
+    let result = cache?.get(token, now)
+    if (result) {
+      cacheHits++
+    } else {
+      fullVerifications++
+      const parts = splitJws(token)
+      const header = headers.get(token, parts.dot1)
+      // The key is found synchronously unless the key set must be fetched.
+      const key =
+        keys.find(header.kid, header.alg, now) ?? (await keys.resolve(header.kid, header.alg))
+      result = finish(token, parts, header, key, now)
+      cache?.set(token, result, result.claims.exp * 1000, now)
+    }
+    if (introspector) await introspector.check(token, result.claims.exp)
+    return result
+  }
+
+  const dpopAlgs = o.dpop.algorithmList
+
   return {
     async verify(token: string): Promise<VerifiedToken<Extra>> {
-      if (typeof token !== 'string' || token === '') {
-        throw new TesseraVerifyError('token_missing', 'no access token was presented')
-      }
-      if (token.length > o.maxTokenSize) {
-        throw new TesseraVerifyError(
-          'token_too_large',
-          `the token is longer than ${o.maxTokenSize} bytes`,
-        )
-      }
-      const now = o.clock.now()
-      let result = cache?.get(token, now)
-      if (result) {
-        cacheHits++
-      } else {
-        fullVerifications++
-        const parts = splitJws(token)
-        const header = headers.get(token, parts.dot1)
-        // The key is found synchronously unless the key set must be fetched.
-        const key =
-          keys.find(header.kid, header.alg, now) ?? (await keys.resolve(header.kid, header.alg))
-        result = finish(token, parts, header, key, now)
-        cache?.set(token, result, result.claims.exp * 1000, now)
-      }
-      if (introspector) await introspector.check(token, result.claims.exp)
+      const result = await verifyToken(token)
+      if (boundJkt(result.claims) !== undefined)
+        throw boundAsBearer().withChallenge('DPoP', dpopAlgs)
       return result
     },
+
+    async verifyRequest(request: ProtectedRequest): Promise<VerifiedToken<Extra>> {
+      let scheme: 'Bearer' | 'DPoP' = 'Bearer'
+      try {
+        const presented = presentedToken(request.authorization, searchOf(request.url))
+        scheme = presented.scheme
+        const result = await verifyToken(presented.token)
+        const jkt = boundJkt(result.claims)
+        if (jkt !== undefined && scheme === 'Bearer') {
+          scheme = 'DPoP'
+          throw boundAsBearer()
+        }
+        if (jkt === undefined && scheme === 'DPoP') {
+          throw new TesseraVerifyError(
+            'dpop_not_bound',
+            'the access token is not DPoP-bound: send it with the Bearer scheme',
+          )
+        }
+        if (jkt === undefined && o.dpop.required) {
+          scheme = 'DPoP'
+          throw new TesseraVerifyError(
+            'dpop_not_bound',
+            'this API accepts DPoP-bound access tokens only',
+          )
+        }
+        if (jkt !== undefined) {
+          await checkProof(o, {
+            values: dpopValues(request.dpop),
+            method: request.method,
+            url: request.url,
+            accessToken: presented.token,
+            boundJkt: jkt,
+          })
+        }
+        return result
+      } catch (err) {
+        if (!isVerifyError(err)) throw err
+        throw err.withChallenge(err.scheme === 'DPoP' ? 'DPoP' : scheme, dpopAlgs)
+      }
+    },
+
     stats: () => ({
       cacheEntries: cache?.size ?? 0,
       cacheHits,
@@ -168,4 +246,26 @@ class Verified<Extra extends object> implements VerifiedToken<Extra> {
   get scopes(): readonly string[] {
     return (this.#scopes ??= Object.freeze(scopesOf(this.claims)))
   }
+}
+
+function boundAsBearer(): TesseraVerifyError {
+  return new TesseraVerifyError(
+    'dpop_bound',
+    'the access token is DPoP-bound: send it with the DPoP scheme and a proof',
+  )
+}
+
+/**
+ * The DPoP key thumbprint a token is bound to (RFC 9449 6.1), or undefined for an unbound token.
+ * A `cnf` that binds it otherwise (a certificate, RFC 8705) cannot be checked here, so the token
+ * is refused rather than taken for a bearer token.
+ */
+function boundJkt(claims: AccessTokenClaims): string | undefined {
+  const cnf: unknown = claims.cnf
+  if (cnf === undefined) return undefined
+  const jkt = typeof cnf === 'object' && cnf !== null ? (cnf as { jkt?: unknown }).jkt : undefined
+  if (typeof jkt !== 'string' || jkt === '') {
+    throw claimError('claim_invalid', 'cnf', 'cnf claim is not a DPoP key binding (jkt)')
+  }
+  return jkt
 }

@@ -1,3 +1,4 @@
+import { MemoryReplayStore, type DpopReplayStore } from '../dpop/replay-store.js'
 import { TesseraVerifyError } from '../errors.js'
 import { systemClock, type Clock } from '../lib/clock.js'
 
@@ -5,6 +6,48 @@ import { systemClock, type Clock } from '../lib/clock.js'
 export type Algorithm = 'ES256' | 'EdDSA' | 'RS256' | 'PS256'
 
 export const ALGORITHMS: readonly Algorithm[] = ['ES256', 'EdDSA', 'RS256', 'PS256']
+
+/**
+ * JWS algorithms a DPoP proof may use. `Ed25519` is the fully-specified name of EdDSA over
+ * Ed25519 (RFC 9864), which current clients (oauth4webapi) write.
+ */
+export type DpopAlgorithm = Algorithm | 'Ed25519'
+
+export const DPOP_ALGORITHMS: readonly DpopAlgorithm[] = [
+  'ES256',
+  'EdDSA',
+  'Ed25519',
+  'RS256',
+  'PS256',
+]
+
+/** DPoP (RFC 9449) at this API: how proofs of possession are checked. */
+export interface DpopOptions {
+  /** Algorithms accepted for proofs. Default ES256, EdDSA, Ed25519, RS256, PS256. */
+  algorithms?: readonly DpopAlgorithm[]
+  /** Seconds a proof's `iat` may lie before or after now. Default 60, from 5 to 300. */
+  proofWindow?: number
+  /**
+   * Accept DPoP-bound tokens only: a bearer token gets 401 `dpop_not_bound`. Default false
+   * (bearer tokens keep working; bound tokens always need their proof).
+   */
+  required?: boolean
+  /**
+   * The origin clients call this API at (`https://api.example.com`), for the proof's `htu`.
+   * Default: the request's own, as the framework reports it (protocol and Host header). Set it
+   * when a proxy in front changes the scheme or host and the framework does not know.
+   */
+  origin?: string
+  /** Proofs the in-memory replay cache holds at most. Default 100 000. Unused with
+   * `replayStore`. */
+  replayCacheSize?: number
+  /**
+   * Where accepted proofs are remembered, so each is accepted once. Default: in memory, per
+   * process. Give a shared store (Redis `SET key 1 NX PXAT expiresAt`) when several instances
+   * serve the API, or a proof replayed to another instance within the window passes.
+   */
+  replayStore?: DpopReplayStore
+}
 
 /** A claim requirement: the exact value, or a predicate the value must satisfy. */
 export type ClaimCheck = string | number | boolean | ((value: unknown) => boolean)
@@ -95,6 +138,12 @@ export interface VerifierOptions {
   cache?: { maxEntries?: number } | false
   /** Also ask the issuer whether each token is still active (RFC 7662). Default off. */
   introspection?: IntrospectionOptions
+  /**
+   * DPoP proof checking (RFC 9449). Always on: a token with `cnf.jkt` is accepted only with the
+   * DPoP scheme and a valid proof, through `verifyRequest` and the middleware. These options tune
+   * it; see {@link DpopOptions}.
+   */
+  dpop?: DpopOptions
   /** Seconds an HTTP request to the issuer (discovery, JWKS, introspection) may take. Default 5. */
   timeout?: number
   /** Default `globalThis.fetch`. */
@@ -117,6 +166,16 @@ export interface ResolvedIntrospection {
   maxEntries: number
 }
 
+export interface ResolvedDpop {
+  algorithms: ReadonlySet<DpopAlgorithm>
+  /** As listed, for `algs` in challenges. */
+  algorithmList: readonly DpopAlgorithm[]
+  windowSec: number
+  required: boolean
+  origin: string | undefined
+  replay: DpopReplayStore
+}
+
 export interface ResolvedOptions {
   issuer: string
   audiences: readonly string[]
@@ -132,6 +191,7 @@ export interface ResolvedOptions {
   maxAgeMs: number
   cacheMaxEntries: number
   introspection: ResolvedIntrospection | undefined
+  dpop: ResolvedDpop
   timeoutMs: number
   fetch: FetchLike
   clock: Clock
@@ -259,6 +319,8 @@ export function resolveOptions(o: VerifierOptions): ResolvedOptions {
   const clock = o.clock ?? systemClock
   if (typeof clock?.now !== 'function') throw bad('clock', 'must have a now() method')
 
+  const dpop = resolveDpop(o.dpop, clock)
+
   return {
     issuer,
     audiences: [...(audiences as readonly string[])],
@@ -274,9 +336,58 @@ export function resolveOptions(o: VerifierOptions): ResolvedOptions {
     maxAgeMs: seconds('jwks.maxAge', o.jwks?.maxAge, 300, 1, 86_400) * 1000,
     cacheMaxEntries,
     introspection,
+    dpop,
     timeoutMs: seconds('timeout', o.timeout, 5, 0.1, 60) * 1000,
     fetch: fetchImpl,
     clock,
     allowInsecureRequests: allowInsecure,
+  }
+}
+
+function resolveDpop(d: DpopOptions | undefined, clock: Clock): ResolvedDpop {
+  if (d !== undefined && (typeof d !== 'object' || d === null))
+    throw bad('dpop', 'must be an object')
+  const algs = d?.algorithms ?? DPOP_ALGORITHMS
+  if (!Array.isArray(algs) || algs.length === 0) {
+    throw bad('dpop.algorithms', `must be a non-empty list of ${DPOP_ALGORITHMS.join(', ')}`)
+  }
+  for (const a of algs as unknown[]) {
+    if (!DPOP_ALGORITHMS.includes(a as DpopAlgorithm)) {
+      throw bad('dpop.algorithms', `only ${DPOP_ALGORITHMS.join(', ')} are supported`)
+    }
+  }
+  if (d?.required !== undefined && typeof d.required !== 'boolean') {
+    throw bad('dpop.required', 'must be true or false')
+  }
+  let origin: string | undefined
+  if (d?.origin !== undefined) {
+    let url: URL | undefined
+    try {
+      url = new URL(d.origin)
+    } catch {
+      url = undefined
+    }
+    // Only compared with the proofs' htu: plain http is fine for an API on an internal network.
+    if (!url || !['http:', 'https:'].includes(url.protocol) || url.origin !== d.origin) {
+      throw bad(
+        'dpop.origin',
+        'must be an origin only (scheme, host and port), e.g. https://api.example.com',
+      )
+    }
+    origin = url.origin
+  }
+  const replayStore = d?.replayStore
+  if (replayStore !== undefined && typeof replayStore?.use !== 'function') {
+    throw bad('dpop.replayStore', 'must have a use(key, expiresAt) method')
+  }
+  const size = count('dpop.replayCacheSize', d?.replayCacheSize, 100_000, 1, 10_000_000)
+  const list = [...new Set(algs as readonly DpopAlgorithm[])]
+  return {
+    algorithms: new Set(list),
+    algorithmList: list,
+    windowSec: seconds('dpop.proofWindow', d?.proofWindow, 60, 5, 300),
+    required: d?.required ?? false,
+    origin,
+    replay: replayStore ?? new MemoryReplayStore(size, clock),
   }
 }

@@ -24,7 +24,25 @@ export interface AccessTokenClaims {
   readonly auth_time?: number
   readonly acr?: string
   readonly amr?: readonly string[]
+  /** RFC 9449 6.1: the thumbprint of the DPoP key the token is bound to. */
+  readonly cnf?: { readonly jkt?: string }
   readonly [claim: string]: unknown
+}
+
+/** The parts of an HTTP request a verifier reads. */
+export interface ProtectedRequest {
+  /** The HTTP method, as sent (`GET`). */
+  method: string
+  /**
+   * The absolute URL the client sent the request to (`https://api.example.com/orders?x=1`): its
+   * query is checked for a leaked token, and for DPoP its origin and path must match the proof's
+   * `htu` (see the `dpop.origin` option behind a proxy).
+   */
+  url: string
+  /** The `Authorization` header. */
+  authorization: string | undefined
+  /** The `DPoP` header: a string, or every value when the framework keeps repeated headers apart. */
+  dpop: string | readonly string[] | null | undefined
 }
 
 /**
@@ -40,5 +58,8 @@ export interface VerifiedToken<Extra extends object = object> {
 
 /** What the middleware needs of a verifier; {@link createVerifier}'s result is one. */
 export interface TokenVerifier<Extra extends object = object> {
+  /** Verifies a bare access token presented as a bearer token. */
   verify(token: string): Promise<VerifiedToken<Extra>>
+  /** Verifies the access token of a request, with its DPoP proof when it is bound. */
+  verifyRequest(request: ProtectedRequest): Promise<VerifiedToken<Extra>>
 }

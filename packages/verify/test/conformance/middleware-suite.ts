@@ -6,6 +6,7 @@ import type { VerifierOptions } from '../../src/verifier/options.js'
 import type { RunningApp, StartApp } from '../helpers/apps.js'
 import { FakeClock, NOW_S } from '../helpers/fake-clock.js'
 import { craft, hmacSigner, makeKey, makeWeakRsaKey, rawSignature } from '../helpers/keys.js'
+import { dpopSuite } from './dpop-suite.js'
 import {
   AUDIENCE,
   makeIssuerKeys,
@@ -21,6 +22,9 @@ interface Answer {
   text: string
   body: any
 }
+
+/** RFC 9449 7.1: a request without credentials is offered both schemes. */
+const NO_TOKEN = 'Bearer, DPoP algs="ES256 EdDSA Ed25519 RS256 PS256"'
 
 const INVALID = (description: string) =>
   `Bearer error="invalid_token", error_description="${description}"`
@@ -44,8 +48,8 @@ const MSG = {
 
 /**
  * The conformance suite every middleware binding passes: JWT-01 to JWT-18 of
- * SECURITY-CHECKLIST.md, TOK-02, and the RFC 6750 answers, each over real HTTP against a real
- * server. Time is frozen through the verifier's injected clock; the JWKS comes from a test issuer
+ * SECURITY-CHECKLIST.md, TOK-02, the RFC 6750 answers and DPoP (dpop-suite.ts), each over real
+ * HTTP against a real server. Time is frozen through the verifier's injected clock; the JWKS comes from a test issuer
  * we can rotate, break and count. No test is skipped for any binding.
  */
 export function middlewareSuite(name: string, start: StartApp): void {
@@ -131,11 +135,11 @@ export function middlewareSuite(name: string, start: StartApp): void {
         },
       )
 
-      it('a request without a token gets 401 with a bare Bearer challenge', async () => {
+      it('a request without a token gets 401 with bare Bearer and DPoP challenges', async () => {
         await serve()
         const r = await call(undefined)
         expect(r.status).toBe(401)
-        expect(r.www).toBe('Bearer')
+        expect(r.www).toBe(NO_TOKEN)
         expect(r.body).toEqual({
           error: 'unauthorized',
           error_description: 'no access token was presented',
@@ -146,7 +150,10 @@ export function middlewareSuite(name: string, start: StartApp): void {
         await serve()
         const r = await call(undefined, '/api/me', { authorization: 'Basic dXNlcjpwYXNz' })
         expect(r.status).toBe(401)
-        expect(r.www).toBe('Bearer')
+        expect(r.www).toBe(NO_TOKEN)
+        expect(r.body.error_description).toBe(
+          'the Authorization header is not a Bearer or DPoP token',
+        )
       })
 
       it('Bearer credentials that are not a token68 string are invalid_token', async () => {
@@ -734,6 +741,7 @@ export function middlewareSuite(name: string, start: StartApp): void {
       })
     })
   })
+  dpopSuite(name, start)
 }
 
 /**

@@ -24,6 +24,7 @@ export const AUTHORIZATION_PARAMETERS: ReadonlyMap<string, number> = new Map([
   ['prompt', 64],
   ['max_age', 16],
   ['login_hint', 256],
+  ['dpop_jkt', 64],
   ['request', 2048],
   ['request_uri', 2048],
 ])
@@ -46,6 +47,8 @@ export interface AuthorizationRequest {
   /** Seconds (OIDC `max_age`). */
   maxAge: number | undefined
   loginHint: string | undefined
+  /** RFC 9449 10: the DPoP key thumbprint the code is bound to. */
+  dpopJkt: string | null
 }
 
 /** A request whose client and redirect URI are known: errors may now go back to the client. */
@@ -70,5 +73,6 @@ export function newAuthorizationRequest(all: Params): AuthorizationRequest {
     prompt: new Set(),
     maxAge: undefined,
     loginHint: undefined,
+    dpopJkt: null,
   }
 }

@@ -35,6 +35,7 @@ import { PATHS } from '../paths.js'
 import type { AuthorizeCheck } from './authorize-check.js'
 import { isTrusted, newAuthorizationRequest, type TrustedRequest } from './authorization-request.js'
 import { checkClient } from './checks/check-client.js'
+import { checkDpopJkt } from './checks/check-dpop-jkt.js'
 import { checkGrantType } from './checks/check-grant-type.js'
 import { checkLoginHint } from './checks/check-login-hint.js'
 import { checkMaxAge } from './checks/check-max-age.js'
@@ -74,6 +75,7 @@ export const REQUEST_CHECKS: readonly AuthorizeCheck[] = [
   checkPrompt, //        none | login | consent | select_account
   checkMaxAge,
   checkLoginHint,
+  checkDpopJkt, //       dpop_jkt is a JWK thumbprint (RFC 9449 10)
 ]
 
 /**

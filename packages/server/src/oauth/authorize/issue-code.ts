@@ -42,6 +42,7 @@ export async function issueCode(
     sessionId: null,
     userAgent: userAgent(req),
     ip: clientIp(req, ctx.config.trustProxy),
+    dpopJkt: r.dpopJkt,
   })
   return code
 }

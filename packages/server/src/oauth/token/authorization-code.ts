@@ -2,6 +2,7 @@ import { sha256b64u, safeEqual } from '../../lib/crypto.js'
 import { randomId } from '../../lib/random.js'
 import { param, requireParam } from '../../http/form.js'
 import type { SessionRecord } from '../../store/types.js'
+import { checkCodeBinding, sessionJkt } from '../dpop/token-binding.js'
 import { InvalidGrant, InvalidRequest } from '../errors.js'
 import { parseScope, requestedResources, resolveAudience } from './audience.js'
 import { sessionTokens, type GrantHandler } from './grant.js'
@@ -45,6 +46,7 @@ export const authorizationCodeGrant: GrantHandler = async (g) => {
   if (redirectUri !== undefined && redirectUri !== rec.redirectUri) {
     throw new InvalidGrant('redirect_uri does not match the authorization request')
   }
+  checkCodeBinding(rec, g.dpop)
 
   // A replay is punished whenever it comes: RFC 6749 4.1.2 sets no time limit on it.
   if (rec.consumedAt !== null) return replay(g, rec.sessionId)
@@ -78,6 +80,7 @@ export const authorizationCodeGrant: GrantHandler = async (g) => {
     salt: randomId(ctx.random),
     userAgent: g.userAgent ?? rec.userAgent,
     ip: g.ip,
+    dpopJkt: sessionJkt(client, g.dpop),
   }
   // Validate the audience before anything is written, so a bad resource changes nothing.
   const api = await resolveAudience(ctx, resources, rec.resources)

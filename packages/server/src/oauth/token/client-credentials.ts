@@ -34,11 +34,12 @@ export const clientCredentialsGrant: GrantHandler = async (g) => {
     client,
     user: undefined,
     scope: scopeForApi(api, scopes),
+    ...(g.dpop ? { jkt: g.dpop.jkt } : {}),
   })
   ctx.metrics.tokens.inc({ grant_type: 'client_credentials' })
   return {
     access_token: at.token,
-    token_type: 'Bearer',
+    token_type: g.dpop ? 'DPoP' : 'Bearer',
     expires_in: at.expiresIn,
     scope: scopeForApi(api, scopes),
   }

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { ServerContext } from '../../context.js'
 import type { Params } from '../../http/form.js'
 import type { ApiRecord, ClientRecord, SessionRecord, UserRecord } from '../../store/types.js'
+import type { DpopProof } from '../dpop/dpop-proof.js'
 import { userClaims } from '../../users/claims.js'
 import { scopeForApi } from './audience.js'
 import type { TokenResponse } from './token-response.js'
@@ -15,6 +16,8 @@ export interface GrantRequest {
   client: ClientRecord
   ip: string
   userAgent: string | null
+  /** The request's verified DPoP proof; the access token is bound to its key (RFC 9449 5). */
+  dpop: DpopProof | undefined
 }
 
 export type GrantHandler = (g: GrantRequest) => Promise<TokenResponse>
@@ -48,10 +51,11 @@ export async function sessionTokens(
     sessionId: session.id,
     authTime: session.authTime,
     amr: session.amr,
+    ...(g.dpop ? { jkt: g.dpop.jkt } : {}),
   })
   const res: TokenResponse = {
     access_token: at.token,
-    token_type: 'Bearer',
+    token_type: g.dpop ? 'DPoP' : 'Bearer',
     expires_in: at.expiresIn,
     scope: scopeForApi(api, scopes),
   }

@@ -5,6 +5,7 @@ import { param, type Params } from '../../http/form.js'
 import { userAgent } from '../../http/request-info.js'
 import type { GrantType } from '../../store/types.js'
 import { authenticateClient } from '../client-auth.js'
+import { tokenRequestProof } from '../dpop/dpop-request.js'
 import {
   InvalidGrant,
   InvalidRequest,
@@ -70,6 +71,7 @@ export function noQueryCredentials(req: FastifyRequest): void {
  * | client authenticated          | invalid_client (401)     |
  * | client may use the grant      | unauthorized_client      |
  * | cookie delivery: COOKIE_CHECKS (Origin, header, no refresh_token in the body), then the cookie | invalid_request / invalid_grant |
+ * | DPoP proof, when sent or the client requires one (src/oauth/dpop) | invalid_dpop_proof / use_dpop_nonce |
  * | the grant's own checks        | invalid_grant / invalid_scope / invalid_target |
  *
  * For a client with `refreshTokenDelivery: 'cookie'` the refresh token is read from and written
@@ -83,6 +85,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
   })
   app.post(PATHS.token, async (req, reply) => {
     reply.header('cache-control', 'no-store').header('pragma', 'no-cache')
+    if (ctx.config.dpop.requireNonce) reply.header('dpop-nonce', ctx.dpopNonces.current())
     noQueryCredentials(req)
     const body = formBody(req)
     const grantType = param(body, 'grant_type', 100)
@@ -97,6 +100,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
       throw new UnauthorizedClient(`this client may not use ${grantType}`)
     }
     try {
+      const dpop = await tokenRequestProof(ctx, req, client)
       if (usesRefreshCookie(client)) {
         const refresh = grantType === 'refresh_token'
         const bodyToken = { name: 'refresh_token', value: param(body, 'refresh_token', 512) }
@@ -109,10 +113,11 @@ export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
           client,
           ip,
           userAgent: userAgent(req),
+          dpop,
         })
         return sendTokens(reply, deliverRefreshCookie(ctx, reply, c, tokens))
       }
-      const tokens = await handler({ ctx, req, body, client, ip, userAgent: userAgent(req) })
+      const tokens = await handler({ ctx, req, body, client, ip, userAgent: userAgent(req), dpop })
       return sendTokens(reply, tokens)
     } catch (err) {
       if (err instanceof OAuthError) {

@@ -1,6 +1,7 @@
 import { param, requireParam } from '../../http/form.js'
 import { judgeSession } from '../../sessions/lifecycle.js'
 import type { SessionRecord } from '../../store/types.js'
+import { checkRefreshBinding } from '../dpop/token-binding.js'
 import { InvalidGrant, TemporarilyUnavailable } from '../errors.js'
 import { narrowScope, parseScope, requestedResources, resolveAudience } from './audience.js'
 import { sessionTokens, type GrantHandler, type GrantRequest } from './grant.js'
@@ -35,6 +36,8 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
   if (session.clientId !== client.id) {
     throw new InvalidGrant('the refresh token is invalid', 'refresh token of another client')
   }
+  // RT-18: before anything is judged or written.
+  checkRefreshBinding(session, g.dpop)
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const now = ctx.clock.now()

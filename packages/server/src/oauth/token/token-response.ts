@@ -2,7 +2,8 @@ import type { FastifyReply } from 'fastify'
 
 export interface TokenResponse {
   access_token: string
-  token_type: 'Bearer'
+  /** `DPoP` when the access token is bound to the request's DPoP key (RFC 9449 5). */
+  token_type: 'Bearer' | 'DPoP'
   expires_in: number
   scope: string
   refresh_token?: string

@@ -10,6 +10,7 @@ export function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migra
     '0002_binary_collation': kind === 'postgres' ? binaryCollation : NOTHING,
     '0003_admin': admin,
     '0004_webhooks': webhooks(kind),
+    '0005_dpop': dpop,
   }
 }
 
@@ -311,4 +312,22 @@ function webhooks(kind: 'sqlite' | 'postgres'): Migration {
       }
     },
   }
+}
+
+/** RFC 9449: the DPoP key a session's refresh tokens are bound to, and the proofs (jti) already
+ * accepted, so a replay is refused by every instance sharing the store. */
+const dpop: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('sessions').addColumn('dpop_jkt', 'text').execute()
+    await db.schema
+      .createTable('dpop_proofs')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .execute()
+    await db.schema
+      .createIndex('dpop_proofs_expires')
+      .on('dpop_proofs')
+      .column('expires_at')
+      .execute()
+  },
 }
