@@ -73,6 +73,7 @@ const TABLES = [
   'authorization_codes',
   'browser_sessions',
   'clients',
+  'dpop_proofs',
   'security_events',
   'sessions',
   'signing_keys',
