@@ -1,12 +1,14 @@
 import type { FastifyRequest } from 'fastify'
 import type { ServerContext } from '../context.js'
 import type { SessionRecord, UserRecord } from '../store/types.js'
+import type { PresentedToken } from '../oauth/bearer.js'
 import type { LiveAccessToken } from '../tokens/verify-own-token.js'
 
 /** What the checks of one account API request establish, in the order the tables run them. */
 export interface AccountRequest {
   readonly req: FastifyRequest
-  /** The bearer token (never logged, never echoed). */
+  /** The access token and its scheme (never logged, never echoed). */
+  presented?: PresentedToken
   token?: string
   live?: LiveAccessToken
   /** The user the token is for. */

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issuerApi } from '../../src/oauth/token/audience.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { basicAuth, postForm } from '../helpers/grants.js'
+import { dpopKey, makeProof, tokenProof } from '../helpers/dpop.js'
+import { basicAuth, mintCode, postForm } from '../helpers/grants.js'
 import { authorize } from '../helpers/oauth-flow.js'
 import {
   API_A,
@@ -387,7 +388,7 @@ describe('account API: authentication, scope and bad input', () => {
       () => account(t, 'GET', '/account/sessions', undefined),
       401,
       { error: 'invalid_token', error_description: 'an access token is required' },
-      'Bearer realm="tessera"',
+      'Bearer realm="tessera", DPoP realm="tessera", algs="ES256 EdDSA Ed25519 RS256 PS256"',
     ],
     [
       'a Basic Authorization header',
@@ -395,9 +396,9 @@ describe('account API: authentication, scope and bad input', () => {
       401,
       {
         error: 'invalid_token',
-        error_description: 'the Authorization header is not a Bearer token',
+        error_description: 'the Authorization header is not a Bearer or DPoP token',
       },
-      'Bearer realm="tessera", error="invalid_token", error_description="the Authorization header is not a Bearer token"',
+      'Bearer realm="tessera", error="invalid_token", error_description="the Authorization header is not a Bearer or DPoP token"',
     ],
     [
       'the token in the query string',
@@ -581,5 +582,87 @@ describe('account API: CORS for the registered web apps', () => {
       origin: 'https://evil.example.test',
     })
     expect(evil.headers.get('access-control-allow-origin')).toBeNull()
+  })
+})
+
+describe('account API with DPoP-bound tokens (RFC 9449 7)', () => {
+  async function boundSignIn() {
+    const key = await dpopKey('ES256')
+    const c = await mintCode(t, alice, { scope: 'openid offline_access account:sessions' })
+    const r = await postForm(
+      `${t.url}/oauth/token`,
+      {
+        grant_type: 'authorization_code',
+        code: c.code,
+        code_verifier: c.verifier,
+        redirect_uri: c.redirectUri,
+        client_id: c.clientId,
+      },
+      { dpop: tokenProof(t, key) },
+    )
+    expect(r.status, JSON.stringify(r.body)).toBe(200)
+    expect(r.body.token_type).toBe('DPoP')
+    const sid = /^tsr_([^.]+)\./.exec(r.body.refresh_token as string)![1]!
+    return { key, at: r.body.access_token as string, sid }
+  }
+  const proof = (
+    key: Awaited<ReturnType<typeof dpopKey>>,
+    at: string,
+    method: string,
+    path: string,
+  ) => makeProof(key, { htu: `${t.url}${path}`, htm: method, accessToken: at }, t.clock.now())
+
+  it('lists and ends sessions with the DPoP scheme and a proof of the bound key', async () => {
+    await fresh(alice)
+    const { key, at, sid } = await boundSignIn()
+    const list = await account(t, 'GET', '/account/sessions', undefined, {
+      authorization: `DPoP ${at}`,
+      dpop: proof(key, at, 'GET', '/account/sessions'),
+    })
+    expect(list.status, JSON.stringify(list.body)).toBe(200)
+    expect(
+      list.body.sessions.map((s: { id: string; current: boolean }) => [s.id, s.current]),
+    ).toEqual([[sid, true]])
+    const end = await account(t, 'DELETE', `/account/sessions/${sid}`, undefined, {
+      authorization: `DPoP ${at}`,
+      dpop: proof(key, at, 'DELETE', `/account/sessions/${sid}`),
+    })
+    expect(end.status).toBe(204)
+    expect(await state(sid)).toEqual(['ended', 'sign_out'])
+  })
+
+  it('a bound token sent as Bearer, without a proof, or with a proof for another URL is refused and ends nothing', async () => {
+    await fresh(alice)
+    const { key, at, sid } = await boundSignIn()
+    const other = await dpopKey('ES256')
+    const cases: [Record<string, string>, string, string][] = [
+      [
+        { authorization: `Bearer ${at}` },
+        'invalid_token',
+        'the access token is DPoP-bound: send it with the DPoP scheme',
+      ],
+      [{ authorization: `DPoP ${at}` }, 'invalid_dpop_proof', ''],
+      [
+        { authorization: `DPoP ${at}`, dpop: proof(key, at, 'DELETE', '/account/sessions') },
+        'invalid_dpop_proof',
+        '',
+      ],
+      [
+        {
+          authorization: `DPoP ${at}`,
+          dpop: proof(other, at, 'DELETE', `/account/sessions/${sid}`),
+        },
+        'invalid_dpop_proof',
+        '',
+      ],
+    ]
+    for (const [headers, error, description] of cases) {
+      const r = await account(t, 'DELETE', `/account/sessions/${sid}`, undefined, headers)
+      expect(r.status, JSON.stringify(r.body)).toBe(401)
+      expect(r.body.error).toBe(error)
+      if (description) expect(r.body.error_description).toBe(description)
+      expect(r.headers.get('www-authenticate')).toMatch(/^DPoP realm="tessera", error="/)
+    }
+    expect(await state(sid)).toEqual(['active', null])
   })
 })

@@ -1,7 +1,9 @@
-import { bearerToken } from '../../oauth/bearer.js'
+import { presentedToken } from '../../oauth/bearer.js'
 import type { AccountCheck } from '../account-request.js'
 
-/** The access token from the Authorization header only: never the URL (TOK-02), never a body. */
-export const readBearerToken: AccountCheck = (r) => {
-  r.token = bearerToken(r.req)
+/** The access token from the Authorization header only (`Bearer`, or `DPoP` for a DPoP-bound
+ * token): never the URL (TOK-02), never a body. */
+export const readBearerToken: AccountCheck = (r, ctx) => {
+  r.presented = presentedToken(ctx, r.req)
+  r.token = r.presented.token
 }

@@ -1,5 +1,5 @@
 import type { ServerContext } from '../../context.js'
-import { bearerError } from '../../oauth/bearer.js'
+import { authChallenge } from '../../oauth/bearer.js'
 import { InsufficientUserAuthentication } from '../../oauth/errors.js'
 import { authenticated, type AccountCheck, type AccountRequest } from '../account-request.js'
 
@@ -16,10 +16,12 @@ export const requireRecentAuth: AccountCheck = (r, ctx) => {
   const { current } = authenticated(r)
   const maxAge = ctx.config.account.maxAuthAgeSeconds
   if (ctx.clock.now() - current.authTime <= maxAge * 1000) return
-  throw bearerError(
+  throw authChallenge(
+    ctx,
     new InsufficientUserAuthentication(
       `a sign-in within the last ${maxAge} seconds is required to end other sessions`,
     ),
+    r.presented?.scheme ?? 'Bearer',
     { max_age: String(maxAge) },
   )
 }
