@@ -317,6 +317,11 @@ describe('refresh_token grant: clients, scope, audience, lifetimes, account stat
       expectOAuthError(await refresh(t, a.rt), 400, 'invalid_grant', NO_LONGER_VALID)
       expect(dbCounts(t).sessions).toBe(before.sessions)
       expect(await sessionOf(t, a.sid)).toMatchObject({ state: c.state, reason: c.reason })
+      if (c.state === 'revoked') {
+        // Caught by the refresh, with its event (the user changed directly in the store).
+        const events = await t.store.listEvents({ sessionId: a.sid, type: 'session_revoked' })
+        expect(events.map((e) => e.data)).toEqual([{ reason: c.reason, by: 'refresh' }])
+      }
       expect(await isActive(t, r1.body.access_token)).toBe(false)
       expect((await userinfo(t, r1.body.access_token)).status).toBe(401)
     })

@@ -68,7 +68,17 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
     const user = await ctx.store.getUser(session.userId, { maxStaleMs: USER_MAX_STALE_MS })
     if (!user || user.disabled || user.passwordChangedAt > session.createdAt) {
       const reason = !user ? 'user_deleted' : user.disabled ? 'user_disabled' : 'password_change'
-      await ctx.store.endSession(session.id, 'revoked', reason, now)
+      // The admin paths end these sessions when they change the user; this catches a change made
+      // around them (directly in the database, or by an older version), with its event.
+      const event = ctx.events.make('session_revoked', {
+        userId: session.userId,
+        clientId: session.clientId,
+        sessionId: session.id,
+        ip: g.ip,
+        userAgent: g.userAgent,
+        data: { reason, by: 'refresh' },
+      })
+      await ctx.store.endSession(session.id, 'revoked', reason, now, event)
       throw new InvalidGrant('the refresh token is no longer valid', reason)
     }
     // Check the request before writing anything: a bad scope or resource changes nothing.
