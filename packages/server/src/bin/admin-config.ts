@@ -3,6 +3,19 @@ import { loadConfig } from '../config/load.js'
 import { devConfig } from '../dev/dev-config.js'
 import { cryptoRandom } from '../lib/random.js'
 import type { CliIo } from './cli-io.js'
+import {
+  CONFIG_HELP,
+  CONFIG_OPTION,
+  DEV_DATA_HELP,
+  DEV_DATA_OPTION,
+  flag,
+  str,
+  type Values,
+} from './command.js'
+
+/** The options every admin command takes: `--config FILE`, or `--dev` for the dev data. */
+export const ADMIN_OPTIONS = { ...CONFIG_OPTION, ...DEV_DATA_OPTION } as const
+export const ADMIN_OPTIONS_HELP = [CONFIG_HELP, DEV_DATA_HELP]
 
 /** The configuration an admin command works on: the production one, or with `--dev` the data of
  * `tessera dev` in `./.tessera`. */
@@ -12,4 +25,9 @@ export function adminConfig(
 ): TesseraConfig {
   if (values.dev) return devConfig({ cwd: io.cwd, random: cryptoRandom, env: io.env })
   return loadConfig({ file: values.config, env: io.env, cwd: io.cwd })
+}
+
+/** adminConfig from a command's parsed ADMIN_OPTIONS. */
+export function adminConfigOf(io: CliIo, values: Values): TesseraConfig {
+  return adminConfig(io, { config: str(values, 'config'), dev: flag(values, 'dev') })
 }

@@ -1,24 +1,12 @@
 import { isSessionState, SESSION_STATES } from '../admin/services/session-admin.js'
-import { adminConfig } from './admin-config.js'
-import { isoTime, printRows, UsageError, type CliIo } from './cli-io.js'
-import {
-  CONFIG_HELP,
-  CONFIG_OPTION,
-  DEV_DATA_HELP,
-  DEV_DATA_OPTION,
-  flag,
-  limitOption,
-  str,
-  type Command,
-  type Values,
-} from './command.js'
+import { ADMIN_OPTIONS, ADMIN_OPTIONS_HELP, adminConfigOf } from './admin-config.js'
+import { isoTime, printRows, UsageError } from './cli-io.js'
+import { flag, limitOption, str, type Command } from './command.js'
 import { cliActor, nextPageHint, withAdmin } from './with-admin.js'
 
-const COMMON = { ...CONFIG_OPTION, ...DEV_DATA_OPTION } as const
-const COMMON_HELP = [CONFIG_HELP, DEV_DATA_HELP]
-
-const config = (io: CliIo, values: Values) =>
-  adminConfig(io, { config: str(values, 'config'), dev: flag(values, 'dev') })
+const COMMON = ADMIN_OPTIONS
+const COMMON_HELP = ADMIN_OPTIONS_HELP
+const config = adminConfigOf
 
 export const sessionsListCommand: Command = {
   name: 'sessions list',

@@ -1,26 +1,14 @@
 import { isoTime, printRows, UsageError } from './cli-io.js'
-import { adminConfig } from './admin-config.js'
-import {
-  CONFIG_HELP,
-  CONFIG_OPTION,
-  DEV_DATA_HELP,
-  DEV_DATA_OPTION,
-  flag,
-  limitOption,
-  str,
-  type Command,
-  type Values,
-} from './command.js'
+import { ADMIN_OPTIONS, ADMIN_OPTIONS_HELP, adminConfigOf } from './admin-config.js'
+import { flag, limitOption, str, type Command } from './command.js'
 import { readPassword } from './read-password.js'
 import type { CliIo } from './cli-io.js'
 import { cliActor, nextPageHint, withAdmin } from './with-admin.js'
 
-const COMMON = { ...CONFIG_OPTION, ...DEV_DATA_OPTION } as const
-const COMMON_HELP = [CONFIG_HELP, DEV_DATA_HELP]
+const COMMON = ADMIN_OPTIONS
+const COMMON_HELP = ADMIN_OPTIONS_HELP
 const USER_ARG = '<user> is a user id (usr_...) or a username.'
-
-const config = (io: CliIo, values: Values) =>
-  adminConfig(io, { config: str(values, 'config'), dev: flag(values, 'dev') })
+const config = adminConfigOf
 
 /** `key: value` lines. */
 function print(io: CliIo, lines: [string, string | number | boolean][]): void {
