@@ -5,6 +5,7 @@ import type { Random } from './lib/random.js'
 import type { Metrics } from './http/metrics.js'
 import type { DpopNonces } from './oauth/dpop/dpop-nonces.js'
 import type { EventFactory } from './security/events.js'
+import type { SessionFacts } from './sessions/session-facts.js'
 import type { Throttle } from './security/throttle.js'
 import type { Store } from './store/store.js'
 import type { RefreshTokenCodec } from './tokens/refresh-token.js'
@@ -25,5 +26,7 @@ export interface ServerContext {
   metrics: Metrics
   /** Server nonces for DPoP proofs (used when `config.dpop.requireNonce` is set). */
   dpopNonces: DpopNonces
+  /** The immutable fields of recently read sessions (see SessionFacts). */
+  sessionFacts: SessionFacts
   log: FastifyBaseLogger
 }

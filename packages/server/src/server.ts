@@ -19,6 +19,7 @@ import { RefreshTokenCodec } from './tokens/refresh-token.js'
 import { KeyManager } from './tokens/signing-keys.js'
 import { TokenIssuer, type AccessTokenClaimsHook } from './tokens/token-issuer.js'
 import { routeModules } from './routes.js'
+import { SessionFacts } from './sessions/session-facts.js'
 import { scheduleMaintenance } from './sessions/maintenance.js'
 import { WebhookDispatcher, type Timers } from './webhooks/dispatcher.js'
 
@@ -119,6 +120,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     throttle: new Throttle(store, clock),
     metrics: new Metrics(),
     dpopNonces: new DpopNonces(config.secret, clock),
+    sessionFacts: new SessionFacts(),
     log,
   }
 

@@ -129,6 +129,24 @@ export class PostgresStore extends SqlStore {
     return { migrationTableSchema: schema }
   }
 
+  /**
+   * Kysely's migrator finds its bookkeeping tables by introspecting every schema of the database,
+   * resolving each schema by name; a schema that another session drops at that moment fails the
+   * whole query with 3F000 (invalid_schema_name), though it has nothing to do with ours. That is
+   * retried a few times; our own schema missing fails every attempt and surfaces.
+   */
+  override async migrate(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await super.migrate()
+        return
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== '3F000' || attempt >= 3) throw err
+        await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
+      }
+    }
+  }
+
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db)
   }

@@ -775,6 +775,9 @@ export abstract class SqlStore implements Store {
       .where('id', '=', id)
       .where('generation', '=', expectedGeneration)
       .where('state', '=', 'active')
+      // Live at `now`, as judgeSession decides: before both the absolute and the idle end.
+      .where('expires_at', '>', now)
+      .where(sql<number>`last_active_at + idle_seconds * cast(1000 as bigint)`, '>', now)
       .returningAll(),
   )
 

@@ -144,8 +144,9 @@ export interface Store {
 
   getSession(id: string): Promise<SessionRecord | undefined>
   createSession(s: SessionRecord): Promise<void>
-  /** Compare-and-set: advances the generation iff the session is active and still at
-   * `expectedGeneration`. One row update. */
+  /** Compare-and-set: advances the generation iff the session is active, still at
+   * `expectedGeneration` and live at `now` (before its absolute end and its idle end, as
+   * judgeSession decides). One row update. */
   rotateRefresh(id: string, expectedGeneration: number, now: number): Promise<RotateResult>
   /** Counts a grace replay of the previous token iff the session is active, still at `generation`
    * and under `maxUses`. */

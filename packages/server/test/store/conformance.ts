@@ -439,12 +439,12 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
       it('advances the generation by one, stamps the time and resets grace uses', async () => {
         const s = sessionRecord({ generation: 4, graceUses: 3 })
         await store.createSession(s)
-        const r = await store.rotateRefresh(s.id, 4, FAR + 10)
+        const r = await store.rotateRefresh(s.id, 4, T0 + 10_000)
         const expected: SessionRecord = {
           ...s,
           generation: 5,
-          rotatedAt: FAR + 10,
-          lastActiveAt: FAR + 10,
+          rotatedAt: T0 + 10_000,
+          lastActiveAt: T0 + 10_000,
           graceUses: 0,
         }
         expect(r).toStrictEqual({ ok: true, session: expected })
@@ -489,6 +489,22 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           expect(await store.rotateRefresh(s.id, 2, FAR)).toStrictEqual({ ok: false })
           expect(await store.getSession(s.id)).toStrictEqual(s)
         }
+      })
+
+      it('a session past its absolute or idle end at `now` does not rotate (boundaries as judgeSession)', async () => {
+        const absolute = sessionRecord({ generation: 1, lastActiveAt: T0, expiresAt: T0 + 5000 })
+        await store.createSession(absolute)
+        expect(await store.rotateRefresh(absolute.id, 1, T0 + 5000)).toStrictEqual({ ok: false })
+        expect(await store.getSession(absolute.id)).toStrictEqual(absolute)
+        expect((await store.rotateRefresh(absolute.id, 1, T0 + 4999)).ok).toBe(true)
+
+        // A months-long idle timeout: its end in milliseconds does not fit 32 bits.
+        const idle = sessionRecord({ generation: 1, lastActiveAt: T0, idleSeconds: 90 * 86_400 })
+        const idleEnd = T0 + 90 * 86_400_000
+        await store.createSession(idle)
+        expect(await store.rotateRefresh(idle.id, 1, idleEnd)).toStrictEqual({ ok: false })
+        expect(await store.getSession(idle.id)).toStrictEqual(idle)
+        expect((await store.rotateRefresh(idle.id, 1, idleEnd - 1)).ok).toBe(true)
       })
 
       it('a pending session does not rotate (only active does)', async () => {

@@ -48,3 +48,51 @@ describe('PostgresStore connection settings', () => {
     )
   })
 })
+
+/**
+ * Kysely's migrator introspects every schema of the database by name; one that another session
+ * drops at that moment fails the query with 3F000 (seen when test files drop their schemas in
+ * parallel). The first `failures` migrations here meet that real PostgreSQL error.
+ */
+class UnrelatedSchemaDropped extends PostgresStore {
+  attempts = 0
+  constructor(
+    opts: ConstructorParameters<typeof PostgresStore>[0],
+    readonly failures: number,
+  ) {
+    super(opts)
+  }
+  protected override async migratorOptions(): Promise<{ migrationTableSchema?: string }> {
+    if (++this.attempts <= this.failures) {
+      await sql`select has_schema_privilege('tessera_dropped_meanwhile', 'USAGE')`.execute(this.db)
+    }
+    return super.migratorOptions()
+  }
+}
+
+describe('PostgresStore migrations', () => {
+  it('a schema dropped by another session during the migration check is retried, and migrating succeeds', async () => {
+    const schema = await createTestSchema()
+    const store = new UnrelatedSchemaDropped({ url: PG_URL, schema: schema.name }, 2)
+    try {
+      await store.migrate()
+      expect(store.attempts).toBe(3)
+      expect(await store.listClients()).toEqual([])
+    } finally {
+      await store.close()
+      await schema.drop()
+    }
+  })
+
+  it('gives up after three attempts with the database error', async () => {
+    const schema = await createTestSchema()
+    const store = new UnrelatedSchemaDropped({ url: PG_URL, schema: schema.name }, 5)
+    try {
+      await expect(store.migrate()).rejects.toMatchObject({ code: '3F000' })
+      expect(store.attempts).toBe(3)
+    } finally {
+      await store.close()
+      await schema.drop()
+    }
+  })
+})

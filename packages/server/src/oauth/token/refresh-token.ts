@@ -1,10 +1,12 @@
 import { param, requireParam } from '../../http/form.js'
 import { judgeSession } from '../../sessions/lifecycle.js'
-import type { SessionRecord } from '../../store/types.js'
+import type { ApiRecord, SessionRecord } from '../../store/types.js'
+import type { ParsedRefreshToken } from '../../tokens/refresh-token.js'
 import { checkRefreshBinding } from '../dpop/token-binding.js'
 import { InvalidGrant, TemporarilyUnavailable } from '../errors.js'
 import { narrowScope, parseScope, requestedResources, resolveAudience } from './audience.js'
 import { sessionTokens, type GrantHandler, type GrantRequest } from './grant.js'
+import type { TokenResponse } from './token-response.js'
 
 /** Attempts at the compare-and-set before giving up on a session that keeps moving. */
 const MAX_ATTEMPTS = 5
@@ -29,10 +31,14 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
 
   const parsed = ctx.refreshTokens.parse(presented)
   if (!parsed) throw new InvalidGrant('the refresh token is invalid', 'malformed refresh token')
+  const rotated = await rotateFromFacts(g, parsed, requestedScope, resources)
+  if (rotated) return rotated
+
   let session = await ctx.store.getSession(parsed.sessionId)
   if (!session || !ctx.refreshTokens.verify(parsed, session.salt)) {
     throw new InvalidGrant('the refresh token is invalid', 'unknown session or bad MAC')
   }
+  ctx.sessionFacts.remember(session)
   if (session.clientId !== client.id) {
     throw new InvalidGrant('the refresh token is invalid', 'refresh token of another client')
   }
@@ -142,6 +148,52 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
   }
   // Not the client's fault: a retry will find the session settled.
   throw new TemporarilyUnavailable('the session is busy, retry', 1, 503, 'too much contention')
+}
+
+/**
+ * The common case, a live session's current token, without reading the session: the checks that
+ * need only its immutable fields (MAC, client, DPoP binding, user, scope and resource) run on the
+ * copy in SessionFacts, and the rotation's compare-and-set checks the rest in the database (active,
+ * at the presented generation, live at `now`). Anything else, or any doubt, returns undefined and
+ * the full path below reads the session and decides, answering every error exactly as before; a
+ * request that takes this path gets exactly what the full path would have given it.
+ */
+async function rotateFromFacts(
+  g: GrantRequest,
+  parsed: ParsedRefreshToken,
+  requestedScope: string[] | undefined,
+  resources: string[],
+): Promise<TokenResponse | undefined> {
+  const { ctx, client } = g
+  const facts = ctx.sessionFacts.get(parsed.sessionId)
+  if (!facts || facts.clientId !== client.id) return undefined
+  if (!ctx.refreshTokens.verify(parsed, facts.salt)) return undefined
+  if (facts.dpopJkt && g.dpop?.jkt !== facts.dpopJkt) return undefined
+  const user = await ctx.store.getUser(facts.userId, { maxStaleMs: USER_MAX_STALE_MS })
+  if (!user || user.disabled || user.passwordChangedAt > facts.createdAt) return undefined
+  let scopes: string[]
+  let api: ApiRecord
+  try {
+    scopes = narrowScope(
+      requestedScope,
+      facts.scope.split(' ').filter((s) => s !== ''),
+    )
+    api = await resolveAudience(ctx, resources, facts.resources)
+  } catch {
+    return undefined
+  }
+  const r = await ctx.store.rotateRefresh(facts.id, parsed.generation, ctx.clock.now())
+  if (!r.ok) return undefined
+  const next = r.session
+  return sessionTokens(g, {
+    session: next,
+    user,
+    refreshToken: ctx.refreshTokens.encode(next.id, next.generation, next.salt),
+    api,
+    scopes,
+    nonce: null,
+    grantType: 'refresh_token',
+  })
 }
 
 async function reuse(
