@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { parseArgs } from 'node:util'
 import { EXIT, UsageError, reportError, type CliIo } from './cli-io.js'
-import type { CliExtras, Command } from './command.js'
+import type { CliExtras, Command, Options } from './command.js'
 import { devCommand } from './dev.js'
 import { keysListCommand, keysRotateCommand } from './keys.js'
 import { migrateCommand } from './migrate.js'
@@ -133,9 +133,10 @@ export async function runCli(argv: string[], io: CliIo, extras: CliExtras = {}):
       throw new UsageError('passwords are never taken from the command line; pipe it to stdin')
     }
     const wanted = command.positionals ?? []
+    const options: Options = { ...command.options, help: { type: 'boolean', short: 'h' } }
     const { values, positionals } = parseArgs({
-      args: rest,
-      options: { ...command.options, help: { type: 'boolean', short: 'h' } },
+      args: wanted.length > 0 ? idsAsPositionals(rest, options) : rest,
+      options,
       allowPositionals: wanted.length > 0,
       strict: true,
     })
@@ -154,4 +155,43 @@ export async function runCli(argv: string[], io: CliIo, extras: CliExtras = {}):
   } catch (err) {
     return reportError(io, err)
   }
+}
+
+/** An identifier as the server makes them (base64url, 22 characters or more after a prefix). */
+const ID_LIKE = /^-[A-Za-z0-9_-]{15,}$/
+
+/**
+ * Ids are base64url, so one in 32 begins with `-` and would be read as a cluster of short options
+ * (`tessera sessions revoke -Xb3...`). An argument of that shape that is no known option is moved
+ * behind `--`, where parseArgs takes it as the positional it is; everything else is left for
+ * parseArgs to judge, unknown options included.
+ */
+export function idsAsPositionals(args: string[], options: Options): string[] {
+  const shorts = new Map<string, string>()
+  for (const [name, o] of Object.entries(options)) if (o.short) shorts.set(o.short, name)
+  const takesValue = (name: string) => options[name]?.type === 'string'
+  const flags: string[] = []
+  const positionals: string[] = []
+  let moved = false
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i] as string
+    if (a === '--') {
+      positionals.push(...args.slice(i + 1))
+      break
+    }
+    const long = /^--([^=]+)(=.*)?$/.exec(a)
+    const name = long ? long[1] : /^-.$/.test(a) ? shorts.get(a.slice(1)) : undefined
+    if (name !== undefined && options[name]) {
+      flags.push(a)
+      if (takesValue(name) && !long?.[2] && i + 1 < args.length) flags.push(args[++i] as string)
+    } else if (ID_LIKE.test(a)) {
+      positionals.push(a)
+      moved = true
+    } else if (a.startsWith('-')) {
+      flags.push(a)
+    } else {
+      positionals.push(a)
+    }
+  }
+  return moved ? [...flags, '--', ...positionals] : args
 }

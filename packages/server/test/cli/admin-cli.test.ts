@@ -6,6 +6,7 @@ import { SqliteStore } from '../../src/store/sqlite-store.js'
 import type { SessionRecord } from '../../src/store/types.js'
 import { verifyPassword } from '../../src/users/password.js'
 import { browserSessionRecord, codeRecord, sessionRecord } from '../store/records.js'
+import { idsAsPositionals } from '../../src/bin/cli.js'
 import { cleanEnv, runCli, runInProcess, tempDir } from './cli-process.js'
 
 // Child processes start slowly on a small, busy machine (tsx compiles the sources first).
@@ -386,5 +387,53 @@ describe('the same commands on the dev data (--dev)', () => {
     } finally {
       dev.remove()
     }
+  })
+})
+
+describe('ids that begin with "-" (base64url: one id in 32)', () => {
+  it('sessions revoke takes such an id as the id, whatever the position of the options', async () => {
+    const u = await userWithSessions('dash-ids')
+    const ids = ['-AAAAAAAAAAAAAAAAAAAAA', '-_x-y_z-0123456789abcd']
+    await withStore(async (store) => {
+      for (const id of ids) await store.createSession(sessionRecord({ id, userId: u.id }))
+    })
+    const first = await cli(['sessions', 'revoke', ids[0]!])
+    expect(first.code, first.stderr).toBe(0)
+    expect(lines(first.stdout)).toMatchObject({ id: ids[0], state: 'revoked', reason: 'admin' })
+    const second = await runInProcess(['sessions', 'revoke', '--config', config, ids[1]!], {
+      cwd: '/',
+      env,
+    })
+    expect(second.code, second.stderr).toBe(0)
+    await withStore(async (store) => {
+      for (const id of ids) {
+        expect(await store.getSession(id)).toMatchObject({ state: 'revoked', reason: 'admin' })
+      }
+    })
+  })
+
+  it('idsAsPositionals moves only id-shaped arguments that are no option, and keeps option values', () => {
+    const options = {
+      config: { type: 'string', short: 'c' },
+      json: { type: 'boolean' },
+    } as const
+    expect(idsAsPositionals(['-AAAAAAAAAAAAAAAAAAAAA', '--json'], options)).toEqual([
+      '--json',
+      '--',
+      '-AAAAAAAAAAAAAAAAAAAAA',
+    ])
+    // A config file named like an id stays the value of -c.
+    expect(idsAsPositionals(['-c', '-AAAAAAAAAAAAAAAAAAAAA', 'abc'], options)).toEqual([
+      '-c',
+      '-AAAAAAAAAAAAAAAAAAAAA',
+      'abc',
+    ])
+    // Nothing id-shaped: unchanged, so unknown options are still parseArgs' to refuse.
+    expect(idsAsPositionals(['-x', 'abc'], options)).toEqual(['-x', 'abc'])
+    expect(idsAsPositionals(['abc', '--', '-AAAAAAAAAAAAAAAAAAAAA'], options)).toEqual([
+      'abc',
+      '--',
+      '-AAAAAAAAAAAAAAAAAAAAA',
+    ])
   })
 })
