@@ -47,7 +47,7 @@ export class AccountCors {
     if (typeof origin !== 'string' || !(await this.#allowed()).has(origin)) return
     reply
       .header('access-control-allow-origin', origin)
-      .header('access-control-expose-headers', 'www-authenticate, retry-after')
+      .header('access-control-expose-headers', 'www-authenticate, retry-after, dpop-nonce')
   }
 
   /** Answers a preflight: 204, with the CORS grant only for an allowed origin. */
@@ -56,7 +56,7 @@ export class AccountCors {
     if (reply.hasHeader('access-control-allow-origin')) {
       reply
         .header('access-control-allow-methods', methods)
-        .header('access-control-allow-headers', 'authorization')
+        .header('access-control-allow-headers', 'authorization, dpop')
         .header('access-control-max-age', '600')
     }
     await reply.code(204).send()

@@ -482,6 +482,19 @@ export abstract class SqlStore implements Store {
     change: UserChange,
     opts: { revoke?: RevokeAll; events?: SecurityEventRecord[] } = {},
   ): Promise<AdminWriteResult> {
+    const id =
+      'create' in change ? change.create.id : 'update' in change ? change.update.id : change.delete
+    try {
+      return await this.#writeUser(change, opts)
+    } finally {
+      this.#users.delete(id)
+    }
+  }
+
+  async #writeUser(
+    change: UserChange,
+    opts: { revoke?: RevokeAll; events?: SecurityEventRecord[] },
+  ): Promise<AdminWriteResult> {
     return this.#adminWrite(async (trx) => {
       let userId: string
       if ('create' in change) {
@@ -490,10 +503,13 @@ export abstract class SqlStore implements Store {
       } else if ('update' in change) {
         userId = change.update.id
         const { id, ...rest } = fromUser(change.update)
-        const r = await unique(
-          trx.updateTable('users').set(rest).where('id', '=', id).executeTakeFirst(),
-        )
-        if (Number(r.numUpdatedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
+        let q = trx.updateTable('users').set(rest).where('id', '=', id)
+        if (change.expectedUpdatedAt !== undefined) {
+          q = q.where('updated_at', '=', change.expectedUpdatedAt)
+        }
+        const r = await unique(q.executeTakeFirst())
+        if (Number(r.numUpdatedRows) !== 1)
+          throw new Abort(await missingOrChanged(trx, 'users', id))
       } else {
         userId = change.delete
         const r = await trx.deleteFrom('users').where('id', '=', userId).executeTakeFirst()
@@ -524,20 +540,18 @@ export abstract class SqlStore implements Store {
     userId: string,
     revoke: RevokeAll,
   ): Promise<{ endedSessionIds: string[]; endedBrowserSessions: number }> {
-    const endedSessionIds = await endLive(trx, { userId }, revoke)
+    // Codes first: an unredeemed code is a session about to start; consumed without a session, it
+    // is refused. On PostgreSQL this also waits for a code exchange in flight (it holds the code's
+    // row lock) to commit, so the session it creates is visible to the sessions update below and
+    // ends with the others instead of surviving the revocation.
+    await voidCodes(trx, { userId }, revoke.now)
     const browser = await trx
       .updateTable('browser_sessions')
       .set({ ended_at: revoke.now })
       .where('user_id', '=', userId)
       .where('ended_at', 'is', null)
       .executeTakeFirst()
-    // An unredeemed code is a session about to start: consumed without a session, it is refused.
-    await trx
-      .updateTable('authorization_codes')
-      .set({ consumed_at: revoke.now })
-      .where('user_id', '=', userId)
-      .where('consumed_at', 'is', null)
-      .execute()
+    const endedSessionIds = await endLive(trx, { userId }, revoke)
     return { endedSessionIds, endedBrowserSessions: Number(browser.numUpdatedRows) }
   }
 
@@ -566,16 +580,25 @@ export abstract class SqlStore implements Store {
         await unique(trx.insertInto('clients').values(clientRow(change.create)).execute())
       } else if ('replace' in change) {
         const row = clientRow(change.replace)
-        const r = await trx
+        let q = trx
           .updateTable('clients')
           .set({ data: row.data, updated_at: row.updated_at })
           .where('id', '=', id)
-          .executeTakeFirst()
-        if (Number(r.numUpdatedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
+        if (change.expectedUpdatedAt !== undefined) {
+          q = q.where('updated_at', '=', change.expectedUpdatedAt)
+        }
+        const r = await q.executeTakeFirst()
+        if (Number(r.numUpdatedRows) !== 1) {
+          throw new Abort(await missingOrChanged(trx, 'clients', id))
+        }
       } else {
         const r = await trx.deleteFrom('clients').where('id', '=', id).executeTakeFirst()
         if (Number(r.numDeletedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
-        if (opts.revoke) endedSessionIds = await endLive(trx, { clientId: id }, opts.revoke)
+        if (opts.revoke) {
+          // As for a user: codes first, so an exchange in flight cannot leave a live session.
+          await voidCodes(trx, { clientId: id }, opts.revoke.now)
+          endedSessionIds = await endLive(trx, { clientId: id }, opts.revoke)
+        }
       }
       await insertEvents(trx, opts.events ?? [])
       return { ok: true, endedSessionIds, endedBrowserSessions: 0 }
@@ -806,11 +829,12 @@ export abstract class SqlStore implements Store {
     reason: SessionEndReason,
     now: number,
     event?: SecurityEventRecord,
+    endedAt = now,
   ): Promise<boolean> {
     return this.transaction(async (trx) => {
       const row = await trx
         .updateTable('sessions')
-        .set({ state, reason, ended_at: now })
+        .set({ state, reason, ended_at: endedAt })
         .where('id', '=', id)
         .where('state', 'in', ACTIVE)
         .returning(['user_id', 'client_id'])
@@ -823,7 +847,7 @@ export abstract class SqlStore implements Store {
         clientId: row.client_id,
         state,
         reason,
-        endedAt: now,
+        endedAt,
       }
       await writeMessages(trx, [ended], now)
       return true
@@ -1482,6 +1506,33 @@ export abstract class SqlStore implements Store {
       .executeTakeFirst()
     return Number(r.numDeletedRows)
   }
+}
+
+/** Marks the unredeemed codes of a user or client consumed (without a session). */
+async function voidCodes(
+  trx: Kysely<Database>,
+  where: { userId: string } | { clientId: string },
+  now: number,
+): Promise<void> {
+  let q = trx
+    .updateTable('authorization_codes')
+    .set({ consumed_at: now })
+    .where('consumed_at', 'is', null)
+  q =
+    'userId' in where
+      ? q.where('user_id', '=', where.userId)
+      : q.where('client_id', '=', where.clientId)
+  await q.execute()
+}
+
+/** Why a conditional update of a record matched nothing: it is gone, or it changed meanwhile. */
+async function missingOrChanged(
+  trx: Kysely<Database>,
+  table: 'users' | 'clients',
+  id: string,
+): Promise<AdminWriteResult> {
+  const row = await trx.selectFrom(table).select('id').where('id', '=', id).executeTakeFirst()
+  return { ok: false, reason: row ? 'changed' : 'not_found' }
 }
 
 /** Revokes the live sessions of a user or client, with one event and webhook message each;

@@ -39,8 +39,15 @@ export interface RevokeAll {
   event: (s: EndedSession) => SecurityEventRecord
 }
 
-export type UserChange = { create: UserRecord } | { update: UserRecord } | { delete: string }
-export type ClientChange = { create: ClientRecord } | { replace: ClientRecord } | { delete: string }
+/** With `expectedUpdatedAt`, an update or replace writes only if the stored record still has that
+ * `updatedAt` (compare-and-set: a record read, changed and written back never undoes a change made
+ * in between, such as a password reset or a disable); otherwise the result is `changed`. */
+export type UserChange =
+  { create: UserRecord } | { update: UserRecord; expectedUpdatedAt?: number } | { delete: string }
+export type ClientChange =
+  | { create: ClientRecord }
+  | { replace: ClientRecord; expectedUpdatedAt?: number }
+  | { delete: string }
 export type ApiChange = { create: ApiRecord } | { replace: ApiRecord } | { delete: string }
 
 export type AdminWriteResult =
@@ -52,8 +59,9 @@ export type AdminWriteResult =
       endedBrowserSessions: number
     }
   /** `not_found`: the update, replace or delete named nothing. `exists`: a create met an existing
-   * record, or a user's username is taken (case-insensitively). Nothing was written. */
-  | { ok: false; reason: 'not_found' | 'exists' }
+   * record, or a user's username is taken (case-insensitively). `changed`: the record is no longer
+   * at `expectedUpdatedAt`. Nothing was written. */
+  | { ok: false; reason: 'not_found' | 'exists' | 'changed' }
 
 export type RotateResult =
   | { ok: true; session: SessionRecord }
@@ -160,6 +168,9 @@ export interface Store {
     reason: SessionEndReason,
     now: number,
     event?: SecurityEventRecord,
+    /** When the session really ended (a timeout: when its limit ran out); default `now`. The
+     * webhook message is dated `now`, when the server recorded the end. */
+    endedAt?: number,
   ): Promise<boolean>
   /** Ends every active or pending session matching the filter (which must name a session, user
    * or browser session), recording for each the event `event` builds (when given) and its webhook

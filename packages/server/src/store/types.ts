@@ -364,7 +364,8 @@ export interface AdminKeyRecord {
 export interface AdminSessionRecord {
   /** sha256 of the cookie secret, base64url. */
   id: string
-  /** The admin key that signed in: an AdminKeyRecord id, or `config:<name>` for a configured key. */
+  /** The admin key that signed in: an AdminKeyRecord id, or `config:<name>:<fingerprint>` for a
+   * configured key (so a key replaced under the same name does not keep its sign-ins). */
   keyId: string
   createdAt: number
   lastActiveAt: number

@@ -542,7 +542,7 @@ describe('account API: CORS for the registered web apps', () => {
     expect(ok.status).toBe(204)
     expect(ok.headers.get('access-control-allow-origin')).toBe(APP)
     expect(ok.headers.get('access-control-allow-methods')).toBe('DELETE')
-    expect(ok.headers.get('access-control-allow-headers')).toBe('authorization')
+    expect(ok.headers.get('access-control-allow-headers')).toBe('authorization, dpop')
     expect(ok.headers.get('vary')).toBe('Origin')
     const list = await account(t, 'OPTIONS', '/account/sessions', undefined, {
       origin: 'http://127.0.0.1',
@@ -574,7 +574,7 @@ describe('account API: CORS for the registered web apps', () => {
     const ok = await account(t, 'GET', '/account/sessions', me.accessToken, { origin: APP })
     expect(ok.status).toBe(200)
     expect(ok.headers.get('access-control-allow-origin')).toBe(APP)
-    expect(ok.headers.get('access-control-expose-headers')).toBe('www-authenticate, retry-after')
+    expect(ok.headers.get('access-control-expose-headers')).toBe('www-authenticate, retry-after, dpop-nonce')
     const err = await account(t, 'GET', '/account/sessions', 'bad', { origin: APP })
     expect(err.status).toBe(401)
     expect(err.headers.get('access-control-allow-origin')).toBe(APP)

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AdminServices } from '../../src/admin/admin-services.js'
+import { AdminAuthenticator } from '../../src/admin/auth/admin-auth.js'
 import { hashAdminKey } from '../../src/admin/auth/admin-key-hash.js'
 import { ConfigError } from '../../src/config/config.js'
 import { loadConfig } from '../../src/config/load.js'
@@ -201,5 +202,36 @@ describe('admin keys in the configuration', () => {
       consoleAbsoluteSeconds: 43_200,
     })
     expect(config.throttle.adminPerIp).toStrictEqual({ limit: 20, windowSeconds: 900 })
+  })
+})
+
+describe('console sessions and replaced configuration keys', () => {
+  it('a configured key replaced under the same name no longer vouches for sign-ins made with the old one', async () => {
+    const oldKey = 'tsa_old-key-0123456789-abcdefghijklmnopqrstuvwx'
+    const newKey = 'tsa_new-key-0123456789-abcdefghijklmnopqrstuvwx'
+    const withKey = (key: string) =>
+      new AdminAuthenticator({
+        store: t.store,
+        config: {
+          ...t.server.ctx.config,
+          admin: {
+            ...t.server.ctx.config.admin,
+            apiKeys: [{ name: 'ops', hash: hashAdminKey(key) }],
+          },
+        },
+      })
+    const before = await withKey(oldKey).authenticate(oldKey)
+    expect(before).toMatchObject({ keyId: 'config:ops', name: 'ops' })
+    // The same configuration still vouches for it; after the replacement (a restart with a new
+    // TESSERA_ADMIN_API_KEY, say) the old sign-in is refused, the new key's accepted.
+    expect(await withKey(oldKey).byCredentialId(before!.credentialId)).toMatchObject({
+      keyId: 'config:ops',
+    })
+    expect(await withKey(newKey).byCredentialId(before!.credentialId)).toBeUndefined()
+    const after = await withKey(newKey).authenticate(newKey)
+    expect(after?.credentialId).not.toBe(before!.credentialId)
+    expect(await withKey(newKey).byCredentialId(after!.credentialId)).toMatchObject({ name: 'ops' })
+    // A bare name (no fingerprint) is never enough.
+    expect(await withKey(newKey).byCredentialId('config:ops')).toBeUndefined()
   })
 })

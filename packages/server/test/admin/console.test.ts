@@ -1,3 +1,4 @@
+import { hashAdminKey } from '../../src/admin/auth/admin-key-hash.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AdminServices } from '../../src/admin/admin-services.js'
 import { CONSOLE_CSP } from '../../src/admin/console/console-layout.js'
@@ -116,7 +117,7 @@ describe('admin console sign-in', () => {
     const value = jar.get('tessera_admin')!
     const stored = await t.store.getAdminSession(sha256b64u(value))
     expect(stored).toMatchObject({
-      keyId: 'config:ops',
+      keyId: `config:ops:${hashAdminKey(ADMIN_KEY).slice(-16)}`,
       endedAt: null,
       expiresAt: t.clock.now() + 43_200_000,
     })

@@ -154,6 +154,12 @@ const ROWS: Row[] = [
     description: () => 'jwk header of the DPoP proof must be a public key (it has private members)',
     proof: () => tokenProof(t, key, { header: { jwk: key.privateJwk } }),
   },
+  ...['constructor', '__proto__', 'toString'].map((kty) => ({
+    name: `a jwk whose kty is ${kty} (an inherited property name)`,
+    error: 'invalid_dpop_proof',
+    description: () => 'jwk header of the DPoP proof must be an EC, OKP or RSA key',
+    proof: () => tokenProof(t, key, { header: { jwk: { kty } } }),
+  })),
   {
     name: 'no jwk',
     error: 'invalid_dpop_proof',

@@ -1170,6 +1170,26 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(await store.getUser(ghost.id)).toBeUndefined()
       })
 
+      it('an update with expectedUpdatedAt writes only over that version: a stale one is changed and writes nothing', async () => {
+        const u = userRecord({ updatedAt: T0 + 1 })
+        await store.createUser(u)
+        const disabled = { ...u, disabled: true, updatedAt: T0 + 2 }
+        expect((await store.writeUser({ update: disabled, expectedUpdatedAt: T0 + 1 })).ok).toBe(
+          true,
+        )
+        // A write based on the record as it was before the disable must not re-enable the user.
+        const stale = { ...u, name: 'renamed', updatedAt: T0 + 3 }
+        const ev = eventRecord({ type: 'user_updated' })
+        expect(
+          await store.writeUser({ update: stale, expectedUpdatedAt: T0 + 1 }, { events: [ev] }),
+        ).toStrictEqual({ ok: false, reason: 'changed' })
+        expect(await store.getUser(u.id)).toStrictEqual(disabled)
+        expect(await store.listEvents({ type: 'user_updated' })).toStrictEqual([])
+        expect(
+          await store.writeUser({ update: userRecord(), expectedUpdatedAt: T0 + 1 }),
+        ).toStrictEqual({ ok: false, reason: 'not_found' })
+      })
+
       it('SES-06 update with revoke: the change, every live session, browser session and open code of that user, one event each', async () => {
         const w = await signedIn()
         const disabled = { ...w.user, disabled: true, updatedAt: FAR }
@@ -1310,6 +1330,20 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         })
         expect(await store.getClient(ghost.id)).toBeUndefined()
         expect(await store.listEvents({})).toStrictEqual([created])
+      })
+
+      it('a replace with expectedUpdatedAt writes only over that version (a secret rotated meanwhile stays)', async () => {
+        const c = clientRecord({ updatedAt: T0 + 1 })
+        await store.upsertClient(c)
+        const rotated = { ...c, secretHash: 'sha256$rotated', updatedAt: T0 + 2 }
+        expect((await store.writeClient({ replace: rotated, expectedUpdatedAt: T0 + 1 })).ok).toBe(
+          true,
+        )
+        const stale = { ...c, name: 'renamed', updatedAt: T0 + 3 }
+        expect(
+          await store.writeClient({ replace: stale, expectedUpdatedAt: T0 + 1 }),
+        ).toStrictEqual({ ok: false, reason: 'changed' })
+        expect(await store.getClient(c.id)).toStrictEqual(rotated)
       })
 
       it('delete with revoke removes the client and revokes its live sessions only, one event each', async () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest'
 import { PostgresStore } from '../../src/store/postgres-store.js'
 import { createTestSchema, PG_URL } from '../helpers/postgres.js'
 import { runStoreConformance } from './conformance.js'
+import { codeRecord, eventRecord, FAR, sessionRecord, T0, userRecord } from './records.js'
 
 /** The same suite as SQLite, unchanged, on the machine's PostgreSQL: a fresh schema per test. */
 runStoreConformance('PostgresStore (fresh schema, pool of 5)', async () => {
@@ -91,6 +92,64 @@ describe('PostgresStore migrations', () => {
       await expect(store.migrate()).rejects.toMatchObject({ code: '3F000' })
       expect(store.attempts).toBe(3)
     } finally {
+      await store.close()
+      await schema.drop()
+    }
+  })
+})
+
+describe('PostgresStore: revoking a user while a code exchange is in flight', () => {
+  it('the session the exchange creates is revoked too, not left active', async () => {
+    const schema = await createTestSchema()
+    const store = schema.store()
+    const other = await schema.admin()
+    try {
+      await store.migrate()
+      const user = userRecord()
+      await store.createUser(user)
+      const code = codeRecord({ userId: user.id })
+      await store.createCode(code)
+      const s = sessionRecord({ userId: user.id, browserSessionId: null })
+
+      // The exchange, as redeemCode does it, in its own transaction, not yet committed.
+      await other.query('begin')
+      await other.query(
+        'update authorization_codes set consumed_at = $1, session_id = $2 where code_hash = $3 and consumed_at is null',
+        [T0, s.id, code.codeHash],
+      )
+      await other.query(
+        `insert into sessions (id, user_id, client_id, browser_session_id, state, reason, ended_at,
+          scope, resources, auth_time, amr, created_at, last_active_at, expires_at, idle_seconds,
+          generation, rotated_at, grace_uses, grace_seconds, grace_max_uses, salt, user_agent, ip,
+          dpop_jkt)
+         values ($1, $2, $3, null, 'active', null, null, $4, $5, $6, $7, $6, $6, $8, $9, 0, $6, 0,
+          30, 10, $10, null, null, null)`,
+        [
+          s.id,
+          user.id,
+          s.clientId,
+          s.scope,
+          JSON.stringify(s.resources),
+          T0,
+          '["pwd"]',
+          FAR,
+          86_400,
+          s.salt,
+        ],
+      )
+      const revoking = store.revokeUserSessions(user.id, {
+        reason: 'admin',
+        now: T0 + 10,
+        event: (e) => eventRecord({ type: 'session_revoked', sessionId: e.id, userId: e.userId }),
+      })
+      // The revocation waits for the exchange's lock on the code; let it get there, then commit.
+      await new Promise((r) => setTimeout(r, 300))
+      await other.query('commit')
+      const r = await revoking
+      expect(r.endedSessionIds).toEqual([s.id])
+      expect(await store.getSession(s.id)).toMatchObject({ state: 'revoked', reason: 'admin' })
+    } finally {
+      await other.end()
       await store.close()
       await schema.drop()
     }

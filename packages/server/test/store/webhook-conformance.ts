@@ -94,6 +94,20 @@ export function webhookOutboxConformance(store: () => Store, racers: number): vo
       expect(await store().listWebhookMessages()).toHaveLength(1)
     })
 
+    it('a session ended at an earlier moment (a timeout) keeps that end time; its message is dated now', async () => {
+      const s = sessionRecord()
+      await store().createSession(s)
+      expect(
+        await store().endSession(s.id, 'abandoned', 'idle_timeout', FAR + 9, undefined, FAR + 1),
+      ).toBe(true)
+      expect((await store().getSession(s.id))?.endedAt).toBe(FAR + 1)
+      const [m] = await store().listWebhookMessages()
+      expect(m?.createdAt).toBe(FAR + 9)
+      const payload = JSON.parse(m!.payload) as { timestamp: string; data: { ended_at: string } }
+      expect(payload.timestamp).toBe(new Date(FAR + 9).toISOString())
+      expect(payload.data.ended_at).toBe(new Date(FAR + 1).toISOString())
+    })
+
     it('a refresh token reuse writes session.revoked and session.reuse_detected', async () => {
       const s = sessionRecord()
       await store().createSession(s)

@@ -60,7 +60,7 @@ export async function readConsoleSession(
   if (!record || record.endedAt !== null) return undefined
   const now = ctx.clock.now()
   const idle = ctx.config.admin.consoleIdleSeconds * 1000
-  const principal = await auth.byKeyId(record.keyId)
+  const principal = await auth.byCredentialId(record.keyId)
   if (now >= record.expiresAt || now - record.lastActiveAt >= idle || !principal) {
     await ctx.store.endAdminSession(id, now)
     return undefined
@@ -87,7 +87,7 @@ export async function startConsoleSession(
   await ctx.store.createAdminSession(
     {
       id: sha256b64u(value),
-      keyId: principal.keyId,
+      keyId: principal.credentialId,
       createdAt: now,
       lastActiveAt: now,
       expiresAt: now + absolute * 1000,

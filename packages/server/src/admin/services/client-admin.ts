@@ -85,7 +85,7 @@ export class ClientAdmin {
     record.createdAt = current.createdAt
     if (confidential && secret === undefined) record.secretHash = current.secretHash
     const r = await this.#d.store.writeClient(
-      { replace: record },
+      { replace: record, expectedUpdatedAt: current.updatedAt },
       {
         events: [
           adminEvent(
@@ -100,7 +100,7 @@ export class ClientAdmin {
         ],
       },
     )
-    if (!r.ok) throw new NotFound(`no client ${id}`)
+    if (!r.ok) this.#refused(id, r.reason)
     return this.#answer(record, secret)
   }
 
@@ -116,11 +116,19 @@ export class ClientAdmin {
       updatedAt: this.#d.clock.now(),
     }
     const r = await this.#d.store.writeClient(
-      { replace: record },
+      { replace: record, expectedUpdatedAt: current.updatedAt },
       { events: [adminEvent(this.#d, actor, 'client_secret_rotated', { clientId: id })] },
     )
-    if (!r.ok) throw new NotFound(`no client ${id}`)
+    if (!r.ok) this.#refused(id, r.reason)
     return this.#answer(record, secret)
+  }
+
+  /** A replace the store refused: gone, or changed since it was read (another admin). */
+  #refused(id: string, reason: 'not_found' | 'exists' | 'changed'): never {
+    if (reason === 'changed') {
+      throw new Conflict(`client ${id} was changed meanwhile; read it again and retry`)
+    }
+    throw new NotFound(`no client ${id}`)
   }
 
   /** Deletes the client and revokes its sessions (reason `client_deleted`). */

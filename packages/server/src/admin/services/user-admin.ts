@@ -129,7 +129,7 @@ export class UserAdmin {
     }
     if (changed.length === 0)
       throw new InvalidRequest('nothing to change: give email, name or metadata')
-    await this.#write(next, undefined, [
+    await this.#write(user, next, undefined, [
       adminEvent(this.#d, actor, 'user_updated', { userId: user.id }, { fields: changed }),
     ])
     return userView(next)
@@ -144,7 +144,7 @@ export class UserAdmin {
     const user = await this.find(ref, byUsername)
     if (user.disabled) throw new Conflict(`user ${user.id} is already disabled`)
     const next = { ...user, disabled: true, updatedAt: this.#d.clock.now() }
-    const summary = await this.#write(next, this.#revoke(actor, 'user_disabled'), [
+    const summary = await this.#write(user, next, this.#revoke(actor, 'user_disabled'), [
       adminEvent(this.#d, actor, 'user_disabled', { userId: user.id }),
     ])
     return { user: userView(next), ...summary }
@@ -154,7 +154,7 @@ export class UserAdmin {
     const user = await this.find(ref, byUsername)
     if (!user.disabled) throw new Conflict(`user ${user.id} is not disabled`)
     const next = { ...user, disabled: false, updatedAt: this.#d.clock.now() }
-    await this.#write(next, undefined, [
+    await this.#write(user, next, undefined, [
       adminEvent(this.#d, actor, 'user_enabled', { userId: user.id }),
     ])
     return userView(next)
@@ -216,7 +216,7 @@ export class UserAdmin {
       passwordChangedAt: now,
       updatedAt: now,
     }
-    const summary = await this.#write(next, this.#revoke(actor, 'password_change'), [
+    const summary = await this.#write(user, next, this.#revoke(actor, 'password_change'), [
       adminEvent(this.#d, actor, 'password_changed', { userId: user.id }),
     ])
     return { user: userView(next), ...summary }
@@ -239,17 +239,22 @@ export class UserAdmin {
     return revocation(this.#d, actor, reason)
   }
 
+  /** Writes `user` over `previous` iff nobody changed the user since `previous` was read. */
   async #write(
+    previous: UserRecord,
     user: UserRecord,
     revoke: RevokeAll | undefined,
     events: ReturnType<typeof adminEvent>[],
   ): Promise<RevocationSummary> {
     const r = await this.#d.store.writeUser(
-      { update: user },
+      { update: user, expectedUpdatedAt: previous.updatedAt },
       { ...(revoke ? { revoke } : {}), events },
     )
     if (!r.ok) {
       if (r.reason === 'exists') throw new Conflict('username is taken')
+      if (r.reason === 'changed') {
+        throw new Conflict(`user ${user.id} was changed meanwhile; read it again and retry`)
+      }
       throw new NotFound(`no user ${user.id}`)
     }
     return {

@@ -124,7 +124,11 @@ const checkJwk: ProofCheck = (s) => {
     if (m in j)
       fail(s, 'jwk header of the DPoP proof must be a public key (it has private members)')
   }
-  const members = typeof j.kty === 'string' ? PUBLIC_MEMBERS[j.kty] : undefined
+  // Own properties only: `constructor` or `toString` as a kty must not find Object's members.
+  const members =
+    typeof j.kty === 'string' && Object.hasOwn(PUBLIC_MEMBERS, j.kty)
+      ? PUBLIC_MEMBERS[j.kty]
+      : undefined
   if (!members) fail(s, 'jwk header of the DPoP proof must be an EC, OKP or RSA key')
   const pub: Record<string, string> = {}
   for (const m of members) {
@@ -180,7 +184,7 @@ const checkHtm: ProofCheck = (s) => {
  * fragment. The expected URL comes from the issuer, never from the request's Host header. */
 const checkHtu: ProofCheck = (s) => {
   const expected = normaliseHtu(s.r.url)
-  if (normaliseHtu(s.claims.htu as string) !== expected) {
+  if (expected === undefined || normaliseHtu(s.claims.htu as string) !== expected) {
     fail(s, `htu claim of the DPoP proof must be ${expected ?? s.r.url}`)
   }
 }

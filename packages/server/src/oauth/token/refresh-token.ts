@@ -64,7 +64,14 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
             data: { reason: verdict.reason, endedAt: verdict.at, by: 'refresh' },
           },
         )
-        await ctx.store.endSession(session.id, verdict.state, verdict.reason, verdict.at, event)
+        await ctx.store.endSession(
+          session.id,
+          verdict.state,
+          verdict.reason,
+          now,
+          event,
+          verdict.at,
+        )
       }
       throw new InvalidGrant('the refresh token is no longer valid', `session ${verdict.state}`)
     }
