@@ -574,7 +574,9 @@ describe('account API: CORS for the registered web apps', () => {
     const ok = await account(t, 'GET', '/account/sessions', me.accessToken, { origin: APP })
     expect(ok.status).toBe(200)
     expect(ok.headers.get('access-control-allow-origin')).toBe(APP)
-    expect(ok.headers.get('access-control-expose-headers')).toBe('www-authenticate, retry-after, dpop-nonce')
+    expect(ok.headers.get('access-control-expose-headers')).toBe(
+      'www-authenticate, retry-after, dpop-nonce',
+    )
     const err = await account(t, 'GET', '/account/sessions', 'bad', { origin: APP })
     expect(err.status).toBe(401)
     expect(err.headers.get('access-control-allow-origin')).toBe(APP)

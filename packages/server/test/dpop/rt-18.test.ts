@@ -154,7 +154,7 @@ const ROWS: Row[] = [
     description: () => 'jwk header of the DPoP proof must be a public key (it has private members)',
     proof: () => tokenProof(t, key, { header: { jwk: key.privateJwk } }),
   },
-  ...['constructor', '__proto__', 'toString'].map((kty) => ({
+  ...['constructor', '__proto__', 'toString'].map((kty): Row => ({
     name: `a jwk whose kty is ${kty} (an inherited property name)`,
     error: 'invalid_dpop_proof',
     description: () => 'jwk header of the DPoP proof must be an EC, OKP or RSA key',
