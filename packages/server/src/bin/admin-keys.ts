@@ -1,4 +1,4 @@
-import { hashAdminKey } from '../admin/auth/admin-key-hash.js'
+import { ADMIN_KEY_SHAPE, hashAdminKey } from '../admin/auth/admin-key-hash.js'
 import { ADMIN_OPTIONS, ADMIN_OPTIONS_HELP, adminConfigOf } from './admin-config.js'
 import { isoTime, printRows, UsageError } from './cli-io.js'
 import { flag, str, type Command } from './command.js'
@@ -70,8 +70,10 @@ export const adminKeysHashCommand: Command = {
   ],
   async run(_values, io) {
     const key = await readPassword(io, false, 'key')
-    if (key.length < 32 || /\s/.test(key)) {
-      throw new UsageError('an admin key must be at least 32 characters without spaces')
+    if (!ADMIN_KEY_SHAPE.test(key)) {
+      throw new UsageError(
+        'an admin key must be 32 to 512 printable ASCII characters without spaces',
+      )
     }
     io.stdout.write(`hash: ${hashAdminKey(key)}\n`)
     return 0

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { isIP } from 'node:net'
 import { dirname, isAbsolute, resolve } from 'node:path'
-import { hashAdminKey } from '../admin/auth/admin-key-hash.js'
+import { ADMIN_KEY_SHAPE, hashAdminKey } from '../admin/auth/admin-key-hash.js'
 import { ConfigError, type AdminKeyConfig, type TesseraConfig } from './config.js'
 import { resolveConfig, type ConfigInput } from './resolve.js'
 
@@ -147,8 +147,11 @@ export function loadConfigInput(opts: LoadConfigOptions = {}): LoadedConfigInput
   const adminKey = set('TESSERA_ADMIN_API_KEY')
   if (adminKey !== undefined) {
     // Only the hash is kept: the key itself is dropped here and never enters the configuration.
-    if (adminKey.length < 32 || adminKey.length > 512 || /\s/.test(adminKey)) {
-      throw new ConfigError('TESSERA_ADMIN_API_KEY', 'must be 32 to 512 characters without spaces')
+    if (!ADMIN_KEY_SHAPE.test(adminKey)) {
+      throw new ConfigError(
+        'TESSERA_ADMIN_API_KEY',
+        'must be 32 to 512 printable ASCII characters without spaces',
+      )
     }
     const admin = input.admin ?? {}
     const fileKeys: unknown = admin.apiKeys ?? []

@@ -139,7 +139,14 @@ export class WebhookDispatcher {
       leaseUntil: now + this.#o.settings.timeoutSeconds * 1000 + LEASE_MARGIN_MS,
       limit: this.#batch,
     })
-    const results = await Promise.all(claimed.map((d) => this.#deliver(d)))
+    // Every attempt is waited for, even when one of them fails to settle (the store went away):
+    // the pass, and so stop(), ends only when no attempt is still running.
+    const settled = await Promise.allSettled(claimed.map((d) => this.#deliver(d)))
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+    if (failed) throw failed.reason
+    const results = settled.map(
+      (r) => (r as PromiseFulfilledResult<WebhookOutcome['result']>).value,
+    )
     return {
       fannedOut,
       attempted: claimed.length,

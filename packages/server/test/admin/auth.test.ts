@@ -153,8 +153,14 @@ describe('admin keys in the configuration', () => {
   })
 
   it.each([
-    ['k'.repeat(31), 'must be 32 to 512 characters without spaces'],
-    ['k'.repeat(20) + ' ' + 'k'.repeat(20), 'must be 32 to 512 characters without spaces'],
+    ['k'.repeat(31), 'must be 32 to 512 printable ASCII characters without spaces'],
+    [
+      'k'.repeat(20) + ' ' + 'k'.repeat(20),
+      'must be 32 to 512 printable ASCII characters without spaces',
+    ],
+    // Longer than an Authorization header may carry it, or not ASCII: could never be presented.
+    ['k'.repeat(513), 'must be 32 to 512 printable ASCII characters without spaces'],
+    ['ключ'.repeat(10), 'must be 32 to 512 printable ASCII characters without spaces'],
   ])('TESSERA_ADMIN_API_KEY %#: refused, naming the variable', (key, reason) => {
     expect(() =>
       loadConfig({

@@ -17,3 +17,7 @@ export function hashAdminKey(key: string): string {
 export function generateAdminKey(random: Random): string {
   return ADMIN_KEY_PREFIX + randomId(random, 32)
 }
+
+/** What an Authorization header can carry (printable ASCII, no space), 32 to 512 characters: a key
+ * outside this could be configured but never presented. */
+export const ADMIN_KEY_SHAPE = /^[\x21-\x7e]{32,512}$/
