@@ -749,6 +749,27 @@ export abstract class SqlStore implements Store {
         .where('consumed_at', 'is', null)
         .executeTakeFirst()
       if (Number(r.numUpdatedRows) === 1) {
+        if (session.browserSessionId !== null) {
+          // The sign-in the code came from must still be on: a code exchanged after its browser
+          // session signed out would start a session that logout never ended. On PostgreSQL the
+          // row is share-locked, so a logout running now waits for this transaction and then ends
+          // the session it created (its sessions update comes after its browser session update).
+          let q = trx
+            .selectFrom('browser_sessions')
+            .select('ended_at')
+            .where('id', '=', session.browserSessionId)
+          if (this.kind === 'postgres') q = q.forShare()
+          const browser = await q.executeTakeFirst()
+          if (browser && browser.ended_at !== null) {
+            // The code stays consumed (without a session): it can never be used.
+            await trx
+              .updateTable('authorization_codes')
+              .set({ session_id: null })
+              .where('code_hash', '=', codeHash)
+              .execute()
+            return { ok: false, reason: 'signed_out' } as const
+          }
+        }
         await trx.insertInto('sessions').values(fromSession(session)).execute()
         return { ok: true } as const
       }

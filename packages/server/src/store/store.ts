@@ -29,6 +29,9 @@ export type CodeRedemption =
   /** The code was already redeemed; `sessionId` is the session the first redemption made. */
   | { ok: false; reason: 'consumed'; sessionId: string | null }
   | { ok: false; reason: 'unknown' }
+  /** The browser session the code was issued in has ended (signed out) since: the code is now
+   * consumed without a session, and no session was created. */
+  | { ok: false; reason: 'signed_out' }
 
 /** A session ended by a bulk end, as the per-session event factory sees it. */
 /** Ending every live session of a user (or client) as part of an admin write. */

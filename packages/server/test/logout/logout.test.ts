@@ -477,3 +477,32 @@ describe('logout without a valid hint: CSRF-protected confirmation', () => {
     await expectNothingEnded(s)
   })
 })
+
+describe('a code issued before logout', () => {
+  it('cannot start a session after the browser signed out: invalid_grant, code consumed, nothing created', async () => {
+    const s = await signedIn()
+    // A second code from the same browser, not exchanged yet (a tab still on its way back).
+    const pending = await authorize(t, { jar: s.jar })
+    const res = await browserFetch(
+      s.jar,
+      logoutUrl({ id_token_hint: s.hint, post_logout_redirect_uri: SIGNED_OUT }),
+    )
+    expect(res.status).toBe(303)
+    const before = rowCounts(t)
+    const r = await postForm(t.url + '/oauth/token', {
+      grant_type: 'authorization_code',
+      code: pending.code,
+      code_verifier: pending.codeVerifier,
+      redirect_uri: pending.redirectUri,
+      client_id: pending.clientId,
+    })
+    expect(r.status).toBe(400)
+    expect(r.body).toStrictEqual({
+      error: 'invalid_grant',
+      error_description: 'the sign-in this authorization code came from has ended',
+    })
+    expect(rowCounts(t).sessions).toBe(before.sessions)
+    expect(await t.store.getCode(sha256b64u(pending.code))).toMatchObject({ sessionId: null })
+    expect((await t.store.getCode(sha256b64u(pending.code)))?.consumedAt).not.toBeNull()
+  })
+})

@@ -326,6 +326,30 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(await store.getSession(s.id)).toStrictEqual(s)
       })
 
+      it('a code of a browser session that has signed out is consumed without a session', async () => {
+        const bs = browserSessionRecord(uid('usr_'))
+        await store.createBrowserSession(bs)
+        const code = codeRecord({ userId: bs.userId })
+        await store.createCode(code)
+        expect(await store.endBrowserSession(bs.id, T0 + 1)).toBe(true)
+        const s = sessionRecord({ userId: bs.userId, browserSessionId: bs.id })
+        expect(await store.redeemCode(code.codeHash, T0 + 2, s)).toStrictEqual({
+          ok: false,
+          reason: 'signed_out',
+        })
+        expect(await store.getSession(s.id)).toBeUndefined()
+        expect(await store.getCode(code.codeHash)).toMatchObject({
+          consumedAt: T0 + 2,
+          sessionId: null,
+        })
+        // Presented again it is an ordinary used code, with no session to revoke.
+        expect(await store.redeemCode(code.codeHash, T0 + 3, sessionRecord())).toStrictEqual({
+          ok: false,
+          reason: 'consumed',
+          sessionId: null,
+        })
+      })
+
       it('a second redemption is consumed with the first session id and writes no session', async () => {
         const code = codeRecord()
         await store.createCode(code)

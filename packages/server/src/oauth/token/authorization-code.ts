@@ -87,6 +87,12 @@ export const authorizationCodeGrant: GrantHandler = async (g) => {
   const redemption = await ctx.store.redeemCode(codeHash, now, session)
   if (!redemption.ok) {
     if (redemption.reason === 'consumed') return replay(g, redemption.sessionId)
+    if (redemption.reason === 'signed_out') {
+      throw new InvalidGrant(
+        'the sign-in this authorization code came from has ended',
+        'browser session signed out before the code was redeemed',
+      )
+    }
     throw new InvalidGrant('the authorization code is invalid')
   }
   const refreshToken = client.grantTypes.includes('refresh_token')
