@@ -551,7 +551,7 @@ export abstract class SqlStore implements Store {
       .where('user_id', '=', userId)
       .where('ended_at', 'is', null)
       .executeTakeFirst()
-    const endedSessionIds = await endLive(trx, { userId }, revoke)
+    const endedSessionIds = await endLive(trx, { userId }, revoked(revoke))
     return { endedSessionIds, endedBrowserSessions: Number(browser.numUpdatedRows) }
   }
 
@@ -597,7 +597,7 @@ export abstract class SqlStore implements Store {
         if (opts.revoke) {
           // As for a user: codes first, so an exchange in flight cannot leave a live session.
           await voidCodes(trx, { clientId: id }, opts.revoke.now)
-          endedSessionIds = await endLive(trx, { clientId: id }, opts.revoke)
+          endedSessionIds = await endLive(trx, { clientId: id }, revoked(opts.revoke))
         }
       }
       await insertEvents(trx, opts.events ?? [])
@@ -889,29 +889,7 @@ export abstract class SqlStore implements Store {
     ) {
       throw new Error('endSessions needs sessionId, userId or browserSessionId')
     }
-    return this.transaction(async (trx) => {
-      let q = trx
-        .updateTable('sessions')
-        .set({ state, reason, ended_at: now })
-        .where('state', 'in', ACTIVE)
-      if (filter.sessionId !== undefined) q = q.where('id', '=', filter.sessionId)
-      if (filter.userId !== undefined) q = q.where('user_id', '=', filter.userId)
-      if (filter.browserSessionId !== undefined) {
-        q = q.where('browser_session_id', '=', filter.browserSessionId)
-      }
-      if (filter.exceptId !== undefined) q = q.where('id', '!=', filter.exceptId)
-      const rows = await q.returning(['id', 'user_id', 'client_id']).execute()
-      const ended: EndedSession[] = rows.map((r) => ({
-        id: r.id,
-        userId: r.user_id,
-        clientId: r.client_id,
-        state,
-        reason,
-        endedAt: now,
-      }))
-      await writeEnded(trx, ended, now, event)
-      return ended.map((e) => e.id)
-    })
+    return this.transaction((trx) => endLive(trx, filter, { state, reason, now, event }))
   }
 
   async listSessions(f: SessionFilter): Promise<SessionRecord[]> {
@@ -1339,10 +1317,10 @@ export abstract class SqlStore implements Store {
           })
         }
       }
-      for (let i = 0; i < deliveries.length; i += 200) {
+      for (let i = 0; i < deliveries.length; i += INSERT_CHUNK) {
         await trx
           .insertInto('webhook_deliveries')
-          .values(deliveries.slice(i, i + 200))
+          .values(deliveries.slice(i, i + INSERT_CHUNK))
           .onConflict((oc) => oc.column('id').doNothing())
           .execute()
       }
@@ -1556,33 +1534,53 @@ async function missingOrChanged(
   return { ok: false, reason: row ? 'changed' : 'not_found' }
 }
 
-/** Revokes the live sessions of a user or client, with one event and webhook message each;
- * returns their ids. */
+/** Ends the live (active or pending) sessions matching `where`, with one event (when a builder is
+ * given) and the webhook messages each; returns their ids. */
 async function endLive(
   trx: Kysely<Database>,
-  where: { userId: string } | { clientId: string },
-  revoke: RevokeAll,
+  where: {
+    sessionId?: string
+    userId?: string
+    clientId?: string
+    browserSessionId?: string
+    exceptId?: string
+  },
+  end: {
+    state: Exclude<SessionState, 'active' | 'pending'>
+    reason: SessionEndReason
+    now: number
+    event: EndedSessionEvent | undefined
+  },
 ): Promise<string[]> {
+  const { state, reason, now } = end
   let q = trx
     .updateTable('sessions')
-    .set({ state: 'revoked', reason: revoke.reason, ended_at: revoke.now })
+    .set({ state, reason, ended_at: now })
     .where('state', 'in', ACTIVE)
-  q =
-    'userId' in where
-      ? q.where('user_id', '=', where.userId)
-      : q.where('client_id', '=', where.clientId)
+  if (where.sessionId !== undefined) q = q.where('id', '=', where.sessionId)
+  if (where.userId !== undefined) q = q.where('user_id', '=', where.userId)
+  if (where.clientId !== undefined) q = q.where('client_id', '=', where.clientId)
+  if (where.browserSessionId !== undefined) {
+    q = q.where('browser_session_id', '=', where.browserSessionId)
+  }
+  if (where.exceptId !== undefined) q = q.where('id', '!=', where.exceptId)
   const rows = await q.returning(['id', 'user_id', 'client_id']).execute()
   const ended: EndedSession[] = rows.map((r) => ({
     id: r.id,
     userId: r.user_id,
     clientId: r.client_id,
-    state: 'revoked',
-    reason: revoke.reason,
-    endedAt: revoke.now,
+    state,
+    reason,
+    endedAt: now,
   }))
   // The events and the sessions' webhook messages, in the transaction that ends them.
-  await writeEnded(trx, ended, revoke.now, revoke.event)
+  await writeEnded(trx, ended, now, end.event)
   return ended.map((e) => e.id)
+}
+
+/** An admin revocation as the end endLive makes. */
+function revoked(r: RevokeAll) {
+  return { state: 'revoked' as const, reason: r.reason, now: r.now, event: r.event }
 }
 
 async function insertEvents(trx: Kysely<Database>, events: SecurityEventRecord[]): Promise<void> {
@@ -1765,10 +1763,10 @@ async function writeMessages(
       created_at: m.createdAt,
     })),
   )
-  for (let i = 0; i < rows.length; i += 200) {
+  for (let i = 0; i < rows.length; i += INSERT_CHUNK) {
     await trx
       .insertInto('webhook_messages')
-      .values(rows.slice(i, i + 200))
+      .values(rows.slice(i, i + INSERT_CHUNK))
       .execute()
   }
 }
@@ -1781,15 +1779,7 @@ async function writeEnded(
   event: EndedSessionEvent | undefined,
 ): Promise<void> {
   if (ended.length === 0) return
-  if (event) {
-    const events = ended.map((e) => fromEvent(event(e)))
-    for (let i = 0; i < events.length; i += 200) {
-      await trx
-        .insertInto('security_events')
-        .values(events.slice(i, i + 200))
-        .execute()
-    }
-  }
+  if (event) await insertEvents(trx, ended.map(event))
   await writeMessages(trx, ended, now)
 }
 
