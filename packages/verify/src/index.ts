@@ -22,6 +22,7 @@ export type {
   VerifiedToken,
 } from './verifier/verified-token.js'
 export type { DpopReplayStore } from './dpop/replay-store.js'
+export { normaliseHtu } from './dpop/htu.js'
 export {
   isVerifyError,
   TesseraVerifyError,

@@ -3,7 +3,7 @@ import type { ServerContext } from '../../context.js'
 import { sha256b64u } from '../../lib/crypto.js'
 import { InvalidDpopProof, UseDpopNonce } from '../errors.js'
 import type { DpopAlgorithm } from './dpop-algorithms.js'
-import { normaliseHtu } from './htu.js'
+import { normaliseHtu } from '@tessera/verify'
 
 /** A DPoP proof that passed every check. */
 export interface DpopProof {
