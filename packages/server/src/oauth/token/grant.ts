@@ -43,11 +43,12 @@ export async function sessionTokens(
   const { ctx, client } = g
   const { session, user } = o
   const { api, scopes } = o
+  const scope = scopeForApi(api, scopes)
   const at = await ctx.tokens.accessToken({
     api,
     client,
     user,
-    scope: scopeForApi(api, scopes),
+    scope,
     sessionId: session.id,
     authTime: session.authTime,
     amr: session.amr,
@@ -57,7 +58,7 @@ export async function sessionTokens(
     access_token: at.token,
     token_type: g.dpop ? 'DPoP' : 'Bearer',
     expires_in: at.expiresIn,
-    scope: scopeForApi(api, scopes),
+    scope,
   }
   if (o.refreshToken !== undefined) {
     res.refresh_token = o.refreshToken

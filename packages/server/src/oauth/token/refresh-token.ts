@@ -1,6 +1,6 @@
 import { param, requireParam } from '../../http/form.js'
 import { judgeSession } from '../../sessions/lifecycle.js'
-import type { ApiRecord, SessionRecord } from '../../store/types.js'
+import type { ApiRecord, SessionRecord, UserRecord } from '../../store/types.js'
 import type { ParsedRefreshToken } from '../../tokens/refresh-token.js'
 import { checkRefreshBinding } from '../dpop/token-binding.js'
 import { InvalidGrant, TemporarilyUnavailable } from '../errors.js'
@@ -79,8 +79,9 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
     // made through this process shows at once; one made elsewhere (another instance, the CLI) is
     // caught here at most that late, and the session itself was read fresh above.
     const user = await ctx.store.getUser(session.userId, { maxStaleMs: USER_MAX_STALE_MS })
-    if (!user || user.disabled || user.passwordChangedAt > session.createdAt) {
-      const reason = !user ? 'user_deleted' : user.disabled ? 'user_disabled' : 'password_change'
+    const refusal = userRefusal(user, session)
+    if (refusal !== undefined || !user) {
+      const reason = refusal ?? 'user_deleted'
       // The admin paths end these sessions when they change the user; this catches a change made
       // around them (directly in the database, or by an older version), with its event.
       const event = ctx.events.make('session_revoked', {
@@ -95,11 +96,7 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
       throw new InvalidGrant('the refresh token is no longer valid', reason)
     }
     // Check the request before writing anything: a bad scope or resource changes nothing.
-    const scopes = narrowScope(
-      requestedScope,
-      session.scope.split(' ').filter((s) => s !== ''),
-    )
-    const api = await resolveAudience(ctx, resources, session.resources)
+    const { scopes, api } = await tokenRequest(g, requestedScope, resources, session)
 
     const current = session.generation
     let next: SessionRecord | undefined
@@ -177,18 +174,14 @@ async function rotateFromFacts(
   if (!ctx.refreshTokens.verify(parsed, facts.salt)) return undefined
   if (facts.dpopJkt && g.dpop?.jkt !== facts.dpopJkt) return undefined
   const user = await ctx.store.getUser(facts.userId, { maxStaleMs: USER_MAX_STALE_MS })
-  if (!user || user.disabled || user.passwordChangedAt > facts.createdAt) return undefined
-  let scopes: string[]
-  let api: ApiRecord
+  if (!user || userRefusal(user, facts) !== undefined) return undefined
+  let request: { scopes: string[]; api: ApiRecord }
   try {
-    scopes = narrowScope(
-      requestedScope,
-      facts.scope.split(' ').filter((s) => s !== ''),
-    )
-    api = await resolveAudience(ctx, resources, facts.resources)
+    request = await tokenRequest(g, requestedScope, resources, facts)
   } catch {
     return undefined
   }
+  const { scopes, api } = request
   const r = await ctx.store.rotateRefresh(facts.id, parsed.generation, ctx.clock.now())
   if (!r.ok) return undefined
   const next = r.session
@@ -201,6 +194,33 @@ async function rotateFromFacts(
     nonce: null,
     grantType: 'refresh_token',
   })
+}
+
+/** Why the session's user may no longer refresh (deleted, disabled, password changed after the
+ * session began), or undefined. */
+function userRefusal(
+  user: UserRecord | undefined,
+  session: Pick<SessionRecord, 'createdAt'>,
+): 'user_deleted' | 'user_disabled' | 'password_change' | undefined {
+  if (!user) return 'user_deleted'
+  if (user.disabled) return 'user_disabled'
+  if (user.passwordChangedAt > session.createdAt) return 'password_change'
+  return undefined
+}
+
+/** The scope and audience a refresh asks for, within the session's grant (invalid_scope or
+ * invalid_target otherwise). */
+async function tokenRequest(
+  g: GrantRequest,
+  requestedScope: string[] | undefined,
+  resources: string[],
+  session: Pick<SessionRecord, 'scope' | 'resources'>,
+): Promise<{ scopes: string[]; api: ApiRecord }> {
+  const scopes = narrowScope(
+    requestedScope,
+    session.scope.split(' ').filter((s) => s !== ''),
+  )
+  return { scopes, api: await resolveAudience(g.ctx, resources, session.resources) }
 }
 
 async function reuse(
