@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { ServerContext } from '../context.js'
+import { authChallenge, presentedToken } from '../oauth/bearer.js'
 import { InvalidToken } from '../oauth/errors.js'
 import { PATHS } from '../oauth/paths.js'
 import { judgeSession } from '../sessions/lifecycle.js'
@@ -70,12 +71,20 @@ export function playgroundRoutes(app: FastifyInstance, ctx: ServerContext): void
 
   // Unlike /userinfo it answers for ended sessions too: showing why a session ended is the point.
   app.get(PLAYGROUND_SESSION_PATH, async (req, reply) => {
-    const token = bearerToken(req.headers.authorization)
-    const claims = await verifyOwnJwt(ctx, token, 'at+jwt', issuer)
+    // The demo client uses bearer tokens; a DPoP token would need its proof checked here.
+    const presented = presentedToken(ctx, req)
+    const claims =
+      presented.scheme === 'Bearer'
+        ? await verifyOwnJwt(ctx, presented.token, 'at+jwt', issuer)
+        : undefined
     const session =
       claims && typeof claims.sid === 'string' ? await ctx.store.getSession(claims.sid) : undefined
     if (!claims || !session || session.userId !== claims.sub) {
-      throw invalidToken('the access token is invalid, expired or has no session', true)
+      throw authChallenge(
+        ctx,
+        new InvalidToken('the access token is invalid, expired or has no session'),
+        'Bearer',
+      )
     }
     // The state as decided now: a session past its lifetime is reported expired (or abandoned)
     // even before a refresh or the maintenance sweep has written that down.
@@ -97,17 +106,4 @@ export function playgroundRoutes(app: FastifyInstance, ctx: ServerContext): void
       now,
     })
   })
-}
-
-function invalidToken(description: string, presented: boolean): InvalidToken {
-  const e = new InvalidToken(description)
-  e.headers['www-authenticate'] = presented ? 'Bearer error="invalid_token"' : 'Bearer'
-  return e
-}
-
-/** The token of an `Authorization: Bearer` header; never read from the query (TOK-02). */
-function bearerToken(header: string | undefined): string {
-  const m = /^Bearer ([A-Za-z0-9\-._~+/]+=*)$/i.exec(header?.trim() ?? '')
-  if (!m?.[1]) throw invalidToken('an Authorization: Bearer access token is required', false)
-  return m[1]
 }

@@ -112,7 +112,9 @@ describe('playground session endpoint (dev only)', () => {
     const res = await sessionInfo(await accessToken(s, api))
     expect(res.status).toBe(401)
     expect(((await res.json()) as { error: string }).error).toBe('invalid_token')
-    expect(res.headers.get('www-authenticate')).toBe('Bearer error="invalid_token"')
+    expect(res.headers.get('www-authenticate')).toBe(
+      'Bearer realm="tessera", error="invalid_token", error_description="the access token is invalid, expired or has no session"',
+    )
   })
 
   it('JWT-11 an ID token is refused by typ', async () => {
@@ -164,7 +166,15 @@ describe('playground session endpoint (dev only)', () => {
       .setProtectedHeader({ alg: 'ES256', typ: 'at+jwt', kid: '../../etc/passwd' })
       .sign(privateKey)
     for (const token of [none, forged, unknownKid, 'garbage']) {
-      expect((await sessionInfo(token)).status).toBe(401)
+      const res = await sessionInfo(token)
+      expect(res.status).toBe(401)
+      expect(await res.json()).toStrictEqual({
+        error: 'invalid_token',
+        error_description: 'the access token is invalid, expired or has no session',
+      })
+      expect(res.headers.get('www-authenticate')).toBe(
+        'Bearer realm="tessera", error="invalid_token", error_description="the access token is invalid, expired or has no session"',
+      )
     }
   })
 
@@ -172,8 +182,15 @@ describe('playground session endpoint (dev only)', () => {
     const s = await newSession()
     const token = await accessToken(s)
     const res = await fetch(`${t.url}/playground/session?access_token=${token}`)
-    expect(res.status).toBe(401)
-    expect(res.headers.get('www-authenticate')).toBe('Bearer')
+    // Refused as /userinfo refuses it: the same parser (src/oauth/bearer.ts) reads both.
+    expect(res.status).toBe(400)
+    expect(await res.json()).toStrictEqual({
+      error: 'invalid_request',
+      error_description: 'the access token must not be sent in the URL',
+    })
+    expect(res.headers.get('www-authenticate')).toBe(
+      'Bearer realm="tessera", error="invalid_request"',
+    )
   })
 })
 
