@@ -17,6 +17,22 @@ import {
 export const ADMIN_OPTIONS = { ...CONFIG_OPTION, ...DEV_DATA_OPTION } as const
 export const ADMIN_OPTIONS_HELP = [CONFIG_HELP, DEV_DATA_HELP]
 
+/** The options of a paged listing: `--limit N`, `--cursor C`, `--json`. */
+export const LIST_OPTIONS = {
+  limit: { type: 'string' },
+  cursor: { type: 'string' },
+  json: { type: 'boolean' },
+} as const
+
+/** Help lines of LIST_OPTIONS, for a listing of `things` (plural). */
+export function listOptionsHelp(things: string): string[] {
+  return [
+    `      --limit N       At most N ${things} (default 100)`,
+    '      --cursor C      The next page, as printed on stderr by the previous one',
+    `      --json          One JSON object per ${things.replace(/s$/, '')}`,
+  ]
+}
+
 /** The configuration an admin command works on: the production one, or with `--dev` the data of
  * `tessera dev` in `./.tessera`. */
 export function adminConfig(

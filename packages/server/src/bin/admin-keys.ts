@@ -5,20 +5,19 @@ import { flag, str, type Command } from './command.js'
 import { readPassword } from './read-password.js'
 import { cliActor, withAdmin } from './with-admin.js'
 
-const COMMON = ADMIN_OPTIONS
-const COMMON_HELP = ADMIN_OPTIONS_HELP
-const config = adminConfigOf
-
 export const adminKeysCreateCommand: Command = {
   name: 'admin-keys create',
   summary: 'Make an Admin API key; it is printed once and stored only as a hash',
   usage: '--name N [--config FILE]',
-  options: { ...COMMON, name: { type: 'string' } },
-  help: ['      --name N        What the key is for (1-64 of A-Z a-z 0-9 . _ -)', ...COMMON_HELP],
+  options: { ...ADMIN_OPTIONS, name: { type: 'string' } },
+  help: [
+    '      --name N        What the key is for (1-64 of A-Z a-z 0-9 . _ -)',
+    ...ADMIN_OPTIONS_HELP,
+  ],
   async run(values, io) {
     const name = str(values, 'name')
     if (name === undefined) throw new UsageError('admin-keys create needs --name')
-    const { key, record } = await withAdmin(config(io, values), (admin) =>
+    const { key, record } = await withAdmin(adminConfigOf(io, values), (admin) =>
       admin.keys.create(cliActor(io), name),
     )
     io.stdout.write(`id: ${record.id}\nname: ${record.name}\nkey: ${key}\n`)
@@ -31,10 +30,10 @@ export const adminKeysListCommand: Command = {
   name: 'admin-keys list',
   summary: 'List the Admin API keys kept in the store (never the keys themselves)',
   usage: '[--json] [--config FILE]',
-  options: { ...COMMON, json: { type: 'boolean' } },
-  help: ['      --json          One JSON object per key', ...COMMON_HELP],
+  options: { ...ADMIN_OPTIONS, json: { type: 'boolean' } },
+  help: ['      --json          One JSON object per key', ...ADMIN_OPTIONS_HELP],
   async run(values, io) {
-    const keys = await withAdmin(config(io, values), (admin) => admin.keys.list())
+    const keys = await withAdmin(adminConfigOf(io, values), (admin) => admin.keys.list())
     printRows(io, flag(values, 'json'), keys, ['ID', 'NAME', 'CREATED', 'REVOKED'], (k) => [
       k.id,
       k.name,
@@ -49,11 +48,13 @@ export const adminKeysRevokeCommand: Command = {
   name: 'admin-keys revoke',
   summary: 'Revoke an Admin API key at once, ending its console sign-ins',
   usage: '<id> [--config FILE]',
-  options: COMMON,
+  options: ADMIN_OPTIONS,
   positionals: ['id'],
-  help: ['      <id> is the key id (ak_...) from admin-keys list.', ...COMMON_HELP],
+  help: ['      <id> is the key id (ak_...) from admin-keys list.', ...ADMIN_OPTIONS_HELP],
   async run(values, io, _extras, [id = '']) {
-    const k = await withAdmin(config(io, values), (admin) => admin.keys.revoke(cliActor(io), id))
+    const k = await withAdmin(adminConfigOf(io, values), (admin) =>
+      admin.keys.revoke(cliActor(io), id),
+    )
     io.stdout.write(`id: ${k.id}\nname: ${k.name}\nrevoked: ${isoTime(k.revokedAt)}\n`)
     return 0
   },

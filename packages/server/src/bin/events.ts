@@ -1,19 +1,15 @@
 import { parseTime } from '../admin/api/json-input.js'
 import { EVENT_TYPES, isEventType } from '../admin/services/event-admin.js'
 import { InvalidRequest } from '../oauth/errors.js'
-import { adminConfig } from './admin-config.js'
-import { isoTime, printRows, UsageError } from './cli-io.js'
 import {
-  CONFIG_HELP,
-  CONFIG_OPTION,
-  DEV_DATA_HELP,
-  DEV_DATA_OPTION,
-  flag,
-  limitOption,
-  str,
-  type Command,
-  type Values,
-} from './command.js'
+  ADMIN_OPTIONS,
+  ADMIN_OPTIONS_HELP,
+  adminConfigOf,
+  LIST_OPTIONS,
+  listOptionsHelp,
+} from './admin-config.js'
+import { isoTime, printRows, UsageError } from './cli-io.js'
+import { flag, limitOption, str, type Command, type Values } from './command.js'
 import { nextPageHint, withAdmin } from './with-admin.js'
 
 function timeOption(values: Values, name: string): number | undefined {
@@ -33,17 +29,14 @@ export const eventsListCommand: Command = {
   usage:
     '[--type T] [--user U] [--client C] [--session S] [--since TIME] [--before TIME] [--limit N] [--cursor C] [--json]',
   options: {
-    ...CONFIG_OPTION,
-    ...DEV_DATA_OPTION,
+    ...ADMIN_OPTIONS,
     type: { type: 'string' },
     user: { type: 'string' },
     client: { type: 'string' },
     session: { type: 'string' },
     since: { type: 'string' },
     before: { type: 'string' },
-    limit: { type: 'string' },
-    cursor: { type: 'string' },
-    json: { type: 'boolean' },
+    ...LIST_OPTIONS,
   },
   help: [
     '      --type T        One event type (sign_in_failure, session_revoked, user_disabled ...)',
@@ -52,11 +45,8 @@ export const eventsListCommand: Command = {
     '      --session S     Events of one session',
     '      --since TIME    At or after TIME: ISO 8601 (2026-01-01T00:00:00Z) or epoch ms',
     '      --before TIME   Before TIME',
-    '      --limit N       At most N events (default 100)',
-    '      --cursor C      The next page, as printed on stderr by the previous one',
-    '      --json          One JSON object per event',
-    CONFIG_HELP,
-    DEV_DATA_HELP,
+    ...listOptionsHelp('events'),
+    ...ADMIN_OPTIONS_HELP,
   ],
   async run(values, io) {
     const type = str(values, 'type')
@@ -66,8 +56,7 @@ export const eventsListCommand: Command = {
     const since = timeOption(values, 'since')
     const before = timeOption(values, 'before')
     const limit = limitOption(values, 100)
-    const config = adminConfig(io, { config: str(values, 'config'), dev: flag(values, 'dev') })
-    const page = await withAdmin(config, (admin) =>
+    const page = await withAdmin(adminConfigOf(io, values), (admin) =>
       admin.events.list({
         type,
         userId: str(values, 'user'),

@@ -1,34 +1,32 @@
 import { isSessionState, SESSION_STATES } from '../admin/services/session-admin.js'
-import { ADMIN_OPTIONS, ADMIN_OPTIONS_HELP, adminConfigOf } from './admin-config.js'
+import {
+  ADMIN_OPTIONS,
+  ADMIN_OPTIONS_HELP,
+  adminConfigOf,
+  LIST_OPTIONS,
+  listOptionsHelp,
+} from './admin-config.js'
 import { isoTime, printRows, UsageError } from './cli-io.js'
 import { flag, limitOption, str, type Command } from './command.js'
 import { cliActor, nextPageHint, withAdmin } from './with-admin.js'
-
-const COMMON = ADMIN_OPTIONS
-const COMMON_HELP = ADMIN_OPTIONS_HELP
-const config = adminConfigOf
 
 export const sessionsListCommand: Command = {
   name: 'sessions list',
   summary: 'List client sessions, newest first, with their state and end reason',
   usage: '[--user U] [--client C] [--state S] [--limit N] [--cursor C] [--json] [--config FILE]',
   options: {
-    ...COMMON,
+    ...ADMIN_OPTIONS,
     user: { type: 'string' },
     client: { type: 'string' },
     state: { type: 'string' },
-    limit: { type: 'string' },
-    cursor: { type: 'string' },
-    json: { type: 'boolean' },
+    ...LIST_OPTIONS,
   },
   help: [
     '      --user U        Sessions of one user (id or username)',
     '      --client C      Sessions of one client',
     `      --state S       ${SESSION_STATES.join(', ')}`,
-    '      --limit N       At most N sessions (default 100)',
-    '      --cursor C      The next page, as printed on stderr by the previous one',
-    '      --json          One JSON object per session',
-    ...COMMON_HELP,
+    ...listOptionsHelp('sessions'),
+    ...ADMIN_OPTIONS_HELP,
   ],
   async run(values, io) {
     const state = str(values, 'state')
@@ -36,7 +34,7 @@ export const sessionsListCommand: Command = {
       throw new UsageError(`--state must be one of ${SESSION_STATES.join(', ')}`)
     }
     const limit = limitOption(values, 100)
-    const page = await withAdmin(config(io, values), async (admin) => {
+    const page = await withAdmin(adminConfigOf(io, values), async (admin) => {
       const userRef = str(values, 'user')
       const userId = userRef === undefined ? undefined : (await admin.users.find(userRef, true)).id
       return admin.sessions.list({
@@ -72,11 +70,11 @@ export const sessionsRevokeCommand: Command = {
   name: 'sessions revoke',
   summary: 'Revoke one session: its refresh and access tokens stop working',
   usage: '<id> [--config FILE]',
-  options: COMMON,
+  options: ADMIN_OPTIONS,
   positionals: ['id'],
-  help: ['      <id> is the session id (the sid claim).', ...COMMON_HELP],
+  help: ['      <id> is the session id (the sid claim).', ...ADMIN_OPTIONS_HELP],
   async run(values, io, _extras, [id = '']) {
-    const s = await withAdmin(config(io, values), (admin) =>
+    const s = await withAdmin(adminConfigOf(io, values), (admin) =>
       admin.sessions.revoke(cliActor(io), id),
     )
     io.stdout.write(
@@ -90,11 +88,11 @@ export const sessionsRevokeUserCommand: Command = {
   name: 'sessions revoke-user',
   summary: 'Revoke every session and SSO session of a user (sign out everywhere)',
   usage: '<user> [--config FILE]',
-  options: COMMON,
+  options: ADMIN_OPTIONS,
   positionals: ['user'],
-  help: ['      <user> is a user id (usr_...) or a username.', ...COMMON_HELP],
+  help: ['      <user> is a user id (usr_...) or a username.', ...ADMIN_OPTIONS_HELP],
   async run(values, io, _extras, [ref = '']) {
-    const r = await withAdmin(config(io, values), (admin) =>
+    const r = await withAdmin(adminConfigOf(io, values), (admin) =>
       admin.users.revokeSessions(cliActor(io), ref, true),
     )
     io.stdout.write(

@@ -1,14 +1,17 @@
 import { isoTime, printRows, UsageError } from './cli-io.js'
-import { ADMIN_OPTIONS, ADMIN_OPTIONS_HELP, adminConfigOf } from './admin-config.js'
+import {
+  ADMIN_OPTIONS,
+  ADMIN_OPTIONS_HELP,
+  adminConfigOf,
+  LIST_OPTIONS,
+  listOptionsHelp,
+} from './admin-config.js'
 import { flag, limitOption, str, type Command } from './command.js'
 import { readPassword } from './read-password.js'
 import type { CliIo } from './cli-io.js'
 import { cliActor, nextPageHint, withAdmin } from './with-admin.js'
 
-const COMMON = ADMIN_OPTIONS
-const COMMON_HELP = ADMIN_OPTIONS_HELP
 const USER_ARG = '<user> is a user id (usr_...) or a username.'
-const config = adminConfigOf
 
 /** `key: value` lines. */
 function print(io: CliIo, lines: [string, string | number | boolean][]): void {
@@ -20,7 +23,7 @@ export const usersCreateCommand: Command = {
   summary: 'Create a user; the password is read from stdin',
   usage: '--username U [--email E] [--name N] [--password-stdin] [--config FILE]',
   options: {
-    ...COMMON,
+    ...ADMIN_OPTIONS,
     username: { type: 'string', short: 'u' },
     email: { type: 'string' },
     name: { type: 'string' },
@@ -32,12 +35,12 @@ export const usersCreateCommand: Command = {
     '      --name N        Display name',
     '      --password-stdin  Read the password as the first line of stdin (the default when',
     '                      stdin is not a terminal; on a terminal it is typed twice, hidden)',
-    ...COMMON_HELP,
+    ...ADMIN_OPTIONS_HELP,
   ],
   async run(values, io) {
     const username = str(values, 'username')
     if (username === undefined) throw new UsageError('users create needs --username')
-    const cfg = config(io, values)
+    const cfg = adminConfigOf(io, values)
     const password = await readPassword(io, flag(values, 'password-stdin'))
     const user = await withAdmin(cfg, (admin) =>
       admin.users.create(cliActor(io), {
@@ -60,22 +63,18 @@ export const usersListCommand: Command = {
   summary: 'List users, by username',
   usage: '[--search Q] [--limit N] [--cursor C] [--json] [--config FILE]',
   options: {
-    ...COMMON,
-    json: { type: 'boolean' },
-    limit: { type: 'string' },
+    ...ADMIN_OPTIONS,
+    ...LIST_OPTIONS,
     search: { type: 'string' },
-    cursor: { type: 'string' },
   },
   help: [
     '      --search Q      Only users whose username, email or name contains Q (any case)',
-    '      --limit N       At most N users (default 100)',
-    '      --cursor C      The next page, as printed on stderr by the previous one',
-    '      --json          One JSON object per user',
-    ...COMMON_HELP,
+    ...listOptionsHelp('users'),
+    ...ADMIN_OPTIONS_HELP,
   ],
   async run(values, io) {
     const limit = limitOption(values, 100)
-    const page = await withAdmin(config(io, values), (admin) =>
+    const page = await withAdmin(adminConfigOf(io, values), (admin) =>
       admin.users.list({ search: str(values, 'search'), limit, cursor: str(values, 'cursor') }),
     )
     const rows = page.items.map((u) => ({
@@ -109,11 +108,11 @@ export const usersDisableCommand: Command = {
   name: 'users disable',
   summary: 'Disable a user and revoke all their sessions and SSO sessions',
   usage: '<user> [--config FILE]',
-  options: COMMON,
+  options: ADMIN_OPTIONS,
   positionals: ['user'],
-  help: [`      ${USER_ARG}`, ...COMMON_HELP],
+  help: [`      ${USER_ARG}`, ...ADMIN_OPTIONS_HELP],
   async run(values, io, _extras, [ref = '']) {
-    const r = await withAdmin(config(io, values), (admin) =>
+    const r = await withAdmin(adminConfigOf(io, values), (admin) =>
       admin.users.disable(cliActor(io), ref, true),
     )
     print(io, [
@@ -131,11 +130,11 @@ export const usersEnableCommand: Command = {
   name: 'users enable',
   summary: 'Enable a disabled user (ended sessions stay ended)',
   usage: '<user> [--config FILE]',
-  options: COMMON,
+  options: ADMIN_OPTIONS,
   positionals: ['user'],
-  help: [`      ${USER_ARG}`, ...COMMON_HELP],
+  help: [`      ${USER_ARG}`, ...ADMIN_OPTIONS_HELP],
   async run(values, io, _extras, [ref = '']) {
-    const u = await withAdmin(config(io, values), (admin) =>
+    const u = await withAdmin(adminConfigOf(io, values), (admin) =>
       admin.users.enable(cliActor(io), ref, true),
     )
     print(io, [
@@ -151,18 +150,18 @@ export const usersDeleteCommand: Command = {
   name: 'users delete',
   summary: 'Delete a user after revoking all their sessions',
   usage: '<user> --yes [--config FILE]',
-  options: { ...COMMON, yes: { type: 'boolean' } },
+  options: { ...ADMIN_OPTIONS, yes: { type: 'boolean' } },
   positionals: ['user'],
   help: [
     `      ${USER_ARG}`,
     '      --yes           Required: the user cannot be restored',
-    ...COMMON_HELP,
+    ...ADMIN_OPTIONS_HELP,
   ],
   async run(values, io, _extras, [ref = '']) {
     if (!flag(values, 'yes')) {
       throw new UsageError('users delete needs --yes: the user cannot be restored')
     }
-    const r = await withAdmin(config(io, values), (admin) =>
+    const r = await withAdmin(adminConfigOf(io, values), (admin) =>
       admin.users.delete(cliActor(io), ref, true),
     )
     print(io, [
@@ -180,16 +179,16 @@ export const usersResetPasswordCommand: Command = {
   name: 'users reset-password',
   summary: "Set a user's password from stdin and revoke all their sessions",
   usage: '<user> [--password-stdin] [--config FILE]',
-  options: { ...COMMON, 'password-stdin': { type: 'boolean' } },
+  options: { ...ADMIN_OPTIONS, 'password-stdin': { type: 'boolean' } },
   positionals: ['user'],
   help: [
     `      ${USER_ARG}`,
     '      --password-stdin  Read the password as the first line of stdin (the default when',
     '                      stdin is not a terminal; on a terminal it is typed twice, hidden)',
-    ...COMMON_HELP,
+    ...ADMIN_OPTIONS_HELP,
   ],
   async run(values, io, _extras, [ref = '']) {
-    const cfg = config(io, values)
+    const cfg = adminConfigOf(io, values)
     const password = await readPassword(io, flag(values, 'password-stdin'))
     const r = await withAdmin(cfg, (admin) =>
       admin.users.setPassword(cliActor(io), ref, password, true),
