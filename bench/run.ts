@@ -23,16 +23,7 @@ import { summarize } from './lib/stats.js'
 import { startOidcProvider } from './targets/oidc-provider.js'
 import type { BenchTarget } from './targets/target.js'
 import { startTessera, startTesseraPostgres } from './targets/tessera.js'
-
-function envNumber(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const v = Number(raw)
-  if (!Number.isFinite(v) || v < min || v > max) {
-    throw new Error(`${name} must be a number from ${min} to ${max}, got ${raw}`)
-  }
-  return v
-}
+import { envNumber } from './lib/env.js'
 
 const SECONDS = envNumber('BENCH_SECONDS', 10, 1, 600)
 const WARMUP_SECONDS = envNumber('BENCH_WARMUP_SECONDS', 2, 0, 60)

@@ -36,16 +36,7 @@ import {
   REDIRECT_URI,
 } from '../lib/constants.js'
 import { startTessera } from '../targets/tessera.js'
-
-function envNumber(name: string, fallback: number, min: number, max: number): number {
-  const raw = process.env[name]
-  if (raw === undefined || raw === '') return fallback
-  const v = Number(raw)
-  if (!Number.isFinite(v) || v < min || v > max) {
-    throw new Error(`${name} must be a number from ${min} to ${max}, got ${raw}`)
-  }
-  return v
-}
+import { envNumber } from '../lib/env.js'
 
 const SECONDS = envNumber('BENCH_CLIENT_SECONDS', 2, 0.5, 600)
 const STORM = envNumber('BENCH_STORM', 1000, 2, 100_000)

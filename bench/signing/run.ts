@@ -8,8 +8,9 @@
 import { generateKeyPairSync, createPublicKey, verify, type KeyObject } from 'node:crypto'
 import { signCompactJws } from '../../packages/server/src/tokens/jws.js'
 import type { SigningAlg } from '../../packages/server/src/store/types.js'
+import { envNumber } from '../lib/env.js'
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 2)
+const SECONDS = envNumber('BENCH_SECONDS', 2, 0.1, 600)
 
 function keys(alg: SigningAlg): { privateKey: KeyObject; publicKey: KeyObject } {
   if (alg === 'ES256') return generateKeyPairSync('ec', { namedCurve: 'P-256' })

@@ -22,11 +22,12 @@ import { createVerifier, type Verifier } from '@tessera/verify'
 import { createRemoteJWKSet, jwtVerify } from 'jose'
 import jwt from 'jsonwebtoken'
 import jwksRsa from 'jwks-rsa'
+import { envNumber } from '../lib/env.js'
 
 type Alg = 'ES256' | 'RS256'
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 2)
-const TOKENS = Number(process.env.BENCH_TOKENS ?? 1000)
+const SECONDS = envNumber('BENCH_SECONDS', 2, 0.1, 600)
+const TOKENS = envNumber('BENCH_TOKENS', 1000, 1, 1_000_000)
 const REPEAT = 100
 /** Milliseconds each contender runs before the next takes its turn. */
 const WINDOW_MS = 200
