@@ -1,7 +1,7 @@
-import { request } from 'node:http'
 import { hashAdminKey } from '../../src/admin/auth/admin-key-hash.js'
 import { ADMIN_API_PREFIX } from '../../src/admin/api/admin-api.js'
 import type { SecurityEventRecord } from '../../src/store/types.js'
+import { jsonOrText, requestFrom } from '../helpers/grants.js'
 import { startTestServer, type TestServer, type TestServerOptions } from '../helpers/test-server.js'
 
 /** The admin key every admin test server accepts (configured by its hash, as in production). */
@@ -53,57 +53,7 @@ export async function adminApi(
     headers,
     ...(payload !== undefined ? { body: payload } : {}),
   })
-  const text = await res.text()
-  let parsed: unknown = text
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    // not JSON; keep the text
-  }
-  return { status: res.status, headers: res.headers, body: parsed }
-}
-
-function requestFrom(
-  localAddress: string,
-  method: string,
-  url: string,
-  headers: Record<string, string>,
-  payload: string | undefined,
-): Promise<ApiResponse> {
-  const u = new URL(url)
-  return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        host: u.hostname,
-        port: u.port,
-        path: u.pathname + u.search,
-        method,
-        localAddress,
-        headers,
-      },
-      (res) => {
-        const chunks: Buffer[] = []
-        res.on('data', (c: Buffer) => chunks.push(c))
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
-          const h = new Headers()
-          for (const [k, v] of Object.entries(res.headers)) {
-            if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v)
-          }
-          let body: unknown = text
-          try {
-            body = JSON.parse(text)
-          } catch {
-            // not JSON
-          }
-          resolve({ status: res.statusCode ?? 0, headers: h, body })
-        })
-        res.on('error', reject)
-      },
-    )
-    req.on('error', reject)
-    req.end(payload)
-  })
+  return { status: res.status, headers: res.headers, body: jsonOrText(await res.text()) }
 }
 
 /** Every event of the store, oldest first. */

@@ -100,7 +100,28 @@ export function postFormFrom(
   for (const [k, v] of Object.entries(form)) {
     for (const x of Array.isArray(v) ? v : [v]) body.append(k, x)
   }
-  const payload = Buffer.from(body.toString())
+  const payload = body.toString()
+  return requestFrom(
+    localAddress,
+    'POST',
+    url,
+    {
+      'content-type': 'application/x-www-form-urlencoded',
+      'content-length': String(Buffer.byteLength(payload)),
+      ...headers,
+    },
+    payload,
+  )
+}
+
+/** An HTTP request from a chosen loopback source address; the body parsed as JSON when it is. */
+export function requestFrom(
+  localAddress: string,
+  method: string,
+  url: string,
+  headers: Record<string, string>,
+  payload: string | undefined,
+): Promise<{ status: number; headers: Headers; body: any }> {
   const u = new URL(url)
   return new Promise((resolve, reject) => {
     const req = request(
@@ -108,30 +129,20 @@ export function postFormFrom(
         host: u.hostname,
         port: u.port,
         path: u.pathname + u.search,
-        method: 'POST',
+        method,
         localAddress,
-        headers: {
-          'content-type': 'application/x-www-form-urlencoded',
-          'content-length': String(payload.length),
-          ...headers,
-        },
+        headers,
       },
       (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
         res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8')
           const h = new Headers()
           for (const [k, v] of Object.entries(res.headers)) {
             if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v)
           }
-          let parsed: unknown = text
-          try {
-            parsed = JSON.parse(text)
-          } catch {
-            // not JSON; keep the text
-          }
-          resolve({ status: res.statusCode ?? 0, headers: h, body: parsed })
+          const body = jsonOrText(Buffer.concat(chunks).toString('utf8'))
+          resolve({ status: res.statusCode ?? 0, headers: h, body })
         })
         res.on('error', reject)
       },
@@ -139,6 +150,15 @@ export function postFormFrom(
     req.on('error', reject)
     req.end(payload)
   })
+}
+
+/** A response body: parsed when it is JSON, the text otherwise. */
+export function jsonOrText(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    return text
+  }
 }
 
 export function basicAuth(clientId: string, secret: string): Record<string, string> {
