@@ -1,7 +1,7 @@
 import { expect } from 'vitest'
 import type { ClientConfig } from '../../src/config/config.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { mintCode, postForm, type MintCodeOptions } from '../helpers/grants.js'
+import { jsonOrText, mintCode, postForm, type MintCodeOptions } from '../helpers/grants.js'
 import { defaultClients, type TestServer } from '../helpers/test-server.js'
 
 /** The demo clients, with `account:sessions` allowed for web-app and native-app (not other-app),
@@ -90,14 +90,7 @@ export async function account(
     method,
     headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers },
   })
-  const text = await res.text()
-  let body: unknown = text
-  try {
-    body = JSON.parse(text)
-  } catch {
-    // not JSON (204)
-  }
-  return { status: res.status, headers: res.headers, body }
+  return { status: res.status, headers: res.headers, body: jsonOrText(await res.text()) }
 }
 
 export const listSessions = (t: TestServer, token: string, query = '') =>

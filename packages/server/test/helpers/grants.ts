@@ -76,14 +76,7 @@ export async function postForm(
     headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
     body,
   })
-  const text = await res.text()
-  let parsed: unknown = text
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    // not JSON; keep the text
-  }
-  return { status: res.status, headers: res.headers, body: parsed }
+  return { status: res.status, headers: res.headers, body: jsonOrText(await res.text()) }
 }
 
 /**

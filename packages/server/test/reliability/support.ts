@@ -21,6 +21,7 @@ import type {
 import { createUser } from '../../src/users/create-user.js'
 import { createTestSchema, type TestSchema } from '../helpers/postgres.js'
 import type { FixtureOptions } from './fixtures/server.js'
+import { jsonOrText } from '../helpers/grants.js'
 
 const HERE = dirname(fileURLToPath(import.meta.url))
 const PACKAGE_DIR = join(HERE, '..', '..')
@@ -135,14 +136,7 @@ function parseResponse(raw: Buffer): RawResponse {
   }
   let payload = raw.subarray(split + 4)
   if (headers['transfer-encoding'] === 'chunked') payload = unchunk(payload)
-  const text = payload.toString('utf8')
-  let body: unknown = text
-  try {
-    body = JSON.parse(text)
-  } catch {
-    // not JSON; keep the text
-  }
-  return { status, headers, body }
+  return { status, headers, body: jsonOrText(payload.toString('utf8')) }
 }
 
 function unchunk(b: Buffer): Buffer {
