@@ -2,6 +2,7 @@ import type { ThrottleRule } from '../config/config.js'
 import type { Clock } from '../lib/clock.js'
 import { TemporarilyUnavailable } from '../oauth/errors.js'
 import type { Store } from '../store/store.js'
+import { BoundedMap } from '../lib/bounded-map.js'
 
 /** How long a count read from the store is trusted without reading again, in wall-clock ms. */
 const READ_TTL_MS = 1000
@@ -25,7 +26,7 @@ interface CachedCount {
 export class Throttle {
   readonly #store: Store
   readonly #clock: Clock
-  readonly #cache = new Map<string, CachedCount>()
+  readonly #cache = new BoundedMap<string, CachedCount>(MAX_CACHED)
 
   constructor(store: Store, clock: Clock) {
     this.#store = store
@@ -74,9 +75,6 @@ export class Throttle {
   }
 
   #remember(key: string, start: number, count: number): void {
-    this.#cache.delete(key)
-    if (this.#cache.size >= MAX_CACHED)
-      this.#cache.delete(this.#cache.keys().next().value as string)
     this.#cache.set(key, { windowStart: start, count, readAt: performance.now() })
   }
 }

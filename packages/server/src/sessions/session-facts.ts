@@ -1,4 +1,5 @@
 import type { SessionRecord } from '../store/types.js'
+import { BoundedMap } from '../lib/bounded-map.js'
 
 /**
  * Sessions recently read by this process, kept only for the fields that never change after a
@@ -11,13 +12,11 @@ import type { SessionRecord } from '../store/types.js'
  * read, then rotates with one conditional update that checks the mutable part in the database.
  */
 export class SessionFacts {
-  readonly #entries = new Map<string, SessionRecord>()
-  readonly #max: number
+  readonly #entries: BoundedMap<string, SessionRecord>
 
   /** @param max Sessions kept, at most; the oldest entry goes first. Default 50,000. */
   constructor(max = 50_000) {
-    if (!Number.isInteger(max) || max < 1) throw new RangeError('max must be a whole number >= 1')
-    this.#max = max
+    this.#entries = new BoundedMap(max)
   }
 
   get(id: string): SessionRecord | undefined {
@@ -25,14 +24,6 @@ export class SessionFacts {
   }
 
   remember(s: SessionRecord): void {
-    if (this.#entries.has(s.id)) return
-    if (this.#entries.size >= this.#max) {
-      this.#entries.delete(this.#entries.keys().next().value as string)
-    }
-    this.#entries.set(s.id, s)
-  }
-
-  get size(): number {
-    return this.#entries.size
+    if (!this.#entries.has(s.id)) this.#entries.set(s.id, s)
   }
 }

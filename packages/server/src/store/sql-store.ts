@@ -7,6 +7,7 @@ import {
   type Migration,
   type Selectable,
 } from 'kysely'
+import { BoundedMap } from '../lib/bounded-map.js'
 import { migrationsFor } from './migrations/index.js'
 import { PreparedQuery } from './prepared-query.js'
 import { sessionMessages } from '../webhooks/messages.js'
@@ -1804,11 +1805,13 @@ function toDelivery(r: Selectable<WebhookDeliveriesTable>): WebhookDeliveryRecor
 
 /** A small wall-clock TTL map for rarely changing records; callers must not mutate what it returns. */
 class ReadCache<T> {
-  readonly #entries = new Map<string, { value: T; at: number }>()
+  readonly #entries: BoundedMap<string, { value: T; at: number }>
   constructor(
     readonly ttlMs = 5000,
-    readonly max = 1000,
-  ) {}
+    max = 1000,
+  ) {
+    this.#entries = new BoundedMap(max)
+  }
   get(key: string, maxAgeMs = this.ttlMs): T | undefined {
     const e = this.#entries.get(key)
     if (!e) return undefined
@@ -1819,8 +1822,6 @@ class ReadCache<T> {
     return e.value
   }
   set(key: string, value: T): void {
-    if (this.#entries.size >= this.max)
-      this.#entries.delete(this.#entries.keys().next().value as string)
     this.#entries.set(key, { value, at: performance.now() })
   }
   delete(key: string): void {

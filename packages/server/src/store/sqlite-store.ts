@@ -12,6 +12,7 @@ import {
   type UsersTable,
 } from './sql-store.js'
 import type { SessionRecord, UserRecord } from './types.js'
+import { BoundedMap } from '../lib/bounded-map.js'
 
 export interface SqliteStoreOptions {
   /** Path of the database file; `:memory:` for a throwaway database. */
@@ -149,14 +150,13 @@ class FastReads {
  * and SQLite re-prepares by itself after a schema change.
  */
 function cachingStatements(db: BetterSqlite3.Database, max = 256): SqliteDatabase {
-  const cache = new Map<string, SqliteStatement>()
+  const cache = new BoundedMap<string, SqliteStatement>(max)
   return {
     close: () => db.close(),
     prepare(text: string): SqliteStatement {
       let stmt = cache.get(text)
       if (!stmt) {
         stmt = db.prepare(text)
-        if (cache.size >= max) cache.delete(cache.keys().next().value as string)
         cache.set(text, stmt)
       }
       return stmt
