@@ -1,7 +1,7 @@
 import { decodeJwt, jwtVerify } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import type { UserRecord } from '../../src/store/types.js'
-import { basicAuth, mintCode, postForm, sessionOf, signInTokens } from '../helpers/grants.js'
+import { basicAuth, mintCode, postForm, sessionOf } from '../helpers/grants.js'
 import { API_A, API_B, CONFIDENTIAL_SECRET, type TestServer } from '../helpers/test-server.js'
 import {
   confidentialAuth,
@@ -14,34 +14,19 @@ import {
   POST_SECRET,
   refresh,
   sidOf,
-  startTokenServer,
+  signInSession,
+  useTokenServer,
   tokenEndpoint,
   userinfo,
 } from './fixtures.js'
 
 let t: TestServer
 let alice: UserRecord
-beforeAll(async () => {
-  t = await startTokenServer()
-  alice = await t.createUser('alice')
-})
-afterAll(async () => {
-  await t.close()
-})
+useTokenServer((s) => ({ t, alice } = s))
 
-async function signIn(
-  user: UserRecord = alice,
-  o: Parameters<typeof signInTokens>[2] = {},
-): Promise<{ at: string; rt: string; sid: string; idToken: string }> {
-  const r = await signInTokens(t, user, { scope: 'openid profile email offline_access read', ...o })
-  expect(r.status).toBe(200)
-  return {
-    at: r.body.access_token,
-    rt: r.body.refresh_token,
-    sid: sidOf(r.body.refresh_token),
-    idToken: r.body.id_token,
-  }
-}
+/** Signs in with the email scope too (RT-15 checks the ID token's claims). */
+const signIn = (user: UserRecord = alice, o: Parameters<typeof signInSession>[2] = {}) =>
+  signInSession(t, user, { scope: 'openid profile email offline_access read', ...o })
 
 async function confidentialSignIn(): Promise<{ at: string; rt: string; sid: string }> {
   const c = await mintCode(t, alice, {

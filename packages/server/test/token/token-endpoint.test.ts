@@ -1,5 +1,5 @@
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/config/config.js'
 import { resolveConfig } from '../../src/config/resolve.js'
 import { sha256b64u } from '../../src/lib/crypto.js'
@@ -22,20 +22,14 @@ import {
   POST_SECRET,
   refresh,
   SPECIAL_SECRET,
-  startTokenServer,
+  useTokenServer,
   tokenEndpoint,
   userinfo,
 } from './fixtures.js'
 
 let t: TestServer
 let alice: UserRecord
-beforeAll(async () => {
-  t = await startTokenServer()
-  alice = await t.createUser('alice')
-})
-afterAll(async () => {
-  await t.close()
-})
+useTokenServer((s) => ({ t, alice } = s))
 
 type Minted = Awaited<ReturnType<typeof mintCode>>
 
