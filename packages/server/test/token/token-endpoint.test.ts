@@ -856,7 +856,25 @@ describe('bad input: each a 4xx in the RFC 6749 shape that changes nothing', () 
   })
 
   it('after all the bad input, the same code still redeems once', async () => {
+    const before = dbCounts(t)
     const r = await postForm(tokenEndpoint(t), { ...codeForm(c), client_id: 'web-app' })
     expect(r.status).toBe(200)
+    expect(r.body).toMatchObject({
+      token_type: 'Bearer',
+      scope: 'openid profile email offline_access',
+    })
+    expect(r.body.refresh_token).toMatch(/^tsr_/)
+    expect((await t.store.getCode(sha256b64u(c.code)))?.consumedAt).toBe(t.clock.now())
+    expect(dbCounts(t)).toMatchObject({
+      sessions: before.sessions + 1,
+      consumedCodes: before.consumedCodes + 1,
+    })
+    // Once: the second redemption is refused.
+    expectOAuthError(
+      await postForm(tokenEndpoint(t), { ...codeForm(c), client_id: 'web-app' }),
+      400,
+      'invalid_grant',
+      'the authorization code has already been used',
+    )
   })
 })
