@@ -224,7 +224,12 @@ describe('SES-07 ending my sessions', () => {
     // A refresh keeps the old auth_time: still refused.
     const refreshed = await refresh(t, me.refreshToken)
     expect(refreshed.status).toBe(200)
-    expect((await endSession(t, refreshed.body.access_token, phone.sid)).status).toBe(401)
+    const stillStale = await endSession(t, refreshed.body.access_token, phone.sid)
+    expect({ status: stillStale.status, body: stillStale.body }).toStrictEqual({
+      status: 401,
+      body: { error: 'insufficient_user_authentication', error_description: STALE },
+    })
+    expect(await state(phone.sid)).toStrictEqual(['active', null])
 
     // Signing in again gives a session whose auth_time is now.
     const again = await signIn(t, alice)
@@ -241,7 +246,14 @@ describe('SES-07 ending my sessions', () => {
     })
     const rt = await refresh(t, phone.refreshToken, {}, 'native-app')
     expect([rt.status, rt.body.error]).toStrictEqual([400, 'invalid_grant'])
-    expect((await listSessions(t, phone.accessToken)).status).toBe(401)
+    const phoneList = await listSessions(t, phone.accessToken)
+    expect({ status: phoneList.status, body: phoneList.body }).toStrictEqual({
+      status: 401,
+      body: {
+        error: 'invalid_token',
+        error_description: 'the access token is invalid or expired',
+      },
+    })
     // Ending it again is a no-op.
     expect((await endSession(t, again.accessToken, phone.sid)).status).toBe(204)
     expect(await t.store.listEvents({ sessionId: phone.sid })).toHaveLength(1)
@@ -254,8 +266,15 @@ describe('SES-07 ending my sessions', () => {
     const me = await signIn(t, alice)
     t.clock.advance(300_000)
     expect((await endSession(t, me.accessToken, a.sid)).status).toBe(204)
+    expect(await state(a.sid)).toStrictEqual(['revoked', 'user'])
     t.clock.advance(1)
-    expect((await endSession(t, me.accessToken, b.sid)).status).toBe(401)
+    const late = await endSession(t, me.accessToken, b.sid)
+    expect(late.status).toBe(401)
+    expect(late.body).toStrictEqual({
+      error: 'insufficient_user_authentication',
+      error_description: STALE,
+    })
+    expect(await state(b.sid)).toStrictEqual(['active', null])
   })
 
   it('SES-07 through the real front channel: re-authentication with max_age, and the other device cannot sign in silently', async () => {
@@ -526,7 +545,15 @@ describe('account API: authentication, scope and bad input', () => {
     const s = await signIn(t, carol)
     expect((await listSessions(t, s.accessToken)).status).toBe(200)
     await t.store.updateUser({ ...carol, disabled: true })
-    expect((await listSessions(t, s.accessToken)).status).toBe(401)
+    const refused = await listSessions(t, s.accessToken)
+    expect(refused.status).toBe(401)
+    expect(refused.body).toStrictEqual({
+      error: 'invalid_token',
+      error_description: 'the access token is invalid or expired',
+    })
+    expect(refused.headers.get('www-authenticate')).toBe(
+      'Bearer realm="tessera", error="invalid_token", error_description="the access token is invalid or expired"',
+    )
   })
 })
 
