@@ -316,9 +316,19 @@ describe('refresh_token grant: clients, scope, audience, lifetimes, account stat
       const a = await signIn(u)
       const s = await sessionOf(t, a.sid)
       await t.store.updateUser({ ...u, passwordChangedAt: s.createdAt })
-      expect((await refresh(t, a.rt)).status).toBe(200)
+      const r1 = await refresh(t, a.rt)
+      expect(r1.status).toBe(200)
+      expect(sidOf(r1.body.refresh_token)).toBe(a.sid)
+      expect(await sessionOf(t, a.sid)).toMatchObject({ state: 'active', generation: 1 })
+      expect((await userinfo(t, r1.body.access_token)).body.sub).toBe(u.id)
+      // One millisecond later, the change does end it: the access token is refused at once.
       await t.store.updateUser({ ...u, passwordChangedAt: s.createdAt + 1 })
-      expect((await userinfo(t, a.at)).status).toBe(401)
+      const refused = await userinfo(t, a.at)
+      expect(refused.status).toBe(401)
+      expect(refused.headers.get('www-authenticate')).toBe(
+        'Bearer realm="tessera", error="invalid_token", error_description="the access token is invalid or expired"',
+      )
+      expect(await isActive(t, r1.body.access_token)).toBe(false)
     })
   })
 
