@@ -399,6 +399,9 @@ describe('audiences (one per access token)', () => {
     expect(err).toBeInstanceOf(ConfigError)
     expect((err as ConfigError).setting).toBe('clients[0].id')
     expect((err as ConfigError).message).toMatch(/usr_/)
+    expect((err as ConfigError).message).toBe(
+      'invalid configuration: clients[0].id: must not start with usr_ (reserved for user subjects)',
+    )
     expect(alice.id).toMatch(/^usr_/)
   })
 
