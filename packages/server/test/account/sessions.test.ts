@@ -522,7 +522,12 @@ describe('account API: authentication, scope and bad input', () => {
       basicAuth('confidential-app', CONFIDENTIAL_SECRET),
     )
     expect(cc.status).toBe(200)
-    expect((await listSessions(t, cc.body.access_token)).status).toBe(401)
+    const ccList = await listSessions(t, cc.body.access_token)
+    expect(ccList.status).toBe(401)
+    expect(ccList.body).toStrictEqual({
+      error: 'invalid_token',
+      error_description: 'the access token is invalid or expired',
+    })
     // A token of ours for the issuer but without a user session (no sub user, no sid).
     const ctx = t.server.ctx
     const client = (await t.store.getClient('confidential-app'))!
