@@ -366,6 +366,7 @@ describe('userinfo with DPoP (RFC 9449 7)', () => {
       dpop: userinfoProof(t, key, at, { htu }),
     })
     expect(r.status, JSON.stringify(r.body)).toBe(200)
+    expect(r.body.sub).toBe(alice.id)
   })
 })
 
