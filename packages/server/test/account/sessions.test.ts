@@ -675,11 +675,11 @@ describe('account API with DPoP-bound tokens (RFC 9449 7)', () => {
         'invalid_token',
         'the access token is DPoP-bound: send it with the DPoP scheme',
       ],
-      [{ authorization: `DPoP ${at}` }, 'invalid_dpop_proof', ''],
+      [{ authorization: `DPoP ${at}` }, 'invalid_dpop_proof', 'send exactly one DPoP header'],
       [
         { authorization: `DPoP ${at}`, dpop: proof(key, at, 'DELETE', '/account/sessions') },
         'invalid_dpop_proof',
-        '',
+        `htu claim of the DPoP proof must be ${t.url}/account/sessions/${sid}`,
       ],
       [
         {
@@ -687,15 +687,18 @@ describe('account API with DPoP-bound tokens (RFC 9449 7)', () => {
           dpop: proof(other, at, 'DELETE', `/account/sessions/${sid}`),
         },
         'invalid_dpop_proof',
-        '',
+        'the DPoP proof key is not the key the access token is bound to',
       ],
     ]
     for (const [headers, error, description] of cases) {
       const r = await account(t, 'DELETE', `/account/sessions/${sid}`, undefined, headers)
       expect(r.status, JSON.stringify(r.body)).toBe(401)
       expect(r.body.error).toBe(error)
-      if (description) expect(r.body.error_description).toBe(description)
+      expect(r.body.error_description).toBe(description)
       expect(r.headers.get('www-authenticate')).toMatch(/^DPoP realm="tessera", error="/)
+      expect(r.headers.get('www-authenticate')).toBe(
+        `DPoP realm="tessera", error="${error}", error_description="${description}", algs="ES256 EdDSA Ed25519 RS256 PS256"`,
+      )
     }
     expect(await state(sid)).toEqual(['active', null])
   })
