@@ -224,7 +224,12 @@ describe('SES-07 ending my sessions', () => {
     // A refresh keeps the old auth_time: still refused.
     const refreshed = await refresh(t, me.refreshToken)
     expect(refreshed.status).toBe(200)
-    expect((await endSession(t, refreshed.body.access_token, phone.sid)).status).toBe(401)
+    const stillStale = await endSession(t, refreshed.body.access_token, phone.sid)
+    expect({ status: stillStale.status, body: stillStale.body }).toStrictEqual({
+      status: 401,
+      body: { error: 'insufficient_user_authentication', error_description: STALE },
+    })
+    expect(await state(phone.sid)).toStrictEqual(['active', null])
 
     // Signing in again gives a session whose auth_time is now.
     const again = await signIn(t, alice)
@@ -241,7 +246,14 @@ describe('SES-07 ending my sessions', () => {
     })
     const rt = await refresh(t, phone.refreshToken, {}, 'native-app')
     expect([rt.status, rt.body.error]).toStrictEqual([400, 'invalid_grant'])
-    expect((await listSessions(t, phone.accessToken)).status).toBe(401)
+    const phoneList = await listSessions(t, phone.accessToken)
+    expect({ status: phoneList.status, body: phoneList.body }).toStrictEqual({
+      status: 401,
+      body: {
+        error: 'invalid_token',
+        error_description: 'the access token is invalid or expired',
+      },
+    })
     // Ending it again is a no-op.
     expect((await endSession(t, again.accessToken, phone.sid)).status).toBe(204)
     expect(await t.store.listEvents({ sessionId: phone.sid })).toHaveLength(1)
@@ -254,8 +266,15 @@ describe('SES-07 ending my sessions', () => {
     const me = await signIn(t, alice)
     t.clock.advance(300_000)
     expect((await endSession(t, me.accessToken, a.sid)).status).toBe(204)
+    expect(await state(a.sid)).toStrictEqual(['revoked', 'user'])
     t.clock.advance(1)
-    expect((await endSession(t, me.accessToken, b.sid)).status).toBe(401)
+    const late = await endSession(t, me.accessToken, b.sid)
+    expect(late.status).toBe(401)
+    expect(late.body).toStrictEqual({
+      error: 'insufficient_user_authentication',
+      error_description: STALE,
+    })
+    expect(await state(b.sid)).toStrictEqual(['active', null])
   })
 
   it('SES-07 through the real front channel: re-authentication with max_age, and the other device cannot sign in silently', async () => {
@@ -503,7 +522,12 @@ describe('account API: authentication, scope and bad input', () => {
       basicAuth('confidential-app', CONFIDENTIAL_SECRET),
     )
     expect(cc.status).toBe(200)
-    expect((await listSessions(t, cc.body.access_token)).status).toBe(401)
+    const ccList = await listSessions(t, cc.body.access_token)
+    expect(ccList.status).toBe(401)
+    expect(ccList.body).toStrictEqual({
+      error: 'invalid_token',
+      error_description: 'the access token is invalid or expired',
+    })
     // A token of ours for the issuer but without a user session (no sub user, no sid).
     const ctx = t.server.ctx
     const client = (await t.store.getClient('confidential-app'))!
@@ -526,7 +550,15 @@ describe('account API: authentication, scope and bad input', () => {
     const s = await signIn(t, carol)
     expect((await listSessions(t, s.accessToken)).status).toBe(200)
     await t.store.updateUser({ ...carol, disabled: true })
-    expect((await listSessions(t, s.accessToken)).status).toBe(401)
+    const refused = await listSessions(t, s.accessToken)
+    expect(refused.status).toBe(401)
+    expect(refused.body).toStrictEqual({
+      error: 'invalid_token',
+      error_description: 'the access token is invalid or expired',
+    })
+    expect(refused.headers.get('www-authenticate')).toBe(
+      'Bearer realm="tessera", error="invalid_token", error_description="the access token is invalid or expired"',
+    )
   })
 })
 
@@ -643,11 +675,11 @@ describe('account API with DPoP-bound tokens (RFC 9449 7)', () => {
         'invalid_token',
         'the access token is DPoP-bound: send it with the DPoP scheme',
       ],
-      [{ authorization: `DPoP ${at}` }, 'invalid_dpop_proof', ''],
+      [{ authorization: `DPoP ${at}` }, 'invalid_dpop_proof', 'send exactly one DPoP header'],
       [
         { authorization: `DPoP ${at}`, dpop: proof(key, at, 'DELETE', '/account/sessions') },
         'invalid_dpop_proof',
-        '',
+        `htu claim of the DPoP proof must be ${t.url}/account/sessions/${sid}`,
       ],
       [
         {
@@ -655,15 +687,18 @@ describe('account API with DPoP-bound tokens (RFC 9449 7)', () => {
           dpop: proof(other, at, 'DELETE', `/account/sessions/${sid}`),
         },
         'invalid_dpop_proof',
-        '',
+        'the DPoP proof key is not the key the access token is bound to',
       ],
     ]
     for (const [headers, error, description] of cases) {
       const r = await account(t, 'DELETE', `/account/sessions/${sid}`, undefined, headers)
       expect(r.status, JSON.stringify(r.body)).toBe(401)
       expect(r.body.error).toBe(error)
-      if (description) expect(r.body.error_description).toBe(description)
+      expect(r.body.error_description).toBe(description)
       expect(r.headers.get('www-authenticate')).toMatch(/^DPoP realm="tessera", error="/)
+      expect(r.headers.get('www-authenticate')).toBe(
+        `DPoP realm="tessera", error="${error}", error_description="${description}", algs="ES256 EdDSA Ed25519 RS256 PS256"`,
+      )
     }
     expect(await state(sid)).toEqual(['active', null])
   })

@@ -114,7 +114,8 @@ async function expectAllRevoked(s: Signed, reason: string): Promise<void> {
   }
   expect((await t.store.getBrowserSession(s.browserSessionId))?.endedAt).toBe(now)
   expect(await ssoAnswers(s.jar)).toBe(false)
-  // A code issued before the action cannot start a session after it.
+  // A code issued before the action cannot start a session after it: the action consumed it.
+  expect((await t.store.getCode(sha256b64u(s.pendingCode.code)))?.consumedAt).toBe(now)
   const code = await postForm(t.url + '/oauth/token', {
     grant_type: 'authorization_code',
     code: s.pendingCode.code,
@@ -124,6 +125,8 @@ async function expectAllRevoked(s: Signed, reason: string): Promise<void> {
   })
   expect(code.status).toBe(400)
   expect(code.body.error).toBe('invalid_grant')
+  expectOAuthError(code, 400, 'invalid_grant', 'the authorization code has already been used')
+  expect(await t.store.listSessions({ userId: s.user.id, state: 'active' })).toStrictEqual([])
   // One session_revoked event per session, with the reason and the actor.
   const events = (await allEvents(t)).filter(
     (e) => e.type === 'session_revoked' && e.userId === s.user.id,

@@ -268,7 +268,21 @@ describe('every admin action is audited', () => {
     await adminApi(t, 'GET', '/events')
     expect((await allEvents(t)).length).toBe(before)
     const adminTypes = new Set(['user_created', 'user_updated', 'user_disabled', 'user_enabled'])
-    for (const e of (await allEvents(t)).filter((x) => adminTypes.has(x.type))) {
+    const adminEvents = (await allEvents(t)).filter((x) => adminTypes.has(x.type))
+    // One event per change: every user (all made through the API) created once, grace updated
+    // once, toggle disabled once and enabled once; the refused attempts left none.
+    const usersOf = (type: string) =>
+      adminEvents
+        .filter((e) => e.type === type)
+        .map((e) => e.userId)
+        .sort()
+    const users = await t.store.listUsers({ limit: 1000 })
+    const idOf = (username: string) => users.find((u) => u.username === username)?.id
+    expect(usersOf('user_created')).toStrictEqual(users.map((u) => u.id).sort())
+    expect(usersOf('user_updated')).toStrictEqual([idOf('grace')])
+    expect(usersOf('user_disabled')).toStrictEqual([idOf('toggle')])
+    expect(usersOf('user_enabled')).toStrictEqual([idOf('toggle')])
+    for (const e of adminEvents) {
       expect(e.data.actor).toStrictEqual(API_ACTOR)
       expect(e.ip).toBe('127.0.0.1')
     }

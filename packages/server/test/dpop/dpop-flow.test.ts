@@ -3,6 +3,7 @@
  * scheme, introspection, per-client `dpop: 'required'`, `dpop_jkt` at /authorize, and
  * maintenance. RT-18 has its own file, the server nonce too. Real server on loopback, time frozen.
  */
+import BetterSqlite3 from 'better-sqlite3'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { ClientConfig } from '../../src/config/config.js'
@@ -66,6 +67,16 @@ async function codeExchange(
     },
     { ...o.auth, ...(k ? { dpop: tokenProof(t, k) } : {}) },
   )
+}
+
+/** Rows of the proof replay table, read straight from the SQLite file. */
+function proofRows(): number {
+  const db = new BetterSqlite3(t.dbFile, { readonly: true, fileMustExist: true })
+  try {
+    return (db.prepare('select count(*) as n from dpop_proofs').get() as { n: number }).n
+  } finally {
+    db.close()
+  }
 }
 
 async function getUserinfo(
@@ -233,11 +244,26 @@ describe('DPoP-bound tokens', () => {
     const ctx = t.server.ctx
     const audience = t.url
     expect(await verifyOwnAccessToken(ctx, r.body.access_token, { audience })).toBeUndefined()
-    expect(
-      await verifyOwnAccessToken(ctx, r.body.access_token, { audience, binding: 'any' }),
-    ).toBeDefined()
+    // With binding 'any' it is the live token of alice's session, its binding in the claims.
+    const bound = await verifyOwnAccessToken(ctx, r.body.access_token, { audience, binding: 'any' })
+    expect(bound?.claims).toMatchObject({
+      sub: alice.id,
+      client_id: 'web-app',
+      sid: sidOf(r.body.refresh_token),
+      cnf: { jkt: key.jkt },
+    })
+    expect(bound?.session?.id).toBe(sidOf(r.body.refresh_token))
+    expect(bound?.user?.id).toBe(alice.id)
     const plain = await codeExchange(null)
-    expect(await verifyOwnAccessToken(ctx, plain.body.access_token, { audience })).toBeDefined()
+    const bearer = await verifyOwnAccessToken(ctx, plain.body.access_token, { audience })
+    expect(bearer?.claims).toMatchObject({
+      sub: alice.id,
+      client_id: 'web-app',
+      sid: sidOf(plain.body.refresh_token),
+    })
+    expect(bearer?.claims.cnf).toBeUndefined()
+    expect(bearer?.session?.id).toBe(sidOf(plain.body.refresh_token))
+    expect(bearer?.user?.id).toBe(alice.id)
   })
 })
 
@@ -340,6 +366,7 @@ describe('userinfo with DPoP (RFC 9449 7)', () => {
       dpop: userinfoProof(t, key, at, { htu }),
     })
     expect(r.status, JSON.stringify(r.body)).toBe(200)
+    expect(r.body.sub).toBe(alice.id)
   })
 })
 
@@ -418,10 +445,14 @@ describe('dpop_jkt at /authorize (RFC 9449 10)', () => {
 
 describe('maintenance', () => {
   it('deletes the replay records of proofs that can no longer pass the iat check', async () => {
+    const before = proofRows()
     await codeExchange(key)
+    // The exchange's proof is recorded; every proof so far is at most 60 s old.
+    expect(proofRows()).toBe(before + 1)
     t.clock.advance(61_000)
     const r = await runMaintenance(t.server.ctx)
-    expect(r.dpopProofsDeleted).toBeGreaterThan(0)
+    expect(r.dpopProofsDeleted).toBe(before + 1)
+    expect(proofRows()).toBe(0)
     expect((await runMaintenance(t.server.ctx)).dpopProofsDeleted).toBe(0)
   })
 })

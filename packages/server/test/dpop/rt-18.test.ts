@@ -331,6 +331,9 @@ describe('RT-18 a DPoP-bound refresh token without a valid proof of its key', ()
     expect(r1.status, JSON.stringify(r1.body)).toBe(200)
     const r2 = await refreshWith(r1.body.refresh_token, tokenProof(t, key, { iat: now() + 60 }))
     expect(r2.status, JSON.stringify(r2.body)).toBe(200)
+    // Both refreshes rotated the bound session and issued DPoP tokens.
+    expect([r1.body.token_type, r2.body.token_type]).toStrictEqual(['DPoP', 'DPoP'])
+    expect(new Set([rt, r1.body.refresh_token, r2.body.refresh_token]).size).toBe(3)
   })
 
   it('a proof is remembered as long as it could pass the iat check, and no longer', async () => {

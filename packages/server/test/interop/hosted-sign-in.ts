@@ -10,7 +10,7 @@
  */
 import { createHash } from 'node:crypto'
 import { decodeProtectedHeader } from 'jose'
-import { expect } from 'vitest'
+import { afterAll, beforeAll, expect } from 'vitest'
 import {
   browserFetch,
   CookieJar,
@@ -21,6 +21,7 @@ import {
 import { FakeClock } from '../../src/lib/clock.js'
 import type { ClientConfig } from '../../src/config/config.js'
 import type { ConfigInput } from '../../src/config/resolve.js'
+import type { UserRecord } from '../../src/store/types.js'
 import {
   API_A,
   API_B,
@@ -54,6 +55,33 @@ export function startInteropServer(config: Partial<ConfigInput> = {}): Promise<T
     clock: new FakeClock(Date.now()),
     clients: [...defaultClients, postClient],
     config,
+  })
+}
+
+/** What an interop test file shares: its server, the user alice (an admin) and the issuer URL. */
+export interface InteropSuite {
+  t: TestServer
+  alice: UserRecord
+  issuer: URL
+}
+
+/**
+ * Registers the file's prologue: before all tests, start an interop server (`config`) and create
+ * alice with the ALICE credentials and the admin role, then hand them to `ready`; after all
+ * tests, close the server.
+ */
+export function useInteropServer(
+  ready: (suite: InteropSuite) => void,
+  config: Partial<ConfigInput> = {},
+): void {
+  let server: TestServer | undefined
+  beforeAll(async () => {
+    server = await startInteropServer(config)
+    const alice = await server.createUser(ALICE.username, ALICE.password, { roles: ['admin'] })
+    ready({ t: server, alice, issuer: new URL(server.url) })
+  })
+  afterAll(async () => {
+    await server?.close()
   })
 }
 

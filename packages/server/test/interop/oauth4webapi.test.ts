@@ -23,6 +23,7 @@ import {
   followAuthorization,
   refreshTokenParts,
   startInteropServer,
+  useInteropServer,
 } from './hosted-sign-in.js'
 
 /** Tests only: the test server's issuer is http://127.0.0.1:<port>. */
@@ -37,14 +38,7 @@ let alice: UserRecord
 let issuer: URL
 let as: oauth.AuthorizationServer
 
-beforeAll(async () => {
-  t = await startInteropServer()
-  alice = await t.createUser(ALICE.username, ALICE.password, { roles: ['admin'] })
-  issuer = new URL(t.url)
-})
-afterAll(async () => {
-  await t.close()
-})
+useInteropServer((s) => ({ t, alice, issuer } = s))
 
 /** The rejection of `p`, which must reject. */
 async function rejection(p: Promise<unknown>): Promise<any> {

@@ -10,7 +10,7 @@
  */
 import { createRemoteJWKSet, decodeJwt, decodeProtectedHeader, jwtVerify } from 'jose'
 import * as client from 'openid-client'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { seconds } from '../../src/lib/clock.js'
 import { sha256b64u } from '../../src/lib/crypto.js'
 import type { UserRecord } from '../../src/store/types.js'
@@ -23,13 +23,12 @@ import {
   type TestServer,
 } from '../helpers/test-server.js'
 import {
-  ALICE,
   CONFIDENTIAL_REDIRECT,
   SIGNED_OUT,
   expectedAtHash,
   followAuthorization,
   refreshTokenParts,
-  startInteropServer,
+  useInteropServer,
 } from './hosted-sign-in.js'
 
 type Tokens = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers
@@ -47,14 +46,9 @@ let alice: UserRecord
 let issuer: URL
 let jwks: ReturnType<typeof createRemoteJWKSet>
 
-beforeAll(async () => {
-  t = await startInteropServer()
-  alice = await t.createUser(ALICE.username, ALICE.password, { roles: ['admin'] })
-  issuer = new URL(t.url)
+useInteropServer((s) => {
+  ;({ t, alice, issuer } = s)
   jwks = createRemoteJWKSet(new URL(t.url + '/.well-known/jwks.json'))
-})
-afterAll(async () => {
-  await t.close()
 })
 
 /**

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { sha256b64u } from '../../src/lib/crypto.js'
 import type { UserRecord } from '../../src/store/types.js'
 import { basicAuth, mintCode, postForm, sessionOf } from '../helpers/grants.js'
@@ -10,20 +10,14 @@ import {
   isActive,
   refresh,
   sidOf,
-  startTokenServer,
+  useTokenServer,
   tokenEndpoint,
   userinfo,
 } from './fixtures.js'
 
 let t: TestServer
 let alice: UserRecord
-beforeAll(async () => {
-  t = await startTokenServer()
-  alice = await t.createUser('alice')
-})
-afterAll(async () => {
-  await t.close()
-})
+useTokenServer((s) => ({ t, alice } = s))
 
 type Minted = Awaited<ReturnType<typeof mintCode>>
 

@@ -1,8 +1,9 @@
 import BetterSqlite3 from 'better-sqlite3'
 import { createRemoteJWKSet } from 'jose'
-import { expect } from 'vitest'
+import { afterAll, beforeAll, expect } from 'vitest'
 import type { ClientConfig } from '../../src/config/config.js'
-import { basicAuth, postForm } from '../helpers/grants.js'
+import type { UserRecord } from '../../src/store/types.js'
+import { basicAuth, postForm, signInTokens } from '../helpers/grants.js'
 import {
   API_A,
   CONFIDENTIAL_SECRET,
@@ -75,6 +76,62 @@ export function startTokenServer(opts: TestServerOptions = {}): Promise<TestServ
     ...opts,
     config: { throttle: LENIENT_THROTTLE, ...opts.config },
   })
+}
+
+/** What a token test file shares: one server for the file and its user alice. */
+export interface TokenSuite {
+  t: TestServer
+  alice: UserRecord
+}
+
+/**
+ * Registers the file's prologue: before all tests, start a token server and create alice, then
+ * hand both to `ready`; after all tests, close the server.
+ *
+ * @example
+ * let t: TestServer
+ * let alice: UserRecord
+ * useTokenServer((s) => ({ t, alice } = s))
+ */
+export function useTokenServer(
+  ready: (suite: TokenSuite) => void,
+  opts: TestServerOptions = {},
+): void {
+  let server: TestServer | undefined
+  beforeAll(async () => {
+    server = await startTokenServer(opts)
+    ready({ t: server, alice: await server.createUser('alice') })
+  })
+  afterAll(async () => {
+    await server?.close()
+  })
+}
+
+/** The tokens of one successful sign-in, and the session (`sid`) its refresh token names. */
+export interface SignedIn {
+  at: string
+  rt: string
+  sid: string
+  idToken: string
+}
+
+/**
+ * Signs `user` in through the code flow (web-app unless `o.clientId` says otherwise) with the
+ * scope 'openid profile offline_access read' unless `o.scope` says otherwise; asserts a 200.
+ */
+export async function signInSession(
+  t: TestServer,
+  user: UserRecord,
+  o: Parameters<typeof signInTokens>[2] = {},
+): Promise<SignedIn> {
+  const r = await signInTokens(t, user, { scope: 'openid profile offline_access read', ...o })
+  expect(r.status).toBe(200)
+  return {
+    at: r.body.access_token,
+    rt: r.body.refresh_token,
+    sid: sidOf(r.body.refresh_token),
+    idToken: r.body.id_token,
+  }
 }
 
 export const confidentialAuth = (): Record<string, string> =>

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { sha256b64u } from '../../src/lib/crypto.js'
 import type { AuthorizationCodeRecord, UserRecord } from '../../src/store/types.js'
 import { mintCode, pkcePair, postForm } from '../helpers/grants.js'
@@ -9,19 +9,13 @@ import {
   dbCounts,
   expectOAuthError,
   sidOf,
-  startTokenServer,
+  useTokenServer,
   tokenEndpoint,
 } from './fixtures.js'
 
 let t: TestServer
 let alice: UserRecord
-beforeAll(async () => {
-  t = await startTokenServer()
-  alice = await t.createUser('alice')
-})
-afterAll(async () => {
-  await t.close()
-})
+useTokenServer((s) => ({ t, alice } = s))
 
 function redeem(c: Awaited<ReturnType<typeof mintCode>>, verifier: string | undefined) {
   return postForm(tokenEndpoint(t), {

@@ -1,5 +1,5 @@
 import { decodeJwt } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { describe, expect, it } from 'vitest'
 import { RefreshTokenCodec } from '../../src/tokens/refresh-token.js'
 import type { UserRecord } from '../../src/store/types.js'
 import { postFormFrom, sessionOf, signInTokens } from '../helpers/grants.js'
@@ -12,26 +12,17 @@ import {
   NO_LONGER_VALID,
   refresh,
   sidOf,
-  startTokenServer,
+  signInSession,
+  useTokenServer,
   tokenEndpoint,
   userinfo,
 } from './fixtures.js'
 
 let t: TestServer
 let alice: UserRecord
-beforeAll(async () => {
-  t = await startTokenServer()
-  alice = await t.createUser('alice')
-})
-afterAll(async () => {
-  await t.close()
-})
+useTokenServer((s) => ({ t, alice } = s))
 
-async function signIn(clientId = 'web-app'): Promise<{ at: string; rt: string; sid: string }> {
-  const r = await signInTokens(t, alice, { clientId, scope: 'openid profile offline_access read' })
-  expect(r.status).toBe(200)
-  return { at: r.body.access_token, rt: r.body.refresh_token, sid: sidOf(r.body.refresh_token) }
-}
+const signIn = (clientId = 'web-app') => signInSession(t, alice, { clientId })
 
 /** Asserts the whole family is dead: revoked for reuse, the current RT and every AT inactive. */
 async function expectFamilyRevoked(sid: string, currentRt: string, ats: string[]): Promise<void> {

@@ -176,9 +176,13 @@ describe('token revocation (RFC 7009)', () => {
       `${Buffer.from('{"alg":"none","typ":"at+jwt"}').toString('base64url')}.${Buffer.from('{"sub":"x"}').toString('base64url')}.`,
     ],
   ]
-  it.each(jwtShaped)('SES-10 revoking %s gets 200', async (_name, token) => {
+  it.each(jwtShaped)('SES-10 revoking %s gets 200 and changes nothing', async (_name, token) => {
+    const before = dbCounts(t)
     const r = await revoke(token, { client_id: 'web-app' })
     expect(r.status).toBe(200)
+    expect(r.body).toBe('')
+    expect(r.headers.get('cache-control')).toBe('no-store')
+    expect(dbCounts(t)).toEqual(before)
   })
 
   it('our own access token cannot be revoked alone: unsupported_token_type, the session lives on', async () => {

@@ -1,5 +1,5 @@
 import { decodeJwt, decodeProtectedHeader, errors as joseErrors, jwtVerify } from 'jose'
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/config/config.js'
 import { resolveConfig } from '../../src/config/resolve.js'
 import { sha256b64u } from '../../src/lib/crypto.js'
@@ -22,20 +22,14 @@ import {
   POST_SECRET,
   refresh,
   SPECIAL_SECRET,
-  startTokenServer,
+  useTokenServer,
   tokenEndpoint,
   userinfo,
 } from './fixtures.js'
 
 let t: TestServer
 let alice: UserRecord
-beforeAll(async () => {
-  t = await startTokenServer()
-  alice = await t.createUser('alice')
-})
-afterAll(async () => {
-  await t.close()
-})
+useTokenServer((s) => ({ t, alice } = s))
 
 type Minted = Awaited<ReturnType<typeof mintCode>>
 
@@ -405,6 +399,9 @@ describe('audiences (one per access token)', () => {
     expect(err).toBeInstanceOf(ConfigError)
     expect((err as ConfigError).setting).toBe('clients[0].id')
     expect((err as ConfigError).message).toMatch(/usr_/)
+    expect((err as ConfigError).message).toBe(
+      'invalid configuration: clients[0].id: must not start with usr_ (reserved for user subjects)',
+    )
     expect(alice.id).toMatch(/^usr_/)
   })
 
@@ -862,7 +859,25 @@ describe('bad input: each a 4xx in the RFC 6749 shape that changes nothing', () 
   })
 
   it('after all the bad input, the same code still redeems once', async () => {
+    const before = dbCounts(t)
     const r = await postForm(tokenEndpoint(t), { ...codeForm(c), client_id: 'web-app' })
     expect(r.status).toBe(200)
+    expect(r.body).toMatchObject({
+      token_type: 'Bearer',
+      scope: 'openid profile email offline_access',
+    })
+    expect(r.body.refresh_token).toMatch(/^tsr_/)
+    expect((await t.store.getCode(sha256b64u(c.code)))?.consumedAt).toBe(t.clock.now())
+    expect(dbCounts(t)).toMatchObject({
+      sessions: before.sessions + 1,
+      consumedCodes: before.consumedCodes + 1,
+    })
+    // Once: the second redemption is refused.
+    expectOAuthError(
+      await postForm(tokenEndpoint(t), { ...codeForm(c), client_id: 'web-app' }),
+      400,
+      'invalid_grant',
+      'the authorization code has already been used',
+    )
   })
 })

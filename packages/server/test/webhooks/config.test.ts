@@ -200,6 +200,11 @@ describe('webhook settings are validated at start-up', () => {
       { dev: true, issuer: 'http://localhost:4000' },
     ).webhooks
     expect(w.endpoints).toHaveLength(1)
+    expect(w.endpoints[0]).toMatchObject({
+      id: endpointId('http://hooks.example.test/x'),
+      url: 'http://hooks.example.test/x',
+      keys: [KEY],
+    })
   })
 })
 

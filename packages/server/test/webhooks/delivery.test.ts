@@ -384,7 +384,10 @@ describe('webhooks: retries', () => {
     t.clock.advance(5_000)
     await drain()
     expect(rx.ids().sort()).toStrictEqual(sids.map((s) => `msg_${s}`).sort())
-    for (const r of rx.received) await verify(r)
+    for (const r of rx.received) expect((await verify(r)).id).toBe(r.id)
+    expect(
+      await t.store.listWebhookDeliveries({ endpointId: endpointId(rx.url), state: 'pending' }),
+    ).toStrictEqual([])
   })
 
   it('an attempt without an answer within timeoutSeconds is retried', async () => {
