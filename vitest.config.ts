@@ -1,7 +1,12 @@
 import { defineConfig } from 'vitest/config'
 
+// Workspace packages are imported from their sources (the `source` export condition), so tests
+// never need a build first. Tests run server-side, so the SSR resolver needs it too.
+
 export default defineConfig({
   resolve: { conditions: ['source'] },
+  // Vite's default server conditions, with `source` first.
+  ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
     pool: 'forks',

@@ -3,7 +3,7 @@ import { createRemoteJWKSet } from 'jose'
 import { afterAll, beforeAll, expect } from 'vitest'
 import type { ClientConfig } from '../../src/config/config.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { basicAuth, postForm, signInTokens } from '../helpers/grants.js'
+import { basicAuth, postForm, signInTokens, jsonOrText } from '../helpers/grants.js'
 import {
   API_A,
   CONFIDENTIAL_SECRET,
@@ -179,14 +179,7 @@ export async function userinfo(
   const res = await fetch(`${t.url}/userinfo`, {
     headers: { authorization: `Bearer ${accessToken}` },
   })
-  const text = await res.text()
-  let body: unknown = text
-  try {
-    body = JSON.parse(text)
-  } catch {
-    // not JSON
-  }
-  return { status: res.status, headers: res.headers, body }
+  return { status: res.status, headers: res.headers, body: jsonOrText(await res.text()) }
 }
 
 /** RFC 6749 appendix A.7: error_description is %x20-21 / %x23-5B / %x5D-7E. */

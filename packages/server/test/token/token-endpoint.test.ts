@@ -4,7 +4,7 @@ import { ConfigError } from '../../src/config/config.js'
 import { resolveConfig } from '../../src/config/resolve.js'
 import { sha256b64u } from '../../src/lib/crypto.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { basicAuth, mintCode, postForm, signInTokens } from '../helpers/grants.js'
+import { basicAuth, mintCode, postForm, signInTokens, jsonOrText } from '../helpers/grants.js'
 import {
   API_A,
   API_B,
@@ -52,14 +52,7 @@ async function raw(
   const headers: Record<string, string> = {}
   if (contentType !== undefined) headers['content-type'] = contentType
   const res = await fetch(t.url + path, { method: 'POST', headers, body })
-  const text = await res.text()
-  let parsed: unknown = text
-  try {
-    parsed = JSON.parse(text)
-  } catch {
-    // keep text
-  }
-  return { status: res.status, headers: res.headers, body: parsed }
+  return { status: res.status, headers: res.headers, body: jsonOrText(await res.text()) }
 }
 
 describe('token endpoint: grant types, caching, errors', () => {
