@@ -19,6 +19,7 @@ import {
 } from '../../../server/test/helpers/test-server.js'
 import { ALICE } from '../../../server/test/interop/hosted-sign-in.js'
 import { PageServer } from './page-server.js'
+import { signInInTab as signInInTabOf } from './sign-in-tab.js'
 
 const CLIENT = 'cookie-browser-app'
 const COOKIE_PREFIX = `tessera_rt_${CLIENT}_`
@@ -94,20 +95,7 @@ async function openTab(context: BrowserContext, origin = app.url): Promise<Page>
   return page
 }
 
-async function signInInTab(page: Page): Promise<void> {
-  await page.evaluate(() => {
-    void window.tessera.signIn({ returnTo: '/' })
-  })
-  await page.waitForURL((u) => u.pathname === '/login')
-  await page.fill('#username', ALICE.username)
-  await page.fill('#password', ALICE.password)
-  await Promise.all([
-    page.waitForURL((u) => u.origin === app.url && u.pathname === '/callback'),
-    page.click('button[type=submit]'),
-  ])
-  expect(await page.evaluate(() => window.__callback)).toBe('ok')
-  expect(await page.evaluate(() => window.tessera.getSnapshot().status)).toBe('signed-in')
-}
+const signInInTab = (page: Page) => signInInTabOf(page, app.url)
 
 async function sessionRow(page: Page) {
   const sid = await page.evaluate(() => window.tessera.getSnapshot().sessionId)

@@ -15,6 +15,7 @@ import {
 } from '../../../server/test/helpers/test-server.js'
 import { ALICE } from '../../../server/test/interop/hosted-sign-in.js'
 import { PageServer } from './page-server.js'
+import { signInInTab as signInInTabOf } from './sign-in-tab.js'
 
 let t: TestServer
 let pages: PageServer
@@ -70,20 +71,9 @@ async function openTab(context: BrowserContext, query = ''): Promise<Page> {
   return page
 }
 
-/** Signs in through the hosted form in `page`: the client's redirect, the form, the callback. */
+/** Signs in through the hosted form in `page`, then opens the app with `query`, if any. */
 async function signInInTab(page: Page, query = ''): Promise<void> {
-  await page.evaluate(() => {
-    void window.tessera.signIn({ returnTo: '/' })
-  })
-  await page.waitForURL((u) => u.pathname === '/login')
-  await page.fill('#username', ALICE.username)
-  await page.fill('#password', ALICE.password)
-  await Promise.all([
-    page.waitForURL((u) => u.origin === pages.url && u.pathname === '/callback'),
-    page.click('button[type=submit]'),
-  ])
-  expect(await page.evaluate(() => window.__callback)).toBe('ok')
-  expect(await page.evaluate(() => window.tessera.getSnapshot().status)).toBe('signed-in')
+  await signInInTabOf(page, pages.url)
   if (query) await page.goto(pages.url + '/' + query)
 }
 
