@@ -25,9 +25,9 @@ import {
 import { ApiServer } from './api-server.js'
 import { CountingFetch } from './counting-fetch.js'
 
-export { API_A, API_B, WEB_REDIRECT }
+import { ALICE } from '../../../server/test/interop/hosted-sign-in.js'
 
-export const ALICE = { username: 'alice', password: 'correct horse battery' }
+export { ALICE, API_A, API_B, WEB_REDIRECT }
 
 /**
  * Follows an authorization URL through Tessera's hosted sign-in form over HTTP (fetch and a
