@@ -130,9 +130,8 @@ const checkJwk: ProofCheck = (s) => {
 
 /** Step 6: the signature verifies with that key, by the algorithm the key allows. */
 const checkSignature: ProofCheck = (s) => {
-  const length = s.key.signatureLength
-  const sig = decodeSignature(s.signature, length, Buffer.allocUnsafe(length))
-  if (sig === undefined || !s.key.verify(Buffer.from(s.input, 'latin1'), sig)) {
+  const sig = Buffer.allocUnsafe(s.key.signatureLength)
+  if (!decodeSignature(s.signature, sig) || !s.key.verify(s.input, sig)) {
     invalid('the DPoP proof signature is invalid')
   }
 }

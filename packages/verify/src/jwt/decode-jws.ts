@@ -36,6 +36,11 @@ export function splitJws(token: string): JwsParts {
     throw malformed('a JWT has three dot-separated parts')
   }
   if (dot1 === 0 || dot2 === dot1 + 1) throw malformed('the header and payload must not be empty')
+  // Buffer's base64 decoder reads a character above U+00FF by its low byte, so without this a
+  // token with 'A' written as U+0141 would decode, and verify, like the original.
+  if (Buffer.byteLength(token, 'utf8') !== token.length) {
+    throw malformed('a JWT is ASCII: base64url parts and dots')
+  }
   return { dot1, dot2 }
 }
 
@@ -74,17 +79,17 @@ export function decodeHeader(segment: string): JwsHeader {
 }
 
 /**
- * The signature bytes (a view of `scratch`), which must be exactly `length` bytes written as exactly as many base64url
- * characters as that takes. Buffer's decoder skips characters outside the alphabet, so a stray one
- * shows up as a short result: no two token strings carry one signature. The header and payload
- * need no such check, since the signature covers their exact characters.
+ * Decodes the signature into `into`, which is exactly as long as a signature by the key, and
+ * says whether the segment is exactly that many bytes written as exactly as many base64url
+ * characters as that takes. Buffer's decoder skips characters outside both base64 alphabets, so
+ * a stray one shows up as a short result, and reads `+` and `/` as `-` and `_`, so those are
+ * refused here: no two token strings carry one signature. (splitJws has refused non-ASCII
+ * characters.) The header and payload need no such check, since the signature covers their
+ * exact characters.
  */
-export function decodeSignature(
-  segment: string,
-  length: number,
-  scratch: Buffer,
-): Buffer | undefined {
-  if (segment.length !== Math.ceil((length * 4) / 3) || length > scratch.length) return undefined
-  const n = scratch.write(segment, 0, 'base64url')
-  return n === length ? scratch.subarray(0, n) : undefined
+export function decodeSignature(segment: string, into: Buffer): boolean {
+  const length = into.length
+  if (segment.length !== Math.ceil((length * 4) / 3)) return false
+  if (segment.indexOf('+') >= 0 || segment.indexOf('/') >= 0) return false
+  return into.write(segment, 0, 'base64url') === length
 }

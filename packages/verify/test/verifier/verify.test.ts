@@ -242,3 +242,54 @@ describe('claims requirements', () => {
     ).toMatchObject({ 'www-authenticate': 'Bearer realm="api"', 'cache-control': 'no-store' })
   })
 })
+
+describe('one token, one string', () => {
+  /** The token with the character at `i` replaced by `c`. */
+  const replaced = (token: string, i: number, c: string) =>
+    `${token.slice(0, i)}${c}${token.slice(i + 1)}`
+
+  it.each(['ES256', 'RS256', 'EdDSA', 'PS256'] as const)(
+    '%s: a character written as a wider one with the same low byte is refused, in every part',
+    async (alg) => {
+      issuer = await startIssuer(keys)
+      const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, clock: new FakeClock() })
+      const token = await issuer.token({}, { key: keys[alg] })
+      expect(await failure(v.verify(token))).toBe('passed')
+      const [h, p] = token.split('.') as [string, string]
+      // Buffer's base64 decoder reads U+0141 as 'A' (0x41): before the ASCII check, such a
+      // signature decoded to the same bytes and an ES256 token passed.
+      for (const i of [1, h.length + 2, h.length + p.length + 3, token.length - 2]) {
+        const wide = String.fromCharCode(token.charCodeAt(i) + 0x100)
+        expect(await failure(v.verify(replaced(token, i, wide))), `position ${i}`).toBe(
+          'token_malformed: the token is malformed: a JWT is ASCII: base64url parts and dots',
+        )
+      }
+      expect(v.stats().cacheEntries).toBe(1)
+    },
+  )
+
+  it('a signature written in the standard base64 alphabet (+ and /) is refused', async () => {
+    issuer = await startIssuer(keys)
+    const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, clock: new FakeClock() })
+    // Buffer's decoder reads '+' as '-' and '/' as '_': the same signature bytes.
+    const seen = { '-': false, _: false }
+    for (let n = 0; n < 200 && !(seen['-'] && seen._); n++) {
+      const token = await issuer.token({ n }, { key: keys.RS256 })
+      const sig = token.slice(token.lastIndexOf('.') + 1)
+      for (const [url, std] of [
+        ['-', '+'],
+        ['_', '/'],
+      ] as const) {
+        const at = sig.indexOf(url)
+        if (at < 0) continue
+        seen[url] = true
+        expect(await failure(v.verify(token))).toBe('passed')
+        const swapped = replaced(token, token.lastIndexOf('.') + 1 + at, std)
+        expect(await failure(v.verify(swapped))).toBe(
+          'signature_invalid: the token signature is invalid',
+        )
+      }
+    }
+    expect(seen).toEqual({ '-': true, _: true })
+  })
+})
