@@ -577,6 +577,12 @@ export abstract class SqlStore implements Store {
     this.#clients.delete(id)
     const result = await this.#adminWrite(async (trx) => {
       let endedSessionIds: string[] = []
+      if ('create' in change || 'replace' in change) {
+        const record = 'create' in change ? change.create : change.replace
+        const unknown = await this.#unknownApis(trx, record.audiences)
+        if (unknown.length > 0)
+          throw new Abort({ ok: false, reason: 'unknown_api', audiences: unknown })
+      }
       if ('create' in change) {
         await unique(trx.insertInto('clients').values(clientRow(change.create)).execute())
       } else if ('replace' in change) {
@@ -628,14 +634,37 @@ export abstract class SqlStore implements Store {
           .executeTakeFirst()
         if (Number(r.numUpdatedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
       } else {
+        // Delete first: on PostgreSQL this waits for a client write that share-locked the row
+        // (#unknownApis), and the clients read after it then sees that write.
         const r = await trx.deleteFrom('apis').where('audience', '=', audience).executeTakeFirst()
         if (Number(r.numDeletedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
+        const rows = await trx.selectFrom('clients').select(['id', 'data']).orderBy('id').execute()
+        const clientIds = rows
+          .filter((row) => parse<ClientRecord>(row.data).audiences.includes(audience))
+          .map((row) => row.id)
+        if (clientIds.length > 0) throw new Abort({ ok: false, reason: 'in_use', clientIds })
       }
       await insertEvents(trx, events)
       return { ok: true, endedSessionIds: [], endedBrowserSessions: 0 }
     })
     this.#apis.delete(audience)
     return result
+  }
+
+  /**
+   * The audiences that name no API, read inside a client write's transaction. On PostgreSQL the
+   * API rows found are share-locked until it commits, so an API delete running now waits for it
+   * and then sees the client that lists the API; one that committed first leaves no row to find.
+   */
+  async #unknownApis(trx: Kysely<Database>, audiences: readonly string[]): Promise<string[]> {
+    if (audiences.length === 0) return []
+    let q = trx
+      .selectFrom('apis')
+      .select('audience')
+      .where('audience', 'in', [...audiences])
+    if (this.kind === 'postgres') q = q.forShare()
+    const found = new Set((await q.execute()).map((r) => r.audience))
+    return audiences.filter((a) => !found.has(a))
   }
 
   // browser sessions ------------------------------------------------------------------------------

@@ -65,6 +65,12 @@ export type AdminWriteResult =
    * record, or a user's username is taken (case-insensitively). `changed`: the record is no longer
    * at `expectedUpdatedAt`. Nothing was written. */
   | { ok: false; reason: 'not_found' | 'exists' | 'changed' }
+  /** A client write naming audiences that are not APIs (checked inside the transaction, so an API
+   * deleted meanwhile counts). Nothing was written. */
+  | { ok: false; reason: 'unknown_api'; audiences: string[] }
+  /** An API delete while these clients list it (checked inside the transaction, so a client
+   * changed meanwhile counts). Nothing was written. */
+  | { ok: false; reason: 'in_use'; clientIds: string[] }
 
 export type RotateResult =
   | { ok: true; session: SessionRecord }

@@ -1333,6 +1333,12 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     })
 
     describe('admin: writeClient and writeApi', () => {
+      /** The audiences clientRecord() lists. */
+      const AUDIENCES = ['https://api-a.example.test', 'https://api-b.example.test']
+      beforeEach(async () => {
+        for (const audience of AUDIENCES) await store.upsertApi(apiRecord({ audience }))
+      })
+
       it('create, exists, replace (seen at once by getClient), not_found, each with its events', async () => {
         const c = clientRecord()
         const created = eventRecord({ type: 'client_created', clientId: c.id })
@@ -1444,6 +1450,53 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           ok: false,
           reason: 'not_found',
         })
+      })
+
+      it('a client write naming an audience that is no API writes nothing (checked in its transaction)', async () => {
+        const c = clientRecord({ audiences: [...AUDIENCES, 'https://gone.example.test'] })
+        const created = eventRecord({ type: 'client_created', clientId: c.id })
+        expect(await store.writeClient({ create: c }, { events: [created] })).toStrictEqual({
+          ok: false,
+          reason: 'unknown_api',
+          audiences: ['https://gone.example.test'],
+        })
+        expect(await store.getClient(c.id)).toBeUndefined()
+        const ok = clientRecord()
+        expect((await store.writeClient({ create: ok })).ok).toBe(true)
+        expect(
+          await store.writeClient({ replace: { ...ok, audiences: ['https://gone.example.test'] } }),
+        ).toStrictEqual({
+          ok: false,
+          reason: 'unknown_api',
+          audiences: ['https://gone.example.test'],
+        })
+        expect(await store.getClient(ok.id)).toStrictEqual(ok)
+        expect(await store.listEvents({})).toStrictEqual([])
+      })
+
+      it('an API delete while clients list it writes nothing and names them (checked in its transaction)', async () => {
+        const [a, b] = [clientRecord({ id: 'client-a' }), clientRecord({ id: 'client-b' })]
+        for (const c of [b, a]) expect((await store.writeClient({ create: c })).ok).toBe(true)
+        const audience = AUDIENCES[0] as string
+        const api = await store.getApi(audience)
+        const deleted = eventRecord({ type: 'api_deleted' })
+        expect(await store.writeApi({ delete: audience }, [deleted])).toStrictEqual({
+          ok: false,
+          reason: 'in_use',
+          clientIds: ['client-a', 'client-b'],
+        })
+        expect(await store.getApi(audience)).toStrictEqual(api)
+        expect(await store.listEvents({})).toStrictEqual([])
+        // Once no client lists it, it goes.
+        for (const c of [a, b]) {
+          const r = await store.writeClient({
+            replace: { ...c, audiences: [AUDIENCES[1] as string] },
+          })
+          expect(r.ok).toBe(true)
+        }
+        expect((await store.writeApi({ delete: audience }, [deleted])).ok).toBe(true)
+        expect(await store.getApi(audience)).toBeUndefined()
+        expect(await store.listEvents({})).toStrictEqual([deleted])
       })
     })
 

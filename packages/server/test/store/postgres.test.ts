@@ -3,7 +3,16 @@ import { describe, expect, it } from 'vitest'
 import { PostgresStore } from '../../src/store/postgres-store.js'
 import { createTestSchema, PG_URL } from '../helpers/postgres.js'
 import { runStoreConformance } from './conformance.js'
-import { codeRecord, eventRecord, FAR, sessionRecord, T0, userRecord } from './records.js'
+import {
+  apiRecord,
+  clientRecord,
+  codeRecord,
+  eventRecord,
+  FAR,
+  sessionRecord,
+  T0,
+  userRecord,
+} from './records.js'
 
 /** The same suite as SQLite, unchanged, on the machine's PostgreSQL: a fresh schema per test. */
 runStoreConformance('PostgresStore (fresh schema, pool of 5)', async () => {
@@ -152,6 +161,79 @@ describe('PostgresStore: revoking a user while a code exchange is in flight', ()
       await other.end()
       await store.close()
       await schema.drop()
+    }
+  })
+})
+
+/**
+ * An API delete and a client write that names the API, at the same time on two connections: one
+ * of them must refuse, whichever takes the API row first, so no client is left naming a deleted
+ * API. The other connection holds its transaction open at the point our store's own would be.
+ */
+describe('PostgresStore: API delete against a client write in flight', () => {
+  const API = 'https://orders.example.test'
+  const OTHER = 'https://other.example.test'
+
+  async function setup() {
+    const schema = await createTestSchema()
+    const store = schema.store()
+    await store.migrate()
+    for (const audience of [API, OTHER]) await store.upsertApi(apiRecord({ audience }))
+    const client = clientRecord({ id: 'c-1', audiences: [OTHER] })
+    expect((await store.writeClient({ create: client })).ok).toBe(true)
+    const other = await schema.admin()
+    return {
+      store,
+      client,
+      other,
+      async cleanup() {
+        await other.end()
+        await store.close()
+        await schema.drop()
+      },
+    }
+  }
+
+  /** Resolves to 'pending' if `p` has not settled after `ms`. */
+  const within = <T>(p: Promise<T>, ms: number) =>
+    Promise.race([p, new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms))])
+
+  it('a client write that share-locked the API first: the delete waits, then sees the client and refuses', async () => {
+    const t = await setup()
+    try {
+      await t.other.query('begin')
+      // What writeClient does: share-lock the API rows it names, then write the client.
+      await t.other.query('select audience from apis where audience = $1 for share', [API])
+      const updated = { ...t.client, audiences: [OTHER, API] }
+      await t.other.query('update clients set data = $1 where id = $2', [
+        JSON.stringify(updated),
+        t.client.id,
+      ])
+      const deleting = t.store.writeApi({ delete: API }, [eventRecord({ type: 'api_deleted' })])
+      expect(await within(deleting, 300)).toBe('pending')
+      await t.other.query('commit')
+      expect(await deleting).toStrictEqual({ ok: false, reason: 'in_use', clientIds: ['c-1'] })
+      expect((await t.store.getApi(API))?.audience).toBe(API)
+      expect(await t.store.listEvents({})).toStrictEqual([])
+    } finally {
+      await t.cleanup()
+    }
+  })
+
+  it('an API delete first: the client write waits on the row, finds it gone and refuses', async () => {
+    const t = await setup()
+    try {
+      await t.other.query('begin')
+      await t.other.query('delete from apis where audience = $1', [API])
+      const writing = t.store.writeClient({
+        replace: { ...t.client, audiences: [OTHER, API], updatedAt: FAR + 9 },
+      })
+      expect(await within(writing, 300)).toBe('pending')
+      await t.other.query('commit')
+      expect(await writing).toStrictEqual({ ok: false, reason: 'unknown_api', audiences: [API] })
+      expect(await t.store.getClient(t.client.id)).toStrictEqual(t.client)
+    } finally {
+      await t.cleanup()
     }
   })
 })

@@ -58,16 +58,16 @@ export class ApiAdmin {
 
   async delete(actor: Actor, audience: string): Promise<{ audience: string }> {
     this.#notManaged(audience)
-    await this.#find(audience)
-    const users = (await this.#d.store.listClients()).filter((c) => c.audiences.includes(audience))
-    if (users.length > 0) {
-      throw new Conflict(
-        `API ${audience} is still used by client ${users.map((c) => c.id).join(', ')}; remove it from their audiences first`,
-      )
-    }
+    // Whether a client lists it is checked inside the delete's transaction, so a client written
+    // meanwhile cannot be left naming a deleted API.
     const r = await this.#d.store.writeApi({ delete: audience }, [
       adminEvent(this.#d, actor, 'api_deleted', {}, { audience }),
     ])
+    if (!r.ok && r.reason === 'in_use') {
+      throw new Conflict(
+        `API ${audience} is still used by client ${r.clientIds.join(', ')}; remove it from their audiences first`,
+      )
+    }
     if (!r.ok) throw new NotFound(`no API ${audience}`)
     return { audience }
   }

@@ -5,6 +5,7 @@ import { randomId } from '../../lib/random.js'
 import { hashClientSecret } from '../../oauth/client-secret.js'
 import { Conflict, InvalidRequest, NotFound } from '../../oauth/errors.js'
 import type { ClientRecord } from '../../store/types.js'
+import type { AdminWriteResult } from '../../store/store.js'
 import { adminEvent, revocation, type Actor, type AdminDeps } from '../actor.js'
 import { checkLengths, validateAs } from './registration-input.js'
 import { clientView, type ClientView } from './views.js'
@@ -55,7 +56,7 @@ export class ClientAdmin {
       { create: record },
       { events: [adminEvent(this.#d, actor, 'client_created', { clientId: record.id })] },
     )
-    if (!r.ok) throw new Conflict(`client ${record.id} exists already`)
+    if (!r.ok) this.#refused(record.id, r)
     return this.#answer(record, secret)
   }
 
@@ -100,7 +101,7 @@ export class ClientAdmin {
         ],
       },
     )
-    if (!r.ok) this.#refused(id, r.reason)
+    if (!r.ok) this.#refused(id, r)
     return this.#answer(record, secret)
   }
 
@@ -119,16 +120,25 @@ export class ClientAdmin {
       { replace: record, expectedUpdatedAt: current.updatedAt },
       { events: [adminEvent(this.#d, actor, 'client_secret_rotated', { clientId: id })] },
     )
-    if (!r.ok) this.#refused(id, r.reason)
+    if (!r.ok) this.#refused(id, r)
     return this.#answer(record, secret)
   }
 
-  /** A replace the store refused: gone, or changed since it was read (another admin). */
-  #refused(id: string, reason: 'not_found' | 'exists' | 'changed'): never {
-    if (reason === 'changed') {
-      throw new Conflict(`client ${id} was changed meanwhile; read it again and retry`)
+  /** A write the store refused: gone, there already (a create), changed since it was read
+   * (another admin), or naming an API deleted meanwhile. */
+  #refused(id: string, r: Extract<AdminWriteResult, { ok: false }>): never {
+    switch (r.reason) {
+      case 'changed':
+        throw new Conflict(`client ${id} was changed meanwhile; read it again and retry`)
+      case 'exists':
+        throw new Conflict(`client ${id} exists already`)
+      case 'unknown_api':
+        throw new Conflict(
+          `audiences: ${r.audiences.join(', ')} is no longer an API (deleted meanwhile); read the APIs again and retry`,
+        )
+      default:
+        throw new NotFound(`no client ${id}`)
     }
-    throw new NotFound(`no client ${id}`)
   }
 
   /** Deletes the client and revokes its sessions (reason `client_deleted`). */
