@@ -147,6 +147,8 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
           bySession: r.current.id,
         },
       }),
+      now,
+      'ended',
     )
     return reply.code(204).send()
   })

@@ -170,6 +170,8 @@ async function endEverything(
           'sign_out',
           now,
           signOutEvent(ctx, req, lr, s.userId, s.id, s.clientId),
+          now,
+          'ended',
         )
     }
   }

@@ -92,5 +92,7 @@ async function revokeRefreshToken(
     userAgent: userAgent(req),
     data: { tokenType: 'refresh_token' },
   })
-  await ctx.store.endSession(session.id, 'revoked', 'token_revocation', ctx.clock.now(), event)
+  const now = ctx.clock.now()
+  // Revoking a token whose session has ended already changes nothing and records nothing.
+  await ctx.store.endSession(session.id, 'revoked', 'token_revocation', now, event, now, 'ended')
 }

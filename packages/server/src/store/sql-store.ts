@@ -881,6 +881,7 @@ export abstract class SqlStore implements Store {
     now: number,
     event?: SecurityEventRecord,
     endedAt = now,
+    eventWhen: 'always' | 'ended' = 'always',
   ): Promise<boolean> {
     return this.transaction(async (trx) => {
       const row = await trx
@@ -890,7 +891,9 @@ export abstract class SqlStore implements Store {
         .where('state', 'in', ACTIVE)
         .returning(['user_id', 'client_id'])
         .executeTakeFirst()
-      if (event) await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      if (event && (row || eventWhen === 'always')) {
+        await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      }
       if (!row) return false
       const ended = {
         id,

@@ -180,6 +180,11 @@ export interface Store {
     /** When the session really ended (a timeout: when its limit ran out); default `now`. The
      * webhook message is dated `now`, when the server recorded the end. */
     endedAt?: number,
+    /** `always` (the default): the event is what happened (a refresh token or code presented
+     * again) and is kept even when the session had ended already. `ended`: the event is the end
+     * itself, kept only when this call ended the session, so an end that raced a sweep, an admin
+     * or another request is recorded once. */
+    eventWhen?: 'always' | 'ended',
   ): Promise<boolean>
   /** Ends every active or pending session matching the filter (which must name a session, user
    * or browser session), recording for each the event `event` builds (when given) and its webhook

@@ -12,10 +12,7 @@ import type { CodeRedemption, RotateResult, Store } from '../../src/store/store.
 import type {
   AuthorizationCodeRecord,
   ClientRecord,
-  SecurityEventRecord,
-  SessionEndReason,
   SessionRecord,
-  SessionState,
   UserRecord,
 } from '../../src/store/types.js'
 import { createUser } from '../../src/users/create-user.js'
@@ -205,15 +202,9 @@ export class InterleavingSqliteStore extends SqliteStore {
     else this.cas.graceLost++
     return ok
   }
-  override async endSession(
-    id: string,
-    state: Exclude<SessionState, 'active' | 'pending'>,
-    reason: SessionEndReason,
-    now: number,
-    event?: SecurityEventRecord,
-  ): Promise<boolean> {
+  override async endSession(...args: Parameters<SqliteStore['endSession']>): Promise<boolean> {
     await yieldToLoop()
-    return super.endSession(id, state, reason, now, event)
+    return super.endSession(...args)
   }
   override async throttleCount(key: string, now: number, windowSeconds: number): Promise<number> {
     await yieldToLoop()

@@ -650,6 +650,27 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(await store.listEvents({ sessionId: s.id })).toStrictEqual([e2, e1])
       })
 
+      it("with eventWhen 'ended' the event is kept only by the call that ended the session (a race with a sweep records one end)", async () => {
+        const s = sessionRecord()
+        await store.createSession(s)
+        // A sweep (or an admin) got there first.
+        const swept = eventRecord({ type: 'session_expired', sessionId: s.id, at: T0 + 1 })
+        expect(await store.endSession(s.id, 'expired', 'idle_timeout', T0 + 1, swept)).toBe(true)
+        const late = eventRecord({ type: 'session_expired', sessionId: s.id, at: T0 + 2 })
+        expect(
+          await store.endSession(s.id, 'expired', 'idle_timeout', T0 + 2, late, T0 + 1, 'ended'),
+        ).toBe(false)
+        expect(await store.listEvents({ sessionId: s.id })).toStrictEqual([swept])
+        // And when it does end the session, the event is kept with it.
+        const t = sessionRecord()
+        await store.createSession(t)
+        const ended = eventRecord({ type: 'session_revoked', sessionId: t.id, at: T0 + 3 })
+        expect(
+          await store.endSession(t.id, 'revoked', 'user', T0 + 3, ended, T0 + 3, 'ended'),
+        ).toBe(true)
+        expect(await store.listEvents({ sessionId: t.id })).toStrictEqual([ended])
+      })
+
       it('never moves a session out of any ended state', async () => {
         for (const state of ENDED_STATES) {
           const s = sessionRecord({ state, reason: 'idle_timeout', endedAt: T0 + 3 })

@@ -71,6 +71,7 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
           now,
           event,
           verdict.at,
+          'ended',
         )
       }
       throw new InvalidGrant('the refresh token is no longer valid', `session ${verdict.state}`)
@@ -92,7 +93,7 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
         userAgent: g.userAgent,
         data: { reason, by: 'refresh' },
       })
-      await ctx.store.endSession(session.id, 'revoked', reason, now, event)
+      await ctx.store.endSession(session.id, 'revoked', reason, now, event, now, 'ended')
       throw new InvalidGrant('the refresh token is no longer valid', reason)
     }
     // Check the request before writing anything: a bad scope or resource changes nothing.
