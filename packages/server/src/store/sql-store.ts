@@ -1401,6 +1401,29 @@ export abstract class SqlStore implements Store {
     return rows.map(toDelivery).sort((a, b) => a.nextAttemptAt - b.nextAttemptAt)
   }
 
+  async releaseWebhookDelivery(
+    id: string,
+    owner: string,
+    now: number,
+    note: string,
+  ): Promise<boolean> {
+    const r = await this.write((db) =>
+      db
+        .updateTable('webhook_deliveries')
+        .set({
+          state: 'pending',
+          next_attempt_at: now,
+          lease_owner: null,
+          lease_until: null,
+          last_error: note,
+        })
+        .where('id', '=', id)
+        .where('lease_owner', '=', owner)
+        .executeTakeFirst(),
+    )
+    return Number(r.numUpdatedRows) === 1
+  }
+
   async settleWebhookDelivery(
     id: string,
     owner: string,

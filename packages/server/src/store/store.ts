@@ -272,6 +272,10 @@ export interface Store {
     attempt: WebhookAttemptRecord,
     outcome: WebhookOutcome,
   ): Promise<boolean>
+  /** Gives back a delivery whose attempt was cut short by this server's shutdown, iff `owner`
+   * still holds it: unleased, pending, due at `now`, its attempt count unchanged, `last_error`
+   * saying why. Returns whether the lease was still held. */
+  releaseWebhookDelivery(id: string, owner: string, now: number, note: string): Promise<boolean>
   listWebhookDeliveries(filter: WebhookDeliveryFilter): Promise<WebhookDeliveryRecord[]>
   /** Attempts of one delivery (or of all), oldest first. */
   listWebhookAttempts(filter: {

@@ -205,9 +205,8 @@ export class WebhookDispatcher {
       await res.body?.cancel().catch(() => undefined)
       if (status < 200 || status > 299) error = `HTTP ${status}`
     } catch (err) {
-      error = this.#shutdown.signal.aborted
-        ? 'aborted: the server is shutting down'
-        : describeFailure(err, settings.timeoutSeconds)
+      if (this.#shutdown.signal.aborted) return this.#release(d)
+      error = describeFailure(err, settings.timeoutSeconds)
     }
     const attempt: WebhookAttemptRecord = {
       id: `att_${randomId(this.#o.random)}`,
@@ -243,6 +242,27 @@ export class WebhookDispatcher {
       log.debug(fields, 'webhook delivered')
     }
     return outcome.result
+  }
+
+  /**
+   * An attempt cut short by this server's shutdown is not the receiver's failure: counting it would
+   * push the next attempt out by the backoff, and near the end of the retry window fail the
+   * delivery for good because of a deploy. It goes back as it was, due at once, for another
+   * instance or the next start (the receiver may have got it: it dedupes on webhook-id).
+   */
+  async #release(d: WebhookDeliveryRecord): Promise<'retry'> {
+    const note = 'interrupted by a server shutdown (not counted as an attempt)'
+    const held = await this.#o.store.releaseWebhookDelivery(
+      d.id,
+      this.owner,
+      this.#o.clock.now(),
+      note,
+    )
+    this.#o.log.info(
+      { endpoint: d.endpointId, messageId: d.messageId, type: d.type, held },
+      'webhook delivery interrupted by shutdown; handed back',
+    )
+    return 'retry'
   }
 
   #outcome(

@@ -484,6 +484,40 @@ export function webhookOutboxConformance(store: () => Store, racers: number): vo
       expect(await store().listWebhookAttempts({ deliveryId: d!.id })).toStrictEqual([late])
     })
 
+    it('release hands a delivery back uncounted and due, only by the lease holder', async () => {
+      await messages(1)
+      await store().fanOutWebhookMessages([{ endpointId: 'ep', events: ALL }], 100)
+      const [d] = await store().claimWebhookDeliveries({
+        owner: 'me',
+        endpointIds: ['ep'],
+        now: T0 + 500,
+        leaseUntil: T0 + 1500,
+        limit: 1,
+      })
+      expect(await store().releaseWebhookDelivery(d!.id, 'someone-else', T0 + 600, 'x')).toBe(false)
+      expect((await store().listWebhookDeliveries({}))[0]?.leaseOwner).toBe('me')
+      expect(await store().releaseWebhookDelivery(d!.id, 'me', T0 + 700, 'interrupted')).toBe(true)
+      const [back] = await store().listWebhookDeliveries({})
+      expect(back).toMatchObject({
+        id: d!.id,
+        state: 'pending',
+        attempts: d!.attempts,
+        nextAttemptAt: T0 + 700,
+        leaseOwner: null,
+        leaseUntil: null,
+        lastError: 'interrupted',
+      })
+      expect(await store().listWebhookAttempts({ deliveryId: d!.id })).toStrictEqual([])
+      const [again] = await store().claimWebhookDeliveries({
+        owner: 'next',
+        endpointIds: ['ep'],
+        now: T0 + 700,
+        leaseUntil: T0 + 9000,
+        limit: 1,
+      })
+      expect(again?.id).toBe(d!.id)
+    })
+
     it('prune deletes old messages, deliveries and attempts and keeps recent ones', async () => {
       await messages(2, T0)
       await store().fanOutWebhookMessages([{ endpointId: 'ep', events: ALL }], 100)

@@ -123,7 +123,7 @@ describe('webhook leases', () => {
     ).toBe(false)
   })
 
-  it('stopping aborts an attempt under way (no wait for the timeout); it is recorded and retried later', async () => {
+  it('stopping aborts an attempt under way (no wait for the timeout); it is handed back uncounted, due at once', async () => {
     rx.answer = () => 'hang'
     const [id] = await endSessions(1)
     const d = new WebhookDispatcher({
@@ -146,11 +146,25 @@ describe('webhook leases', () => {
     const [delivery] = await store.listWebhookDeliveries({ messageId: id })
     expect(delivery).toMatchObject({
       state: 'pending',
-      attempts: 1,
+      attempts: 0,
       leaseOwner: null,
+      leaseUntil: null,
       lastStatus: null,
-      lastError: 'aborted: the server is shutting down',
+      lastError: 'interrupted by a server shutdown (not counted as an attempt)',
+      nextAttemptAt: clock.now(),
     })
-    expect(delivery!.nextAttemptAt).toBeGreaterThan(clock.now())
+    expect(await store.listWebhookAttempts({ deliveryId: delivery!.id })).toStrictEqual([])
+    // The next dispatcher takes it at once and it counts as the first attempt.
+    rx.answer = () => 204
+    const next = new WebhookDispatcher({
+      store,
+      clock,
+      random: cryptoRandom,
+      log: pino({ level: 'silent' }),
+      settings: resolveWebhooks({ endpoints: [{ url: rx.url, secret: newSecret() }] }, false),
+    })
+    await next.runOnce()
+    expect(await store.listWebhookDeliveries({ messageId: id })).toStrictEqual([])
+    expect(rx.ids()).toStrictEqual([id, id])
   })
 })
