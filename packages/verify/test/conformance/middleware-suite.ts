@@ -243,6 +243,21 @@ export function middlewareSuite(name: string, start: StartApp): void {
       })
     })
 
+    describe('one token, one string', () => {
+      it('a signature rewritten in the standard base64 alphabet (+ /) is rejected though it decodes the same', async () => {
+        await serve()
+        let token = ''
+        for (let n = 0; n < 100 && !/[-_]/.test(token.slice(token.lastIndexOf('.') + 1)); n++) {
+          token = await issuer.token({ n }, { key: keys.RS256 })
+        }
+        const at =
+          token.lastIndexOf('.') + 1 + token.slice(token.lastIndexOf('.') + 1).search(/[-_]/)
+        const std = token[at] === '-' ? '+' : '/'
+        await expectOk(token)
+        await expectInvalid(`${token.slice(0, at)}${std}${token.slice(at + 1)}`, MSG.sig)
+      })
+    })
+
     describe('JWT-02 key confusion', () => {
       it('JWT-02 HS256 tokens keyed with our public RSA or EC key are rejected', async () => {
         await serve()
