@@ -577,12 +577,6 @@ export abstract class SqlStore implements Store {
     this.#clients.delete(id)
     const result = await this.#adminWrite(async (trx) => {
       let endedSessionIds: string[] = []
-      if ('create' in change || 'replace' in change) {
-        const record = 'create' in change ? change.create : change.replace
-        const unknown = await this.#unknownApis(trx, record.audiences)
-        if (unknown.length > 0)
-          throw new Abort({ ok: false, reason: 'unknown_api', audiences: unknown })
-      }
       if ('create' in change) {
         await unique(trx.insertInto('clients').values(clientRow(change.create)).execute())
       } else if ('replace' in change) {
@@ -605,6 +599,16 @@ export abstract class SqlStore implements Store {
           // As for a user: codes first, so an exchange in flight cannot leave a live session.
           await voidCodes(trx, { clientId: id }, opts.revoke.now)
           endedSessionIds = await endLive(trx, { clientId: id }, revoked(opts.revoke))
+        }
+      }
+      if (!('delete' in change)) {
+        // After the write, not before: on SQLite a read that opens the transaction pins a
+        // snapshot, and a write by another process in between would then fail the insert
+        // (SQLITE_BUSY_SNAPSHOT). It also keeps not_found and changed ahead of this.
+        const record = 'create' in change ? change.create : change.replace
+        const unknown = await this.#unknownApis(trx, record.audiences)
+        if (unknown.length > 0) {
+          throw new Abort({ ok: false, reason: 'unknown_api', audiences: unknown })
         }
       }
       await insertEvents(trx, opts.events ?? [])
@@ -652,9 +656,10 @@ export abstract class SqlStore implements Store {
   }
 
   /**
-   * The audiences that name no API, read inside a client write's transaction. On PostgreSQL the
-   * API rows found are share-locked until it commits, so an API delete running now waits for it
-   * and then sees the client that lists the API; one that committed first leaves no row to find.
+   * The audiences that name no API, read inside a client write's transaction after its write. On
+   * PostgreSQL the API rows found are share-locked until it commits, so an API delete running now
+   * waits for it and then sees the client that lists the API; one that committed first leaves no
+   * row to find (the share lock waits for it, then finds nothing).
    */
   async #unknownApis(trx: Kysely<Database>, audiences: readonly string[]): Promise<string[]> {
     if (audiences.length === 0) return []

@@ -65,8 +65,8 @@ export type AdminWriteResult =
    * record, or a user's username is taken (case-insensitively). `changed`: the record is no longer
    * at `expectedUpdatedAt`. Nothing was written. */
   | { ok: false; reason: 'not_found' | 'exists' | 'changed' }
-  /** A client write naming audiences that are not APIs (checked inside the transaction, so an API
-   * deleted meanwhile counts). Nothing was written. */
+  /** A client write naming audiences that are not APIs (checked inside the transaction, after
+   * not_found and changed, so an API deleted meanwhile counts). Nothing was written. */
   | { ok: false; reason: 'unknown_api'; audiences: string[] }
   /** An API delete while these clients list it (checked inside the transaction, so a client
    * changed meanwhile counts). Nothing was written. */

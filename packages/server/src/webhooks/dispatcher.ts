@@ -104,8 +104,8 @@ export class WebhookDispatcher {
   }
 
   /**
-   * Stops polling, aborts the attempts under way (they are recorded as failed and retried later,
-   * by this or another instance) and waits until they are settled.
+   * Stops polling, aborts the attempts under way (they are handed back uncounted and due at once,
+   * for another instance or the next start) and waits until they are settled.
    */
   async stop(): Promise<void> {
     this.#stopped = true

@@ -1493,6 +1493,19 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         })
         expect(await store.getClient(ok.id)).toStrictEqual(ok)
         expect(await store.listEvents({})).toStrictEqual([])
+        // The write comes first (on SQLite a transaction that began with a read would fail its
+        // write after another process wrote), so a gone or changed client is reported as such.
+        const gone = clientRecord({ audiences: ['https://gone.example.test'] })
+        expect(await store.writeClient({ replace: gone })).toStrictEqual({
+          ok: false,
+          reason: 'not_found',
+        })
+        expect(
+          await store.writeClient({
+            replace: { ...ok, audiences: ['https://gone.example.test'] },
+            expectedUpdatedAt: ok.updatedAt - 1,
+          }),
+        ).toStrictEqual({ ok: false, reason: 'changed' })
       })
 
       it('an API delete while clients list it writes nothing and names them (checked in its transaction)', async () => {

@@ -78,18 +78,33 @@ export function decodeHeader(segment: string): JwsHeader {
   return decodeJsonSegment(segment, 'header')
 }
 
+/** Value of each base64url character; 255 for every other code. */
+const BASE64URL_VALUE = (() => {
+  const t = new Uint8Array(128).fill(255)
+  const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+  for (let i = 0; i < alphabet.length; i++) t[alphabet.charCodeAt(i)] = i
+  return t
+})()
+
 /**
  * Decodes the signature into `into`, which is exactly as long as a signature by the key, and
- * says whether the segment is exactly that many bytes written as exactly as many base64url
- * characters as that takes. Buffer's decoder skips characters outside both base64 alphabets, so
- * a stray one shows up as a short result, and reads `+` and `/` as `-` and `_`, so those are
- * refused here: no two token strings carry one signature. (splitJws has refused non-ASCII
- * characters.) The header and payload need no such check, since the signature covers their
- * exact characters.
+ * says whether the segment is the one canonical base64url spelling of that many bytes. Buffer's
+ * decoder is lenient in three ways, each of which would let several strings carry one signature:
+ * it skips characters outside both base64 alphabets (they show up as a short result), reads `+`
+ * and `/` as `-` and `_` (refused here), and ignores the unused low bits of the last character
+ * (which must be zero: a 256-byte signature ends in a character carrying 2 bits, 16 spellings).
+ * splitJws has refused non-ASCII characters. The header and payload need no such check, since
+ * the signature covers their exact characters.
  */
 export function decodeSignature(segment: string, into: Buffer): boolean {
   const length = into.length
   if (segment.length !== Math.ceil((length * 4) / 3)) return false
   if (segment.indexOf('+') >= 0 || segment.indexOf('/') >= 0) return false
+  const spare = length % 3 === 1 ? 0x0f : length % 3 === 2 ? 0x03 : 0
+  if (spare !== 0) {
+    const code = segment.charCodeAt(segment.length - 1)
+    const last = code < 128 ? (BASE64URL_VALUE[code] as number) : 255
+    if (last === 255 || (last & spare) !== 0) return false
+  }
   return into.write(segment, 0, 'base64url') === length
 }

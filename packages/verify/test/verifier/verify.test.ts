@@ -268,6 +268,30 @@ describe('one token, one string', () => {
     },
   )
 
+  it.each(['ES256', 'RS256', 'EdDSA'] as const)(
+    '%s: a last signature character with its unused bits set is refused though it decodes the same',
+    async (alg) => {
+      issuer = await startIssuer(keys)
+      const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, clock: new FakeClock() })
+      const token = await issuer.token({}, { key: keys[alg] })
+      const sig = token.slice(token.lastIndexOf('.') + 1)
+      const bytes = Buffer.from(sig, 'base64url')
+      const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
+      // Every other last character that Buffer decodes to the same bytes (64 and 256 bytes both
+      // leave 4 unused bits in it: 15 other spellings).
+      const spellings = [...alphabet]
+        .map((c) => `${sig.slice(0, -1)}${c}`)
+        .filter((s) => s !== sig && Buffer.from(s, 'base64url').equals(bytes))
+      expect(spellings).toHaveLength(15)
+      expect(await failure(v.verify(token))).toBe('passed')
+      for (const s of spellings) {
+        expect(await failure(v.verify(`${token.slice(0, -sig.length)}${s}`)), s).toBe(
+          'signature_invalid: the token signature is invalid',
+        )
+      }
+    },
+  )
+
   it('a signature written in the standard base64 alphabet (+ and /) is refused', async () => {
     issuer = await startIssuer(keys)
     const v = createVerifier({ issuer: issuer.url, audience: AUDIENCE, clock: new FakeClock() })

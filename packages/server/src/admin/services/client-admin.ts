@@ -134,7 +134,7 @@ export class ClientAdmin {
         throw new Conflict(`client ${id} exists already`)
       case 'unknown_api':
         throw new Conflict(
-          `audiences: ${r.audiences.join(', ')} is no longer an API (deleted meanwhile); read the APIs again and retry`,
+          `audiences: ${r.audiences.join(', ')} names no API (deleted meanwhile?); read the APIs again and retry`,
         )
       default:
         throw new NotFound(`no client ${id}`)
