@@ -180,6 +180,8 @@ export function openStore(config: TesseraConfig): Promise<Store> {
 
 /** Clients and APIs declared in the configuration are written to the store on every start. */
 async function syncConfig(store: Store, config: TesseraConfig, now: number): Promise<void> {
-  for (const a of config.apis) await store.upsertApi(apiRecord(a, now))
-  for (const c of config.clients) await store.upsertClient(clientRecord(c, now))
+  await store.syncConfiguration(
+    config.apis.map((a) => apiRecord(a, now)),
+    config.clients.map((c) => clientRecord(c, now)),
+  )
 }

@@ -353,14 +353,26 @@ export abstract class SqlStore implements Store {
 
   async upsertClient(c: ClientRecord): Promise<void> {
     this.#clients.delete(c.id)
-    const row = clientRow(c)
-    await this.db
-      .insertInto('clients')
-      .values(row)
-      .onConflict((oc) =>
-        oc.column('id').doUpdateSet({ data: row.data, updated_at: row.updated_at }),
-      )
-      .execute()
+    await upsertClientRow(this.db, c)
+  }
+
+  async syncConfiguration(
+    apis: readonly ApiRecord[],
+    clients: readonly ClientRecord[],
+  ): Promise<void> {
+    const forget = () => {
+      for (const a of apis) this.#apis.delete(a.audience)
+      for (const c of clients) this.#clients.delete(c.id)
+    }
+    forget()
+    // One transaction, APIs first: on PostgreSQL each upserted API row stays locked until the
+    // clients naming it are written, so an API delete by another instance (which deletes, then
+    // reads the clients) either waits and sees them, or ran before and the API is written again.
+    await this.transaction(async (trx) => {
+      for (const a of apis) await upsertApiRow(trx, a)
+      for (const c of clients) await upsertClientRow(trx, c)
+    })
+    forget()
   }
 
   async deleteClient(id: string): Promise<boolean> {
@@ -395,14 +407,7 @@ export abstract class SqlStore implements Store {
 
   async upsertApi(a: ApiRecord): Promise<void> {
     this.#apis.delete(a.audience)
-    const row = apiRow(a)
-    await this.db
-      .insertInto('apis')
-      .values(row)
-      .onConflict((oc) =>
-        oc.column('audience').doUpdateSet({ data: row.data, updated_at: row.updated_at }),
-      )
-      .execute()
+    await upsertApiRow(this.db, a)
   }
 
   async deleteApi(audience: string): Promise<boolean> {
@@ -1651,6 +1656,26 @@ async function insertEvents(trx: Kysely<Database>, events: SecurityEventRecord[]
       .values(events.slice(i, i + INSERT_CHUNK).map(fromEvent))
       .execute()
   }
+}
+
+async function upsertClientRow(db: Kysely<Database>, c: ClientRecord): Promise<void> {
+  const row = clientRow(c)
+  await db
+    .insertInto('clients')
+    .values(row)
+    .onConflict((oc) => oc.column('id').doUpdateSet({ data: row.data, updated_at: row.updated_at }))
+    .execute()
+}
+
+async function upsertApiRow(db: Kysely<Database>, a: ApiRecord): Promise<void> {
+  const row = apiRow(a)
+  await db
+    .insertInto('apis')
+    .values(row)
+    .onConflict((oc) =>
+      oc.column('audience').doUpdateSet({ data: row.data, updated_at: row.updated_at }),
+    )
+    .execute()
 }
 
 function clientRow(c: ClientRecord): ClientsTable {

@@ -102,6 +102,10 @@ export interface Store {
   getApi(audience: string): Promise<ApiRecord | undefined>
   listApis(): Promise<ApiRecord[]>
   upsertApi(api: ApiRecord): Promise<void>
+  /** Writes the configuration's APIs, then its clients, in one transaction (on every start), so
+   * an API deleted at the same time by another instance cannot leave a configured client naming
+   * it. */
+  syncConfiguration(apis: readonly ApiRecord[], clients: readonly ClientRecord[]): Promise<void>
   deleteApi(audience: string): Promise<boolean>
 
   /**

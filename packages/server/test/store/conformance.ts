@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { judgeSession } from '../../src/sessions/lifecycle.js'
 import type { Store } from '../../src/store/store.js'
 import type { RevokeAll } from '../../src/store/store.js'
-import type { SessionRecord, SessionState } from '../../src/store/types.js'
+import type { ClientRecord, SessionRecord, SessionState } from '../../src/store/types.js'
 import {
   FAR,
   T0,
@@ -1471,6 +1471,24 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           ok: false,
           reason: 'not_found',
         })
+      })
+
+      it('syncConfiguration writes the APIs and clients, replacing what it names, seen at once', async () => {
+        const api = apiRecord()
+        const c = clientRecord({ audiences: [api.audience] })
+        await store.syncConfiguration([api], [c])
+        expect(await store.getApi(api.audience)).toStrictEqual(api)
+        expect(await store.getClient(c.id)).toStrictEqual(c)
+        const api2 = { ...api, name: 'renamed', updatedAt: FAR + 70 }
+        const c2 = { ...c, name: 'renamed', updatedAt: FAR + 70 }
+        await store.syncConfiguration([api2], [c2])
+        expect(await store.getApi(api.audience)).toStrictEqual(api2)
+        expect(await store.getClient(c.id)).toStrictEqual(c2)
+        // One transaction: a client that cannot be written leaves the APIs unwritten too.
+        const api3 = apiRecord()
+        const bad = { ...clientRecord(), createdAt: {} } as unknown as ClientRecord
+        await expect(store.syncConfiguration([api3], [bad])).rejects.toThrow()
+        expect(await store.getApi(api3.audience)).toBeUndefined()
       })
 
       it('a client write naming an audience that is no API writes nothing (checked in its transaction)', async () => {

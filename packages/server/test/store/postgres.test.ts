@@ -220,6 +220,28 @@ describe('PostgresStore: API delete against a client write in flight', () => {
     }
   })
 
+  it('configuration sync: an API delete meanwhile waits for the configured clients and refuses', async () => {
+    const t = await setup()
+    try {
+      // Hold the configured client's row, so the sync stops after writing the APIs.
+      await t.other.query('begin')
+      await t.other.query('select id from clients where id = $1 for update', [t.client.id])
+      const configured = { ...t.client, audiences: [OTHER, API], updatedAt: FAR + 9 }
+      const syncing = t.store.syncConfiguration([apiRecord({ audience: API })], [configured])
+      expect(await within(syncing, 300)).toBe('pending')
+      // Another instance deletes the API, which it takes for an admin-managed one.
+      const deleting = t.store.writeApi({ delete: API })
+      expect(await within(deleting, 300)).toBe('pending')
+      await t.other.query('commit')
+      await syncing
+      expect(await deleting).toStrictEqual({ ok: false, reason: 'in_use', clientIds: ['c-1'] })
+      expect((await t.store.getApi(API))?.audience).toBe(API)
+      expect((await t.store.getClient(t.client.id))?.audiences).toStrictEqual([OTHER, API])
+    } finally {
+      await t.cleanup()
+    }
+  })
+
   it('an API delete first: the client write waits on the row, finds it gone and refuses', async () => {
     const t = await setup()
     try {
