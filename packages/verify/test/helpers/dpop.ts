@@ -46,6 +46,8 @@ export interface ProofOptions {
   jti?: string
   /** The access token the proof goes with (`ath`). */
   accessToken?: string
+  /** A server-provided nonce (RFC 9449 8). */
+  nonce?: string
   /** Header members to replace or add (`undefined` removes). */
   header?: Record<string, unknown>
   /** Claims to replace or add (`undefined` removes). */
@@ -53,6 +55,10 @@ export interface ProofOptions {
   /** Signs with this key instead (a bad signature). */
   signWith?: KeyObject
 }
+
+/** `ath`: base64url SHA-256 of the access token (RFC 9449 4.2). */
+export const athOf = (token: string): string =>
+  createHash('sha256').update(token).digest('base64url')
 
 const b64u = (v: unknown): string => Buffer.from(JSON.stringify(v)).toString('base64url')
 const clean = (o: Record<string, unknown>) =>
@@ -84,9 +90,8 @@ export function makeProof(key: DpopKey, o: ProofOptions): string {
     htm: o.htm ?? 'GET',
     htu: o.htu,
     iat: o.iat,
-    ...(o.accessToken !== undefined
-      ? { ath: createHash('sha256').update(o.accessToken).digest('base64url') }
-      : {}),
+    ...(o.accessToken !== undefined ? { ath: athOf(o.accessToken) } : {}),
+    ...(o.nonce !== undefined ? { nonce: o.nonce } : {}),
     ...o.claims,
   })
   const input = `${b64u(header)}.${b64u(claims)}`
