@@ -136,17 +136,7 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
       )
     }
 
-    if (next) {
-      return sessionTokens(g, {
-        session: next,
-        user,
-        refreshToken: ctx.refreshTokens.encode(next.id, next.generation, next.salt),
-        api,
-        scopes,
-        nonce: null,
-        grantType: 'refresh_token',
-      })
-    }
+    if (next) return rotatedTokens(g, next, user, { scopes, api })
     // Lost a race with a concurrent rotation or grace use: read again and decide anew.
     session = await ctx.store.getSession(parsed.sessionId)
     if (!session) throw new InvalidGrant('the refresh token is invalid', 'session vanished')
@@ -182,14 +172,21 @@ async function rotateFromFacts(
   } catch {
     return undefined
   }
-  const { scopes, api } = request
   const r = await ctx.store.rotateRefresh(facts.id, parsed.generation, ctx.clock.now())
-  if (!r.ok) return undefined
-  const next = r.session
+  return r.ok ? rotatedTokens(g, r.session, user, request) : undefined
+}
+
+/** The token response for a session at its new generation (or a grace use of the current one). */
+function rotatedTokens(
+  g: GrantRequest,
+  session: SessionRecord,
+  user: UserRecord,
+  { scopes, api }: { scopes: string[]; api: ApiRecord },
+): Promise<TokenResponse> {
   return sessionTokens(g, {
-    session: next,
+    session,
     user,
-    refreshToken: ctx.refreshTokens.encode(next.id, next.generation, next.salt),
+    refreshToken: g.ctx.refreshTokens.encode(session.id, session.generation, session.salt),
     api,
     scopes,
     nonce: null,
