@@ -1,4 +1,5 @@
 /** Records the server keeps. Times are milliseconds since the epoch, from the server's clock. */
+import type { TesseraWebhookType } from '@tessera/verify'
 
 export type GrantType = 'authorization_code' | 'refresh_token' | 'client_credentials'
 export type ClientAuthMethod = 'none' | 'client_secret_basic' | 'client_secret_post'
@@ -262,15 +263,9 @@ export interface EndedSession {
  * so a caller that ends several sessions at once passes this instead of the events. */
 export type EndedSessionEvent = (s: EndedSession) => SecurityEventRecord
 
-/** Webhook event types: one per terminal session state, plus the reuse alert. */
-export type WebhookEventType =
-  | 'session.ended'
-  | 'session.revoked'
-  | 'session.expired'
-  | 'session.abandoned'
-  | 'session.removed'
-  | 'session.replaced'
-  | 'session.reuse_detected'
+/** Webhook event types: one per terminal session state, plus the reuse alert. One list for the
+ * sender and for receivers: @tessera/verify's, which `verifyWebhook` types its events with. */
+export type WebhookEventType = TesseraWebhookType
 
 /**
  * A webhook message in the outbox: written in the transaction that ended the session, and fanned
