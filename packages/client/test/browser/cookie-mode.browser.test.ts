@@ -9,7 +9,8 @@
  * origin the client did not register cannot use the cookie. Counted in the browser's requests and
  * in the server's store.
  */
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { launchChromium } from '../../../server/test/helpers/chromium.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   API_A,
@@ -60,10 +61,7 @@ beforeAll(async () => {
   }
   app.config = config
   sibling.config = config
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  })
+  browser = await launchChromium()
 }, 60_000)
 
 afterAll(async () => {

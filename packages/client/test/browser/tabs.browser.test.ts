@@ -5,7 +5,8 @@
  * sign-outs over BroadcastChannel, and a reload in the middle of a refresh keeps the session.
  * Refreshes are counted twice: by the browser's requests and in the server's store.
  */
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { launchChromium } from '../../../server/test/helpers/chromium.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import {
   API_A,
@@ -39,10 +40,7 @@ beforeAll(async () => {
   t.clock.set(Date.now())
   await t.createUser(ALICE.username, ALICE.password)
   pages.config = { issuer: t.url, clientId: 'browser-app', apiA: API_A, autoRefresh: false }
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  })
+  browser = await launchChromium()
 }, 60_000)
 
 afterAll(async () => {

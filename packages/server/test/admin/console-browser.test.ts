@@ -2,7 +2,8 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { decodeJwt } from 'jose'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from '../helpers/chromium.js'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { UserRecord } from '../../src/store/types.js'
 import { signInTokens } from '../helpers/grants.js'
@@ -35,10 +36,7 @@ beforeAll(async () => {
   }
   t.clock.advance(60_000)
   mkdirSync(ARTIFACTS, { recursive: true })
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  })
+  browser = await launchChromium()
 }, 60_000)
 
 afterAll(async () => {

@@ -1,7 +1,8 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
+import { launchChromium } from '../helpers/chromium.js'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { DEMO_APIS, DEMO_CLIENT_ID } from '../../src/dev/demo.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
@@ -24,10 +25,7 @@ beforeAll(async () => {
   dev = new CliProcess(['dev', '--port', '0'], { cwd: tmp.dir })
   url = await dev.url()
   await dev.waitFor(/^password: /m)
-  browser = await chromium.launch({
-    executablePath: '/usr/bin/chromium',
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-  })
+  browser = await launchChromium()
 }, 60_000)
 
 afterAll(async () => {
