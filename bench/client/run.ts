@@ -22,7 +22,6 @@ import BetterSqlite3 from 'better-sqlite3'
 import {
   createTesseraClient,
   memoryStorage,
-  type Clock,
   type FetchLike,
   type TesseraClient,
 } from '@tessera/client'
@@ -37,6 +36,7 @@ import {
 } from '../lib/constants.js'
 import { startTessera } from '../targets/tessera.js'
 import { envNumber } from '../lib/env.js'
+import { ShiftedClock } from '../../packages/client/test/helpers/clocks.js'
 
 const SECONDS = envNumber('BENCH_CLIENT_SECONDS', 2, 0.5, 600)
 const STORM = envNumber('BENCH_STORM', 1000, 2, 100_000)
@@ -52,20 +52,7 @@ if (stale.length > 0) {
 }
 
 /** The real clock, moved forward by `offset` milliseconds, with real timers. */
-const clock = {
-  offset: 0,
-  now(): number {
-    return Date.now() + this.offset
-  },
-  setTimeout(fn: () => void, ms: number): unknown {
-    const h = setTimeout(fn, ms)
-    h.unref()
-    return h
-  },
-  clearTimeout(h: unknown): void {
-    clearTimeout(h as NodeJS.Timeout)
-  },
-} satisfies Clock & { offset: number }
+const clock = new ShiftedClock()
 
 /** Counts the refresh requests the client sends. */
 let refreshRequests = 0
