@@ -37,8 +37,11 @@ function verifier(
   key: KeyObject,
   sigLength: number | undefined,
 ): VerificationKey {
-  // The options object is built once per key (crypto.verify only reads it), and the signature
-  // length is checked before any crypto: ES256 and EdDSA are 64 bytes, RSA the modulus size.
+  // ES256 and EdDSA signatures are 64 bytes, RSA ones the modulus size; the length is checked
+  // before any crypto.
+  const length = alg === 'ES256' || alg === 'EdDSA' ? 64 : (sigLength as number)
+  if (alg === 'RS256') return new Rs256Key(kid, key, length)
+  // The options object is built once per key (crypto.verify only reads it).
   const digest = alg === 'EdDSA' ? null : 'sha256'
   const options =
     alg === 'ES256'
@@ -50,8 +53,6 @@ function verifier(
             saltLength: constants.RSA_PSS_SALTLEN_DIGEST,
           }
         : key
-  const length = alg === 'ES256' || alg === 'EdDSA' ? 64 : (sigLength as number)
-  if (alg === 'RS256') return new Rs256Key(kid, key, length)
   return {
     kid,
     alg,
