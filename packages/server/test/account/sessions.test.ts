@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { issuerApi } from '../../src/oauth/token/audience.js'
 import type { UserRecord } from '../../src/store/types.js'
 import { dpopKey, makeProof, tokenProof } from '../helpers/dpop.js'
-import { basicAuth, mintCode, postForm } from '../helpers/grants.js'
+import { basicAuth, mintCode, postForm, codeForm } from '../helpers/grants.js'
 import { authorize } from '../helpers/oauth-flow.js'
 import {
   API_A,
@@ -623,17 +623,7 @@ describe('account API with DPoP-bound tokens (RFC 9449 7)', () => {
   async function boundSignIn() {
     const key = await dpopKey('ES256')
     const c = await mintCode(t, alice, { scope: 'openid offline_access account:sessions' })
-    const r = await postForm(
-      `${t.url}/oauth/token`,
-      {
-        grant_type: 'authorization_code',
-        code: c.code,
-        code_verifier: c.verifier,
-        redirect_uri: c.redirectUri,
-        client_id: c.clientId,
-      },
-      { dpop: tokenProof(t, key) },
-    )
+    const r = await postForm(`${t.url}/oauth/token`, codeForm(c), { dpop: tokenProof(t, key) })
     expect(r.status, JSON.stringify(r.body)).toBe(200)
     expect(r.body.token_type).toBe('DPoP')
     const sid = /^tsr_([^.]+)\./.exec(r.body.refresh_token as string)![1]!

@@ -1,7 +1,13 @@
 import { expect } from 'vitest'
 import type { ClientConfig } from '../../src/config/config.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { jsonOrText, mintCode, postForm, type MintCodeOptions } from '../helpers/grants.js'
+import {
+  jsonOrText,
+  mintCode,
+  postForm,
+  type MintCodeOptions,
+  codeForm,
+} from '../helpers/grants.js'
 import { defaultClients, type TestServer } from '../helpers/test-server.js'
 
 /** The demo clients, with `account:sessions` allowed for web-app and native-app (not other-app),
@@ -54,13 +60,7 @@ export async function signIn(
   })
   const r = await postForm(
     `${t.url}/oauth/token`,
-    {
-      grant_type: 'authorization_code',
-      code: c.code,
-      code_verifier: c.verifier,
-      redirect_uri: c.redirectUri,
-      client_id: c.clientId,
-    },
+    codeForm(c),
     o.userAgent ? { 'user-agent': o.userAgent } : {},
   )
   expect(r.status, JSON.stringify(r.body)).toBe(200)

@@ -11,7 +11,7 @@ import { runMaintenance } from '../../src/sessions/maintenance.js'
 import type { UserRecord } from '../../src/store/types.js'
 import { verifyOwnAccessToken } from '../../src/tokens/verify-own-token.js'
 import { dpopKey, tokenProof, userinfoProof, type DpopKey } from '../helpers/dpop.js'
-import { mintCode, postForm, sessionOf, type MintCodeOptions } from '../helpers/grants.js'
+import { mintCode, postForm, sessionOf, type MintCodeOptions, codeForm } from '../helpers/grants.js'
 import { authorize } from '../helpers/oauth-flow.js'
 import { API_A, type TestServer } from '../helpers/test-server.js'
 import {
@@ -204,13 +204,7 @@ describe('DPoP-bound tokens', () => {
 
   it('a bad proof at the code exchange is invalid_dpop_proof and burns nothing', async () => {
     const c = await mintCode(t, alice)
-    const form = {
-      grant_type: 'authorization_code',
-      code: c.code,
-      code_verifier: c.verifier,
-      redirect_uri: c.redirectUri,
-      client_id: c.clientId,
-    }
+    const form = codeForm(c)
     const before = dbCounts(t)
     expectOAuthError(
       await postForm(tokenEndpoint(t), form, { dpop: tokenProof(t, key, { htm: 'PUT' }) }),
@@ -373,13 +367,7 @@ describe('userinfo with DPoP (RFC 9449 7)', () => {
 describe("per-client dpop: 'required'", () => {
   it('a token request without a proof is invalid_dpop_proof and burns nothing; with one it works', async () => {
     const c = await mintCode(t, alice, { clientId: requiredClient.id })
-    const form = {
-      grant_type: 'authorization_code',
-      code: c.code,
-      code_verifier: c.verifier,
-      redirect_uri: c.redirectUri,
-      client_id: c.clientId,
-    }
+    const form = codeForm(c)
     const before = dbCounts(t)
     expectOAuthError(
       await postForm(tokenEndpoint(t), form),

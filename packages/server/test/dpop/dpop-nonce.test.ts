@@ -9,7 +9,7 @@ import { DpopNonces, NONCE_PERIOD_SECONDS } from '../../src/oauth/dpop/dpop-nonc
 import { FakeClock } from '../../src/lib/clock.js'
 import type { UserRecord } from '../../src/store/types.js'
 import { dpopKey, tokenProof, userinfoProof, type DpopKey } from '../helpers/dpop.js'
-import { mintCode, postForm } from '../helpers/grants.js'
+import { codeForm, mintCode, postForm } from '../helpers/grants.js'
 import { TEST_SECRET, type TestServer } from '../helpers/test-server.js'
 import { expectOAuthError, startTokenServer, tokenEndpoint } from '../token/fixtures.js'
 
@@ -30,20 +30,14 @@ const PERIOD = NONCE_PERIOD_SECONDS * 1000
 const REQUIRED = 'a DPoP nonce is required: send the DPoP-Nonce value as nonce'
 const STALE = 'the DPoP nonce is not valid or has expired: send the DPoP-Nonce value as nonce'
 
-async function codeForm(): Promise<Record<string, string>> {
+async function freshCodeForm(): Promise<Record<string, string>> {
   const c = await mintCode(t, alice)
-  return {
-    grant_type: 'authorization_code',
-    code: c.code,
-    code_verifier: c.verifier,
-    redirect_uri: c.redirectUri,
-    client_id: c.clientId,
-  }
+  return codeForm(c)
 }
 
 describe('DPoP nonces (dpop.requireNonce)', () => {
   it('a proof without a nonce gets use_dpop_nonce with a DPoP-Nonce; the retry with it succeeds', async () => {
-    const form = await codeForm()
+    const form = await freshCodeForm()
     const first = await postForm(tokenEndpoint(t), form, { dpop: tokenProof(t, key) })
     expectOAuthError(first, 400, 'use_dpop_nonce', REQUIRED)
     const nonce = first.headers.get('dpop-nonce')
@@ -59,19 +53,19 @@ describe('DPoP nonces (dpop.requireNonce)', () => {
   it('a nonce is accepted in its period and the next, not later; a forged one never', async () => {
     const nonce = new DpopNonces(Buffer.from(TEST_SECRET), t.clock).current()
     t.clock.advance(PERIOD)
-    const next = await postForm(tokenEndpoint(t), await codeForm(), {
+    const next = await postForm(tokenEndpoint(t), await freshCodeForm(), {
       dpop: tokenProof(t, key, { nonce }),
     })
     expect(next.status).toBe(200)
     expect(next.headers.get('dpop-nonce')).not.toBe(nonce)
     t.clock.advance(PERIOD)
-    const late = await postForm(tokenEndpoint(t), await codeForm(), {
+    const late = await postForm(tokenEndpoint(t), await freshCodeForm(), {
       dpop: tokenProof(t, key, { nonce }),
     })
     expectOAuthError(late, 400, 'use_dpop_nonce', STALE)
     const forged = `${nonce.split('.')[0]}.${'A'.repeat(22)}`
     expectOAuthError(
-      await postForm(tokenEndpoint(t), await codeForm(), {
+      await postForm(tokenEndpoint(t), await freshCodeForm(), {
         dpop: tokenProof(t, key, { nonce: forged }),
       }),
       400,
@@ -81,7 +75,7 @@ describe('DPoP nonces (dpop.requireNonce)', () => {
     // Another server secret's nonces are forged too.
     const foreign = new DpopNonces(Buffer.from('another-secret-another-secret-0123456789'), t.clock)
     expectOAuthError(
-      await postForm(tokenEndpoint(t), await codeForm(), {
+      await postForm(tokenEndpoint(t), await freshCodeForm(), {
         dpop: tokenProof(t, key, { nonce: foreign.current() }),
       }),
       400,
@@ -92,7 +86,7 @@ describe('DPoP nonces (dpop.requireNonce)', () => {
 
   it('an invalid proof is invalid_dpop_proof even without a nonce', async () => {
     expectOAuthError(
-      await postForm(tokenEndpoint(t), await codeForm(), {
+      await postForm(tokenEndpoint(t), await freshCodeForm(), {
         dpop: tokenProof(t, key, { htm: 'GET' }),
       }),
       400,
@@ -102,13 +96,13 @@ describe('DPoP nonces (dpop.requireNonce)', () => {
   })
 
   it('clients that send no proof are not asked for a nonce', async () => {
-    const r = await postForm(tokenEndpoint(t), await codeForm())
+    const r = await postForm(tokenEndpoint(t), await freshCodeForm())
     expect(r.status).toBe(200)
     expect(r.body.token_type).toBe('Bearer')
   })
 
   it('userinfo: 401 with a use_dpop_nonce challenge and DPoP-Nonce, then 200 with the nonce', async () => {
-    const first = await postForm(tokenEndpoint(t), await codeForm(), {
+    const first = await postForm(tokenEndpoint(t), await freshCodeForm(), {
       dpop: tokenProof(t, key, { nonce: t.server.ctx.dpopNonces.current() }),
     })
     const at = first.body.access_token as string
@@ -196,13 +190,7 @@ describe('dpop configuration', () => {
       expect(doc.dpop_signing_alg_values_supported).toEqual(['EdDSA'])
       const user = await s.createUser('bob')
       const c = await mintCode(s, user)
-      const form = {
-        grant_type: 'authorization_code',
-        code: c.code,
-        code_verifier: c.verifier,
-        redirect_uri: c.redirectUri,
-        client_id: c.clientId,
-      }
+      const form = codeForm(c)
       expectOAuthError(
         await postForm(tokenEndpoint(s), form, { dpop: tokenProof(s, key) }),
         400,

@@ -7,7 +7,7 @@ import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { SessionRecord, UserRecord } from '../../src/store/types.js'
 import { dpopKey, makeProof, postRaw, tokenProof, type DpopKey } from '../helpers/dpop.js'
-import { mintCode, postForm, sessionOf } from '../helpers/grants.js'
+import { mintCode, postForm, sessionOf, codeForm } from '../helpers/grants.js'
 import type { TestServer } from '../helpers/test-server.js'
 import {
   dbCounts,
@@ -40,17 +40,7 @@ const OTHER_KEY = 'the DPoP proof was not made with the key the refresh token is
 /** A public client's code exchange with a proof of `k`: the session is bound to `k`. */
 async function boundSession(k: DpopKey = key): Promise<{ rt: string; sid: string }> {
   const c = await mintCode(t, alice)
-  const r = await postForm(
-    tokenEndpoint(t),
-    {
-      grant_type: 'authorization_code',
-      code: c.code,
-      code_verifier: c.verifier,
-      redirect_uri: c.redirectUri,
-      client_id: c.clientId,
-    },
-    { dpop: tokenProof(t, k) },
-  )
+  const r = await postForm(tokenEndpoint(t), codeForm(c), { dpop: tokenProof(t, k) })
   expect(r.status, JSON.stringify(r.body)).toBe(200)
   expect(r.body.token_type).toBe('DPoP')
   const sid = sidOf(r.body.refresh_token)

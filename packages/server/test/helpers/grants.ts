@@ -161,6 +161,22 @@ export function basicAuth(clientId: string, secret: string): Record<string, stri
   }
 }
 
+/** The token request that redeems a minted code (authorization_code grant, PKCE verifier, the
+ * code's redirect URI and client), with `over` replacing or adding fields. */
+export function codeForm(
+  c: { code: string; verifier: string; redirectUri: string; clientId: string },
+  over: Record<string, string> = {},
+): Record<string, string> {
+  return {
+    grant_type: 'authorization_code',
+    code: c.code,
+    code_verifier: c.verifier,
+    redirect_uri: c.redirectUri,
+    client_id: c.clientId,
+    ...over,
+  }
+}
+
 /** Redeems a freshly minted code at the token endpoint. */
 export async function signInTokens(
   t: TestServer,
@@ -168,14 +184,7 @@ export async function signInTokens(
   o: MintCodeOptions & { resource?: string } = {},
 ): Promise<{ status: number; body: any }> {
   const c = await mintCode(t, user, o)
-  return postForm(t.url + '/oauth/token', {
-    grant_type: 'authorization_code',
-    code: c.code,
-    code_verifier: c.verifier,
-    redirect_uri: c.redirectUri,
-    client_id: c.clientId,
-    ...(o.resource ? { resource: o.resource } : {}),
-  })
+  return postForm(t.url + '/oauth/token', codeForm(c, o.resource ? { resource: o.resource } : {}))
 }
 
 /** Reads a session row straight from the store. */

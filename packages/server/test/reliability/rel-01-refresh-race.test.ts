@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { UserRecord } from '../../src/store/types.js'
-import { mintCode, postForm } from '../helpers/grants.js'
+import { mintCode, postForm, codeForm } from '../helpers/grants.js'
 import { createTestSchema, PG_URL, type TestSchema } from '../helpers/postgres.js'
 import { defaultClients, startTestServer, type TestServer } from '../helpers/test-server.js'
 import {
@@ -90,13 +90,7 @@ const tokenUrl = () => t.url + '/oauth/token'
 /** Signs in and rotates `rotations` times; returns the current refresh token. */
 async function familyAt(clientId: string, rotations: number): Promise<string> {
   const c = await mintCode(t, alice, { clientId })
-  const first = await postForm(tokenUrl(), {
-    grant_type: 'authorization_code',
-    code: c.code,
-    code_verifier: c.verifier,
-    redirect_uri: c.redirectUri,
-    client_id: clientId,
-  })
+  const first = await postForm(tokenUrl(), codeForm(c, { client_id: clientId }))
   expect(first.status).toBe(200)
   let rt = first.body.refresh_token as string
   for (let i = 0; i < rotations; i++) {

@@ -6,7 +6,7 @@ import { sha256b64u } from '../../src/lib/crypto.js'
 import type { PostgresStore } from '../../src/store/postgres-store.js'
 import type { Store } from '../../src/store/store.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { mintCode } from '../helpers/grants.js'
+import { mintCode, codeForm } from '../helpers/grants.js'
 import { startTestServer, type TestServer } from '../helpers/test-server.js'
 import {
   barrierPost,
@@ -83,17 +83,7 @@ describe.each(setups)('REL-02 overload of the store connections ($name)', (setup
   it(`REL-02 ${SESSIONS} simultaneous code redemptions are all answered 200, each code consumed once into its own session`, async () => {
     const codes = []
     for (let i = 0; i < SESSIONS; i++) codes.push(await mintCode(t, alice))
-    const responses = await burst(
-      codes.map((c) =>
-        formBody({
-          grant_type: 'authorization_code',
-          code: c.code,
-          code_verifier: c.verifier,
-          redirect_uri: c.redirectUri,
-          client_id: c.clientId,
-        }),
-      ),
-    )
+    const responses = await burst(codes.map((c) => formBody(codeForm(c))))
     expect(responses.map((r) => r.status)).toStrictEqual(codes.map(() => 200))
     refreshTokens = responses.map((r) => r.body.refresh_token as string)
     expect(new Set(refreshTokens.map(sessionIdOf)).size).toBe(SESSIONS)

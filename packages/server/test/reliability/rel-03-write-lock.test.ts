@@ -6,7 +6,7 @@ import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sha256b64u } from '../../src/lib/crypto.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { mintCode, postForm } from '../helpers/grants.js'
+import { mintCode, postForm, codeForm } from '../helpers/grants.js'
 import { startTestServer, type TestServer } from '../helpers/test-server.js'
 import {
   generationOf,
@@ -48,13 +48,7 @@ async function signIn(t: TestServer, alice: UserRecord): Promise<string> {
 }
 
 function redeemForm(c: Awaited<ReturnType<typeof mintCode>>): Record<string, string> {
-  return {
-    grant_type: 'authorization_code',
-    code: c.code,
-    code_verifier: c.verifier,
-    redirect_uri: c.redirectUri,
-    client_id: c.clientId,
-  }
+  return codeForm(c)
 }
 
 /** Takes the write lock on another connection; resolves to its release. */

@@ -6,7 +6,7 @@ import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sha256b64u } from '../../src/lib/crypto.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { basicAuth, mintCode, postForm } from '../helpers/grants.js'
+import { basicAuth, mintCode, postForm, codeForm } from '../helpers/grants.js'
 import { CONFIDENTIAL_SECRET, startTestServer, type TestServer } from '../helpers/test-server.js'
 import {
   generationOf,
@@ -99,13 +99,7 @@ async function live(refreshToken: string): Promise<boolean> {
 }
 
 function redeemForm(c: Awaited<ReturnType<typeof mintCode>>): Record<string, string> {
-  return {
-    grant_type: 'authorization_code',
-    code: c.code,
-    code_verifier: c.verifier,
-    redirect_uri: c.redirectUri,
-    client_id: c.clientId,
-  }
+  return codeForm(c)
 }
 
 async function signIn(): Promise<string> {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { FakeClock, MonotonicClock } from '../../src/lib/clock.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { basicAuth, mintCode, postForm } from '../helpers/grants.js'
+import { basicAuth, mintCode, postForm, codeForm } from '../helpers/grants.js'
 import {
   CONFIDENTIAL_SECRET,
   defaultClients,
@@ -66,13 +66,7 @@ const S = 1000
 const token = (form: Record<string, string>) => postForm(t.url + '/oauth/token', form)
 
 function redeemForm(c: Awaited<ReturnType<typeof mintCode>>): Record<string, string> {
-  return {
-    grant_type: 'authorization_code',
-    code: c.code,
-    code_verifier: c.verifier,
-    redirect_uri: c.redirectUri,
-    client_id: c.clientId,
-  }
+  return codeForm(c)
 }
 
 async function signIn(): Promise<{ refreshToken: string; accessToken: string }> {

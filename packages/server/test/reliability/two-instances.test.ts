@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PostgresStore } from '../../src/store/postgres-store.js'
 import type { SigningKeyRecord, UserRecord } from '../../src/store/types.js'
 import { UNKNOWN_KID_COOLDOWN_MS } from '../../src/tokens/signing-keys.js'
-import { basicAuth, mintCode, postForm } from '../helpers/grants.js'
+import { basicAuth, mintCode, postForm, codeForm } from '../helpers/grants.js'
 import { createTestSchema, PG_URL, type TestSchema } from '../helpers/postgres.js'
 import {
   CONFIDENTIAL_SECRET,
@@ -211,13 +211,7 @@ describe('signing keys across two instances (in-process, one pool each)', () => 
 
   async function tokensFromA(): Promise<{ at: string; rt: string }> {
     const c = await mintCode(a, alice)
-    const r = await postForm(a.url + '/oauth/token', {
-      grant_type: 'authorization_code',
-      code: c.code,
-      code_verifier: c.verifier,
-      redirect_uri: c.redirectUri,
-      client_id: c.clientId,
-    })
+    const r = await postForm(a.url + '/oauth/token', codeForm(c))
     expect(r.status).toBe(200)
     return { at: r.body.access_token as string, rt: r.body.refresh_token as string }
   }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { sha256b64u } from '../../src/lib/crypto.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { basicAuth, mintCode, postForm, sessionOf } from '../helpers/grants.js'
+import { basicAuth, mintCode, postForm, sessionOf, codeForm } from '../helpers/grants.js'
 import { CONFIDENTIAL_SECRET, type TestServer } from '../helpers/test-server.js'
 import {
   confidentialAuth,
@@ -27,11 +27,7 @@ function redeem(
   headers: Record<string, string> = {},
 ) {
   const form: Record<string, string> = {
-    grant_type: 'authorization_code',
-    code: c.code,
-    code_verifier: c.verifier,
-    redirect_uri: c.redirectUri,
-    client_id: c.clientId,
+    ...codeForm(c),
     ...over,
   }
   for (const [k, v] of Object.entries(form)) if (v === '\u0000omit') delete form[k]

@@ -1,7 +1,14 @@
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { UserRecord } from '../../src/store/types.js'
-import { basicAuth, mintCode, postForm, sessionOf, signInTokens } from '../helpers/grants.js'
+import {
+  basicAuth,
+  mintCode,
+  postForm,
+  sessionOf,
+  signInTokens,
+  codeForm,
+} from '../helpers/grants.js'
 import {
   API_A,
   CONFIDENTIAL_SECRET,
@@ -132,13 +139,7 @@ describe('introspection (RFC 7662)', () => {
 
   it('SES-11 a consumed authorization code introspects bare inactive', async () => {
     const c = await mintCode(t, alice)
-    const r = await postForm(`${t.url}/oauth/token`, {
-      grant_type: 'authorization_code',
-      code: c.code,
-      code_verifier: c.verifier,
-      redirect_uri: c.redirectUri,
-      client_id: 'web-app',
-    })
+    const r = await postForm(`${t.url}/oauth/token`, codeForm(c, { client_id: 'web-app' }))
     expect(r.status).toBe(200)
     await expectBareInactive(t, c.code)
   })

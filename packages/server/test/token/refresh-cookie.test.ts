@@ -12,7 +12,7 @@ import type { ClientConfig } from '../../src/config/config.js'
 import { ConfigError } from '../../src/config/config.js'
 import { resolveConfig, type ConfigInput } from '../../src/config/resolve.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { mintCode, postForm, sessionOf } from '../helpers/grants.js'
+import { mintCode, postForm, sessionOf, codeForm } from '../helpers/grants.js'
 import { API_A, startTestServer, TEST_SECRET, type TestServer } from '../helpers/test-server.js'
 import {
   dbCounts,
@@ -79,17 +79,7 @@ const cookieHeaders = (origin = APP, cookie?: string): Record<string, string> =>
 /** The code exchange of cookie-app from `origin`. */
 async function exchange(origin = APP, headers = cookieHeaders(origin)): Promise<FormResponse> {
   const c = await mintCode(t, alice, { clientId: 'cookie-app' })
-  return postForm(
-    `${t.url}/oauth/token`,
-    {
-      grant_type: 'authorization_code',
-      code: c.code,
-      code_verifier: c.verifier,
-      redirect_uri: c.redirectUri,
-      client_id: 'cookie-app',
-    },
-    headers,
-  )
+  return postForm(`${t.url}/oauth/token`, codeForm(c, { client_id: 'cookie-app' }), headers)
 }
 
 /** A refresh of cookie-app with `cookie` (name=value) from `origin`. */
@@ -280,13 +270,7 @@ describe('SDK-05 the code exchange sets the refresh cookie', () => {
       const c = await mintCode(https, user, { clientId: 'cookie-app' })
       const r = await postForm(
         `${https.url}/oauth/token`,
-        {
-          grant_type: 'authorization_code',
-          code: c.code,
-          code_verifier: c.verifier,
-          redirect_uri: c.redirectUri,
-          client_id: 'cookie-app',
-        },
+        codeForm(c, { client_id: 'cookie-app' }),
         { origin: 'https://app.example.test', [HEADER]: '1' },
       )
       expect(r.status).toBe(200)
@@ -322,17 +306,9 @@ describe('SDK-05 the code exchange sets the refresh cookie', () => {
 
   it('a client with body delivery is unchanged: the refresh token in the JSON, no cookie, CORS without credentials', async () => {
     const c = await mintCode(t, alice)
-    const r = await postForm(
-      `${t.url}/oauth/token`,
-      {
-        grant_type: 'authorization_code',
-        code: c.code,
-        code_verifier: c.verifier,
-        redirect_uri: c.redirectUri,
-        client_id: 'web-app',
-      },
-      { origin: APP },
-    )
+    const r = await postForm(`${t.url}/oauth/token`, codeForm(c, { client_id: 'web-app' }), {
+      origin: APP,
+    })
     expect(r.status).toBe(200)
     expect(r.body.refresh_token).toMatch(/^tsr_/)
     expect(r.headers.getSetCookie()).toEqual([])
@@ -488,13 +464,7 @@ describe('refresh through the cookie', () => {
 
     it('a code exchange from an unregistered origin is refused before the code is used', async () => {
       const c = await mintCode(t, alice, { clientId: 'cookie-app' })
-      const form = {
-        grant_type: 'authorization_code',
-        code: c.code,
-        code_verifier: c.verifier,
-        redirect_uri: c.redirectUri,
-        client_id: 'cookie-app',
-      }
+      const form = codeForm(c, { client_id: 'cookie-app' })
       const before = dbCounts(t)
       const r = await postForm(`${t.url}/oauth/token`, form, cookieHeaders(SIBLING))
       expectOAuthError(

@@ -5,7 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { tokenProof } from '../../../server/test/helpers/dpop.js'
-import { mintCode, postForm } from '../../../server/test/helpers/grants.js'
+import { mintCode, postForm, codeForm } from '../../../server/test/helpers/grants.js'
 import {
   API_A,
   startTestServer,
@@ -30,11 +30,7 @@ beforeAll(async () => {
   const res = await postForm(
     `${t.url}/oauth/token`,
     {
-      grant_type: 'authorization_code',
-      code: c.code,
-      code_verifier: c.verifier,
-      redirect_uri: c.redirectUri,
-      client_id: c.clientId,
+      ...codeForm(c),
       resource: API_A,
     },
     { dpop: tokenProof(t, key) },
