@@ -8,6 +8,9 @@ import { signInTokens } from '../helpers/grants.js'
 import { browserFetch, CookieJar, formFields } from '../helpers/oauth-flow.js'
 import { ADMIN_KEY, allEvents, startAdminServer, type TestServer } from './admin-helpers.js'
 
+/** The actor of admin changes the tests make directly, as the CLI would. */
+const CLI = { kind: 'cli', id: 'cli', name: 't', via: 'cli', ip: null, userAgent: null } as const
+
 const LIMIT = 3
 const IDLE = 600
 
@@ -237,15 +240,7 @@ describe('admin console pages and actions', () => {
 
   it('values are escaped: a name with markup is shown as text', async () => {
     const admin = new AdminServices(t.server.ctx)
-    const cli = {
-      kind: 'cli',
-      id: 'cli',
-      name: 't',
-      via: 'cli',
-      ip: null,
-      userAgent: null,
-    } as const
-    const u = await admin.users.create(cli, {
+    const u = await admin.users.create(CLI, {
       username: 'mallory',
       password: 'mallory password',
       name: '<img src=x onerror=alert(1)>',
@@ -297,21 +292,13 @@ describe('admin console session lifecycle', () => {
 
   it('revoking the admin key that signed in ends its console sessions at once', async () => {
     const admin = new AdminServices(t.server.ctx)
-    const cli = {
-      kind: 'cli',
-      id: 'cli',
-      name: 't',
-      via: 'cli',
-      ip: null,
-      userAgent: null,
-    } as const
-    const { key, record } = await admin.keys.create(cli, 'temp')
+    const { key, record } = await admin.keys.create(CLI, 'temp')
     const jar = new CookieJar()
     expect((await signIn(jar, key)).status).toBe(303)
     expect((await browserFetch(jar, t.url + '/admin/users')).status).toBe(200)
     const id = sha256b64u(jar.get('tessera_admin')!)
     expect((await t.store.getAdminSession(id))?.endedAt).toBeNull()
-    await admin.keys.revoke(cli, record.id)
+    await admin.keys.revoke(CLI, record.id)
     const r = await browserFetch(jar, t.url + '/admin/users')
     expect(r.status).toBe(303)
     expect(r.headers.get('location')).toBe(t.url + '/admin/sign-in')
