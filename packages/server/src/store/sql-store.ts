@@ -375,12 +375,6 @@ export abstract class SqlStore implements Store {
     forget()
   }
 
-  async deleteClient(id: string): Promise<boolean> {
-    this.#clients.delete(id)
-    const r = await this.db.deleteFrom('clients').where('id', '=', id).executeTakeFirst()
-    return Number(r.numDeletedRows) > 0
-  }
-
   // apis ------------------------------------------------------------------------------------------
 
   async getApi(audience: string): Promise<ApiRecord | undefined> {
@@ -408,12 +402,6 @@ export abstract class SqlStore implements Store {
   async upsertApi(a: ApiRecord): Promise<void> {
     this.#apis.delete(a.audience)
     await upsertApiRow(this.db, a)
-  }
-
-  async deleteApi(audience: string): Promise<boolean> {
-    this.#apis.delete(audience)
-    const r = await this.db.deleteFrom('apis').where('audience', '=', audience).executeTakeFirst()
-    return Number(r.numDeletedRows) > 0
   }
 
   // users -----------------------------------------------------------------------------------------

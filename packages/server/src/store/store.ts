@@ -97,7 +97,6 @@ export interface Store {
   getClient(id: string): Promise<ClientRecord | undefined>
   listClients(): Promise<ClientRecord[]>
   upsertClient(client: ClientRecord): Promise<void>
-  deleteClient(id: string): Promise<boolean>
 
   getApi(audience: string): Promise<ApiRecord | undefined>
   listApis(): Promise<ApiRecord[]>
@@ -106,7 +105,6 @@ export interface Store {
    * an API deleted at the same time by another instance cannot leave a configured client naming
    * it. */
   syncConfiguration(apis: readonly ApiRecord[], clients: readonly ClientRecord[]): Promise<void>
-  deleteApi(audience: string): Promise<boolean>
 
   /**
    * With `maxStaleMs`, a record this store read at most that many milliseconds ago may be returned

@@ -125,9 +125,12 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
       it('delete reports whether a client was there', async () => {
         const c = clientRecord()
         await store.upsertClient(c)
-        expect(await store.deleteClient(c.id)).toBe(true)
+        expect((await store.writeClient({ delete: c.id })).ok).toBe(true)
         expect(await store.getClient(c.id)).toBeUndefined()
-        expect(await store.deleteClient(c.id)).toBe(false)
+        expect(await store.writeClient({ delete: c.id })).toStrictEqual({
+          ok: false,
+          reason: 'not_found',
+        })
         expect(await store.listClients()).toStrictEqual([])
       })
 
@@ -162,9 +165,12 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
       it('delete reports whether an API was there', async () => {
         const a = apiRecord()
         await store.upsertApi(a)
-        expect(await store.deleteApi(a.audience)).toBe(true)
+        expect((await store.writeApi({ delete: a.audience })).ok).toBe(true)
         expect(await store.getApi(a.audience)).toBeUndefined()
-        expect(await store.deleteApi(a.audience)).toBe(false)
+        expect(await store.writeApi({ delete: a.audience })).toStrictEqual({
+          ok: false,
+          reason: 'not_found',
+        })
       })
     })
 
