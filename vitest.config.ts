@@ -1,12 +1,14 @@
 import { defineConfig } from 'vitest/config'
 
-// Workspace packages are imported from their sources (the `source` export condition), so tests
-// never need a build first. Tests run server-side, so the SSR resolver needs it too.
+// Workspace packages are imported from their sources (the `@tessera/source` export condition, which
+// points at the `src` each tarball ships), so tests never need a build first. Tests run server-side,
+// so the SSR resolver needs it too. The condition is scoped to Tessera's name on purpose: a consumer
+// whose own monorepo resolves a plain `source` condition must not get our TypeScript sources.
 
 export default defineConfig({
-  resolve: { conditions: ['source'] },
-  // Vite's default server conditions, with `source` first.
-  ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
+  resolve: { conditions: ['@tessera/source'] },
+  // Vite's default server conditions, with `@tessera/source` first.
+  ssr: { resolve: { conditions: ['@tessera/source', 'module', 'node', 'development|production'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
     pool: 'forks',

@@ -16,7 +16,7 @@ export class PageServer {
       format: 'esm',
       platform: 'browser',
       target: 'es2022',
-      conditions: ['source'],
+      conditions: ['@tessera/source'],
       write: false,
       logLevel: 'silent',
     })
