@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ApiConfig, ClientConfig } from '../../src/config/config.js'
 import { resolveConfig, type ConfigInput } from '../../src/config/resolve.js'
+import type { RouteModule } from '../../src/http/app.js'
 import { FakeClock } from '../../src/lib/clock.js'
 import { cryptoRandom } from '../../src/lib/random.js'
 import { createTesseraServer, type ServerHooks, type TesseraServer } from '../../src/server.js'
@@ -90,6 +91,8 @@ export interface TestServerOptions {
   dir?: string
   /** Timers of the webhook dispatcher's loop (e.g. ones that never fire, to drive it by hand). */
   timers?: Timers
+  /** Extra route modules, registered after Tessera's own. */
+  routes?: RouteModule[]
 }
 
 /** A real Tessera server on 127.0.0.1 with an ephemeral port and a SQLite file in a temp dir. */
@@ -117,6 +120,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     random: cryptoRandom,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.timers ? { timers: opts.timers } : {}),
+    ...(opts.routes ? { routes: opts.routes } : {}),
   })
   const url = await server.listen(port, '127.0.0.1')
   return {
