@@ -1,0 +1,74 @@
+/**
+ * `npm run check:size`: the size budget of `@tessera/client` in a browser app. Each entry below is
+ * what an app imports; it is bundled from the built package (`dist`, as a consumer's bundler sees
+ * it) with esbuild (minified, tree-shaken, ES2022, browser), gzipped at level 9, and compared with
+ * its budget. 1 kB is 1,000 bytes. Prints the figures; exits 1 when one is over.
+ */
+import { gzipSync } from 'node:zlib'
+import { build } from 'esbuild'
+import { join } from 'node:path'
+import { ROOT } from './lib/packages.js'
+
+interface Budget {
+  name: string
+  imports: string[]
+  /** Gzipped bytes at most. */
+  limit: number
+}
+
+export const BUDGETS: Budget[] = [
+  {
+    name: 'typical browser app',
+    imports: [
+      'createTesseraClient',
+      'indexedDbStorage',
+      'browserTabSync',
+      'browserLifecycle',
+      'attachAxios',
+    ],
+    limit: 13_000,
+  },
+  {
+    name: 'client + memory storage',
+    imports: ['createTesseraClient', 'memoryStorage'],
+    limit: 11_000,
+  },
+]
+
+export async function measure(imports: string[]): Promise<{ minified: number; gzip: number }> {
+  const out = await build({
+    stdin: {
+      contents: `export { ${imports.join(', ')} } from '@tessera/client'`,
+      resolveDir: join(ROOT, 'packages', 'client'),
+      loader: 'js',
+    },
+    bundle: true,
+    minify: true,
+    treeShaking: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    // The published entry points only: no `@tessera/source` condition.
+    conditions: [],
+    write: false,
+    logLevel: 'silent',
+  })
+  const code = out.outputFiles[0]!.contents
+  return { minified: code.byteLength, gzip: gzipSync(code, { level: 9 }).byteLength }
+}
+
+const kB = (n: number): string => (n / 1000).toFixed(2) + ' kB'
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  let over = false
+  for (const b of BUDGETS) {
+    const { minified, gzip } = await measure(b.imports)
+    const ok = gzip <= b.limit
+    over ||= !ok
+    console.log(
+      `${ok ? 'ok  ' : 'OVER'} @tessera/client, ${b.name}: ${kB(gzip)} gzip (budget ${kB(b.limit)}), ` +
+        `${kB(minified)} minified  [${b.imports.join(', ')}]`,
+    )
+  }
+  if (over) process.exit(1)
+}
