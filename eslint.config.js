@@ -10,6 +10,9 @@ export default tseslint.config(
       'test-artifacts/**',
       '**/*.js',
       '!eslint.config.js',
+      // Compiled by test/consumer in a fresh project against the packed tarballs, with its own
+      // tsconfig (lib es2022, no DOM); not part of the repository's TypeScript projects.
+      'test/consumer/project/**',
     ],
   },
   js.configs.recommended,
