@@ -1,3 +1,5 @@
+import { readFile } from 'node:fs/promises'
+import { fileURLToPath } from 'node:url'
 import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { authChallenge, presentedToken } from '../oauth/bearer.js'
@@ -6,11 +8,28 @@ import { PATHS } from '../oauth/paths.js'
 import { judgeSession } from '../sessions/lifecycle.js'
 import { verifyOwnJwt } from '../tokens/verify-own-token.js'
 import { DEMO_CLIENT_ID, PLAYGROUND_CALLBACK_PATH, PLAYGROUND_SESSION_PATH } from './demo.js'
-import { playgroundPage, type PlaygroundSettings } from './playground-page.js'
+import {
+  PLAYGROUND_ASSET_PATHS,
+  playgroundPage,
+  type PlaygroundSettings,
+} from './playground-page.js'
 
 /**
- * Dev mode only: the playground at `/` (and its sign-in callback), a page that signs in to the demo
- * client with PKCE and shows tokens and the session, and `/playground/session`, which reports the
+ * The page's two scripts, built by `scripts/build-playground.ts` into the package's
+ * `dist/dev/playground/` (shipped in the tarball). This file is `src/dev/` or `dist/dev/`, two
+ * levels under the package either way, so the same URL finds them when running from sources.
+ */
+const ASSETS = new URL('../../dist/dev/playground/', import.meta.url)
+const ASSET_FILES: Record<string, string> = {
+  [PLAYGROUND_ASSET_PATHS.client]: 'tessera-client.js',
+  [PLAYGROUND_ASSET_PATHS.app]: 'app.js',
+}
+
+/**
+ * Dev mode only: the playground at `/` (and its sign-in callback), a page built on
+ * `@tessera/client` that signs in to the demo client and shows the session, the tokens, the
+ * client's snapshot and events and its requests; the page's scripts (`/playground/app.js` and the
+ * client bundle, `/playground/tessera-client.js`); and `/playground/session`, which reports the
  * state of the session behind a bearer access token. Registered only when `config.dev` is set.
  */
 export function playgroundRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -50,7 +69,8 @@ export function playgroundRoutes(app: FastifyInstance, ctx: ServerContext): void
         'content-security-policy',
         [
           "default-src 'none'",
-          `script-src 'nonce-${nonce}'`,
+          // The nonce admits the import map and the module; 'self' the modules it imports.
+          `script-src 'nonce-${nonce}' 'self'`,
           `style-src 'nonce-${nonce}'`,
           "connect-src 'self'",
           "img-src 'self'",
@@ -61,6 +81,32 @@ export function playgroundRoutes(app: FastifyInstance, ctx: ServerContext): void
       )
       .header('x-frame-options', 'DENY')
       .send(playgroundPage(settings, nonce))
+  }
+  for (const [path, file] of Object.entries(ASSET_FILES)) {
+    app.get(path, async (_req, reply) => {
+      const body = await readFile(new URL(file, ASSETS)).catch(() => undefined)
+      if (body === undefined) {
+        ctx.log.error(
+          { file: fileURLToPath(new URL(file, ASSETS)) },
+          'the playground is not built: run `npm run build` (it builds the playground too)',
+        )
+        return reply
+          .code(503)
+          .header('content-type', 'text/javascript; charset=utf-8')
+          .header('cache-control', 'no-store')
+          .send(
+            `document.getElementById('error').hidden = false;\n` +
+              `document.getElementById('error').textContent = ${JSON.stringify(
+                `The playground's ${file} is not built. Run \`npm run build\` and reload.`,
+              )};\n`,
+          )
+      }
+      return reply
+        .header('content-type', 'text/javascript; charset=utf-8')
+        .header('cache-control', 'no-cache')
+        .header('x-content-type-options', 'nosniff')
+        .send(body)
+    })
   }
   app.get('/', (_req, reply) => page(reply))
   app.get(PLAYGROUND_CALLBACK_PATH, (_req, reply) => page(reply))

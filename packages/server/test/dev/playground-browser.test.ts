@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url'
 import type { Browser, Page } from 'playwright-core'
 import { launchChromium } from '../helpers/chromium.js'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
+import { buildPlayground } from '../../scripts/build-playground.js'
 import { DEMO_APIS, DEMO_CLIENT_ID } from '../../src/dev/demo.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import { CliProcess, tempDir } from '../cli/cli-process.js'
@@ -21,6 +22,7 @@ let url: string
 let browser: Browser
 
 beforeAll(async () => {
+  await buildPlayground({ fromSource: true })
   tmp = tempDir('tessera-playground-')
   dev = new CliProcess(['dev', '--port', '0'], { cwd: tmp.dir })
   url = await dev.url()
@@ -50,8 +52,8 @@ async function openSession(id: string) {
   }
 }
 
-describe('playground in Chromium', () => {
-  it('signs in through the hosted form, shows tokens, refreshes, calls userinfo, signs out', async () => {
+describe('playground in Chromium, built on @tessera/client', () => {
+  it('signs in through the hosted form, shows the snapshot and events, a token per demo API, signs out', async () => {
     const values = dev.values()
     const username = values.get('username')![0]!
     const password = values.get('password')![0]!
@@ -61,11 +63,23 @@ describe('playground in Chromium', () => {
     page.on('console', (m) => {
       if (m.type() === 'error') errors.push(m.text())
     })
+    // The page's scripts: the app and the client bundle it imports by package name.
+    const scripts: string[] = []
+    page.on('request', (r) => {
+      if (r.resourceType() === 'script') scripts.push(new URL(r.url()).pathname)
+    })
 
     await page.goto(url + '/')
     await expect.poll(() => page.textContent('#status'), POLL).toBe('Signed out.')
+    expect(scripts).toEqual(['/playground/app.js', '/playground/tessera-client.js'])
+    expect(await snapshotOf(page)).toMatchObject({
+      status: 'signed-out',
+      isLoaded: true,
+      isSignedIn: false,
+      reason: 'initial',
+    })
 
-    // Sign in: /authorize -> hosted sign-in form -> callback with code, state and iss.
+    // client.signIn(): /authorize -> hosted sign-in form -> callback with code, state and iss.
     await page.click('#sign-in')
     await page.waitForSelector('#username')
     expect(new URL(page.url()).origin).toBe(url)
@@ -76,38 +90,66 @@ describe('playground in Chromium', () => {
     await expect.poll(() => page.textContent('#status'), POLL).toBe('Signed in.')
     expect(await page.locator('#error').isHidden()).toBe(true)
 
+    // The snapshot, live from client.subscribe.
+    const snap = await snapshotOf(page)
+    expect(snap).toMatchObject({ status: 'signed-in', isSignedIn: true, reason: null })
+    expect(String(snap.user.sub)).toMatch(/^usr_/)
+    expect(snap.user.preferred_username).toBe(username)
+
     const at = await claimsOf(page, 'access-token')
-    expect(at).toMatchObject({ iss: url, aud: url, client_id: DEMO_CLIENT_ID })
-    expect(String(at.sub)).toMatch(/^usr_/)
+    expect(at).toMatchObject({ iss: url, aud: url, client_id: DEMO_CLIENT_ID, sub: snap.user.sub })
     const sid = String(at.sid)
+    expect(snap.sessionId).toBe(sid)
     expect(await page.locator('#access-token pre.header').textContent()).toContain('"at+jwt"')
     expect(await page.locator('#access-token .expiry').textContent()).toMatch(
       /^expires in 00:1[45]:\d\d$/,
     )
-    const id = await claimsOf(page, 'id-token')
-    expect(id).toMatchObject({ iss: url, aud: DEMO_CLIENT_ID, sub: at.sub, sid })
-    expect(await page.locator('#refresh-token').textContent()).toContain('tsr_')
+    expect(await claimsOf(page, 'id-token')).toMatchObject({
+      iss: url,
+      aud: DEMO_CLIENT_ID,
+      sub: snap.user.sub,
+      sid,
+    })
+    // The refresh token is never on the page.
+    expect(await page.locator('#refresh-token').textContent()).not.toContain('tsr_')
     await expect.poll(() => page.textContent('#session-state'), POLL).toBe('active')
     expect(await page.textContent('#session-refresh-generation')).toBe('0')
 
-    // Refresh: a new access token for the issuer, the refresh family advanced once.
-    await page.click('#refresh')
-    await expect.poll(() => page.textContent('#session-refresh-generation'), POLL).toBe('1')
-    const at2 = await claimsOf(page, 'access-token')
-    expect(at2.jti).not.toBe(at.jti)
-    expect(at2.sid).toBe(sid)
-
-    // A token for each demo API (resource= at the refresh grant), with its per-API claim.
+    // A token for each demo API: client.getToken({ audience }) refreshes with resource=.
     await page.click('#api-token-button-0')
     await page.waitForSelector('#api-token-0')
     const orders = await claimsOf(page, 'api-token-0')
     expect(orders).toMatchObject({ aud: DEMO_APIS[0]!.audience, roles: ['customer', 'support'] })
+    await expect.poll(() => page.textContent('#session-refresh-generation'), POLL).toBe('1')
     await page.click('#api-token-button-1')
     await page.waitForSelector('#api-token-1')
     const billing = await claimsOf(page, 'api-token-1')
     expect(billing).toMatchObject({ aud: DEMO_APIS[1]!.audience, plan: 'pro' })
     expect(billing.roles).toBeUndefined()
-    await expect.poll(() => page.textContent('#session-refresh-generation'), POLL).toBe('3')
+    await expect.poll(() => page.textContent('#session-refresh-generation'), POLL).toBe('2')
+    // Asked again, the orders token comes from the client's cache: no third refresh.
+    await page.click('#api-token-button-0')
+    await expect.poll(() => page.textContent('#status'), POLL).toBe('Signed in.')
+    expect(await page.textContent('#session-refresh-generation')).toBe('2')
+    expect((await claimsOf(page, 'api-token-0')).jti).toBe(orders.jti)
+
+    // The client's diagnostic events, live: two refreshes, one per audience, and a cache hit.
+    const events = (await page.locator('#events li').allTextContents()).reverse()
+    const refreshes = events.filter((e) => / refresh_end /.test(e))
+    expect(refreshes).toHaveLength(2)
+    expect(refreshes[0]).toContain(`audience=${DEMO_APIS[0]!.audience} ok=true`)
+    expect(refreshes[1]).toContain(`audience=${DEMO_APIS[1]!.audience} ok=true`)
+    expect(events.some((e) => e.includes(` cache_hit  audience=${DEMO_APIS[0]!.audience}`))).toBe(
+      true,
+    )
+    // The request log: the client's code exchange and the two refresh grants.
+    const log = (await page.locator('#log li').allTextContents()).reverse()
+    expect(log.filter((l) => l.includes('POST /oauth/token -> 200'))).toEqual([
+      expect.stringContaining('grant_type=authorization_code'),
+      expect.stringContaining(`grant_type=refresh_token resource=${DEMO_APIS[0]!.audience}`),
+      expect.stringContaining(`grant_type=refresh_token resource=${DEMO_APIS[1]!.audience}`),
+    ])
+    for (const line of log) expect(line).not.toMatch(/eyJ|tsr_/)
 
     // Userinfo with the issuer-audience access token.
     await page.click('#call-userinfo')
@@ -121,16 +163,15 @@ describe('playground in Chromium', () => {
     mkdirSync(ARTIFACTS, { recursive: true })
     await page.screenshot({ path: join(ARTIFACTS, 'playground-signed-in.png'), fullPage: true })
 
-    // Sign out: revoke, then end_session, back to the playground.
+    // client.signOut(): local first, revoke, then end_session, back to the playground.
     await page.click('#sign-out')
     await page.waitForURL(url + '/')
     await expect.poll(() => page.textContent('#status'), POLL).toBe('Signed out.')
     expect(await page.locator('#error').isHidden()).toBe(true)
     expect(await page.locator('#sign-in').isVisible()).toBe(true)
-    const log = (await page.locator('#log').textContent()) ?? ''
-    expect(log).toContain('POST /oauth/revoke -> 200')
+    expect(await snapshotOf(page)).toMatchObject({ status: 'signed-out', isSignedIn: false })
+    expect((await page.locator('#log').textContent()) ?? '').toContain('POST /oauth/revoke -> 200')
     const session = await openSession(sid)
-    expect(session?.state).not.toBe('active')
     expect(['ended', 'revoked']).toContain(session?.state)
 
     await page.screenshot({ path: join(ARTIFACTS, 'playground-signed-out.png'), fullPage: true })
@@ -138,32 +179,29 @@ describe('playground in Chromium', () => {
     await page.close()
   })
 
-  it('SDK-03 a forged callback (wrong state or missing iss) is ignored with an error', async () => {
+  it('SDK-03 a forged callback (no sign-in started, or no iss) is refused by the client', async () => {
     const page = await browser.newPage()
-    // No sign-in was started in this tab.
+    // No sign-in was started in this browser.
     await page.goto(`${url}/playground/callback?code=abc&state=xyz&iss=${encodeURIComponent(url)}`)
-    await expect.poll(() => page.textContent('#error'), POLL).toContain('no sign-in was started')
-    // A sign-in was started, but the response carries another state, then no iss.
-    await page.evaluate(() =>
-      sessionStorage.setItem(
-        'tessera.playground.sign-in',
-        JSON.stringify({ verifier: 'v'.repeat(43), state: 'expected', nonce: 'n' }),
-      ),
-    )
-    await page.goto(
-      `${url}/playground/callback?code=abc&state=other&iss=${encodeURIComponent(url)}`,
-    )
-    await expect.poll(() => page.textContent('#error'), POLL).toContain('state does not match')
-    await page.evaluate(() =>
-      sessionStorage.setItem(
-        'tessera.playground.sign-in',
-        JSON.stringify({ verifier: 'v'.repeat(43), state: 'expected', nonce: 'n' }),
-      ),
-    )
-    await page.goto(`${url}/playground/callback?code=abc&state=expected`)
-    await expect.poll(() => page.textContent('#error'), POLL).toContain('iss is missing')
+    await expect.poll(() => page.textContent('#error'), POLL).toMatch(/^state_mismatch: /)
+    expect(new URL(page.url()).pathname).toBe('/')
+    // A sign-in was started; the response carries its state but no iss (RFC 9207).
+    let state: string | null = null
+    page.on('request', (r) => {
+      const u = new URL(r.url())
+      if (u.pathname === '/authorize') state = u.searchParams.get('state')
+    })
+    await page.click('#sign-in')
+    await page.waitForSelector('#username')
+    expect(state).toMatch(/\S{16,}/)
+    await page.goto(`${url}/playground/callback?code=abc&state=${state!}`)
+    await expect.poll(() => page.textContent('#error'), POLL).toMatch(/^iss_mismatch: /)
     // Nothing was sent to the token endpoint.
-    expect(await page.locator('#log li').count()).toBe(0)
+    expect(await page.locator('#log').textContent()).not.toContain('/oauth/token')
     await page.close()
   })
 })
+
+async function snapshotOf(page: Page): Promise<any> {
+  return JSON.parse((await page.textContent('#snapshot')) ?? 'null')
+}

@@ -1,5 +1,6 @@
 import { SignJWT, UnsecuredJWT } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { buildPlayground } from '../../scripts/build-playground.js'
 import { DEMO_APIS, DEMO_CLIENT_ID, demoClient } from '../../src/dev/demo.js'
 import { issuerApi } from '../../src/oauth/token/audience.js'
 import type { ApiRecord, ClientRecord, SessionRecord, UserRecord } from '../../src/store/types.js'
@@ -15,6 +16,7 @@ let user: UserRecord
 let client: ClientRecord
 
 beforeAll(async () => {
+  await buildPlayground({ fromSource: true })
   t = await startTestServer({
     config: { dev: true },
     apis: [...defaultApis, ...DEMO_APIS],
@@ -195,7 +197,7 @@ describe('playground session endpoint (dev only)', () => {
 })
 
 describe('playground page', () => {
-  it('is one self-contained page under a nonce CSP that forbids framing (RDR-11, RDR-15)', async () => {
+  it('is one page under a nonce CSP that forbids framing, its scripts from this origin only (RDR-11, RDR-15)', async () => {
     for (const path of ['/', '/playground/callback']) {
       const res = await fetch(t.url + path)
       expect(res.status).toBe(200)
@@ -204,7 +206,7 @@ describe('playground page', () => {
       expect(res.headers.get('x-frame-options')).toBe('DENY')
       expect(res.headers.get('referrer-policy')).toBe('no-referrer')
       const csp = res.headers.get('content-security-policy') ?? ''
-      const nonce = /script-src 'nonce-([A-Za-z0-9_-]{22})'/.exec(csp)?.[1]
+      const nonce = /script-src 'nonce-([A-Za-z0-9_-]{22})' 'self'(;|$)/.exec(csp)?.[1]
       expect(nonce).toBeDefined()
       expect(csp).toContain("default-src 'none'")
       expect(csp).toContain("connect-src 'self'")
@@ -213,10 +215,20 @@ describe('playground page', () => {
       const scripts = [...html.matchAll(/<script([^>]*)>/g)].map((m) => m[1])
       expect(scripts).toEqual([
         ' type="application/json" id="playground-settings"',
-        ` nonce="${nonce}"`,
+        ` type="importmap" nonce="${nonce}"`,
+        ` type="module" nonce="${nonce}" src="/playground/app.js"`,
       ])
-      // Nothing is loaded from elsewhere: no src or href attribute at all.
-      expect(html).not.toMatch(/\s(src|href)=/)
+      // The import map gives the served client bundle its package name, as an app imports it.
+      const importMap = JSON.parse(
+        /<script type="importmap"[^>]*>(.*?)<\/script>/s.exec(html)![1]!,
+      ) as unknown
+      expect(importMap).toEqual({
+        imports: { '@tessera/client': '/playground/tessera-client.js' },
+      })
+      // Nothing is loaded from elsewhere: the one src is a path on this origin, no href at all.
+      expect([...html.matchAll(/\s(src|href)="([^"]*)"/g)].map((m) => m[2])).toEqual([
+        '/playground/app.js',
+      ])
       const settings = JSON.parse(
         /<script type="application\/json" id="playground-settings">(.*?)<\/script>/s.exec(
           html,
@@ -233,6 +245,36 @@ describe('playground page', () => {
     const b = (await fetch(t.url + '/')).headers.get('content-security-policy')
     expect(a).not.toBe(b)
   })
+
+  it('serves the built @tessera/client as an ES module, and the page script that imports it', async () => {
+    const client = await fetch(t.url + '/playground/tessera-client.js')
+    expect(client.status).toBe(200)
+    expect(client.headers.get('content-type')).toBe('text/javascript; charset=utf-8')
+    expect(client.headers.get('x-content-type-options')).toBe('nosniff')
+    const bundle = await client.text()
+    // One module, exporting the client's public API, importing nothing.
+    expect(bundle).not.toMatch(/^import /m)
+    const exported = /^export \{([^}]*)\}/m
+      .exec(bundle)?.[1]
+      ?.split(',')
+      .map((s) => s.trim())
+    expect(exported).toEqual(
+      expect.arrayContaining([
+        'createTesseraClient',
+        'indexedDbStorage',
+        'browserTabSync',
+        'browserLifecycle',
+        'TesseraClientError',
+      ]),
+    )
+    const app = await fetch(t.url + '/playground/app.js')
+    expect(app.status).toBe(200)
+    expect(app.headers.get('content-type')).toBe('text/javascript; charset=utf-8')
+    const script = await app.text()
+    // The page uses the SDK by its package name (resolved by the import map), not a copy of it.
+    expect(script).toMatch(/^import \{[^}]*createTesseraClient[^}]*\} from "@tessera\/client";$/m)
+    expect(script).not.toContain('function createTesseraClient')
+  })
 })
 
 describe('outside dev mode', () => {
@@ -242,7 +284,13 @@ describe('outside dev mode', () => {
       apis: [...defaultApis, ...DEMO_APIS],
     })
     try {
-      for (const path of ['/', '/playground/callback', '/playground/session']) {
+      for (const path of [
+        '/',
+        '/playground/callback',
+        '/playground/session',
+        '/playground/app.js',
+        '/playground/tessera-client.js',
+      ]) {
         expect((await fetch(prod.url + path)).status).toBe(404)
       }
     } finally {
