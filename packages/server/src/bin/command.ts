@@ -53,6 +53,22 @@ export function portOption(values: Values): number | undefined {
   return Number(v)
 }
 
+/**
+ * The port from the environment for a command whose `--port` was not given: `TESSERA_PORT`, else
+ * `PORT` (the variable hosting platforms set). Undefined when neither is set.
+ */
+export function envPortOption(env: Record<string, string | undefined>): number | undefined {
+  for (const name of ['TESSERA_PORT', 'PORT']) {
+    const v = env[name]
+    if (v === undefined || v === '') continue
+    if (!/^\d{1,5}$/.test(v) || Number(v) > 65535) {
+      throw new UsageError(`${name} must be a number from 0 to 65535`)
+    }
+    return Number(v)
+  }
+  return undefined
+}
+
 /** `--limit`: a whole number from 1 to `max`. */
 export function limitOption(values: Values, fallback: number, max = 999_999): number {
   const raw = str(values, 'limit')

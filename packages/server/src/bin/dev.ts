@@ -10,7 +10,14 @@ import { devAdminKey } from '../dev/dev-admin-key.js'
 import { ensureDemoUser } from '../dev/demo-user.js'
 import { cryptoRandom } from '../lib/random.js'
 import { createTesseraServer } from '../server.js'
-import { CONFIG_HELP, CONFIG_OPTION, portOption, str, type Command } from './command.js'
+import {
+  CONFIG_HELP,
+  CONFIG_OPTION,
+  envPortOption,
+  portOption,
+  str,
+  type Command,
+} from './command.js'
 import { freePort, serve } from './serve.js'
 
 /**
@@ -23,13 +30,14 @@ export const devCommand: Command = {
   usage: '[--port N] [--host H] [--config FILE]',
   options: { ...CONFIG_OPTION, port: { type: 'string', short: 'p' }, host: { type: 'string' } },
   help: [
-    `  -p, --port N        Port (default ${DEV_PORT}; 0 picks a free one). The issuer is http://localhost:N`,
+    `  -p, --port N        Port (default TESSERA_PORT, else PORT, else ${DEV_PORT}; 0 picks a free one).`,
+    '                      The issuer is http://localhost:N',
     '      --host H        Address to listen on (default localhost)',
     CONFIG_HELP.replace('(default ./tessera.json if present)', 'whose clients and APIs are added'),
   ],
   async run(values, io, extras) {
     const host = str(values, 'host') ?? 'localhost'
-    let port = portOption(values) ?? DEV_PORT
+    let port = portOption(values) ?? envPortOption(io.env) ?? DEV_PORT
     if (port === 0) port = await freePort(host)
     const config = devConfig({
       cwd: io.cwd,

@@ -13,7 +13,7 @@ export const startCommand: Command = {
   options: { ...CONFIG_OPTION, port: { type: 'string', short: 'p' }, host: { type: 'string' } },
   help: [
     CONFIG_HELP,
-    '  -p, --port N        Port, overriding TESSERA_PORT and the file (0 picks a free one)',
+    '  -p, --port N        Port, overriding TESSERA_PORT, PORT and the file (0 picks a free one)',
     '      --host H        Address to listen on, overriding TESSERA_HOST and the file',
   ],
   async run(values, io, extras) {

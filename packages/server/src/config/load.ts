@@ -10,6 +10,7 @@ export const DEFAULT_CONFIG_FILE = 'tessera.json'
 
 /**
  * Environment variables and the setting each one sets. They override the configuration file.
+ * `PORT` counts only when `TESSERA_PORT` is not set.
  * `TESSERA_TRUST_PROXY` is a comma-separated list; `DATABASE_URL` selects PostgreSQL and
  * `TESSERA_SQLITE_FILE` SQLite (setting both is an error).
  */
@@ -17,6 +18,7 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   TESSERA_ISSUER: 'issuer',
   TESSERA_SECRET: 'secret',
   TESSERA_PORT: 'port',
+  PORT: 'port',
   TESSERA_HOST: 'host',
   DATABASE_URL: 'database.url',
   TESSERA_SQLITE_FILE: 'database.file',
@@ -113,9 +115,11 @@ export function loadConfigInput(opts: LoadConfigOptions = {}): LoadedConfigInput
   if (issuer !== undefined) input.issuer = issuer
   const secret = set('TESSERA_SECRET')
   if (secret !== undefined) input.secret = secret
-  const port = set('TESSERA_PORT')
+  // TESSERA_PORT, else PORT (the variable hosting platforms set); either overrides the file.
+  const portVariable = env.TESSERA_PORT ? 'TESSERA_PORT' : 'PORT'
+  const port = set(portVariable)
   if (port !== undefined) {
-    if (!/^\d{1,5}$/.test(port)) throw new ConfigError('TESSERA_PORT', 'must be a port number')
+    if (!/^\d{1,5}$/.test(port)) throw new ConfigError(portVariable, 'must be a port number')
     input.port = Number(port)
   }
   const host = set('TESSERA_HOST')

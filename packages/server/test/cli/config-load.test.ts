@@ -96,6 +96,18 @@ describe('loadConfig', () => {
     expect(loadConfigInput({ cwd: tmp.dir, env: {} }).file).toBeUndefined()
   })
 
+  it('PORT (what hosting platforms set) sets the port when TESSERA_PORT does not', () => {
+    const file = 'etc/tessera.json' // port 5000
+    expect(loadConfig({ file, cwd: tmp.dir, env: { PORT: '10000' } }).port).toBe(10000)
+    expect(
+      loadConfig({ file, cwd: tmp.dir, env: { PORT: '10000', TESSERA_PORT: '8080' } }).port,
+    ).toBe(8080)
+    expect(loadConfig({ file, cwd: tmp.dir, env: { PORT: '' } }).port).toBe(5000)
+    const bad = configError(() => loadConfig({ file, cwd: tmp.dir, env: { PORT: '80a' } }))
+    expect(bad.setting).toBe('PORT')
+    expect(bad.message).toBe('invalid configuration: PORT: must be a port number')
+  })
+
   it('an error from an environment value names the variable, one from the file the setting', () => {
     expect(
       configError(() =>
