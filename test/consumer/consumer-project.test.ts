@@ -130,6 +130,12 @@ describe('a fresh consumer project installs the tarballs, compiles and runs', ()
     const announced = await announcement(dev)
     const audiences = announced.getAll('audience')
     expect(audiences).toHaveLength(2)
+    // The tarball ships the playground's built scripts: the client as one module, and the page's.
+    for (const path of ['/playground/tessera-client.js', '/playground/app.js']) {
+      const res = await fetch(announced.get('issuer')! + path)
+      expect(res.status).toBe(200)
+      expect(await res.text()).toContain('createTesseraClient')
+    }
     const { stdout } = await run(process.execPath, [join(app, 'out', 'app.js')], {
       cwd: app,
       env: {
