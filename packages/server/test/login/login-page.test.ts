@@ -302,7 +302,15 @@ describe('bad input on the sign-in POST: 4xx, nothing changes', () => {
     expect(rowCounts(t)).toEqual(before)
   })
 
-  it('a successful sign-in still works after all that', async () => {
-    await authorize(t)
+  it('a successful sign-in still works after all that: a code for the client, one new sign-in', async () => {
+    const before = rowCounts(t)
+    const a = await authorize(t, { state: 'after-bad-input' })
+    expect(a.signedIn).toBe(true)
+    expect(a.location.origin + a.location.pathname).toBe(WEB_REDIRECT)
+    expect(a.code).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect([a.state, a.iss]).toEqual(['after-bad-input', t.url])
+    const after = rowCounts(t)
+    expect(after.live_browser_sessions).toBe(before.live_browser_sessions + 1)
+    expect(after.authorization_codes).toBe(before.authorization_codes + 1)
   })
 })
