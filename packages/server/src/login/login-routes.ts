@@ -60,6 +60,14 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { sealed, tx, client }
   }
 
+  /** The redirect URI the transaction's authorization request settled on (validated before it
+   * was sealed): the request's own, or the client's only registered one. */
+  function redirectTarget(tx: LoginTransaction, client: ClientRecord): string | undefined {
+    const requested = tx.params.get('redirect_uri')?.[0]
+    if (requested !== undefined) return requested
+    return client.redirectUris.length === 1 ? client.redirectUris[0] : undefined
+  }
+
   function expired(reply: FastifyReply): FastifyReply {
     return sendMessage(
       reply,
@@ -78,6 +86,7 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
       tx: p.sealed,
       csrf: issueCsrfToken(ctx, req, reply, 'login', p.tx.id),
       username: p.tx.params.get('login_hint')?.[0] ?? '',
+      redirectUri: redirectTarget(p.tx, p.client),
     })
   })
 
@@ -93,6 +102,7 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
       csrf: issueCsrfToken(ctx, req, reply, 'login', p.tx.id),
       username,
       error,
+      redirectUri: redirectTarget(p.tx, p.client),
     })
 
     if (!verifyCsrfToken(ctx, req, param(form, 'csrf', 128), 'login', p.tx.id)) {

@@ -28,6 +28,7 @@ import { clientIp, userAgent } from '../http/request-info.js'
 import { issueCsrfToken, verifyCsrfToken } from '../login/csrf.js'
 import {
   escapeHtml,
+  formAction,
   frontChannelHeaders,
   hidden,
   htmlErrors,
@@ -282,7 +283,7 @@ function sendConfirmation(
     `<button type="submit" name="confirm" value="yes">Sign out</button>` +
     `<button type="submit" name="confirm" value="no">Stay signed in</button></form>` +
     `<p>If you did not ask to sign out, choose Stay signed in or close this page.</p>`
-  return sendPage(reply, 200, 'Sign out', body)
+  return sendPage(reply, 200, 'Sign out', body, formAction(lr.redirectUri))
 }
 
 /** `/logout`, GET and POST (RP-Initiated Logout 1.0 section 2). */

@@ -362,6 +362,33 @@ describe('SES-16 a genuine id_token_hint without the matching sign-in cookie is 
   })
 })
 
+describe('form-action on the logout pages', () => {
+  const directive = (res: Response) =>
+    /(?:^|; )form-action ([^;]*)(?:;|$)/.exec(res.headers.get('content-security-policy') ?? '')?.[1]
+
+  it("the confirmation form may post to this server only, and its answer go to the validated post_logout_redirect_uri's origin", async () => {
+    const s = await signedIn()
+    const withRedirect = await browserFetch(
+      s.jar,
+      logoutUrl({ client_id: 'web-app', post_logout_redirect_uri: SIGNED_OUT }),
+    )
+    expect(withRedirect.status).toBe(200)
+    expect(directive(withRedirect)).toBe(`'self' https://app.example.test`)
+    const without = await browserFetch(s.jar, logoutUrl({}))
+    expect(without.status).toBe(200)
+    expect(await without.text()).toContain('<h1>Sign out?</h1>')
+    expect(directive(without)).toBe(`'self'`)
+    await expectNothingEnded(s)
+  })
+
+  it('the signed-out page, which has no form, allows none', async () => {
+    const s = await signedIn()
+    const res = await browserFetch(s.jar, logoutUrl({ id_token_hint: s.hint }))
+    expect(await res.text()).toContain('You are signed out.')
+    expect(directive(res)).toBe(`'none'`)
+  })
+})
+
 describe('SES-13 post_logout_redirect_uri must be registered exactly: otherwise no redirect', () => {
   const rows: [string, Record<string, string>][] = [
     ['unregistered URI', { post_logout_redirect_uri: 'https://evil.example/out' }],
