@@ -132,9 +132,12 @@ async function handleLogout(
   const found =
     cookieSessionId === undefined ? undefined : await ctx.store.getBrowserSession(cookieSessionId)
   const browser = found !== undefined && found.endedAt === null ? found : undefined
-  const hinted = await hintedSession(ctx, lr.hint)
+  const hintSession = await sessionOfHint(ctx, lr.hint)
   // The hint's session was started from this browser's sign-in: the cookie proves it is the user.
-  const own = browser !== undefined && hinted?.browserSessionId === browser.id
+  // (Ended or not: an app usually revokes its refresh token before sending the user here.)
+  const own = browser !== undefined && hintSession?.browserSessionId === browser.id
+  const hinted =
+    hintSession?.state === 'active' || hintSession?.state === 'pending' ? hintSession : undefined
   const answer = param(p, 'confirm', 8)
   if (answer !== undefined && answer !== 'yes' && answer !== 'no') {
     throw new InvalidRequest('confirm must be yes or no')
@@ -180,17 +183,14 @@ function backToClient(
   return sendMessage(reply, 200, title, message)
 }
 
-/** The live session the hint's `sid` names, if it is the hint's user's. */
-async function hintedSession(
+/** The session the hint's `sid` names, in any state, if it is the hint's user's. */
+async function sessionOfHint(
   ctx: ServerContext,
   hint: IdTokenHint | undefined,
 ): Promise<SessionRecord | undefined> {
   if (hint?.sid === undefined) return undefined
   const s = await ctx.store.getSession(hint.sid)
-  if (!s || s.userId !== hint.sub || (s.state !== 'active' && s.state !== 'pending')) {
-    return undefined
-  }
-  return s
+  return s && s.userId === hint.sub ? s : undefined
 }
 
 /**

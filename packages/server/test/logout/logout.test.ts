@@ -349,6 +349,36 @@ describe('SES-16 a genuine id_token_hint without the matching sign-in cookie is 
     await expectAllEnded(s)
   })
 
+  it('SES-16 an app that revoked its refresh token first (as the SDK and the playground do) still signs its browser out without a prompt', async () => {
+    const s = await signedIn()
+    const revoked = await postForm(t.url + '/oauth/revoke', {
+      token: s.tokens.web.refresh_token,
+      client_id: 'web-app',
+    })
+    expect(revoked.status).toBe(200)
+    expect((await t.store.getSession(s.web.id))?.state).toBe('revoked')
+    const res = await browserFetch(
+      s.jar,
+      logoutUrl({ id_token_hint: s.hint, post_logout_redirect_uri: SIGNED_OUT }),
+    )
+    expect(res.status).toBe(303)
+    expect(res.headers.get('location')).toBe(SIGNED_OUT)
+    expect((await t.store.getBrowserSession(s.browserSessionId))?.endedAt).toBe(t.clock.now())
+    expect((await t.store.getSession(s.other.id))?.state).toBe('ended')
+  })
+
+  it('SES-16 without a cookie, a hint whose session has ended has nothing to confirm: signed-out page, nothing changes', async () => {
+    const s = await signedIn()
+    expect(await t.store.endSession(s.web.id, 'revoked', 'admin', t.clock.now())).toBe(true)
+    const before = rowCounts(t)
+    const res = await fetch(logoutUrl({ id_token_hint: s.hint }), { redirect: 'manual' })
+    expect(res.status).toBe(200)
+    expect(await res.text()).toContain('You are signed out.')
+    expect(rowCounts(t)).toEqual(before)
+    expect((await t.store.getBrowserSession(s.browserSessionId))?.endedAt).toBeNull()
+    expect((await t.store.getSession(s.other.id))?.state).toBe('active')
+  })
+
   it('SES-16 a confirm value other than yes or no is refused with a page, nothing ended', async () => {
     const s = await signedIn()
     const jar = new CookieJar()
