@@ -83,6 +83,8 @@ export async function authenticateClient(
 
   const ip = clientIp(req, ctx.config.trustProxy)
   const ipKey = ipThrottleKey(ctx, ip)
+  // A throttled address gets nothing without a secret to check: no client lookup, no work.
+  if (!basic && postSecret === undefined) await ctx.throttle.check([ipKey])
   const client = await ctx.store.getClient(id)
   if (!client) {
     await ctx.throttle.check([ipKey])
