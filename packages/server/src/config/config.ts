@@ -88,10 +88,16 @@ export interface DpopConfig {
 }
 
 export interface ThrottleRule {
-  /** Requests counted in one window before 429. */
+  /** Failures counted in one window before the rule acts (429, or a delay for a SlowdownRule). */
   limit: number
   /** Window length in seconds. */
   windowSeconds: number
+}
+
+/** A limit that slows down instead of refusing: past it, every attempt waits `delayMs` first. */
+export interface SlowdownRule extends ThrottleRule {
+  /** Milliseconds every attempt waits once the limit is reached, 0-30000. */
+  delayMs: number
 }
 
 /** An Admin API key allowed by the configuration: only its hash is configured. */
@@ -166,11 +172,23 @@ export interface TesseraConfig {
   /** Addresses (exact IPs) of reverse proxies whose X-Forwarded-For is trusted. Default none. */
   trustProxy: string[]
   throttle: {
-    signInPerAccount: ThrottleRule
+    /** Failed sign-ins of one username from one client IP; past it that IP gets 429 for that
+     * username (even with the right password). Default 10 per 900 s. */
+    signInPerAccountAndIp: ThrottleRule
+    /** Failed sign-ins of one username from all addresses; past it every sign-in of that username
+     * waits `delayMs` first, but is never refused (DOS-02). Default 100 per 900 s, 2000 ms. */
+    signInPerAccount: SlowdownRule
+    /** Failed sign-ins per client IP, whatever the username. Default 100 per 900 s. */
     signInPerIp: ThrottleRule
+    /** Failed authentications of one confidential client from all addresses; past it wrong
+     * secrets get 429, the right one still authenticates (DOS-01). Default 300 per 60 s. */
+    clientAuthPerClient: ThrottleRule
+    /** Invalid grants of one authenticated confidential client. Default 300 per 60 s. */
     invalidGrantPerClient: ThrottleRule
+    /** Failed token requests (bad codes, refresh tokens, client secrets) per client IP. */
     invalidGrantPerIp: ThrottleRule
-    /** Wrong admin keys (Admin API and console sign-in) per client IP. */
+    /** Wrong admin keys (Admin API and console sign-in) per client IP; past it wrong keys get 429,
+     * a valid key is still accepted. Default 20 per 900 s. */
     adminPerIp: ThrottleRule
   }
   /** The Admin API and the admin console. */

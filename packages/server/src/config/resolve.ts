@@ -33,7 +33,7 @@ export interface ConfigInput {
   defaultAccessTokenTtlSeconds?: number
   browserSession?: Partial<TesseraConfig['browserSession']>
   trustProxy?: string[]
-  throttle?: Partial<TesseraConfig['throttle']>
+  throttle?: { [K in keyof TesseraConfig['throttle']]?: Partial<TesseraConfig['throttle'][K]> }
   admin?: Partial<AdminSettings>
   bodyLimit?: number
   maintenanceIntervalSeconds?: number
@@ -129,15 +129,7 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
     ids.add(c.id)
   }
 
-  const rule = (name: string, v: unknown, d: { limit: number; windowSeconds: number }) => {
-    if (v === undefined) return d
-    const r = v as { limit?: unknown; windowSeconds?: unknown }
-    return {
-      limit: int(`throttle.${name}.limit`, r.limit, 1, 1_000_000),
-      windowSeconds: int(`throttle.${name}.windowSeconds`, r.windowSeconds, 1, 86_400),
-    }
-  }
-  const t = input.throttle ?? {}
+  const t = resolveThrottle(input.throttle)
 
   const trustProxy = strings('trustProxy', input.trustProxy ?? [])
 
@@ -172,22 +164,7 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
       ),
     },
     trustProxy,
-    throttle: {
-      signInPerAccount: rule('signInPerAccount', t.signInPerAccount, {
-        limit: 10,
-        windowSeconds: 900,
-      }),
-      signInPerIp: rule('signInPerIp', t.signInPerIp, { limit: 100, windowSeconds: 900 }),
-      invalidGrantPerClient: rule('invalidGrantPerClient', t.invalidGrantPerClient, {
-        limit: 300,
-        windowSeconds: 60,
-      }),
-      invalidGrantPerIp: rule('invalidGrantPerIp', t.invalidGrantPerIp, {
-        limit: 60,
-        windowSeconds: 60,
-      }),
-      adminPerIp: rule('adminPerIp', t.adminPerIp, { limit: 20, windowSeconds: 900 }),
-    },
+    throttle: t,
     admin: resolveAdmin(input.admin ?? {}),
     maintenanceIntervalSeconds: int(
       'maintenanceIntervalSeconds',
@@ -507,4 +484,49 @@ function resolveClientDpop(v: unknown, at: string): 'optional' | 'required' {
     throw new ConfigError(`${at}.dpop`, 'must be optional or required')
   }
   return v
+}
+
+const THROTTLE_DEFAULTS: TesseraConfig['throttle'] = {
+  signInPerAccountAndIp: { limit: 10, windowSeconds: 900 },
+  signInPerAccount: { limit: 100, windowSeconds: 900, delayMs: 2000 },
+  signInPerIp: { limit: 100, windowSeconds: 900 },
+  clientAuthPerClient: { limit: 300, windowSeconds: 60 },
+  invalidGrantPerClient: { limit: 300, windowSeconds: 60 },
+  invalidGrantPerIp: { limit: 60, windowSeconds: 60 },
+  adminPerIp: { limit: 20, windowSeconds: 900 },
+}
+
+/** Each rule replaces its default as a whole: `limit` and `windowSeconds` are required (and
+ * `delayMs` for the slowing rule); unknown rules and unknown keys are errors. */
+function resolveThrottle(input: unknown): TesseraConfig['throttle'] {
+  if (input === undefined) return THROTTLE_DEFAULTS
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw new ConfigError('throttle', 'must be an object')
+  }
+  const out: Record<string, unknown> = { ...THROTTLE_DEFAULTS }
+  for (const [name, v] of Object.entries(input as Record<string, unknown>)) {
+    if (!Object.hasOwn(THROTTLE_DEFAULTS, name)) {
+      throw new ConfigError(`throttle.${name}`, 'is not a known setting')
+    }
+    if (v === undefined) continue
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) {
+      throw new ConfigError(`throttle.${name}`, 'must be an object')
+    }
+    const slowing = name === 'signInPerAccount'
+    const known = slowing ? ['limit', 'windowSeconds', 'delayMs'] : ['limit', 'windowSeconds']
+    for (const key of Object.keys(v)) {
+      if (!known.includes(key)) {
+        throw new ConfigError(`throttle.${name}.${key}`, 'is not a known setting')
+      }
+    }
+    const r = v as { limit?: unknown; windowSeconds?: unknown; delayMs?: unknown }
+    const rule = {
+      limit: int(`throttle.${name}.limit`, r.limit, 1, 1_000_000),
+      windowSeconds: int(`throttle.${name}.windowSeconds`, r.windowSeconds, 1, 86_400),
+    }
+    out[name] = slowing
+      ? { ...rule, delayMs: int(`throttle.${name}.delayMs`, r.delayMs, 0, 30_000) }
+      : rule
+  }
+  return out as TesseraConfig['throttle']
 }

@@ -72,6 +72,10 @@ export class Metrics {
   readonly grantErrors = new Counter('tessera_grant_errors_total', 'Token endpoint errors by code')
   readonly reuse = new Counter('tessera_refresh_reuse_total', 'Refresh token reuse detections')
   readonly signIns = new Counter('tessera_sign_ins_total', 'Sign-in attempts by result')
+  readonly signInSlowdowns = new Counter(
+    'tessera_sign_in_slowdowns_total',
+    'Sign-in attempts delayed because their username is under a distributed attack',
+  )
   readonly webhookDeliveries = new Counter(
     'tessera_webhook_deliveries_total',
     'Webhook delivery attempts by result (delivered, retry, failed)',
@@ -86,6 +90,7 @@ export class Metrics {
         this.grantErrors,
         this.reuse,
         this.signIns,
+        this.signInSlowdowns,
         this.webhookDeliveries,
       ]
         .map((m) => m.render())

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify'
-import { escapeHtml, hidden, sendPage } from './page.js'
+import { escapeHtml, formAction, hidden, sendPage } from './page.js'
 
 export interface LoginFormView {
   /** Where the form posts: the issuer's sign-in URL. */
@@ -10,6 +10,8 @@ export interface LoginFormView {
   csrf: string
   username: string
   error?: string
+  /** Where the sign-in's answer redirects: the client's redirect URI of this request. */
+  redirectUri: string | undefined
 }
 
 /** The sign-in form: a plain HTML form, no JavaScript. */
@@ -29,5 +31,5 @@ export function sendLoginForm(reply: FastifyReply, status: number, v: LoginFormV
     `<input type="password" id="password" name="password" autocomplete="current-password" ` +
     `maxlength="1024" required${focusPassword}>` +
     `<button type="submit">Sign in</button></form>`
-  return sendPage(reply, status, 'Sign in', body)
+  return sendPage(reply, status, 'Sign in', body, formAction(v.redirectUri))
 }

@@ -5,9 +5,11 @@
  *
  * - The pending request is a signed, expiring transaction (login-transaction.ts), not a table.
  * - CSRF: a signed double-submit cookie bound to the transaction (csrf.ts).
- * - Throttling (REL-11): per account and per IP, checked before the password is verified; only
- *   failures count, a throttled attempt is not verified and does not count, success resets the
- *   account counter. Unknown usernames are throttled and timed like known ones.
+ * - Throttling (REL-11, DOS-02): per username and source address, and per address, checked
+ *   before the password is verified (429); per username from every address, a slowdown that
+ *   never refuses. Only failures count, a throttled attempt is not verified and does not count,
+ *   success resets the username's counter for that address. Unknown usernames are throttled and
+ *   timed like known ones.
  * - One generic error text, whatever failed.
  *
  * @example
@@ -15,6 +17,7 @@
  * // POST /login tx, csrf, username, password
  * //   -> 303 https://app.example.test/callback?code=...&state=...&iss=...
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { param, type Params } from '../http/form.js'
@@ -29,7 +32,7 @@ import { issueCsrfToken, verifyCsrfToken } from './csrf.js'
 import { sendLoginForm, type LoginFormView } from './login-page.js'
 import { LoginTransactionCodec, type LoginTransaction } from './login-transaction.js'
 import { htmlErrors, sendMessage } from './page.js'
-import { checkCredentials, dummyPasswordHash, PASSWORD_AMR, signInThrottleKeys } from './sign-in.js'
+import { checkCredentials, dummyPasswordHash, PASSWORD_AMR, signInThrottle } from './sign-in.js'
 
 /** The one message for every failed credential check: no account enumeration. */
 export const SIGN_IN_FAILED = 'Incorrect username or password.'
@@ -57,6 +60,14 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
     return { sealed, tx, client }
   }
 
+  /** The redirect URI the transaction's authorization request settled on (validated before it
+   * was sealed): the request's own, or the client's only registered one. */
+  function redirectTarget(tx: LoginTransaction, client: ClientRecord): string | undefined {
+    const requested = tx.params.get('redirect_uri')?.[0]
+    if (requested !== undefined) return requested
+    return client.redirectUris.length === 1 ? client.redirectUris[0] : undefined
+  }
+
   function expired(reply: FastifyReply): FastifyReply {
     return sendMessage(
       reply,
@@ -75,6 +86,7 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
       tx: p.sealed,
       csrf: issueCsrfToken(ctx, req, reply, 'login', p.tx.id),
       username: p.tx.params.get('login_hint')?.[0] ?? '',
+      redirectUri: redirectTarget(p.tx, p.client),
     })
   })
 
@@ -90,6 +102,7 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
       csrf: issueCsrfToken(ctx, req, reply, 'login', p.tx.id),
       username,
       error,
+      redirectUri: redirectTarget(p.tx, p.client),
     })
 
     if (!verifyCsrfToken(ctx, req, param(form, 'csrf', 128), 'login', p.tx.id)) {
@@ -118,9 +131,9 @@ async function signIn(
 ): Promise<FastifyReply> {
   const ip = clientIp(req, ctx.config.trustProxy)
   const ua = userAgent(req)
-  const keys = signInThrottleKeys(ctx, username, ip)
+  const throttle = signInThrottle(ctx, username, ip)
   try {
-    await ctx.throttle.check(keys)
+    await ctx.throttle.check(throttle.source)
   } catch (err) {
     if (!(err instanceof TemporarilyUnavailable)) throw err
     ctx.metrics.signIns.inc({ result: 'throttled' })
@@ -134,23 +147,30 @@ async function signIn(
     )
   }
 
+  // Under a distributed attack on this username: slow every attempt down, the owner's included,
+  // but refuse none (the attacker's own addresses are refused by the per-source counters).
+  const slowed = (await ctx.throttle.exceeded([throttle.account])) !== undefined
+  if (slowed) {
+    ctx.metrics.signInSlowdowns.inc()
+    await sleep(throttle.account.rule.delayMs)
+  }
   const result = await checkCredentials(ctx, username, password)
   if (!result.ok) {
-    await ctx.throttle.fail(keys)
+    await ctx.throttle.fail([...throttle.source, throttle.account])
     await ctx.store.recordEvent(
       ctx.events.make('sign_in_failure', {
         userId: result.user?.id ?? null,
         clientId: client.id,
         ip,
         userAgent: ua,
-        data: { reason: result.reason },
+        data: slowed ? { reason: result.reason, slowed } : { reason: result.reason },
       }),
     )
     ctx.metrics.signIns.inc({ result: 'failure' })
     return sendLoginForm(reply, 400, view(SIGN_IN_FAILED))
   }
 
-  await ctx.throttle.reset(keys[0].key)
+  await ctx.throttle.reset(throttle.source[0].key)
   const session = await startBrowserSession(ctx, req, reply, result.user, PASSWORD_AMR)
   await ctx.store.recordEvent(
     ctx.events.make('sign_in_success', {

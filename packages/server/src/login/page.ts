@@ -18,29 +18,48 @@ const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64')
 
 /**
  * No scripts, no frames, no third-party anything; the one inline style is allowed by its hash.
- * There is no `form-action`: browsers apply it to the redirect after a form POST, and the sign-in
- * form's 303 goes to the client's redirect URI.
+ * `form-action` does not fall back to `default-src`, so every page names it: `'none'` on pages
+ * without a form, else the page's own origin and the one place its form's answer redirects to.
  */
 export const PAGE_CSP = `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; base-uri 'none'; frame-ancestors 'none'`
 
-/** Security headers of every page and of every redirect out of the front channel. */
-export function frontChannelHeaders(reply: FastifyReply): FastifyReply {
+/**
+ * The `form-action` sources of a page whose form posts to this server (`'self'`) and whose
+ * answer may 303 to `redirectTarget` (a client's validated redirect URI). Browsers check
+ * `form-action` on every redirect of the form's navigation too (CSP 3, 6.4.3 and "does request
+ * match source list" with a redirect count above 0, which ignores paths), so the target must be
+ * listed, by what CSP can express: the origin of an http(s) URI (its path would not be compared
+ * after a redirect anyway), or the scheme of a private-use URI (`com.example.app:`). An IPv6
+ * literal cannot be written as a CSP host, so a `[::1]` loopback redirect allows its scheme.
+ */
+export function formAction(redirectTarget?: string): string[] {
+  if (redirectTarget === undefined) return ["'self'"]
+  const u = new URL(redirectTarget)
+  const web = u.protocol === 'https:' || u.protocol === 'http:'
+  return ["'self'", web && !u.hostname.startsWith('[') ? u.origin : u.protocol]
+}
+
+/** Security headers of every page and of every redirect out of the front channel; `forms`: the
+ * `form-action` sources of the page (none: it has no form). */
+export function frontChannelHeaders(reply: FastifyReply, forms: string[] = []): FastifyReply {
+  const action = forms.length === 0 ? "'none'" : forms.join(' ')
   return reply
     .header('cache-control', 'no-store')
     .header('pragma', 'no-cache')
-    .header('content-security-policy', PAGE_CSP)
+    .header('content-security-policy', `${PAGE_CSP}; form-action ${action}`)
     .header('x-frame-options', 'DENY')
     .header('referrer-policy', 'no-referrer')
 }
 
-/** Sends a complete HTML page with the front-channel headers. */
+/** Sends a complete HTML page with the front-channel headers; `forms` as for frontChannelHeaders. */
 export function sendPage(
   reply: FastifyReply,
   status: number,
   title: string,
   body: string,
+  forms: string[] = [],
 ): FastifyReply {
-  return frontChannelHeaders(reply)
+  return frontChannelHeaders(reply, forms)
     .code(status)
     .header('content-type', 'text/html; charset=utf-8')
     .send(

@@ -4,7 +4,8 @@
  * shape, so neither timing nor throttling tells whether an account exists (REL-11).
  */
 import { randomBytes } from 'node:crypto'
-import type { ThrottleRule } from '../config/config.js'
+import type { SlowdownRule } from '../config/config.js'
+import type { ThrottleEntry } from '../security/throttle.js'
 import type { ServerContext } from '../context.js'
 import { sha256b64u } from '../lib/crypto.js'
 import type { UserRecord } from '../store/types.js'
@@ -50,20 +51,35 @@ export async function checkCredentials(
   return { ok: true, user }
 }
 
+/** The failure counters of one sign-in attempt. */
+export interface SignInThrottle {
+  /**
+   * What the source may do: its failures on this username (`signInPerAccountAndIp`) and its
+   * failures on any username (`signInPerIp`). Past either, that source gets 429, even with the
+   * right password: a password can be guessed, so a throttled guess must learn nothing.
+   */
+  source: [ThrottleEntry, ThrottleEntry]
+  /**
+   * The username's failures from every address (`signInPerAccount`). Past it every attempt at the
+   * username waits `delayMs` before the password is checked, but is never refused: refusing would
+   * let anyone who knows a username keep its owner out (DOS-02).
+   */
+  account: ThrottleEntry & { rule: SlowdownRule }
+}
+
 /**
- * Failure counters of a sign-in: one per account (by username, existing or not; hashed so the
- * throttle table holds no usernames) and one per client IP.
+ * Failure counters of a sign-in, by username (existing or not; hashed so the throttle table holds
+ * no usernames) and client IP. Auth0's brute-force protection blocks the account for the offending
+ * address only; the global per-account count slows down, as NIST SP 800-63B 5.2.2 allows.
  */
-export function signInThrottleKeys(
-  ctx: ServerContext,
-  username: string,
-  ip: string,
-): [{ key: string; rule: ThrottleRule }, { key: string; rule: ThrottleRule }] {
-  return [
-    {
-      key: `signin-account:${sha256b64u(username.toLowerCase())}`,
-      rule: ctx.config.throttle.signInPerAccount,
-    },
-    { key: `signin-ip:${ip}`, rule: ctx.config.throttle.signInPerIp },
-  ]
+export function signInThrottle(ctx: ServerContext, username: string, ip: string): SignInThrottle {
+  const account = sha256b64u(username.toLowerCase())
+  const t = ctx.config.throttle
+  return {
+    source: [
+      { key: `signin-account-ip:${account}:${ip}`, rule: t.signInPerAccountAndIp },
+      { key: `signin-ip:${ip}`, rule: t.signInPerIp },
+    ],
+    account: { key: `signin-account:${account}`, rule: t.signInPerAccount },
+  }
 }

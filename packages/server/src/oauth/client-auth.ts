@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { param, type Params } from '../http/form.js'
 import { clientIp } from '../http/request-info.js'
-import type { ThrottleRule } from '../config/config.js'
+import type { ThrottleEntry } from '../security/throttle.js'
 import type { ClientRecord } from '../store/types.js'
 import { verifyClientSecret } from './client-secret.js'
 import { InvalidClient, InvalidRequest } from './errors.js'
@@ -13,18 +13,15 @@ export interface AuthenticatedClient {
   /** The caller's address, as `clientIp` reads it (trusted proxies only). */
   ip: string
   /**
-   * Failure counters for what this request does next: always the caller's IP; for a confidential
-   * client also the client itself (its requests are authenticated, so only it can spend them).
-   * A public client is never throttled as a whole: anyone could then lock every user of the app
-   * out by flooding it with bad tokens from many addresses.
+   * Failure counters for what this request does next (invalid grants): always the caller's IP;
+   * for a confidential client also the client itself (its requests are authenticated, so only it
+   * can spend them). A public client is never throttled as a whole: anyone could then lock every
+   * user of the app out by flooding it with bad tokens from many addresses.
    */
   throttleKeys: ThrottleKey[]
 }
 
-export interface ThrottleKey {
-  key: string
-  rule: ThrottleRule
-}
+export type ThrottleKey = ThrottleEntry
 
 /** The per-IP failure counter shared by client authentication and grants. */
 function ipThrottleKey(ctx: ServerContext, ip: string): ThrottleKey {
@@ -55,8 +52,17 @@ function invalidClient(description: string, basic: boolean, detail?: string): In
 /**
  * Client authentication at the token, revocation and introspection endpoints: exactly one method
  * per request (RFC 6749 2.3), the one the client registered. Confidential clients must
- * authenticate (RT-08); public clients identify themselves with `client_id`. Failed secrets count
- * against the per-IP and per-client throttles (REL-12).
+ * authenticate (RT-08); public clients identify themselves with `client_id`.
+ *
+ * Throttling (REL-12, DOS-01): the secret is checked before any counter of the client, so wrong
+ * secrets sent by others never keep the client's owner out. A wrong secret counts against the
+ * caller's address (`grant-ip:`) and the client's failed authentications (`client-auth:`); once
+ * either has reached its limit, wrong secrets get 429 instead of 401 and are not counted further:
+ * the sources slow down. The right secret always authenticates. A secret is at least 32
+ * characters, so letting it through gives no useful oracle; a password is different (see
+ * login/sign-in.ts). Anonymous requests (unknown clients, public clients) are held to the caller's
+ * address before anything else, and an authenticated client to its own invalid grants
+ * (`client:`), which only it can spend.
  */
 export async function authenticateClient(
   ctx: ServerContext,
@@ -77,9 +83,11 @@ export async function authenticateClient(
 
   const ip = clientIp(req, ctx.config.trustProxy)
   const ipKey = ipThrottleKey(ctx, ip)
-  await ctx.throttle.check([ipKey])
+  // A throttled address gets nothing without a secret to check: no client lookup, no work.
+  if (!basic && postSecret === undefined) await ctx.throttle.check([ipKey])
   const client = await ctx.store.getClient(id)
   if (!client) {
+    await ctx.throttle.check([ipKey])
     await ctx.throttle.fail([ipKey])
     throw invalidClient('client authentication failed', Boolean(basic), 'unknown client')
   }
@@ -89,12 +97,12 @@ export async function authenticateClient(
       ? 'client_secret_post'
       : 'none'
   if (client.tokenEndpointAuthMethod === 'none') {
+    await ctx.throttle.check([ipKey])
     if (method !== 'none') {
       throw invalidClient('this client does not authenticate with a secret', Boolean(basic))
     }
     return { client, method, ip, throttleKeys: [ipKey] }
   }
-  const keys = [ipKey, { key: `client:${id}`, rule: ctx.config.throttle.invalidGrantPerClient }]
   if (method === 'none') {
     throw invalidClient(
       'client authentication is required',
@@ -108,11 +116,18 @@ export async function authenticateClient(
       Boolean(basic),
     )
   }
-  await ctx.throttle.check(keys.slice(1))
   const secret = basic ? basic.secret : (postSecret as string)
   if (!client.secretHash || !verifyClientSecret(secret, client.secretHash)) {
-    await ctx.throttle.fail(keys)
+    const authKeys = [
+      ipKey,
+      { key: `client-auth:${id}`, rule: ctx.config.throttle.clientAuthPerClient },
+    ]
+    const over = await ctx.throttle.exceeded(authKeys)
+    if (over) throw ctx.throttle.refusal(over)
+    await ctx.throttle.fail(authKeys)
     throw invalidClient('client authentication failed', Boolean(basic), 'bad client secret')
   }
-  return { client, method, ip, throttleKeys: keys }
+  const clientKey = { key: `client:${id}`, rule: ctx.config.throttle.invalidGrantPerClient }
+  await ctx.throttle.check([clientKey])
+  return { client, method, ip, throttleKeys: [ipKey, clientKey] }
 }

@@ -4,9 +4,14 @@
  * client's registered `post_logout_redirect_uri` with `state`, or shows a signed-out page.
  *
  * - `id_token_hint` must be an ID token we signed (`typ: JWT`; an access token, `at+jwt`, is
- *   refused); an expired one is fine. With a valid hint for the signed-in user, logout happens at
- *   once. Without one, the user confirms with a CSRF-protected POST form, so another site cannot
- *   sign people out (logout CSRF).
+ *   refused); an expired one is fine. When the browser's own sign-in cookie is the one the hint's
+ *   session was started from, logout happens at once. Otherwise (no hint, no cookie, another
+ *   sign-in) the user confirms with a CSRF-protected POST form, so another site cannot sign
+ *   people out (logout CSRF), and an ID token that leaked is no sign-out switch (SES-16,
+ *   RP-Initiated Logout 1.0 sections 2 and 6). Nothing ends before that confirmation.
+ * - A confirmation ends the browser's own sign-in (when it has one) and the one session the hint
+ *   names; never, without the cookie, the sign-in behind the hint and its other sessions: only
+ *   the browser holding that cookie can show it is the user's.
  * - `post_logout_redirect_uri` must equal one the client registered, character for character; a
  *   different or query-extended URI is an error page and no redirect (SES-13).
  *
@@ -23,6 +28,7 @@ import { clientIp, userAgent } from '../http/request-info.js'
 import { issueCsrfToken, verifyCsrfToken } from '../login/csrf.js'
 import {
   escapeHtml,
+  formAction,
   frontChannelHeaders,
   hidden,
   htmlErrors,
@@ -33,7 +39,7 @@ import {
   browserSessionIdFromCookie,
   clearBrowserSessionCookie,
 } from '../sessions/browser-session.js'
-import type { BrowserSessionRecord, ClientRecord } from '../store/types.js'
+import type { BrowserSessionRecord, ClientRecord, SessionRecord } from '../store/types.js'
 import { verifyOwnJwt } from '../tokens/verify-own-token.js'
 import { formParams, queryParams } from './authorize/query-params.js'
 import { InvalidRequest } from './errors.js'
@@ -70,6 +76,8 @@ export async function verifyIdTokenHint(
 
 interface LogoutRequest {
   hint: IdTokenHint | undefined
+  /** The hint as sent, for the confirmation form. */
+  rawHint: string | undefined
   client: ClientRecord | undefined
   redirectUri: string | undefined
   state: string | undefined
@@ -103,7 +111,13 @@ async function readLogoutRequest(ctx: ServerContext, p: Params): Promise<LogoutR
       throw new InvalidRequest('post_logout_redirect_uri is not registered for this client')
     }
   }
-  return { hint, client, redirectUri: requestedRedirect, state }
+  return {
+    hint,
+    rawHint: hint ? rawHint : undefined,
+    client,
+    redirectUri: requestedRedirect,
+    state,
+  }
 }
 
 async function handleLogout(
@@ -115,13 +129,22 @@ async function handleLogout(
 ): Promise<FastifyReply> {
   const lr = await readLogoutRequest(ctx, p)
   const cookieSessionId = browserSessionIdFromCookie(ctx, req)
-  const browser =
+  const found =
     cookieSessionId === undefined ? undefined : await ctx.store.getBrowserSession(cookieSessionId)
-  const signedIn = browser !== undefined && browser.endedAt === null
-  const hintFits = lr.hint !== undefined && (!signedIn || browser.userId === lr.hint.sub)
+  const browser = found !== undefined && found.endedAt === null ? found : undefined
+  const hintSession = await sessionOfHint(ctx, lr.hint)
+  // The hint's session was started from this browser's sign-in: the cookie proves it is the user.
+  // (Ended or not: an app usually revokes its refresh token before sending the user here.)
+  const own = browser !== undefined && hintSession?.browserSessionId === browser.id
+  const hinted =
+    hintSession?.state === 'active' || hintSession?.state === 'pending' ? hintSession : undefined
+  const answer = param(p, 'confirm', 8)
+  if (answer !== undefined && answer !== 'yes' && answer !== 'no') {
+    throw new InvalidRequest('confirm must be yes or no')
+  }
 
   const csrf = param(p, 'csrf', 128)
-  let confirmed = hintFits
+  let confirmed = own
   if (csrf !== undefined) {
     if (method !== 'POST' || !verifyCsrfToken(ctx, req, csrf, 'logout', 'end-session')) {
       return sendMessage(
@@ -131,50 +154,70 @@ async function handleLogout(
         'This sign-out form has expired. Go back to the application and sign out again.',
       )
     }
+    if (answer === 'no') return backToClient(reply, lr, 'Not signed out', STILL_SIGNED_IN)
     confirmed = true
   }
-  if (signedIn && !confirmed) return sendConfirmation(ctx, req, reply, lr)
+  const somethingToEnd = browser !== undefined || hinted !== undefined
+  if (somethingToEnd && !confirmed) return sendConfirmation(ctx, req, reply, lr, browser)
 
-  await endEverything(ctx, req, lr, browser)
+  await endEverything(ctx, req, lr, browser, own ? undefined : hinted)
   clearBrowserSessionCookie(ctx, reply)
+  return backToClient(reply, lr, 'Signed out', 'You are signed out. You can close this page.')
+}
+
+const STILL_SIGNED_IN = 'Nothing was signed out. You can close this page.'
+
+/** A 303 to the validated `post_logout_redirect_uri` with `state`, or a page saying `message`. */
+function backToClient(
+  reply: FastifyReply,
+  lr: LogoutRequest,
+  title: string,
+  message: string,
+): FastifyReply {
   if (lr.redirectUri !== undefined) {
     const q = lr.state === undefined ? '' : new URLSearchParams({ state: lr.state }).toString()
     const sep = lr.redirectUri.includes('?') ? '&' : '?'
     const location = q === '' ? lr.redirectUri : `${lr.redirectUri}${sep}${q}`
     return frontChannelHeaders(reply).code(303).header('location', location).send()
   }
-  return sendMessage(reply, 200, 'Signed out', 'You are signed out. You can close this page.')
+  return sendMessage(reply, 200, title, message)
+}
+
+/** The session the hint's `sid` names, in any state, if it is the hint's user's. */
+async function sessionOfHint(
+  ctx: ServerContext,
+  hint: IdTokenHint | undefined,
+): Promise<SessionRecord | undefined> {
+  if (hint?.sid === undefined) return undefined
+  const s = await ctx.store.getSession(hint.sid)
+  return s && s.userId === hint.sub ? s : undefined
 }
 
 /**
- * Ends the cookie's browser session and, with a valid hint, the one the hint's `sid` came from
- * (for a browser that lost its cookie), each with all its client sessions.
+ * Ends the cookie's browser session with all its client sessions and, when given, the one client
+ * session a confirmed hint names (not the sign-in behind it: see the module comment).
  */
 async function endEverything(
   ctx: ServerContext,
   req: FastifyRequest,
   lr: LogoutRequest,
   browser: BrowserSessionRecord | undefined,
+  hinted: SessionRecord | undefined,
 ): Promise<void> {
   const now = ctx.clock.now()
+  if (hinted && hinted.browserSessionId !== browser?.id) {
+    await ctx.store.endSession(
+      hinted.id,
+      'ended',
+      'sign_out',
+      now,
+      signOutEvent(ctx, req, lr, hinted.userId, hinted.id, hinted.clientId),
+      now,
+      'ended',
+    )
+  }
   const targets = new Map<string, string>()
   if (browser) targets.set(browser.id, browser.userId)
-  if (lr.hint?.sid !== undefined) {
-    const s = await ctx.store.getSession(lr.hint.sid)
-    if (s && s.userId === lr.hint.sub) {
-      if (s.browserSessionId !== null) targets.set(s.browserSessionId, s.userId)
-      else
-        await ctx.store.endSession(
-          s.id,
-          'ended',
-          'sign_out',
-          now,
-          signOutEvent(ctx, req, lr, s.userId, s.id, s.clientId),
-          now,
-          'ended',
-        )
-    }
-  }
   for (const [browserSessionId, userId] of targets) {
     const endedBrowser = await ctx.store.endBrowserSession(browserSessionId, now)
     const ended = await ctx.store.endSessions({ browserSessionId }, 'ended', 'sign_out', now, (s) =>
@@ -212,24 +255,35 @@ function signOutEvent(
   })
 }
 
+/**
+ * The confirmation form. It carries the request's parameters, the hint included (re-verified when
+ * posted; the page is `no-store`), and the CSRF token bound to this browser. "Stay signed in"
+ * ends nothing and returns to the client like a sign-out would.
+ */
 function sendConfirmation(
   ctx: ServerContext,
   req: FastifyRequest,
   reply: FastifyReply,
   lr: LogoutRequest,
+  browser: BrowserSessionRecord | undefined,
 ): FastifyReply {
   const csrf = issueCsrfToken(ctx, req, reply, 'logout', 'end-session')
   const from = lr.client ? ` of ${escapeHtml(lr.client.name)}` : ''
+  const question = browser
+    ? `Sign out${from} and every application that uses this sign-in?`
+    : `Sign out${from}?`
   const body =
-    `<h1>Sign out?</h1><p>Sign out${from} and every application that uses this sign-in?</p>` +
+    `<h1>Sign out?</h1><p>${question}</p>` +
     `<form method="post" action="${escapeHtml(ctx.config.issuer + PATHS.endSession)}">` +
     hidden('csrf', csrf) +
+    (lr.rawHint !== undefined ? hidden('id_token_hint', lr.rawHint) : '') +
     (lr.client ? hidden('client_id', lr.client.id) : '') +
     (lr.redirectUri !== undefined ? hidden('post_logout_redirect_uri', lr.redirectUri) : '') +
     (lr.state !== undefined ? hidden('state', lr.state) : '') +
-    `<button type="submit">Sign out</button></form>` +
-    `<p>If you did not ask to sign out, close this page.</p>`
-  return sendPage(reply, 200, 'Sign out', body)
+    `<button type="submit" name="confirm" value="yes">Sign out</button>` +
+    `<button type="submit" name="confirm" value="no">Stay signed in</button></form>` +
+    `<p>If you did not ask to sign out, choose Stay signed in or close this page.</p>`
+  return sendPage(reply, 200, 'Sign out', body, formAction(lr.redirectUri))
 }
 
 /** `/logout`, GET and POST (RP-Initiated Logout 1.0 section 2). */

@@ -8,6 +8,12 @@ import { BoundedMap } from '../lib/bounded-map.js'
 const READ_TTL_MS = 1000
 const MAX_CACHED = 10_000
 
+/** A failure counter and the rule it is held to. */
+export interface ThrottleEntry {
+  key: string
+  rule: ThrottleRule
+}
+
 interface CachedCount {
   windowStart: number
   count: number
@@ -34,23 +40,32 @@ export class Throttle {
   }
 
   /** Throws a 429 TemporarilyUnavailable when any key is over its limit. */
-  async check(entries: readonly { key: string; rule: ThrottleRule }[]): Promise<void> {
+  async check(entries: readonly ThrottleEntry[]): Promise<void> {
+    const over = await this.exceeded(entries)
+    if (over) throw this.refusal(over)
+  }
+
+  /** The first entry whose key has reached its limit in the current window, if any. */
+  async exceeded(entries: readonly ThrottleEntry[]): Promise<ThrottleEntry | undefined> {
     const now = this.#clock.now()
-    for (const { key, rule } of entries) {
-      const count = await this.#count(key, now, rule.windowSeconds)
-      if (count >= rule.limit) {
-        throw new TemporarilyUnavailable(
-          'too many failed attempts, retry later',
-          retryAfter(now, rule.windowSeconds),
-          429,
-          `throttled ${key.split(':')[0] ?? ''}`,
-        )
-      }
+    for (const e of entries) {
+      if ((await this.#count(e.key, now, e.rule.windowSeconds)) >= e.rule.limit) return e
     }
+    return undefined
+  }
+
+  /** The 429 answer for an entry over its limit, with `Retry-After` at the end of its window. */
+  refusal(entry: ThrottleEntry): TemporarilyUnavailable {
+    return new TemporarilyUnavailable(
+      'too many failed attempts, retry later',
+      retryAfter(this.#clock.now(), entry.rule.windowSeconds),
+      429,
+      `throttled ${entry.key.split(':')[0] ?? ''}`,
+    )
   }
 
   /** Counts one failure against every key. */
-  async fail(entries: readonly { key: string; rule: ThrottleRule }[]): Promise<void> {
+  async fail(entries: readonly ThrottleEntry[]): Promise<void> {
     const now = this.#clock.now()
     for (const { key, rule } of entries) {
       const count = await this.#store.throttleHit(key, now, rule.windowSeconds)

@@ -222,4 +222,69 @@ describe('tessera start: running and stopping', () => {
     expect(Date.now() - t0).toBeLessThan(15_000)
     expect(await slow).toBe('ECONNRESET')
   })
+
+  /** A server of the slow fixture with a slow request in flight. */
+  async function withSlowRequest(name: string, ms: number) {
+    const p = new CliProcess(['start', '--port', '0'], {
+      cwd: tmp.dir,
+      env: prodEnv({ TESSERA_SQLITE_FILE: join(tmp.dir, `${name}.db`) }),
+      entry: SLOW_FIXTURE,
+    })
+    const url = await p.url()
+    const slow = get(`${url}/test/slow?ms=${ms}`).then(
+      (r) => r.status,
+      (e: NodeJS.ErrnoException) => e.code,
+    )
+    await p.waitFor(/^slow: started$/m)
+    return { p, slow }
+  }
+
+  const logsOf = (p: CliProcess) =>
+    p.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { msg: string; level: number; [k: string]: unknown })
+
+  it('SIGINT drains like SIGTERM: the in-flight request finishes, exit 0', async () => {
+    const { p, slow } = await withSlowRequest('sigint', 1500)
+    p.child.kill('SIGINT')
+    await p.waitFor(/shutting down/)
+    expect(await slow).toBe(200)
+    expect((await p.exited).code).toBe(0)
+    expect(logsOf(p).find((l) => l.msg.startsWith('shutting down'))?.signal).toBe('SIGINT')
+  })
+
+  it.each([
+    ['SIGINT', 'SIGINT', 130],
+    ['SIGINT', 'SIGTERM', 143],
+    ['SIGTERM', 'SIGINT', 130],
+  ] as const)(
+    'a second signal during the drain exits at once: %s then %s exits %i',
+    async (first, second, exit) => {
+      const { p, slow } = await withSlowRequest(`twice-${first}-${second}`, 60_000)
+      p.child.kill(first)
+      await p.waitFor(/shutting down/)
+      p.child.kill(second)
+      const { code, signal } = await p.exited
+      expect([code, signal]).toEqual([exit, null])
+      expect(await slow).toBe('ECONNRESET')
+      const warn = logsOf(p).find((l) => l.msg === 'second signal: exiting without draining')
+      expect(warn).toMatchObject({ level: 40, signal: second })
+    },
+  )
+
+  it('a drain that takes longer than 30 s exits 1, not before 30 s, with an error log line', async () => {
+    const { p, slow } = await withSlowRequest('drain-timeout', 90_000)
+    const signalled = performance.now()
+    p.child.kill('SIGTERM')
+    const { code, signal } = await p.exited
+    const waited = performance.now() - signalled
+    expect([code, signal]).toEqual([1, null])
+    // A lower bound, not a speed check: the deadline is a 30 s timer, so it cannot fire sooner.
+    expect(waited).toBeGreaterThanOrEqual(30_000)
+    expect(await slow).toBe('ECONNRESET')
+    const timedOut = logsOf(p).find((l) => l.msg === 'drain timed out: exiting')
+    expect(timedOut).toMatchObject({ level: 50, timeoutSeconds: 30 })
+    expect(logsOf(p).some((l) => l.msg === 'stopped')).toBe(false)
+  })
 })

@@ -127,8 +127,36 @@ describe('configuration is validated when it is built, naming the setting', () =
     ],
     [
       'throttle rule without a limit',
-      { ...base, throttle: { signInPerIp: { windowSeconds: 60 } as never } },
+      { ...base, throttle: { signInPerIp: { windowSeconds: 60 } } },
       'throttle.signInPerIp.limit',
+    ],
+    [
+      'unknown throttle rule',
+      { ...base, throttle: { signInPerUser: { limit: 1, windowSeconds: 60 } } as never },
+      'throttle.signInPerUser',
+    ],
+    [
+      'delayMs on a rule that refuses',
+      { ...base, throttle: { signInPerIp: { limit: 1, windowSeconds: 60, delayMs: 5 } as never } },
+      'throttle.signInPerIp.delayMs',
+    ],
+    [
+      'slowing rule without delayMs',
+      { ...base, throttle: { signInPerAccount: { limit: 100, windowSeconds: 900 } } },
+      'throttle.signInPerAccount.delayMs',
+    ],
+    [
+      'slowing delay over 30 s',
+      {
+        ...base,
+        throttle: { signInPerAccount: { limit: 100, windowSeconds: 900, delayMs: 30_001 } },
+      },
+      'throttle.signInPerAccount.delayMs',
+    ],
+    [
+      'throttle rule that is not an object',
+      { ...base, throttle: { adminPerIp: 20 as never } },
+      'throttle.adminPerIp',
     ],
   ])('%s -> %s', (_name, input, setting) => {
     expect(errorOf(input)?.setting).toBe(setting)

@@ -1,4 +1,5 @@
 import { SignJWT, UnsecuredJWT } from 'jose'
+import { withTyp } from '../helpers/retype.js'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildPlayground } from '../../scripts/build-playground.js'
 import { DEMO_APIS, DEMO_CLIENT_ID, demoClient } from '../../src/dev/demo.js'
@@ -119,8 +120,20 @@ describe('playground session endpoint (dev only)', () => {
     )
   })
 
-  it('JWT-11 an ID token is refused by typ', async () => {
+  it('JWT-11 a token of the issuer audience typed as an ID token (typ JWT) is refused by typ', async () => {
     const s = await newSession()
+    const token = await accessToken(s)
+    // Control: the same claims re-signed as at+jwt pass, so only the type differs below.
+    expect((await sessionInfo(withTyp(t, token, 'at+jwt'))).status).toBe(200)
+    for (const typ of ['JWT', 'logout+jwt', 'application/at+jwt+x']) {
+      const res = await sessionInfo(withTyp(t, token, typ))
+      expect(res.status).toBe(401)
+      expect(await res.json()).toStrictEqual({
+        error: 'invalid_token',
+        error_description: 'the access token is invalid, expired or has no session',
+      })
+    }
+    // A real ID token too (its audience is the client, so it is refused either way).
     const id = await t.server.ctx.tokens.idToken({
       user,
       client,

@@ -100,6 +100,43 @@ describe('the sign-in page', () => {
   })
 })
 
+describe("form-action: the sign-in form may post only to this server, whose answer goes only to the request's redirect URI", () => {
+  const directive = (res: Response) =>
+    /(?:^|; )form-action ([^;]*)(?:;|$)/.exec(res.headers.get('content-security-policy') ?? '')?.[1]
+
+  it('the form page, a failed attempt and a refused (CSRF) page name self and the redirect origin', async () => {
+    const { res, jar, fields } = await atLoginForm()
+    expect(directive(res)).toBe(`'self' https://app.example.test`)
+    const failed = await submitLogin(t, fields, jar, 'alice', 'wrong password!')
+    expect(failed.status).toBe(400)
+    expect(directive(failed)).toBe(`'self' https://app.example.test`)
+    const refused = await submitLogin(t, { ...fields, csrf: 'A'.repeat(43) }, jar, 'a', 'b')
+    expect(refused.status).toBe(403)
+    expect(directive(refused)).toBe(`'self' https://app.example.test`)
+  })
+
+  it('a private-use scheme redirect is allowed by its scheme, a loopback one by its origin and port', async () => {
+    for (const [redirectUri, expected] of [
+      ['com.example.app:/callback', `'self' com.example.app:`],
+      ['http://127.0.0.1:53682/cb', `'self' http://127.0.0.1:53682`],
+      // CSP cannot write an IPv6 literal as a host: the scheme it is, then.
+      ['http://[::1]:53682/cb', `'self' http:`],
+    ]) {
+      const jar = new CookieJar()
+      const { params } = authorizationParams({ clientId: 'native-app', redirectUri })
+      const login = await openLogin(t, await startAuthorize(t, params, jar), jar)
+      expect(login.res.status).toBe(200)
+      expect(directive(login.res)).toBe(expected)
+    }
+  })
+
+  it('pages without a form allow no form target', async () => {
+    const res = await fetch(t.url + '/login?tx=expired.transaction', { redirect: 'manual' })
+    expect(res.status).toBe(400)
+    expect(directive(res)).toBe(`'none'`)
+  })
+})
+
 describe('CSRF on the sign-in POST (signed double-submit cookie)', () => {
   async function expectRefused(
     res: Response,
@@ -302,7 +339,15 @@ describe('bad input on the sign-in POST: 4xx, nothing changes', () => {
     expect(rowCounts(t)).toEqual(before)
   })
 
-  it('a successful sign-in still works after all that', async () => {
-    await authorize(t)
+  it('a successful sign-in still works after all that: a code for the client, one new sign-in', async () => {
+    const before = rowCounts(t)
+    const a = await authorize(t, { state: 'after-bad-input' })
+    expect(a.signedIn).toBe(true)
+    expect(a.location.origin + a.location.pathname).toBe(WEB_REDIRECT)
+    expect(a.code).toMatch(/^[A-Za-z0-9_-]{43}$/)
+    expect([a.state, a.iss]).toEqual(['after-bad-input', t.url])
+    const after = rowCounts(t)
+    expect(after.live_browser_sessions).toBe(before.live_browser_sessions + 1)
+    expect(after.authorization_codes).toBe(before.authorization_codes + 1)
   })
 })

@@ -10,9 +10,13 @@ import {
   startAuthorize,
   submitLogin,
 } from '../helpers/oauth-flow.js'
+import { requestFrom } from '../helpers/grants.js'
 import { startTestServer, type TestServer } from '../helpers/test-server.js'
 
+/** Failures of one username from one address before that address gets 429 for it. */
 const ACCOUNT_LIMIT = 3
+/** Failures of one username from all addresses before every attempt at it is slowed down. */
+const GLOBAL_LIMIT = 6
 const IP_LIMIT = 8
 const WINDOW = 300
 
@@ -22,7 +26,8 @@ beforeEach(async () => {
   t = await startTestServer({
     config: {
       throttle: {
-        signInPerAccount: { limit: ACCOUNT_LIMIT, windowSeconds: WINDOW },
+        signInPerAccountAndIp: { limit: ACCOUNT_LIMIT, windowSeconds: WINDOW },
+        signInPerAccount: { limit: GLOBAL_LIMIT, windowSeconds: WINDOW, delayMs: 1 },
         signInPerIp: { limit: IP_LIMIT, windowSeconds: WINDOW },
       },
     },
@@ -57,7 +62,7 @@ async function attempt(username: string, password: string) {
 const FAILED = 'Incorrect username or password.'
 
 describe('REL-11 password brute force', () => {
-  it('an account is locked after the limit; even the right password then gets 429 with Retry-After', async () => {
+  it('an account is locked for the address after the limit; even the right password then gets 429 with Retry-After', async () => {
     for (let i = 0; i < ACCOUNT_LIMIT; i++) {
       expect(await attempt('alice', `wrong ${i}`)).toMatchObject({
         status: 400,
@@ -209,13 +214,87 @@ describe('sign-in events and metrics', () => {
   })
 })
 
+describe('DOS-02 wrong passwords for one username from many addresses', () => {
+  /** One sign-in attempt whose form is posted from the loopback source address `ip`. */
+  async function attemptFrom(ip: string, username: string, password: string) {
+    const jar = new CookieJar()
+    const { params } = authorizationParams()
+    const login = await openLogin(t, await startAuthorize(t, params, jar), jar)
+    const form = new URLSearchParams({ ...login.fields, username, password }).toString()
+    const res = await requestFrom(
+      ip,
+      'POST',
+      t.url + '/login',
+      jar.headers({ 'content-type': 'application/x-www-form-urlencoded' }),
+      form,
+    )
+    const html = typeof res.body === 'string' ? res.body : ''
+    return {
+      status: res.status,
+      alert: /<p class="alert" role="alert">([^<]*)<\/p>/.exec(html)?.[1],
+      location: res.headers.get('location'),
+    }
+  }
+  const slowdowns = async () => {
+    const m = /^tessera_sign_in_slowdowns_total (\d+)$/m.exec(
+      await (await fetch(t.url + '/metrics')).text(),
+    )
+    return Number(m?.[1] ?? 0)
+  }
+  const attackers = ['127.0.3.1', '127.0.3.2', '127.0.3.3', '127.0.3.4']
+
+  it('DOS-02 the owner signs in from another address while an attack runs; the attacking addresses are refused, even with the right password', async () => {
+    for (const ip of attackers) {
+      for (let i = 0; i < ACCOUNT_LIMIT; i++) {
+        expect(await attemptFrom(ip, 'alice', `guess ${ip} ${i}`)).toMatchObject({
+          status: 400,
+          alert: FAILED,
+        })
+      }
+      expect(await attemptFrom(ip, 'alice', 'correct horse battery')).toMatchObject({
+        status: 429,
+        alert: 'Too many sign-in attempts. Try again in 5 minutes.',
+      })
+    }
+    // 12 failures on the account, twice the global limit: every attempt is now slowed down ...
+    expect(await slowdowns()).toBe(ACCOUNT_LIMIT * attackers.length - GLOBAL_LIMIT)
+    // ... but the owner is not refused: a typo is an ordinary failure, the password signs in.
+    expect(await attemptFrom('127.0.3.99', 'alice', 'correct horse batery')).toMatchObject({
+      status: 400,
+      alert: FAILED,
+    })
+    const owner = await attemptFrom('127.0.3.99', 'alice', 'correct horse battery')
+    expect(owner.status).toBe(303)
+    expect(owner.location).toMatch(/^https:\/\/app\.example\.test\/callback\?code=/)
+    expect(await slowdowns()).toBe(ACCOUNT_LIMIT * attackers.length - GLOBAL_LIMIT + 2)
+    expect(rowCounts(t).live_browser_sessions).toBe(1)
+    // The owner's success does not clear the attackers' blocks.
+    expect((await attemptFrom(attackers[0]!, 'alice', 'correct horse battery')).status).toBe(429)
+    // Slowed failures are marked in their security events.
+    const [last] = await t.store.listEvents({ type: 'sign_in_failure' })
+    expect(last?.data).toStrictEqual({ reason: 'wrong_password', slowed: true })
+  })
+
+  it('DOS-02 a blocked address is blocked for that username only; unknown usernames behave the same', async () => {
+    const ip = '127.0.3.50'
+    for (let i = 0; i < ACCOUNT_LIMIT; i++) {
+      expect((await attemptFrom(ip, 'nobody-here', `guess ${i}`)).status).toBe(400)
+    }
+    expect((await attemptFrom(ip, 'nobody-here', 'guess')).status).toBe(429)
+    expect((await attemptFrom(ip, 'alice', 'correct horse battery')).status).toBe(303)
+    expect((await attemptFrom('127.0.3.51', 'nobody-here', 'guess')).status).toBe(400)
+  })
+})
+
 describe('REL-11 default limits', () => {
-  it('the defaults allow at most 100 failures an hour per account', async () => {
+  it('the defaults allow at most 100 failures an hour per account from one address, and slow down (never refuse) past 100 per 15 minutes from all', async () => {
     const { resolveConfig } = await import('../../src/config/resolve.js')
     const c = resolveConfig({ issuer: 'https://auth.example.test', secret: 'x'.repeat(32) })
     const perHour = (r: { limit: number; windowSeconds: number }) =>
       (r.limit * 3600) / r.windowSeconds
-    expect(perHour(c.throttle.signInPerAccount)).toBeLessThanOrEqual(100)
-    expect(c.throttle.signInPerAccount).toEqual({ limit: 10, windowSeconds: 900 })
+    expect(perHour(c.throttle.signInPerAccountAndIp)).toBeLessThanOrEqual(100)
+    expect(c.throttle.signInPerAccountAndIp).toEqual({ limit: 10, windowSeconds: 900 })
+    expect(c.throttle.signInPerAccount).toEqual({ limit: 100, windowSeconds: 900, delayMs: 2000 })
+    expect(c.throttle.signInPerIp).toEqual({ limit: 100, windowSeconds: 900 })
   })
 })

@@ -232,13 +232,6 @@ describe('RP-initiated logout with a valid id_token_hint', () => {
     await expectAllEnded(s)
   })
 
-  it("a browser that lost its cookie: the hint's sid still ends that sign-in and its siblings", async () => {
-    const s = await signedIn()
-    const res = await fetch(logoutUrl({ id_token_hint: s.hint }), { redirect: 'manual' })
-    expect(res.status).toBe(200)
-    await expectAllEnded(s)
-  })
-
   it('a hint for another user than the signed-in one asks for confirmation instead', async () => {
     const s = await signedIn()
     const other = await signedIn(bob, 'bob password 1234')
@@ -247,6 +240,182 @@ describe('RP-initiated logout with a valid id_token_hint', () => {
     expect(await res.text()).toContain('<h1>Sign out?</h1>')
     await expectNothingEnded(s)
     await expectNothingEnded(other)
+  })
+})
+
+describe('SES-16 a genuine id_token_hint without the matching sign-in cookie is no sign-out switch', () => {
+  /** The confirmation page a cookie-less request with the hint gets; asserts nothing changed. */
+  async function confirmationFor(
+    s: Awaited<ReturnType<typeof signedIn>>,
+    jar: CookieJar,
+    question = 'Sign out of web-app?',
+  ) {
+    const before = rowCounts(t)
+    const res = await browserFetch(
+      jar,
+      logoutUrl({ id_token_hint: s.hint, post_logout_redirect_uri: SIGNED_OUT, state: 'q' }),
+    )
+    expect(res.status).toBe(200)
+    const html = await res.text()
+    expect(html).toContain(`<h1>Sign out?</h1><p>${question}</p>`)
+    expect(html).toContain(
+      '<button type="submit" name="confirm" value="no">Stay signed in</button>',
+    )
+    expect(res.headers.getSetCookie().some((c) => c.startsWith('tessera_sso='))).toBe(false)
+    expect(rowCounts(t)).toEqual(before)
+    await expectNothingEnded(s)
+    const fields = formFields(html)
+    expect(fields).toEqual({
+      csrf: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      id_token_hint: s.hint,
+      client_id: 'web-app',
+      post_logout_redirect_uri: SIGNED_OUT,
+      state: 'q',
+    })
+    return fields
+  }
+
+  it('SES-16 a hint (even expired) without any cookie asks for confirmation and ends nothing, by GET or POST', async () => {
+    const s = await signedIn()
+    t.clock.advance(2 * 3600_000)
+    await confirmationFor(s, new CookieJar())
+    const posted = await fetch(t.url + '/logout', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ id_token_hint: s.hint, post_logout_redirect_uri: SIGNED_OUT }),
+      redirect: 'manual',
+    })
+    expect(posted.status).toBe(200)
+    expect(await posted.text()).toContain('<h1>Sign out?</h1>')
+    await expectNothingEnded(s)
+    expect(await ssoAnswers(s.jar)).toBe(true)
+  })
+
+  it('SES-16 declining ends nothing and returns to the client', async () => {
+    const s = await signedIn()
+    const jar = new CookieJar()
+    const fields = await confirmationFor(s, jar)
+    const before = rowCounts(t)
+    const res = await browserFetch(jar, t.url + '/logout', { form: { ...fields, confirm: 'no' } })
+    expect(res.status).toBe(303)
+    expect(res.headers.get('location')).toBe(`${SIGNED_OUT}?state=q`)
+    expect(rowCounts(t)).toEqual(before)
+    await expectNothingEnded(s)
+    expect(await ssoAnswers(s.jar)).toBe(true)
+  })
+
+  it("SES-16 confirming ends the hint's session only: the sign-in behind it and its other sessions stay", async () => {
+    const s = await signedIn()
+    const jar = new CookieJar()
+    const fields = await confirmationFor(s, jar)
+    const res = await browserFetch(jar, t.url + '/logout', { form: { ...fields, confirm: 'yes' } })
+    expect(res.status).toBe(303)
+    expect(res.headers.get('location')).toBe(`${SIGNED_OUT}?state=q`)
+    expect(await t.store.getSession(s.web.id)).toMatchObject({
+      state: 'ended',
+      reason: 'sign_out',
+      endedAt: t.clock.now(),
+    })
+    expect((await t.store.getSession(s.other.id))?.state).toBe('active')
+    expect((await t.store.getBrowserSession(s.browserSessionId))?.endedAt).toBeNull()
+    expect(await ssoAnswers(s.jar)).toBe(true)
+    const [event] = await t.store.listEvents({ type: 'sign_out', sessionId: s.web.id })
+    expect(event).toMatchObject({ clientId: 'web-app', data: { initiatedBy: 'web-app' } })
+  })
+
+  it("SES-16 a cookie of another sign-in of the same user is not the hint's: confirmation asked; confirming ends this browser's sign-in and the hint's session", async () => {
+    const s = await signedIn()
+    const elsewhere = await signedIn()
+    // The question names this browser's sign-in, which the confirmation ends too.
+    const fields = await confirmationFor(
+      s,
+      elsewhere.jar,
+      'Sign out of web-app and every application that uses this sign-in?',
+    )
+    const res = await browserFetch(elsewhere.jar, t.url + '/logout', { form: fields })
+    expect(res.status).toBe(303)
+    await expectAllEnded(elsewhere)
+    expect((await t.store.getSession(s.web.id))?.state).toBe('ended')
+    expect((await t.store.getSession(s.other.id))?.state).toBe('active')
+    expect((await t.store.getBrowserSession(s.browserSessionId))?.endedAt).toBeNull()
+  })
+
+  it("SES-16 the browser's own sign-in still ends at once with its hint, without a prompt", async () => {
+    const s = await signedIn()
+    t.clock.advance(2 * 3600_000)
+    const res = await browserFetch(s.jar, logoutUrl({ id_token_hint: s.hint }))
+    expect(res.status).toBe(200)
+    expect(await res.text()).toContain('You are signed out.')
+    await expectAllEnded(s)
+  })
+
+  it('SES-16 an app that revoked its refresh token first (as the SDK and the playground do) still signs its browser out without a prompt', async () => {
+    const s = await signedIn()
+    const revoked = await postForm(t.url + '/oauth/revoke', {
+      token: s.tokens.web.refresh_token,
+      client_id: 'web-app',
+    })
+    expect(revoked.status).toBe(200)
+    expect((await t.store.getSession(s.web.id))?.state).toBe('revoked')
+    const res = await browserFetch(
+      s.jar,
+      logoutUrl({ id_token_hint: s.hint, post_logout_redirect_uri: SIGNED_OUT }),
+    )
+    expect(res.status).toBe(303)
+    expect(res.headers.get('location')).toBe(SIGNED_OUT)
+    expect((await t.store.getBrowserSession(s.browserSessionId))?.endedAt).toBe(t.clock.now())
+    expect((await t.store.getSession(s.other.id))?.state).toBe('ended')
+  })
+
+  it('SES-16 without a cookie, a hint whose session has ended has nothing to confirm: signed-out page, nothing changes', async () => {
+    const s = await signedIn()
+    expect(await t.store.endSession(s.web.id, 'revoked', 'admin', t.clock.now())).toBe(true)
+    const before = rowCounts(t)
+    const res = await fetch(logoutUrl({ id_token_hint: s.hint }), { redirect: 'manual' })
+    expect(res.status).toBe(200)
+    expect(await res.text()).toContain('You are signed out.')
+    expect(rowCounts(t)).toEqual(before)
+    expect((await t.store.getBrowserSession(s.browserSessionId))?.endedAt).toBeNull()
+    expect((await t.store.getSession(s.other.id))?.state).toBe('active')
+  })
+
+  it('SES-16 a confirm value other than yes or no is refused with a page, nothing ended', async () => {
+    const s = await signedIn()
+    const jar = new CookieJar()
+    const fields = await confirmationFor(s, jar)
+    const res = await browserFetch(jar, t.url + '/logout', {
+      form: { ...fields, confirm: 'maybe' },
+    })
+    expect(res.status).toBe(400)
+    expect(await res.text()).toContain('confirm must be yes or no')
+    await expectNothingEnded(s)
+  })
+})
+
+describe('form-action on the logout pages', () => {
+  const directive = (res: Response) =>
+    /(?:^|; )form-action ([^;]*)(?:;|$)/.exec(res.headers.get('content-security-policy') ?? '')?.[1]
+
+  it("the confirmation form may post to this server only, and its answer go to the validated post_logout_redirect_uri's origin", async () => {
+    const s = await signedIn()
+    const withRedirect = await browserFetch(
+      s.jar,
+      logoutUrl({ client_id: 'web-app', post_logout_redirect_uri: SIGNED_OUT }),
+    )
+    expect(withRedirect.status).toBe(200)
+    expect(directive(withRedirect)).toBe(`'self' https://app.example.test`)
+    const without = await browserFetch(s.jar, logoutUrl({}))
+    expect(without.status).toBe(200)
+    expect(await without.text()).toContain('<h1>Sign out?</h1>')
+    expect(directive(without)).toBe(`'self'`)
+    await expectNothingEnded(s)
+  })
+
+  it('the signed-out page, which has no form, allows none', async () => {
+    const s = await signedIn()
+    const res = await browserFetch(s.jar, logoutUrl({ id_token_hint: s.hint }))
+    expect(await res.text()).toContain('You are signed out.')
+    expect(directive(res)).toBe(`'none'`)
   })
 })
 

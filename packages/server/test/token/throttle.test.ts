@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { UserRecord } from '../../src/store/types.js'
-import { basicAuth, mintCode, postFormFrom, sessionOf, signInTokens } from '../helpers/grants.js'
+import {
+  basicAuth,
+  codeForm,
+  mintCode,
+  postFormFrom,
+  sessionOf,
+  signInTokens,
+} from '../helpers/grants.js'
 import { CONFIDENTIAL_SECRET, startTestServer, type TestServer } from '../helpers/test-server.js'
 import { dbCounts, expectOAuthError, POST_SECRET, sidOf, tokenClients } from './fixtures.js'
 
@@ -21,6 +28,7 @@ function server(extra: { trustProxy?: string[] } = {}): Promise<TestServer> {
       throttle: {
         invalidGrantPerIp: { limit: PER_IP, windowSeconds: WINDOW },
         invalidGrantPerClient: { limit: PER_CLIENT, windowSeconds: WINDOW },
+        clientAuthPerClient: { limit: PER_CLIENT, windowSeconds: WINDOW },
       },
     },
   })
@@ -89,7 +97,7 @@ describe('REL-12 failure floods are throttled per IP and per client', () => {
     expect((await refreshFrom('127.0.0.2', ok.body.refresh_token)).status).toBe(200)
   })
 
-  it('REL-12 bad client secrets for the confidential client get 429 per IP, then per client; other clients are unaffected', async () => {
+  it('REL-12 bad client secrets for the confidential client get 429 per IP, then per client; the right secret still authenticates; other clients are unaffected', async () => {
     t.clock.advance(WINDOW * 1000)
     const form = { grant_type: 'client_credentials', resource: 'https://api-a.example.test' }
     const wrong = basicAuth('confidential-app', `${CONFIDENTIAL_SECRET}-wrong`)
@@ -101,16 +109,17 @@ describe('REL-12 failure floods are throttled per IP and per client', () => {
     const limited = await from('127.0.0.4', form, wrong)
     expectOAuthError(limited, 429, 'temporarily_unavailable', TOO_MANY)
     expect(limited.headers.get('retry-after')).toEqual(expect.stringMatching(/^[1-9][0-9]*$/))
-    // The right secret from the flooding IP is refused too: guessing gets no oracle.
-    expect((await from('127.0.0.4', form, right)).status).toBe(429)
-    // The right secret from another IP still works (the client is under its own limit) ...
+    // DOS-01: the right secret is checked first and authenticates, from the flooding IP too
+    // (a secret of >= 32 characters cannot be guessed, so this is no oracle).
+    expect((await from('127.0.0.4', form, right)).status).toBe(200)
     expect((await from('127.0.0.5', form, right)).status).toBe(200)
-    // ... until the per-client count is reached from several IPs.
+    // Wrong secrets from several IPs reach the per-client count: then every wrong secret gets 429.
     for (let i = PER_IP; i < PER_CLIENT; i++) {
       expect((await from('127.0.0.6', form, wrong)).status).toBe(401)
     }
-    const perClient = await from('127.0.0.7', form, right)
+    const perClient = await from('127.0.0.7', form, wrong)
     expectOAuthError(perClient, 429, 'temporarily_unavailable', TOO_MANY)
+    expect((await from('127.0.0.7', form, right)).status).toBe(200)
     // Another client, from an IP with a clean record, is unaffected.
     const post = await from('127.0.0.7', {
       grant_type: 'refresh_token',
@@ -119,6 +128,50 @@ describe('REL-12 failure floods are throttled per IP and per client', () => {
       client_secret: POST_SECRET,
     })
     expectOAuthError(post, 400, 'invalid_grant', 'the refresh token is invalid')
+  })
+
+  it('DOS-01 wrong secrets for one client id from many addresses: the right secret still authenticates at /oauth/token and /oauth/revoke; the sources get 429', async () => {
+    t.clock.advance(WINDOW * 1000)
+    const c = await mintCode(t, alice, { clientId: 'confidential-app', scope: 'openid read' })
+    const right = basicAuth('confidential-app', CONFIDENTIAL_SECRET)
+    const live = await from('127.0.4.200', codeForm(c), right)
+    expect(live.status).toBe(200)
+    const form = { grant_type: 'client_credentials', resource: 'https://api-a.example.test' }
+    const wrong = basicAuth('confidential-app', `${CONFIDENTIAL_SECRET}-wrong`)
+    // The attack: PER_CLIENT * 3 wrong secrets from 24 addresses, each under its own IP limit.
+    let refused = 0
+    for (let n = 0; n < PER_CLIENT * 3; n++) {
+      const ip = `127.0.4.${10 + n}`
+      const r =
+        n % 2
+          ? await from(ip, form, wrong)
+          : await postFormFrom(ip, `${t.url}/oauth/revoke`, { token: bogusRt(n) }, wrong)
+      if (n < PER_CLIENT) {
+        expectOAuthError(r, 401, 'invalid_client', 'client authentication failed')
+      } else {
+        expectOAuthError(r, 429, 'temporarily_unavailable', TOO_MANY)
+        refused++
+      }
+    }
+    expect(refused).toBe(PER_CLIENT * 2)
+    // The owner, from its own address and from one the attack used.
+    for (const ip of ['127.0.4.200', '127.0.4.10']) {
+      const token = await from(ip, form, right)
+      expect(token.status).toBe(200)
+      expect(token.body.token_type).toBe('Bearer')
+    }
+    const revoked = await postFormFrom(
+      '127.0.4.200',
+      `${t.url}/oauth/revoke`,
+      { token: live.body.refresh_token },
+      right,
+    )
+    expect(revoked.status).toBe(200)
+    expect((await sessionOf(t, sidOf(live.body.refresh_token))).state).toBe('revoked')
+    // The attempts refused with 429 were not counted.
+    expect(await t.store.throttleCount('client-auth:confidential-app', t.clock.now(), WINDOW)).toBe(
+      PER_CLIENT,
+    )
   })
 
   it('REL-12 guessing client ids (unknown clients) is throttled per IP', async () => {
@@ -134,9 +187,16 @@ describe('REL-12 failure floods are throttled per IP and per client', () => {
     const r = await from(
       '127.0.0.8',
       { grant_type: 'client_credentials' },
-      basicAuth('confidential-app', CONFIDENTIAL_SECRET),
+      basicAuth('another-guess', 'x'.repeat(40)),
     )
     expectOAuthError(r, 429, 'temporarily_unavailable', TOO_MANY)
+    // A client that authenticates is not held to the guesses made from its address (DOS-01).
+    const ok = await from(
+      '127.0.0.8',
+      { grant_type: 'client_credentials', resource: 'https://api-a.example.test' },
+      basicAuth('confidential-app', CONFIDENTIAL_SECRET),
+    )
+    expect(ok.status).toBe(200)
   })
 
   it('REL-12 a flood of unknown client ids from one IP itself gets 429 after the threshold', async () => {

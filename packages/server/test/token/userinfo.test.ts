@@ -2,6 +2,7 @@ import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { UserRecord } from '../../src/store/types.js'
 import { postForm, signInTokens } from '../helpers/grants.js'
+import { withTyp } from '../helpers/retype.js'
 import { API_A, type TestServer } from '../helpers/test-server.js'
 import { confidentialAuth, startTokenServer, userinfo } from './fixtures.js'
 
@@ -164,6 +165,24 @@ describe('userinfo', () => {
     expect(r.headers.get('www-authenticate')).toBe(www)
     expect(r.headers.get('cache-control')).toBe('no-store')
     expect(r.body.sub).toBeUndefined()
+  })
+
+  it('JWT-11 an issuer access token re-signed as an ID token (typ JWT, right audience) is refused by its typ alone', async () => {
+    const s = await signInTokens(t, alice)
+    const at = s.body.access_token as string
+    expect(decodeJwt(at).aud).toBe(t.url)
+    // Control: the same claims re-signed as at+jwt are accepted, so only the type differs below.
+    const control = await userinfo(t, withTyp(t, at, 'at+jwt'))
+    expect([control.status, control.body.sub]).toEqual([200, alice.id])
+    for (const typ of ['JWT', 'logout+jwt', 'jwt']) {
+      const r = await get('/userinfo', { authorization: `Bearer ${withTyp(t, at, typ)}` })
+      expect(r.status).toBe(401)
+      expect(r.body).toStrictEqual({
+        error: 'invalid_token',
+        error_description: 'the access token is invalid or expired',
+      })
+      expect(r.headers.get('www-authenticate')).toBe(INVALID_TOKEN)
+    }
   })
 
   it('a token sent twice (header and body) is invalid_request', async () => {

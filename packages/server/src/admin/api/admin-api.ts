@@ -298,10 +298,12 @@ export function adminApiRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!m) throw unauthorized('the Authorization header must be Bearer <admin key>', false)
     const ip = clientIp(req, ctx.config.trustProxy)
     const ua = userAgent(req)
+    // The key is checked first: wrong keys from others never keep a valid key out (a proxy that
+    // is not in trustProxy makes every admin one address). Past the limit, wrong keys get 429.
     const throttle = [admin.auth.throttleKey(ip)]
-    await ctx.throttle.check(throttle)
     const principal = await admin.auth.authenticate(m[1] as string)
     if (!principal) {
+      await ctx.throttle.check(throttle)
       await ctx.throttle.fail(throttle)
       await ctx.store.recordEvent(
         ctx.events.make('admin_auth_failure', { ip, userAgent: ua, data: { via: 'api' } }),

@@ -23,7 +23,7 @@ import { param, type Params } from '../../http/form.js'
 import { clientIp, userAgent } from '../../http/request-info.js'
 import { issueCsrfToken, verifyCsrfToken } from '../../login/csrf.js'
 import { formParams, queryParams } from '../../oauth/authorize/query-params.js'
-import { InvalidRequest, OAuthError, TemporarilyUnavailable } from '../../oauth/errors.js'
+import { InvalidRequest, OAuthError } from '../../oauth/errors.js'
 import { toOAuthError } from '../../http/app.js'
 import type { Actor } from '../actor.js'
 import { adminEvent } from '../actor.js'
@@ -209,23 +209,22 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): vo
         if (key === undefined) return signInForm(req, reply, 400, 'Enter an admin key.')
         const ip = clientIp(req, ctx.config.trustProxy)
         const ua = userAgent(req)
+        // As at the Admin API: a valid key always signs in; past the limit, wrong keys get 429.
         const throttle = [admin.auth.throttleKey(ip)]
-        try {
-          await ctx.throttle.check(throttle)
-        } catch (err) {
-          if (!(err instanceof TemporarilyUnavailable)) throw err
-          const retry = err.headers['retry-after'] ?? '60'
-          const minutes = Math.max(1, Math.ceil(Number(retry) / 60))
-          reply.header('retry-after', retry)
-          return signInForm(
-            req,
-            reply,
-            429,
-            `Too many attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
-          )
-        }
         const principal = await admin.auth.authenticate(key)
         if (!principal) {
+          const over = await ctx.throttle.exceeded(throttle)
+          if (over) {
+            const retry = ctx.throttle.refusal(over).headers['retry-after'] ?? '60'
+            const minutes = Math.max(1, Math.ceil(Number(retry) / 60))
+            reply.header('retry-after', retry)
+            return signInForm(
+              req,
+              reply,
+              429,
+              `Too many attempts. Try again in ${minutes} minute${minutes === 1 ? '' : 's'}.`,
+            )
+          }
           await ctx.throttle.fail(throttle)
           await ctx.store.recordEvent(
             ctx.events.make('admin_auth_failure', { ip, userAgent: ua, data: { via: 'console' } }),

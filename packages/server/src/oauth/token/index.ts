@@ -94,7 +94,7 @@ export function tokenRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!handler)
       throw new UnsupportedGrantType(`grant_type ${grantType.slice(0, 40)} is not supported`)
 
-    // Checks the IP's (and a confidential client's) failure counters before anything else.
+    // Authenticates the client and holds it to its failure counters (client-auth.ts: DOS-01).
     const { client, ip, throttleKeys } = await authenticateClient(ctx, req, body)
     if (!client.grantTypes.includes(grantType as GrantType)) {
       throw new UnauthorizedClient(`this client may not use ${grantType}`)
