@@ -5,11 +5,13 @@ import { BridgeHost, type BridgeHostOptions, type HostConnection } from './bridg
 export interface ShellWindow {
   addEventListener(type: 'message', listener: (e: MessageEvent) => void): void
   removeEventListener(type: 'message', listener: (e: MessageEvent) => void): void
+  /** The shell's own window (a `Window`'s `window`): frames are its children. */
+  readonly window: object
 }
 
 export interface ShellBridgeOptions extends BridgeHostOptions {
   /** Default `window`. */
-  window?: ShellWindow & object
+  window?: ShellWindow
 }
 
 /** The shell side of the bridge for iframes; see {@link createShellBridge}. */
@@ -40,7 +42,8 @@ export interface ShellBridge {
  */
 export function createShellBridge(o: ShellBridgeOptions): ShellBridge {
   const host = new BridgeHost(o)
-  const win = o.window ?? (globalThis as unknown as { window: ShellWindow & object }).window
+  const target = o.window ?? (globalThis as unknown as { window: ShellWindow }).window
+  const win = target.window
   const byWindow = new Map<object, { conn: HostConnection; hello: string; origin: string }>()
 
   const onMessage = (e: MessageEvent) => {
@@ -88,13 +91,13 @@ export function createShellBridge(o: ShellBridgeOptions): ShellBridge {
     source.postMessage(conn.welcome(hello.id), { targetOrigin: origin, transfer: [channel.port2] })
   }
 
-  win.addEventListener('message', onMessage)
+  target.addEventListener('message', onMessage)
   return {
     get connectionCount() {
       return host.connectionCount
     },
     close() {
-      win.removeEventListener('message', onMessage)
+      target.removeEventListener('message', onMessage)
       host.close()
       byWindow.clear()
     },
