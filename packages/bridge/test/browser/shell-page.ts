@@ -30,6 +30,7 @@ declare global {
     __shift: number
     __hold: boolean
     __release: () => void
+    __held: () => number
     __bridgeEvents: BridgeEvent[]
     __callback: Promise<string>
     tessera: TesseraClient
@@ -62,6 +63,7 @@ window.tessera = client
 
 const held: MessageEvent[] = []
 let listener: ((e: MessageEvent) => void) | undefined
+window.__held = () => held.length
 window.__release = () => {
   window.__hold = false
   for (const e of held.splice(0)) listener?.(e)
