@@ -1,6 +1,13 @@
 import type { Browser, BrowserContext, Frame, Page } from 'playwright-core'
 import { startTestServer, type TestServer } from '../../../server/test/helpers/test-server.js'
 import { ALICE } from '../../../server/test/interop/hosted-sign-in.js'
+import {
+  browserFetch,
+  CookieJar,
+  isLoginRedirect,
+  openLogin,
+  submitLogin,
+} from '../../../server/test/helpers/oauth-flow.js'
 import { VerifiedApi } from './apis.js'
 import { Site } from './site.js'
 
@@ -27,6 +34,10 @@ export class System {
     analytics: new Site('frame-page.ts'),
   }
   readonly stranger = new Site('frame-page.ts')
+  /** The orders micro frontend as a page of a React Native WebView. */
+  readonly webView = new Site('frame-page.ts')
+  /** A page on an origin the WebView host does not know, itself a WebView page. */
+  readonly webViewStranger = new Site('frame-page.ts')
 
   async start(): Promise<void> {
     const box: { t?: TestServer } = {}
@@ -36,7 +47,13 @@ export class System {
         () => box.t!.clock.now(),
       )
     const shellUrl = await this.shell.start()
-    for (const f of [...Object.values(this.frames), this.stranger]) await f.start()
+    for (const f of [
+      ...Object.values(this.frames),
+      this.stranger,
+      this.webView,
+      this.webViewStranger,
+    ])
+      await f.start()
     const audiences = Object.values(this.apis).map((a) => a.url)
     this.t = await startTestServer({
       apis: Object.values(this.apis).map((a) => ({
@@ -57,6 +74,13 @@ export class System {
             'offline_access',
             ...Object.keys(this.apis).map((n) => `${n}:read`),
           ],
+        },
+        {
+          id: 'native-shell',
+          applicationType: 'native',
+          redirectUris: [NATIVE_SHELL_REDIRECT],
+          audiences,
+          scopes: ['openid', 'profile', 'email', 'offline_access'],
         },
       ],
     })
@@ -81,6 +105,13 @@ export class System {
         apis: [{ baseUrl: this.apis[n].url, audience: this.apis[n].url }],
       }
     }
+    const webViewConfig = {
+      webView: true,
+      apis: [{ baseUrl: this.apis.orders.url, audience: this.apis.orders.url }],
+      handshakeTimeoutMs: 1500,
+    }
+    this.webView.config = webViewConfig
+    this.webViewStranger.config = webViewConfig
     this.stranger.config = {
       shellOrigin: shellUrl,
       apis: [{ baseUrl: this.apis.orders.url, audience: this.apis.orders.url }],
@@ -90,7 +121,14 @@ export class System {
 
   async close(): Promise<void> {
     await this.t?.close()
-    for (const s of [this.shell, ...Object.values(this.frames), this.stranger]) await s.close()
+    for (const s of [
+      this.shell,
+      ...Object.values(this.frames),
+      this.stranger,
+      this.webView,
+      this.webViewStranger,
+    ])
+      await s.close()
     for (const a of Object.values(this.apis)) await a.close()
   }
 
@@ -138,6 +176,23 @@ export class System {
 }
 
 export type { Browser }
+
+/** The redirect URI of the native shell (a React Native app hosting WebViews). */
+export const NATIVE_SHELL_REDIRECT = 'com.example.shell:/callback'
+
+/** Follows an authorization URL through the hosted sign-in form over HTTP, as ALICE. */
+export async function followSignIn(t: TestServer, url: URL): Promise<URL> {
+  const jar = new CookieJar()
+  let res = await browserFetch(jar, url.href)
+  if (isLoginRedirect(t, res)) {
+    const login = await openLogin(t, res, jar)
+    res = await submitLogin(t, login.fields, jar, ALICE.username, ALICE.password)
+  }
+  const location = res.headers.get('location')
+  if (res.status !== 303 || !location)
+    throw new Error(`sign-in ended with ${res.status} ${(await res.text()).slice(-300)}`)
+  return new URL(location)
+}
 
 /** The JSON payload of a JWT (no verification: the APIs verify). */
 export function payloadOf(jwt: string): Record<string, unknown> {
