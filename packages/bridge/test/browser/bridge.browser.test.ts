@@ -127,8 +127,8 @@ describe('Chromium: shell and micro frontends', () => {
       context.waitForEvent('page'),
       shell.evaluate((url) => void window.open(url), sys.frames.orders.url + '/'),
     ])
-    await popup!.waitForFunction(() => window.frame !== undefined)
-    await popup!.evaluate(([m, to]) => window.opener.postMessage(m, to), [
+    await popup.waitForFunction(() => window.frame !== undefined)
+    await popup.evaluate(([m, to]) => window.opener.postMessage(m, to), [
       hello,
       sys.shell.url,
     ] as const)
@@ -151,7 +151,7 @@ describe('Chromium: shell and micro frontends', () => {
     expect((await events(shell)).slice(1)).toEqual(
       Array(3).fill({ type: 'ignored', origin: sys.frames.orders.url, reason: 'invalid_message' }),
     )
-    expect(await popup!.evaluate(() => window.__received)).toEqual([])
+    expect(await popup.evaluate(() => window.__received)).toEqual([])
     expect(await orders.evaluate(() => window.__received)).toEqual([])
 
     // On the port: a token request with an extra field gets no answer; the same without it does.
@@ -161,7 +161,7 @@ describe('Chromium: shell and micro frontends', () => {
           window.addEventListener('message', (e) => resolve(e.ports[0]!))
           window.parent.postMessage(
             { tessera: 'tessera-bridge', v: 1, type: 'hello', id: 'raw-hello-00000001' },
-            to!,
+            to,
           )
         })
         const replies: unknown[] = []

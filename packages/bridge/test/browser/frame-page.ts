@@ -6,12 +6,6 @@ import { createFrameClient, type FrameClient, type FrameClientOptions } from '..
 
 declare global {
   interface Window {
-    __CONFIG: {
-      shellOrigin?: string
-      webView?: boolean
-      apis: { baseUrl: string; audience: string }[]
-      handshakeTimeoutMs?: number
-    }
     frame: FrameClient
     /** Everything that reached this window as a message event (data, origin, ports). */
     __received: { data: unknown; origin: string; ports: number }[]
@@ -21,7 +15,14 @@ declare global {
   }
 }
 
-const cfg = window.__CONFIG
+interface FrameConfig {
+  shellOrigin?: string
+  webView?: boolean
+  apis: { baseUrl: string; audience: string }[]
+  handshakeTimeoutMs?: number
+}
+
+const cfg = (window as unknown as { __CONFIG: FrameConfig }).__CONFIG
 window.__received = []
 const record = (e: Event) => {
   const m = e as MessageEvent

@@ -26,7 +26,6 @@ interface ShellConfig {
 
 declare global {
   interface Window {
-    __CONFIG: ShellConfig
     __shift: number
     __hold: boolean
     __release: () => void
@@ -47,7 +46,7 @@ const clock: Clock = {
   setTimeout: (fn, ms) => window.setTimeout(fn, ms),
   clearTimeout: (h) => window.clearTimeout(h as number),
 }
-const cfg = window.__CONFIG
+const cfg = (window as unknown as { __CONFIG: ShellConfig }).__CONFIG
 const client = createTesseraClient({
   issuer: cfg.issuer,
   clientId: cfg.clientId,
