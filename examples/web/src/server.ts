@@ -4,7 +4,7 @@
  * answers only requests with an access token for that API's audience, checked by
  * `@tessera/verify`. The browser code is bundled with esbuild at start.
  */
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import { fileURLToPath } from 'node:url'
 import { build } from 'esbuild'
 import { createVerifier, withAuth, type AccessTokenClaims } from '@tessera/verify'
@@ -116,7 +116,7 @@ export async function startDemo(o: DemoOptions): Promise<Demo> {
   }
 }
 
-function send(res: import('node:http').ServerResponse, status: number, type: string, body: string) {
+function send(res: ServerResponse, status: number, type: string, body: string) {
   res.writeHead(status, { 'content-type': `${type}; charset=utf-8`, 'cache-control': 'no-store' })
   res.end(body)
 }

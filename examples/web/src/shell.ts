@@ -39,7 +39,7 @@ const signOut = document.querySelector<HTMLButtonElement>('#sign-out')!
 function render() {
   const s = client.getSnapshot()
   status.textContent = s.isSignedIn
-    ? `Signed in as ${String(s.user?.name ?? s.user?.sub)}`
+    ? `Signed in as ${typeof s.user?.name === 'string' ? s.user.name : (s.user?.sub ?? '')}`
     : s.isLoaded
       ? 'Signed out'
       : 'Loading…'

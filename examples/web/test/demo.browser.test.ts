@@ -91,7 +91,7 @@ describe('examples/web', () => {
       ['orders', 'billing', 'analytics'].map(async (n) => {
         const f = page.frame({ name: n })!
         await f.waitForFunction(() =>
-          document.querySelector('#answer')!.textContent!.startsWith('{'),
+          document.querySelector('#answer')!.textContent.startsWith('{'),
         )
         return JSON.parse((await answer(f))!)
       }),
