@@ -12,7 +12,8 @@ import { createTesseraClient, memoryStorage, type TesseraClient } from '@tessera
 import { createWebViewHost, type BridgeEvent, type WebViewHost } from '../../src/webview-host.js'
 import { parseMessage } from '../../src/index.js'
 import { launchChromium } from '../helpers/chromium.js'
-import { followSignIn, NATIVE_SHELL_REDIRECT, payloadOf, System } from '../helpers/system.js'
+import { followSignIn } from '../helpers/native-sign-in.js'
+import { NATIVE_SHELL_REDIRECT, payloadOf, System } from '../helpers/system.js'
 
 let sys: System
 let browser: Browser

@@ -1,17 +1,13 @@
 import type { Browser, BrowserContext, Frame, Page } from 'playwright-core'
 import { startTestServer, type TestServer } from '../../../server/test/helpers/test-server.js'
-import { ALICE } from '../../../server/test/interop/hosted-sign-in.js'
-import {
-  browserFetch,
-  CookieJar,
-  isLoginRedirect,
-  openLogin,
-  submitLogin,
-} from '../../../server/test/helpers/oauth-flow.js'
 import { VerifiedApi } from './apis.js'
 import { Site } from './site.js'
 
-export { ALICE }
+/**
+ * The test user (as the server's hosted sign-in helpers name it; not imported from there, since
+ * those load vitest and this file also serves the bench).
+ */
+export const ALICE = { username: 'alice', password: 'correct horse battery' }
 
 /**
  * The whole system on loopback: a real Tessera server, three APIs verifying with
@@ -179,20 +175,6 @@ export type { Browser }
 
 /** The redirect URI of the native shell (a React Native app hosting WebViews). */
 export const NATIVE_SHELL_REDIRECT = 'com.example.shell:/callback'
-
-/** Follows an authorization URL through the hosted sign-in form over HTTP, as ALICE. */
-export async function followSignIn(t: TestServer, url: URL): Promise<URL> {
-  const jar = new CookieJar()
-  let res = await browserFetch(jar, url.href)
-  if (isLoginRedirect(t, res)) {
-    const login = await openLogin(t, res, jar)
-    res = await submitLogin(t, login.fields, jar, ALICE.username, ALICE.password)
-  }
-  const location = res.headers.get('location')
-  if (res.status !== 303 || !location)
-    throw new Error(`sign-in ended with ${res.status} ${(await res.text()).slice(-300)}`)
-  return new URL(location)
-}
 
 /** The JSON payload of a JWT (no verification: the APIs verify). */
 export function payloadOf(jwt: string): Record<string, unknown> {
