@@ -352,4 +352,60 @@ describe('Chromium: shell and micro frontends', () => {
       await blocking.close()
     }
   })
+
+  it('a slow shell: getToken rejects with timeout after requestTimeoutMs', async () => {
+    const context = await browser.newContext()
+    const shell = await sys.signedInShell(context)
+    const orders = await sys.addFrame(shell, sys.frames.orders, 'orders')
+    // The shell's refresh hangs at the network until the test lets it go.
+    let release!: () => void
+    const released = new Promise<void>((r) => (release = r))
+    let held = 0
+    await context.route(sys.t.url + '/oauth/token', async (route) => {
+      held++
+      await released
+      await route.continue()
+    })
+    const code = await orders.evaluate(
+      ([shellOrigin, aud]) =>
+        window.__code(
+          window
+            .__createFrameClient({ shellOrigin: shellOrigin, requestTimeoutMs: 300 })
+            .getToken({ audience: aud }),
+        ),
+      [sys.shell.url, sys.apis.orders.url] as const,
+    )
+    expect(code).toBe(
+      `BridgeError:timeout:${sys.apis.orders.url}: the shell did not answer within 300 ms`,
+    )
+    expect(held).toBe(1)
+    release()
+    // Once the shell answers, the next call gets the token.
+    expect(payloadOf(await getToken(orders, sys.apis.orders.url)).aud).toBe(sys.apis.orders.url)
+    await context.close()
+  })
+
+  it('a lock in the shell reaches the frames; their getToken fails with locked', async () => {
+    const saved = sys.shell.config
+    sys.shell.config = { ...saved, idleLockSeconds: 2 }
+    const context = await browser.newContext()
+    try {
+      const shell = await sys.signedInShell(context)
+      const orders = await sys.addFrame(shell, sys.frames.orders, 'orders')
+      await orders.evaluate(() => window.frame.connect())
+      await orders.waitForFunction(() => window.frame.getSnapshot().locked, undefined, {
+        timeout: 15_000,
+      })
+      expect(await shell.evaluate(() => window.tessera.getSnapshot().locked)).toBe(true)
+      expect(await codeOf(orders, sys.apis.orders.url)).toBe(
+        `BridgeError:locked:${sys.apis.orders.url}: the shell session is locked`,
+      )
+      await shell.evaluate(() => window.tessera.unlock())
+      await orders.waitForFunction(() => !window.frame.getSnapshot().locked)
+      expect(payloadOf(await getToken(orders, sys.apis.orders.url)).aud).toBe(sys.apis.orders.url)
+    } finally {
+      sys.shell.config = saved
+      await context.close()
+    }
+  })
 })

@@ -7,6 +7,8 @@ import { createFrameClient, type FrameClient, type FrameClientOptions } from '..
 declare global {
   interface Window {
     frame: FrameClient
+    /** For tests that need a second client with other options. */
+    __createFrameClient: typeof createFrameClient
     /** Everything that reached this window as a message event (data, origin, ports). */
     __received: { data: unknown; origin: string; ports: number }[]
     __statuses: string[]
@@ -38,6 +40,7 @@ const options: FrameClientOptions = cfg.webView
   ? { ...common, shell: 'react-native-webview' }
   : { ...common, shellOrigin: cfg.shellOrigin! }
 window.frame = createFrameClient(options)
+window.__createFrameClient = createFrameClient
 window.__statuses = []
 window.frame.subscribe(() => window.__statuses.push(window.frame.getSnapshot().status))
 window.__code = (p) =>

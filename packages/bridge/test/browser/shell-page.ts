@@ -22,6 +22,7 @@ interface ShellConfig {
   clientId: string
   apis: { baseUrl: string; audience: string }[]
   frames: FrameRegistry
+  idleLockSeconds?: number
 }
 
 declare global {
@@ -55,6 +56,9 @@ const client = createTesseraClient({
   storage: indexedDbStorage(),
   clock,
   autoRefresh: false,
+  ...(cfg.idleLockSeconds
+    ? { idleTimeout: { seconds: cfg.idleLockSeconds, action: 'lock' as const } }
+    : {}),
   navigate: (url) => location.assign(url),
   currentUrl: () => location.href,
 })
