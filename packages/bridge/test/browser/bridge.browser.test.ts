@@ -408,4 +408,36 @@ describe('Chromium: shell and micro frontends', () => {
       await context.close()
     }
   })
+
+  it('the connection ends when the frame document goes away (bye on pagehide): a reload reconnects, another origin gets nothing', async () => {
+    const context = await browser.newContext()
+    const shell = await sys.signedInShell(context)
+    const orders = await sys.addFrame(shell, sys.frames.orders, 'orders')
+    await getToken(orders, sys.apis.orders.url)
+    expect(await shell.evaluate(() => window.bridge.connectionCount)).toBe(1)
+    // A reload: the old document says bye on pagehide, the new one connects again.
+    await orders.evaluate(() => location.reload())
+    const reloaded = shell.frame({ name: 'orders' })!
+    await reloaded.waitForFunction(() => window.frame !== undefined)
+    await getToken(reloaded, sys.apis.orders.url)
+    // The window now shows another origin, whose page tries to connect.
+    await reloaded.evaluate((url) => location.assign(url), sys.stranger.url + '/')
+    const stranger = shell.frame({ name: 'orders' })!
+    await stranger.waitForFunction(
+      (o) => location.origin === o && window.frame !== undefined,
+      sys.stranger.url,
+    )
+    expect(await codeOf(stranger, sys.apis.orders.url)).toMatch(/^BridgeError:shell_unavailable:/)
+    const evs = (await events(shell)).filter(
+      (e) => e.type === 'connected' || e.type === 'disconnected',
+    )
+    expect(evs).toEqual([
+      { type: 'connected', origin: sys.frames.orders.url },
+      { type: 'disconnected', origin: sys.frames.orders.url, reason: 'bye' },
+      { type: 'connected', origin: sys.frames.orders.url },
+      { type: 'disconnected', origin: sys.frames.orders.url, reason: 'bye' },
+    ])
+    expect(await shell.evaluate(() => window.bridge.connectionCount)).toBe(0)
+    await context.close()
+  })
 })
