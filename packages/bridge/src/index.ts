@@ -25,7 +25,7 @@ export {
 } from './shell/shell-bridge.js'
 export {
   BridgeHost,
-  HostConnection,
+  type HostConnection,
   type BridgeEvent,
   type BridgeHostOptions,
   type DisconnectReason,
