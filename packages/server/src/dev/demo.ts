@@ -10,7 +10,7 @@ export const PLAYGROUND_CALLBACK_PATH = '/playground/callback'
 export const PLAYGROUND_SESSION_PATH = '/playground/session'
 export const DEMO_USERNAME = 'demo'
 
-/** Two demo APIs, each with its own scopes, lifetime and per-API user claim. */
+/** Three demo APIs, each with its own scopes, lifetime and per-API user claim. */
 export const DEMO_APIS: readonly ApiConfig[] = [
   {
     audience: 'https://orders.demo.tessera.test',
@@ -25,6 +25,12 @@ export const DEMO_APIS: readonly ApiConfig[] = [
     scopes: ['invoices:read'],
     accessTokenTtlSeconds: 300,
     userClaims: ['plan'],
+  },
+  {
+    audience: 'https://analytics.demo.tessera.test',
+    name: 'Analytics API (demo)',
+    scopes: ['analytics:read'],
+    accessTokenTtlSeconds: 300,
   },
 ]
 
@@ -54,6 +60,41 @@ export function demoClient(issuer: string): ClientConfig {
       'offline_access',
       // so a developer can try the account API (/account/sessions) with the demo client
       'account:sessions',
+      ...DEMO_APIS.flatMap((a) => a.scopes ?? []),
+    ],
+  }
+}
+
+/**
+ * The micro-frontend demo of `examples/web` (started by the root `npm start`): a shell that signs
+ * in with {@link DEMO_SHELL_CLIENT_ID} and three frames on their own origins, each registered in
+ * the shell's bridge for one demo API.
+ */
+export const DEMO_WEB = {
+  shell: 'http://localhost:5170',
+  frames: {
+    orders: { origin: 'http://localhost:5171', audience: 'https://orders.demo.tessera.test' },
+    billing: { origin: 'http://localhost:5172', audience: 'https://billing.demo.tessera.test' },
+    analytics: { origin: 'http://localhost:5173', audience: 'https://analytics.demo.tessera.test' },
+  },
+} as const
+
+/** The public client of the micro-frontend demo's shell (PKCE, no secret). */
+export const DEMO_SHELL_CLIENT_ID = 'tessera-demo-shell'
+
+/** The shell client of the micro-frontend demo: a browser app at {@link DEMO_WEB}`.shell`. */
+export function demoShellClient(): ClientConfig {
+  return {
+    id: DEMO_SHELL_CLIENT_ID,
+    name: 'Tessera micro-frontend demo',
+    redirectUris: [DEMO_WEB.shell + '/callback'],
+    postLogoutRedirectUris: [DEMO_WEB.shell + '/'],
+    audiences: DEMO_APIS.map((a) => a.audience),
+    scopes: [
+      'openid',
+      'profile',
+      'email',
+      'offline_access',
       ...DEMO_APIS.flatMap((a) => a.scopes ?? []),
     ],
   }

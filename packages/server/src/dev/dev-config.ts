@@ -3,7 +3,7 @@ import type { TesseraConfig } from '../config/config.js'
 import { loadConfigInput } from '../config/load.js'
 import { resolveConfig } from '../config/resolve.js'
 import type { Random } from '../lib/random.js'
-import { DEMO_APIS, demoClient } from './demo.js'
+import { DEMO_APIS, demoClient, demoShellClient } from './demo.js'
 import { hashAdminKey } from '../admin/auth/admin-key-hash.js'
 import { devAdminKey } from './dev-admin-key.js'
 import { devSecret } from './dev-secret.js'
@@ -43,7 +43,7 @@ export function devConfig(o: DevConfigOptions): TesseraConfig {
       ? { logLevel: env.TESSERA_LOG_LEVEL as TesseraConfig['logLevel'] }
       : {}),
     apis: [...DEMO_APIS, ...(extra?.input.apis ?? [])],
-    clients: [demoClient(issuer), ...(extra?.input.clients ?? [])],
+    clients: [demoClient(issuer), demoShellClient(), ...(extra?.input.clients ?? [])],
     issuer,
     host: o.host ?? 'localhost',
     port,

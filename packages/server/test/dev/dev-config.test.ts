@@ -1,7 +1,7 @@
 import { chmodSync, readFileSync, statSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { DEMO_APIS, DEMO_CLIENT_ID } from '../../src/dev/demo.js'
+import { DEMO_APIS, DEMO_CLIENT_ID, DEMO_SHELL_CLIENT_ID } from '../../src/dev/demo.js'
 import { devConfig } from '../../src/dev/dev-config.js'
 import { cryptoRandom } from '../../src/lib/random.js'
 import { tempDir } from '../cli/cli-process.js'
@@ -27,7 +27,7 @@ describe('dev configuration', () => {
       readFileSync(join(tmp.dir, '.tessera', 'secret'), 'utf8').trim(),
     )
     expect(statSync(join(tmp.dir, '.tessera')).mode & 0o777).toBe(0o700)
-    expect(c.clients.map((x) => x.id)).toEqual([DEMO_CLIENT_ID])
+    expect(c.clients.map((x) => x.id)).toEqual([DEMO_CLIENT_ID, DEMO_SHELL_CLIENT_ID])
     expect(c.clients[0]).toMatchObject({
       applicationType: 'native',
       tokenEndpointAuthMethod: 'none',
@@ -70,7 +70,7 @@ describe('dev configuration', () => {
       }),
     )
     const c = devConfig({ cwd: tmp.dir, random: cryptoRandom, env: {}, file })
-    expect(c.clients.map((x) => x.id)).toEqual([DEMO_CLIENT_ID, 'my-spa'])
+    expect(c.clients.map((x) => x.id)).toEqual([DEMO_CLIENT_ID, DEMO_SHELL_CLIENT_ID, 'my-spa'])
     expect(c.apis.map((a) => a.audience)).toEqual([
       ...DEMO_APIS.map((a) => a.audience),
       'https://mine.example.test',
