@@ -1,0 +1,104 @@
+import type {
+  GetTokenOptions,
+  IdTokenClaims,
+  SessionSnapshot,
+  SessionStatus,
+  SignedOutReason,
+  SignInOptions,
+  SignOutOptions,
+  TesseraClient,
+  TesseraClientErrorCode,
+} from '@tessera/client'
+import { DerivedStore } from '../lib/derived-store.js'
+
+/** What `useAuth` reads: changes only on sign-in, sign-out, a new user or task, loading. */
+export interface AuthView {
+  readonly isLoaded: boolean
+  /** The client has a session (`signed-in`, `refreshing` or `offline`), task or not. */
+  readonly hasSession: boolean
+  /** A sign-in is under way (the client's `pending` status). */
+  readonly signingIn: boolean
+  readonly user: Readonly<IdTokenClaims> | null
+  readonly sessionId: string | null
+  readonly currentTask: string | null
+  readonly locked: boolean
+}
+
+/** What `useSession` returns. */
+export interface SessionView {
+  /** The client's status: `loading`, `signed-out`, `pending` (sign-in under way), `signed-in`,
+   * `refreshing`, `offline`. */
+  readonly status: SessionStatus
+  readonly isLoaded: boolean
+  /** Why there is no session, when `signed-out`. */
+  readonly reason: SignedOutReason | null
+  /** Device time (ms) of the session's absolute end, when the server said. */
+  readonly expireAt: number | null
+  /** Device time (ms) at which the session is abandoned if unused, when the server said. */
+  readonly abandonAt: number | null
+  /** Device time (ms) of the last activity known to the client. */
+  readonly lastActiveAt: number | null
+  /** The open task of a session pending one (`mfa_setup` ...), else null. */
+  readonly currentTask: string | null
+  /** The idle timeout locked the session; `client.unlock()` opens it. */
+  readonly locked: boolean
+  /** The transient error behind `offline`, or the last sign-in error. */
+  readonly error: { readonly code: TesseraClientErrorCode; readonly message: string } | null
+}
+
+/** The stable actions of `useAuth`: one set per client, the same identity on every render. */
+export interface AuthActions {
+  /** An access token for `audience` (default: the issuer); the client's `getToken`. */
+  getToken(options?: GetTokenOptions): Promise<string>
+  /** Starts the hosted sign-in; `returnTo` comes back from the callback. */
+  signIn(options?: SignInOptions): Promise<URL>
+  /** Local sign-out first, then revocation and end-session; the client's `signOut`. */
+  signOut(options?: SignOutOptions): Promise<{ endSessionUrl: URL | undefined }>
+}
+
+/** Everything the provider shares: built once per client. */
+export interface Binding {
+  readonly client: TesseraClient
+  readonly auth: DerivedStore<AuthView>
+  readonly session: DerivedStore<SessionView>
+  readonly actions: AuthActions
+}
+
+export function authView(s: SessionSnapshot): AuthView {
+  return {
+    isLoaded: s.isLoaded,
+    hasSession: s.isSignedIn,
+    signingIn: s.status === 'pending',
+    user: s.user,
+    sessionId: s.sessionId,
+    currentTask: s.isSignedIn ? s.currentTask : null,
+    locked: s.locked,
+  }
+}
+
+export function sessionView(s: SessionSnapshot): SessionView {
+  return {
+    status: s.status,
+    isLoaded: s.isLoaded,
+    reason: s.reason,
+    expireAt: s.expireAt,
+    abandonAt: s.abandonAt,
+    lastActiveAt: s.lastActiveAt,
+    currentTask: s.currentTask,
+    locked: s.locked,
+    error: s.error,
+  }
+}
+
+export function createBinding(client: TesseraClient): Binding {
+  return {
+    client,
+    auth: new DerivedStore(client, authView),
+    session: new DerivedStore(client, sessionView),
+    actions: Object.freeze({
+      getToken: (o?: GetTokenOptions) => client.getToken(o),
+      signIn: (o?: SignInOptions) => client.signIn(o),
+      signOut: (o?: SignOutOptions) => client.signOut(o),
+    }),
+  }
+}
