@@ -1,14 +1,23 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
 // Workspace packages are imported from their sources (the `source` export condition), so tests
 // never need a build first. Tests run server-side, so the SSR resolver needs it too.
 
 export default defineConfig({
-  resolve: { conditions: ['source'] },
+  resolve: {
+    conditions: ['source'],
+    alias: {
+      // `// @vitest-environment tessera-dom`: happy-dom with Node's fetch (see the file).
+      'vitest-environment-tessera-dom': fileURLToPath(
+        new URL('./packages/react/test/helpers/dom-environment.ts', import.meta.url),
+      ),
+    },
+  },
   // Vite's default server conditions, with `source` first.
   ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
   test: {
-    include: ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
+    include: ['packages/*/test/**/*.test.{ts,tsx}', 'bench/test/**/*.test.{ts,tsx}'],
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 30_000,

@@ -43,7 +43,8 @@ export interface ProtectProps {
  * </Protect>
  */
 export function Protect(props: ProtectProps): ReactNode {
-  const { client, auth } = useBinding('Protect')
+  const binding = useBinding('Protect')
+  const { auth } = binding
   if (!props.navigate && (props.signInRoute !== undefined || props.taskRoutes !== undefined)) {
     throw new TesseraReactError(
       'configuration',
@@ -75,13 +76,13 @@ export function Protect(props: ProtectProps): ReactNode {
       navigate.current?.(redirect.to)
     } else {
       // A failure is in the client's snapshot (`error`); the fallback stays.
-      client
-        .signIn(redirect.returnTo === undefined ? {} : { returnTo: redirect.returnTo })
+      binding
+        .startSignIn(redirect.returnTo === undefined ? {} : { returnTo: redirect.returnTo })
         .catch(() => {
           done.current = null
         })
     }
-  }, [key, redirect, client])
+  }, [key, redirect, binding])
 
   if (decision.render === 'children') return props.children
   if (decision.render === 'locked') return props.locked ?? props.fallback ?? null
