@@ -62,6 +62,8 @@ export interface Binding {
   readonly auth: DerivedStore<AuthView>
   readonly session: DerivedStore<SessionView>
   readonly actions: AuthActions
+  /** The guards' sign-in: one at a time however many guards ask in the same commit. */
+  startSignIn(o: SignInOptions): Promise<URL>
 }
 
 export function authView(s: SessionSnapshot): AuthView {
@@ -91,7 +93,14 @@ export function sessionView(s: SessionSnapshot): SessionView {
 }
 
 export function createBinding(client: TesseraClient): Binding {
+  let signingIn: Promise<URL> | null = null
   return {
+    startSignIn(o) {
+      signingIn ??= client.signIn(o).finally(() => {
+        signingIn = null
+      })
+      return signingIn
+    },
     client,
     auth: new DerivedStore(client, authView),
     session: new DerivedStore(client, sessionView),
