@@ -9,7 +9,7 @@
  * </TesseraProvider>
  */
 export { TesseraProvider, type TesseraProviderProps } from './provider/tessera-provider.js'
-export type { AuthActions, SessionView } from './provider/binding.js'
+export type { AuthActions, SessionView, TesseraUser } from './provider/binding.js'
 export {
   useAuth,
   type UseAuthOptions,

@@ -1,4 +1,4 @@
-import type { AuthView } from '../provider/binding.js'
+import type { GuardView } from '../provider/binding.js'
 
 export interface GuardOptions {
   signInRoute?: string | undefined
@@ -27,7 +27,7 @@ const FALLBACK = { render: 'fallback', redirect: null } as const
  * 5. a sign-in under way (this tab started one): the fallback, no second redirect;
  * 6. signed out: to `signInRoute?returnTo=...`, or the hosted sign-in with `returnTo`.
  */
-export function guardDecision(view: AuthView, o: GuardOptions): GuardDecision {
+export function guardDecision(view: GuardView, o: GuardOptions): GuardDecision {
   if (!view.isLoaded) return FALLBACK
   if (view.hasSession) {
     if (view.locked) return { render: 'locked', redirect: null }

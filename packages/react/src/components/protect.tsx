@@ -44,14 +44,14 @@ export interface ProtectProps {
  */
 export function Protect(props: ProtectProps): ReactNode {
   const binding = useBinding('Protect')
-  const { auth } = binding
+  const { guard } = binding
   if (!props.navigate && (props.signInRoute !== undefined || props.taskRoutes !== undefined)) {
     throw new TesseraReactError(
       'configuration',
       '<Protect> needs `navigate` to use `signInRoute` or `taskRoutes`',
     )
   }
-  const view = useSyncExternalStore(auth.subscribe, auth.get, auth.getServer)
+  const view = useSyncExternalStore(guard.subscribe, guard.get, guard.getServer)
   const decision = guardDecision(view, props)
   const redirect = decision.redirect
   const key =

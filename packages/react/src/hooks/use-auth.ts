@@ -1,7 +1,6 @@
 import { useMemo, useSyncExternalStore } from 'react'
-import type { IdTokenClaims } from '@tessera/client'
 import { useBinding } from '../provider/tessera-provider.js'
-import type { AuthActions, AuthView } from '../provider/binding.js'
+import type { AuthActions, AuthView, TesseraUser } from '../provider/binding.js'
 
 export interface UseAuthOptions {
   /**
@@ -37,8 +36,9 @@ export interface AuthSignedOut extends Common {
 export interface AuthSignedIn extends Common {
   readonly isLoaded: true
   readonly isSignedIn: true
-  /** The ID token's claims (null only for a client configured without the `openid` scope). */
-  readonly user: Readonly<IdTokenClaims> | null
+  /** The ID token's claims without the token's own (`iat`, `exp` ...): stable across refreshes.
+   * Null only for a client configured without the `openid` scope. */
+  readonly user: TesseraUser | null
   /** The server's session id (`sid`), when the server gave one. */
   readonly sessionId: string | null
 }

@@ -22,12 +22,12 @@ export function useAuthenticatedFetch(): AuthenticatedFetch {
 export interface Api {
   readonly audience: string
   /** An access token for this API; `scope` narrows it. */
-  getToken(options?: { scope?: string }): Promise<string>
+  readonly getToken: (options?: { scope?: string }) => Promise<string>
   /**
    * The client's `fetch`, refusing (`wrong_audience`, before any request) a URL that is not
    * under this API's `baseUrl`: such a request would go out without a token.
    */
-  fetch: AuthenticatedFetch
+  readonly fetch: AuthenticatedFetch
 }
 
 /**

@@ -11,16 +11,46 @@ import type {
 } from '@tessera/client'
 import { DerivedStore } from '../lib/derived-store.js'
 
-/** What `useAuth` reads: changes only on sign-in, sign-out, a new user or task, loading. */
+/**
+ * The signed-in user: the ID token's claims without those of the token itself (`iat`, `exp`,
+ * `nbf`, `jti`, `nonce`, `at_hash`, `c_hash`, `s_hash`), which change at every refresh. So `user`
+ * keeps its identity across refreshes and changes only when the user's claims do.
+ */
+export interface TesseraUser {
+  readonly iss: string
+  /** The user's id. */
+  readonly sub: string
+  readonly aud: string | readonly string[]
+  readonly sid?: string
+  readonly auth_time?: number
+  readonly azp?: string
+  readonly name?: string
+  readonly email?: string
+  readonly [claim: string]: unknown
+}
+
+const TOKEN_CLAIMS = new Set(['iat', 'exp', 'nbf', 'jti', 'nonce', 'at_hash', 'c_hash', 's_hash'])
+
+export function userOf(claims: Readonly<IdTokenClaims>): TesseraUser {
+  const user: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(claims)) if (!TOKEN_CLAIMS.has(k)) user[k] = v
+  return Object.freeze(user) as unknown as TesseraUser
+}
+
+/** What `useAuth` reads: changes only on loading, sign-in, sign-out, a new user or task. */
 export interface AuthView {
   readonly isLoaded: boolean
   /** The client has a session (`signed-in`, `refreshing` or `offline`), task or not. */
   readonly hasSession: boolean
-  /** A sign-in is under way (the client's `pending` status). */
-  readonly signingIn: boolean
-  readonly user: Readonly<IdTokenClaims> | null
+  readonly user: TesseraUser | null
   readonly sessionId: string | null
   readonly currentTask: string | null
+}
+
+/** What the guard reads: the auth view, plus a sign-in under way and the idle lock. */
+export interface GuardView extends AuthView {
+  /** A sign-in is under way (the client's `pending` status). */
+  readonly signingIn: boolean
   readonly locked: boolean
 }
 
@@ -46,20 +76,22 @@ export interface SessionView {
   readonly error: { readonly code: TesseraClientErrorCode; readonly message: string } | null
 }
 
-/** The stable actions of `useAuth`: one set per client, the same identity on every render. */
+/** The stable actions of `useAuth`: one set per client, the same identity on every render, and
+ * plain functions (safe to destructure and pass around). */
 export interface AuthActions {
   /** An access token for `audience` (default: the issuer); the client's `getToken`. */
-  getToken(options?: GetTokenOptions): Promise<string>
+  readonly getToken: (options?: GetTokenOptions) => Promise<string>
   /** Starts the hosted sign-in; `returnTo` comes back from the callback. */
-  signIn(options?: SignInOptions): Promise<URL>
+  readonly signIn: (options?: SignInOptions) => Promise<URL>
   /** Local sign-out first, then revocation and end-session; the client's `signOut`. */
-  signOut(options?: SignOutOptions): Promise<{ endSessionUrl: URL | undefined }>
+  readonly signOut: (options?: SignOutOptions) => Promise<{ endSessionUrl: URL | undefined }>
 }
 
 /** Everything the provider shares: built once per client. */
 export interface Binding {
   readonly client: TesseraClient
   readonly auth: DerivedStore<AuthView>
+  readonly guard: DerivedStore<GuardView>
   readonly session: DerivedStore<SessionView>
   readonly actions: AuthActions
   /** The guards' sign-in: one at a time however many guards ask in the same commit. */
@@ -70,12 +102,14 @@ export function authView(s: SessionSnapshot): AuthView {
   return {
     isLoaded: s.isLoaded,
     hasSession: s.isSignedIn,
-    signingIn: s.status === 'pending',
-    user: s.user,
+    user: s.user ? userOf(s.user) : null,
     sessionId: s.sessionId,
     currentTask: s.isSignedIn ? s.currentTask : null,
-    locked: s.locked,
   }
+}
+
+export function guardView(s: SessionSnapshot): GuardView {
+  return { ...authView(s), signingIn: s.status === 'pending', locked: s.locked }
 }
 
 export function sessionView(s: SessionSnapshot): SessionView {
@@ -103,6 +137,7 @@ export function createBinding(client: TesseraClient): Binding {
     },
     client,
     auth: new DerivedStore(client, authView),
+    guard: new DerivedStore(client, guardView),
     session: new DerivedStore(client, sessionView),
     actions: Object.freeze({
       getToken: (o?: GetTokenOptions) => client.getToken(o),
