@@ -12,6 +12,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { memoryStorage, type TesseraClient } from '@tessera/client'
 import { clientFor, signIn, startTessera, type Tessera } from '../../client/test/helpers/tessera.js'
 import { Protect, TesseraProvider, useAuth, useSession } from '../src/index.js'
+import { ManualClock } from '../../client/test/helpers/clocks.js'
 import { GatedStorage } from './helpers/gated-storage.js'
 
 let s: Tessera
@@ -178,5 +179,33 @@ describe('APP-15 route guard before the session is loaded', () => {
       expect((tx as { returnTo: string }).returnTo).toBe('/orders')
     expect(seen).toEqual([])
     expect(screen.queryByText('second guard')).toBeNull()
+  })
+})
+
+describe('idle lock', () => {
+  it('a session locked by the idle timeout renders the locked element, never the protected content; unlock() shows it again', async () => {
+    const clock = new ManualClock(Date.now())
+    const { client } = clientFor(s, { clock, idleTimeout: { seconds: 60, action: 'lock' } })
+    clients.push(client)
+    await signIn(s, client)
+    const seen: string[] = []
+    render(
+      <TesseraProvider client={client}>
+        <Protect fallback={<p>splash</p>} locked={<p>unlock screen</p>} returnTo="/orders">
+          {protectedPage(seen, client)}
+        </Protect>
+      </TesseraProvider>,
+    )
+    expect(screen.getByText(`orders of ${s.alice.id}`)).toBeTruthy()
+    await act(async () => {
+      await clock.advance(61_000)
+    })
+    expect(client.getSnapshot().locked).toBe(true)
+    expect(screen.getByText('unlock screen')).toBeTruthy()
+    expect(screen.queryByText(/orders of/)).toBeNull()
+    const renders = seen.length
+    act(() => client.unlock())
+    expect(screen.getByText(`orders of ${s.alice.id}`)).toBeTruthy()
+    expect(seen.length).toBe(renders + 1)
   })
 })
