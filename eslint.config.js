@@ -37,7 +37,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/test/**/*.ts', 'bench/**/*.ts'],
+    files: ['**/test/**/*.{ts,tsx}', 'bench/**/*.{ts,tsx}'],
     rules: {
       // Tests read untyped JSON responses; asserting on them is the point.
       '@typescript-eslint/no-unsafe-member-access': 'off',

@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url'
 import { defineConfig } from 'vitest/config'
 
 // Workspace packages are imported from their sources (the `@tessera/source` export condition, which
@@ -6,15 +7,23 @@ import { defineConfig } from 'vitest/config'
 // whose own monorepo resolves a plain `source` condition must not get our TypeScript sources.
 
 export default defineConfig({
-  resolve: { conditions: ['@tessera/source'] },
+  resolve: {
+    conditions: ['@tessera/source'],
+    alias: {
+      // `// @vitest-environment tessera-dom`: happy-dom with Node's fetch (see the file).
+      'vitest-environment-tessera-dom': fileURLToPath(
+        new URL('./packages/react/test/helpers/dom-environment.ts', import.meta.url),
+      ),
+    },
+  },
   // Vite's default server conditions, with `@tessera/source` first.
   ssr: { resolve: { conditions: ['@tessera/source', 'module', 'node', 'development|production'] } },
   test: {
     include: [
-      'packages/*/test/**/*.test.ts',
-      'examples/*/test/**/*.test.ts',
-      'bench/test/**/*.test.ts',
-      'test/**/*.test.ts',
+      'packages/*/test/**/*.test.{ts,tsx}',
+      'examples/*/test/**/*.test.{ts,tsx}',
+      'bench/test/**/*.test.{ts,tsx}',
+      'test/**/*.test.{ts,tsx}',
     ],
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
