@@ -20,3 +20,41 @@ export {
   type KeychainPrompt,
   type KeychainStorageOptions,
 } from './storage/keychain.js'
+export {
+  reactNativeLifecycle,
+  expoNetworkSource,
+  isOnlineState,
+  type AppStateModule,
+  type NetInfoModule,
+  type ExpoNetworkModule,
+  type NetworkStateLike,
+  type ReactNativeLifecycle,
+  type ReactNativeLifecycleOptions,
+} from './lifecycle.js'
+export {
+  hermesCrypto,
+  HERMES_CRYPTO_ALGS,
+  type ExpoCryptoModule,
+  type RandomSource,
+} from './crypto.js'
+export {
+  signInWithBrowser,
+  type AuthSessionOpener,
+  type AuthSessionResultLike,
+  type BrowserSignInOptions,
+  type LinkingModule,
+} from './sign-in.js'
+export {
+  createBiometricGate,
+  keychainBiometricKey,
+  reactNativeBiometricsAuthenticator,
+  type BiometricAuthenticator,
+  type BiometricGate,
+  type BiometricGateOptions,
+  type BiometricGateState,
+  type BiometricKey,
+  type BiometricResult,
+  type DeviceIntegrityCheck,
+  type GateClient,
+  type ReactNativeBiometricsLike,
+} from './biometric-gate.js'
