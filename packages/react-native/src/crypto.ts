@@ -206,26 +206,29 @@ export function hermesCrypto(source: ExpoCryptoModule | RandomSource | undefined
     sha256: (data) => Promise.resolve(sha256(data)),
     verifySignature(alg, jwk, data, signature) {
       return new Promise<boolean>((resolve) => {
+        // The key is checked first (a bad key rejects); a malformed signature is just false.
+        const check = (verify: () => boolean) => {
+          try {
+            resolve(verify())
+          } catch {
+            resolve(false)
+          }
+        }
         switch (alg) {
-          case 'ES256':
-            return resolve(
-              p256.verify(signature, data, ecPoint(jwk, 'P-256', 32), {
-                lowS: false,
-                prehash: true,
-              }),
-            )
-          case 'ES384':
-            return resolve(
-              p384.verify(signature, data, ecPoint(jwk, 'P-384', 48), {
-                lowS: false,
-                prehash: true,
-              }),
-            )
+          case 'ES256': {
+            const pub = ecPoint(jwk, 'P-256', 32)
+            return check(() => p256.verify(signature, data, pub, { lowS: false, prehash: true }))
+          }
+          case 'ES384': {
+            const pub = ecPoint(jwk, 'P-384', 48)
+            return check(() => p384.verify(signature, data, pub, { lowS: false, prehash: true }))
+          }
           case 'EdDSA':
           case 'Ed25519': {
             if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519') throw new Error('expected an Ed25519 key')
             const x = b64urlBytes(jwk.x, 'x')
-            return resolve(signature.length === 64 && ed25519.verify(signature, data, x))
+            if (x.length !== 32) throw new Error('invalid Ed25519 key')
+            return check(() => signature.length === 64 && ed25519.verify(signature, data, x))
           }
           case 'RS256':
           case 'RS384':
