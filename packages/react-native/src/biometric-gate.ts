@@ -1,4 +1,5 @@
 import { messageOf, TesseraNativeError } from './errors.js'
+import { timers } from './timers.js'
 import { keychainStorage, type KeychainModule, type KeychainPrompt } from './storage/keychain.js'
 
 /** The result of a biometric prompt, as `expo-local-authentication` returns it. */
@@ -164,8 +165,8 @@ export interface BiometricGate {
 
 const defaultClock = {
   now: () => Date.now(),
-  setTimeout: (fn: () => void, ms: number): unknown => setTimeout(fn, ms),
-  clearTimeout: (h: unknown) => clearTimeout(h as ReturnType<typeof setTimeout>),
+  setTimeout: (fn: () => void, ms: number): unknown => timers.setTimeout(fn, ms),
+  clearTimeout: (h: unknown) => timers.clearTimeout(h),
 }
 
 /**

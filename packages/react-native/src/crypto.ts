@@ -3,6 +3,9 @@ import { p256, p384 } from '@noble/curves/nist.js'
 import { sha256, sha384, sha512 } from '@noble/hashes/sha2.js'
 import { TesseraClientError, type CryptoProvider } from '@tessera/client'
 
+/** A public key as the client passes it (JWK). */
+type Jwk = Parameters<CryptoProvider['verifySignature']>[1]
+
 /**
  * The part of `expo-crypto` the provider uses (`import * as ExpoCrypto from 'expo-crypto'`
  * satisfies it; a type test checks that): the platform CSPRNG (`SecRandomCopyBytes` on iOS,
@@ -136,7 +139,7 @@ const DIGEST_INFO: Record<string, { prefix: number[]; hash: (d: Uint8Array) => U
  * the whole expected encoding `00 01 FF..FF 00 DigestInfo`, compared byte for byte (the encoding
  * is built, never parsed, which rules out the signature-forgery bugs of lenient parsers).
  */
-function verifyRsa(alg: string, jwk: JsonWebKey, data: Uint8Array, sig: Uint8Array): boolean {
+function verifyRsa(alg: string, jwk: Jwk, data: Uint8Array, sig: Uint8Array): boolean {
   const info = DIGEST_INFO[alg]!
   if (jwk.kty !== 'RSA') throw new Error(`${alg} needs an RSA key`)
   const nBytes = b64urlBytes(jwk.n, 'n')
@@ -169,7 +172,7 @@ function verifyRsa(alg: string, jwk: JsonWebKey, data: Uint8Array, sig: Uint8Arr
   return diff === 0
 }
 
-function ecPoint(jwk: JsonWebKey, crv: string, size: number): Uint8Array {
+function ecPoint(jwk: Jwk, crv: string, size: number): Uint8Array {
   if (jwk.kty !== 'EC' || jwk.crv !== crv) throw new Error(`expected an EC key on ${crv}`)
   const x = b64urlBytes(jwk.x, 'x')
   const y = b64urlBytes(jwk.y, 'y')

@@ -1,5 +1,6 @@
 import type { CallbackResult, SignInOptions, TesseraClient } from '@tessera/client'
 import { TesseraNativeError } from './errors.js'
+import { timers } from './timers.js'
 
 /** The result of an auth session: expo-web-browser's `WebBrowserAuthSessionResult`. */
 export type AuthSessionResultLike = { type: string; url?: string }
@@ -72,9 +73,9 @@ export async function signInWithBrowser(
     let callback = result.type === 'success' && result.url ? result.url : linked
     if (callback === undefined && linking) {
       await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, linkingGraceMs)
+        const t = timers.setTimeout(resolve, linkingGraceMs)
         wake = () => {
-          clearTimeout(t)
+          timers.clearTimeout(t)
           resolve()
         }
       })

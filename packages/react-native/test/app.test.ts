@@ -5,18 +5,18 @@
  * kill in the middle of a refresh, sign-out.
  */
 import { createTesseraClient, type SessionStatus, type TesseraClient } from '@tessera/client'
-import { ShiftedClock } from '../../client/test/helpers/clocks'
-import { CountingFetch } from '../../client/test/helpers/counting-fetch'
+import { ShiftedClock } from '../../client/test/helpers/clocks.js'
+import { CountingFetch } from '../../client/test/helpers/counting-fetch.js'
 import {
   hermesCrypto,
   reactNativeLifecycle,
   secureStoreStorage,
   signInWithBrowser,
   TesseraNativeError,
-} from '../src/index'
-import { fakeExpoCrypto, startTesseraProcess, type TesseraProcess } from './helpers/tessera'
-import { FakeSecureStore } from './stand-ins/secure-store'
-import { FakeAppState, FakeLinking, FakeNetInfo } from './stand-ins/platform'
+} from '../src/index.js'
+import { fakeExpoCrypto, startTesseraProcess, type TesseraProcess } from './helpers/tessera.js'
+import { FakeSecureStore } from './stand-ins/secure-store.js'
+import { FakeAppState, FakeLinking, FakeNetInfo } from './stand-ins/platform.js'
 
 const REDIRECT = 'com.example.app:/callback'
 let server: TesseraProcess

@@ -1,13 +1,13 @@
-import { ManualClock } from '../../client/test/helpers/clocks'
+import { ManualClock } from '../../client/test/helpers/clocks.js'
 import {
   createBiometricGate,
   keychainBiometricKey,
   reactNativeBiometricsAuthenticator,
   TesseraNativeError,
   type GateClient,
-} from '../src/index'
-import { FakeKeychain } from './stand-ins/keychain'
-import { FakeLocalAuthentication } from './stand-ins/platform'
+} from '../src/index.js'
+import { FakeKeychain } from './stand-ins/keychain.js'
+import { FakeLocalAuthentication } from './stand-ins/platform.js'
 import { randomFillSync } from 'node:crypto'
 
 /** The parts of a TesseraClient the gate uses, with the idle-timeout lock and sign-out. */

@@ -1,7 +1,7 @@
 import { createHash, generateKeyPairSync, randomFillSync, sign, type KeyObject } from 'node:crypto'
 import { createTesseraClient, TesseraClientError } from '@tessera/client'
-import { hermesCrypto, HERMES_CRYPTO_ALGS } from '../src/index'
-import { fakeExpoCrypto } from './helpers/tessera'
+import { hermesCrypto, HERMES_CRYPTO_ALGS } from '../src/index.js'
+import { fakeExpoCrypto } from './helpers/tessera.js'
 
 const enc = (s: string) => new TextEncoder().encode(s)
 
@@ -64,7 +64,7 @@ describe('hermesCrypto', () => {
       expect(await c.verifySignature(alg, k.jwk, enc('header.payload-X'), sig)).toBe(false)
       expect(await c.verifySignature(alg, other.jwk, data, sig)).toBe(false)
       const flipped = sig.slice()
-      flipped[flipped.length - 1] ^= 1
+      flipped[flipped.length - 1] = flipped[flipped.length - 1]! ^ 1
       expect(await c.verifySignature(alg, k.jwk, data, flipped)).toBe(false)
       expect(await c.verifySignature(alg, k.jwk, data, new Uint8Array(3))).toBe(false)
     },

@@ -1,6 +1,6 @@
-import { storageConformance } from '../../client/test/storage-conformance'
-import { keychainStorage } from '../src/index'
-import { FakeKeychain } from './stand-ins/keychain'
+import { storageConformance } from '../../client/test/storage-conformance.js'
+import { keychainStorage } from '../src/index.js'
+import { FakeKeychain } from './stand-ins/keychain.js'
 
 describe('the react-native-keychain stand-in', () => {
   it('reads a missing item as false, prompts for a bound item, hides it after an enrollment change', async () => {

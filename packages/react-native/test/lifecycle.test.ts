@@ -1,6 +1,6 @@
 import type { LifecycleEvent } from '@tessera/client'
-import { expoNetworkSource, reactNativeLifecycle } from '../src/index'
-import { FakeAppState, FakeNetInfo } from './stand-ins/platform'
+import { expoNetworkSource, reactNativeLifecycle } from '../src/index.js'
+import { FakeAppState, FakeNetInfo } from './stand-ins/platform.js'
 
 const settle = () => new Promise((r) => setImmediate(r))
 

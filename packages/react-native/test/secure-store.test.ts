@@ -1,6 +1,6 @@
-import { storageConformance } from '../../client/test/storage-conformance'
-import { secureStoreStorage } from '../src/index'
-import { FakeSecureStore } from './stand-ins/secure-store'
+import { storageConformance } from '../../client/test/storage-conformance.js'
+import { secureStoreStorage } from '../src/index.js'
+import { FakeSecureStore } from './stand-ins/secure-store.js'
 
 /** A stored session of about 3.5 kB with multi-byte text in its claims (APP-07). */
 function bigSession(tag: string): string {

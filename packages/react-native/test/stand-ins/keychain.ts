@@ -1,4 +1,4 @@
-import { coded } from './secure-store'
+import { coded } from './secure-store.js'
 
 /**
  * An in-memory react-native-keychain (10.0.0) as it behaves on iOS (read from its sources in
