@@ -9,6 +9,7 @@ export default tseslint.config(
       'coverage/**',
       'test-artifacts/**',
       '**/*.js',
+      '**/*.cjs',
       '!eslint.config.js',
     ],
   },

@@ -9,6 +9,8 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['source', 'module', 'node', 'development|production'] } },
   test: {
     include: ['packages/*/test/**/*.test.ts', 'bench/test/**/*.test.ts'],
+    // @tessera/react-native runs under Jest with React Native's preset (npm test -w).
+    exclude: ['**/node_modules/**', 'packages/react-native/**'],
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 30_000,

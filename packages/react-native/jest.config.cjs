@@ -21,6 +21,9 @@ module.exports = {
   testTimeout: 30000,
   reporters: [
     'default',
-    ['<rootDir>/test/helpers/json-reporter.cjs', { output: path.join(root, 'test-artifacts/jest-results.json') }],
+    [
+      '<rootDir>/test/helpers/json-reporter.cjs',
+      { output: path.join(root, 'test-artifacts/jest-results.json') },
+    ],
   ],
 }

@@ -3,7 +3,8 @@ import { timers } from './timers.js'
 import { keychainStorage, type KeychainModule, type KeychainPrompt } from './storage/keychain.js'
 
 /** The result of a biometric prompt, as `expo-local-authentication` returns it. */
-export type BiometricResult = { success: true } | { success: false; error: string; warning?: string }
+export type BiometricResult =
+  { success: true } | { success: false; error: string; warning?: string }
 
 /**
  * A biometric prompt: `expo-local-authentication` (`import * as LocalAuthentication from
@@ -152,8 +153,8 @@ export interface BiometricGateState {
 }
 
 export interface BiometricGate {
-  getState(): BiometricGateState
-  subscribe(listener: () => void): () => void
+  getState: () => BiometricGateState
+  subscribe: (listener: () => void) => () => void
   /** Prompts and opens the gate (and the client's idle-timeout lock). */
   unlock(): Promise<void>
   /** Step-up before a sensitive action: checks device integrity (the app's policy), then prompts,

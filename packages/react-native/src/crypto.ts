@@ -228,7 +228,8 @@ export function hermesCrypto(source: ExpoCryptoModule | RandomSource | undefined
           }
           case 'EdDSA':
           case 'Ed25519': {
-            if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519') throw new Error('expected an Ed25519 key')
+            if (jwk.kty !== 'OKP' || jwk.crv !== 'Ed25519')
+              throw new Error('expected an Ed25519 key')
             const x = b64urlBytes(jwk.x, 'x')
             if (x.length !== 32) throw new Error('invalid Ed25519 key')
             return check(() => signature.length === 64 && ed25519.verify(signature, data, x))

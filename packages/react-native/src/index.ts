@@ -3,10 +3,7 @@
  * Native modules are passed in by the app (`import * as SecureStore from 'expo-secure-store'`),
  * so this package imports none of them and Metro bundles only those the app uses.
  */
-export {
-  TesseraNativeError,
-  type TesseraNativeErrorCode,
-} from './errors.js'
+export { TesseraNativeError, type TesseraNativeErrorCode } from './errors.js'
 export {
   secureStoreStorage,
   type SecureStoreModule,
@@ -58,3 +55,4 @@ export {
   type GateClient,
   type ReactNativeBiometricsLike,
 } from './biometric-gate.js'
+export { useBiometricGate } from './hooks.js'

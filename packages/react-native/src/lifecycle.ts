@@ -3,7 +3,7 @@ import type { Lifecycle, LifecycleEvent } from '@tessera/client'
 /** React Native's `AppState` (`import { AppState } from 'react-native'` satisfies it). */
 export interface AppStateModule {
   currentState: string | null
-  addEventListener(type: 'change', listener: (state: any) => void): { remove(): void }
+  addEventListener(type: 'change', listener: (state: string) => void): { remove(): void }
 }
 
 /** What a network module reports: NetInfo's state (and expo-network's, through
@@ -16,12 +16,12 @@ export interface NetworkStateLike {
 /** `@react-native-community/netinfo` (`import NetInfo from '@react-native-community/netinfo'`
  * satisfies it): subscribing calls the listener with the current state, then on every change. */
 export interface NetInfoModule {
-  addEventListener(listener: (state: any) => void): () => void
+  addEventListener(listener: (state: NetworkStateLike) => void): () => void
 }
 
 /** The part of `expo-network` used by `expoNetworkSource`. */
 export interface ExpoNetworkModule {
-  addNetworkStateListener(listener: (state: any) => void): { remove(): void }
+  addNetworkStateListener(listener: (state: NetworkStateLike) => void): { remove(): void }
   getNetworkStateAsync(): Promise<NetworkStateLike>
 }
 

@@ -14,7 +14,7 @@ export interface AuthSessionOpener {
   openAuthSessionAsync(
     url: string,
     redirectUrl?: string | null,
-    options?: any,
+    options?: Record<string, unknown>,
   ): Promise<AuthSessionResultLike>
 }
 

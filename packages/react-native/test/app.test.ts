@@ -65,7 +65,10 @@ function launch(device: FakeSecureStore, o: { online?: boolean; counting?: Count
 function browser(mode: 'success' | 'dismiss-then-link', linking?: FakeLinking) {
   return {
     opened: [] as string[],
-    async openAuthSessionAsync(url: string, redirectUrl?: string | null) {
+    async openAuthSessionAsync(
+      url: string,
+      redirectUrl?: string | null,
+    ): Promise<{ type: string; url?: string }> {
       this.opened.push(redirectUrl ?? '')
       const location = await server.follow(new URL(url))
       if (mode === 'success') return { type: 'success', url: location }
@@ -123,14 +126,16 @@ describe('sign-in through the system browser', () => {
     const linking = new FakeLinking()
     await signInWithBrowser(app.client, { browser: browser('dismiss-then-link', linking), linking })
     expect(app.client.getSnapshot().isSignedIn).toBe(true)
-    expect(app.counting.tokenCalls.filter((c) => c.grantType === 'authorization_code')).toHaveLength(1)
+    expect(
+      app.counting.tokenCalls.filter((c) => c.grantType === 'authorization_code'),
+    ).toHaveLength(1)
     app.client.dispose()
   })
 
   it('a browser closed without a redirect rejects with sign_in_cancelled and stays signed out', async () => {
     const app = launch(new FakeSecureStore())
     const err = await signInWithBrowser(app.client, {
-      browser: { openAuthSessionAsync: async () => ({ type: 'cancel' }) },
+      browser: { openAuthSessionAsync: () => Promise.resolve({ type: 'cancel' }) },
       linking: new FakeLinking(),
       linkingGraceMs: 50,
     }).catch((e: unknown) => e)
@@ -243,7 +248,9 @@ describe('interrupted refresh (SDK-02)', () => {
     const next = launch(device.relaunch())
     expect((await next.client.whenLoaded()).isSignedIn).toBe(true)
     await until(() => next.counting.refreshes().length === 1, 'the retry at start')
-    expect(next.counting.refreshes()[0]!.refreshToken).toBe(app.counting.refreshes()[sent]!.refreshToken)
+    expect(next.counting.refreshes()[0]!.refreshToken).toBe(
+      app.counting.refreshes()[sent]!.refreshToken,
+    )
     const res = await next.client.fetch(server.api + '/orders')
     expect(res.status).toBe(200)
     expect(next.statuses).not.toContain('signed-out')

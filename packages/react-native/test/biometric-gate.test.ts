@@ -25,9 +25,10 @@ class Client implements GateClient {
     this.unlocks++
     this.update({ locked: false })
   }
-  async signOut() {
+  signOut() {
     this.signOuts++
     this.update({ isSignedIn: false, locked: false })
+    return Promise.resolve()
   }
   update(patch: Partial<Client['snapshot']>) {
     this.snapshot = { ...this.snapshot, ...patch }
@@ -75,7 +76,11 @@ describe('createBiometricGate', () => {
     for (const [i, reason] of ['user_cancel', 'system_cancel', 'user_cancel'].entries()) {
       const e = await failure(gate.unlock())
       expect(e).toMatchObject({ code: 'biometric_failed', reason })
-      expect(gate.getState()).toMatchObject({ locked: true, failures: i + 1, authenticating: false })
+      expect(gate.getState()).toMatchObject({
+        locked: true,
+        failures: i + 1,
+        authenticating: false,
+      })
       if (i < 2) await clock.advance(1000 * 2 ** i)
     }
     // Third failure in a row: 4 s before the next prompt.
@@ -192,7 +197,9 @@ describe('createBiometricGate', () => {
     const gate = createBiometricGate({
       client: new Client(),
       authenticator: auth,
-      deviceIntegrity: { check: async () => ({ compromised: true, reasons: ['jailbroken'] }) },
+      deviceIntegrity: {
+        check: () => Promise.resolve({ compromised: true, reasons: ['jailbroken'] }),
+      },
       compromisedPolicy: (r) => {
         seen.push(r)
         return 'refuse'
@@ -204,7 +211,7 @@ describe('createBiometricGate', () => {
     const lenient = createBiometricGate({
       client: new Client(),
       authenticator: auth,
-      deviceIntegrity: { check: async () => ({ compromised: true }) },
+      deviceIntegrity: { check: () => Promise.resolve({ compromised: true }) },
       compromisedPolicy: () => 'allow',
     })
     await lenient.confirm()
@@ -213,7 +220,7 @@ describe('createBiometricGate', () => {
 
   it('react-native-biometrics fits through reactNativeBiometricsAuthenticator', async () => {
     const answers = [{ success: false, error: 'User cancellation' }, { success: true }]
-    const rnb = { simplePrompt: async () => answers.shift()! }
+    const rnb = { simplePrompt: () => Promise.resolve(answers.shift()!) }
     const gate = createBiometricGate({
       client: new Client(),
       authenticator: reactNativeBiometricsAuthenticator(rnb),

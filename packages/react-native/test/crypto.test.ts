@@ -5,7 +5,11 @@ import { fakeExpoCrypto } from './helpers/tessera.js'
 
 const enc = (s: string) => new TextEncoder().encode(s)
 
-function keyFor(alg: string): { privateKey: KeyObject; jwk: JsonWebKey; sign(data: Uint8Array): Uint8Array } {
+function keyFor(alg: string): {
+  privateKey: KeyObject
+  jwk: JsonWebKey
+  sign(data: Uint8Array): Uint8Array
+} {
   const pair =
     alg === 'ES256'
       ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
@@ -14,12 +18,16 @@ function keyFor(alg: string): { privateKey: KeyObject; jwk: JsonWebKey; sign(dat
         : alg === 'EdDSA'
           ? generateKeyPairSync('ed25519')
           : generateKeyPairSync('rsa', { modulusLength: 2048 })
-  const hash = { ES256: 'sha256', ES384: 'sha384', RS256: 'sha256', RS384: 'sha384', RS512: 'sha512' }[
-    alg
-  ]
+  const hash = {
+    ES256: 'sha256',
+    ES384: 'sha384',
+    RS256: 'sha256',
+    RS384: 'sha384',
+    RS512: 'sha512',
+  }[alg]
   return {
     privateKey: pair.privateKey,
-    jwk: pair.publicKey.export({ format: 'jwk' }) as JsonWebKey,
+    jwk: pair.publicKey.export({ format: 'jwk' }),
     sign: (data) =>
       new Uint8Array(
         sign(alg === 'EdDSA' ? null : hash!, data, {
@@ -36,7 +44,11 @@ describe('hermesCrypto', () => {
   it('this test environment has no Web Crypto, as on Hermes: the client refuses to start without a provider', () => {
     expect(globalThis.crypto).toBeUndefined()
     expect(() =>
-      createTesseraClient({ issuer: 'https://auth.example.com', clientId: 'a', redirectUri: 'com.example.app:/cb' }),
+      createTesseraClient({
+        issuer: 'https://auth.example.com',
+        clientId: 'a',
+        redirectUri: 'com.example.app:/cb',
+      }),
     ).toThrow('no Web Crypto API on this platform')
   })
 
@@ -81,7 +93,12 @@ describe('hermesCrypto', () => {
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 })
     const jwk = small.publicKey.export({ format: 'jwk' }) as JsonWebKey
     await expect(
-      c.verifySignature('RS256', jwk, enc('x'), new Uint8Array(sign('sha256', enc('x'), small.privateKey))),
+      c.verifySignature(
+        'RS256',
+        jwk,
+        enc('x'),
+        new Uint8Array(sign('sha256', enc('x'), small.privateKey)),
+      ),
     ).rejects.toThrow('RSA keys under 2048 bits are not accepted')
   })
 
@@ -112,7 +129,10 @@ describe('hermesCrypto', () => {
         'does not fill the array it is given',
       )
       configuration(
-        () => hermesCrypto({ getRandomValues: (a: Uint8Array) => randomFillSync(new Uint8Array(a.length)) }),
+        () =>
+          hermesCrypto({
+            getRandomValues: (a: Uint8Array) => randomFillSync(new Uint8Array(a.length)),
+          }),
         'does not fill the array it is given',
       )
     })

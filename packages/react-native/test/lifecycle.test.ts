@@ -1,11 +1,11 @@
 import type { LifecycleEvent } from '@tessera/client'
-import { expoNetworkSource, reactNativeLifecycle } from '../src/index.js'
+import { expoNetworkSource, reactNativeLifecycle, type NetworkStateLike } from '../src/index.js'
 import { FakeAppState, FakeNetInfo } from './stand-ins/platform.js'
 
 const settle = () => new Promise((r) => setImmediate(r))
 
 describe('reactNativeLifecycle', () => {
-  it('maps AppState: background, then active is one foreground; inactive alone (a system prompt) is neither', async () => {
+  it('maps AppState: background, then active is one foreground; inactive alone (a system prompt) is neither', () => {
     const appState = new FakeAppState()
     const lc = reactNativeLifecycle({ appState })
     const events: LifecycleEvent[] = []
@@ -62,14 +62,15 @@ describe('reactNativeLifecycle', () => {
   })
 
   it('expoNetworkSource gives expo-network the shape of NetInfo', async () => {
-    let listener: ((s: unknown) => void) | undefined
+    let listener: ((s: NetworkStateLike) => void) | undefined
     let removed = false
     const network = {
-      addNetworkStateListener(l: (s: unknown) => void) {
+      addNetworkStateListener(l: (s: NetworkStateLike) => void) {
         listener = l
         return { remove: () => (removed = true) }
       },
-      getNetworkStateAsync: async () => ({ isConnected: false, isInternetReachable: false }),
+      getNetworkStateAsync: () =>
+        Promise.resolve({ isConnected: false, isInternetReachable: false }),
     }
     const lc = reactNativeLifecycle({
       appState: new FakeAppState(),

@@ -14,7 +14,18 @@ module.exports = class TesseraRNEnv extends RNEnv {
   constructor(config, context) {
     super(config, context)
     const g = this.global
-    for (const name of ['fetch', 'Request', 'Response', 'Headers', 'AbortController', 'AbortSignal', 'TextEncoder', 'TextDecoder', 'URL', 'URLSearchParams']) {
+    for (const name of [
+      'fetch',
+      'Request',
+      'Response',
+      'Headers',
+      'AbortController',
+      'AbortSignal',
+      'TextEncoder',
+      'TextDecoder',
+      'URL',
+      'URLSearchParams',
+    ]) {
       g[name] = globalThis[name]
     }
     delete g.crypto

@@ -13,7 +13,15 @@ module.exports = class JsonReporter {
 
   onRunComplete(_contexts, results) {
     fs.mkdirSync(path.dirname(this.output), { recursive: true })
-    const { numTotalTests, numPassedTests, numFailedTests, numPendingTests, numTodoTests, success, testResults } = results
+    const {
+      numTotalTests,
+      numPassedTests,
+      numFailedTests,
+      numPendingTests,
+      numTodoTests,
+      success,
+      testResults,
+    } = results
     const report = {
       numTotalTests,
       numPassedTests,

@@ -33,7 +33,7 @@ export async function startTesseraProcess(): Promise<TesseraProcess> {
   const post = async (p: string, body: unknown) => {
     const res = await fetch(info.control + p, { method: 'POST', body: JSON.stringify(body) })
     if (!res.ok) throw new Error(`${p}: ${res.status} ${await res.text()}`)
-    return res.json() as Promise<any>
+    return (await res.json()) as { location: string }
   }
   return {
     issuer: info.issuer,

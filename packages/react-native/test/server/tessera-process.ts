@@ -15,11 +15,7 @@
  */
 import { createServer } from 'node:http'
 import { ApiServer } from '../../../client/test/helpers/api-server.js'
-import {
-  API_A,
-  defaultClients,
-  startTestServer,
-} from '../../../server/test/helpers/test-server.js'
+import { API_A, defaultClients, startTestServer } from '../../../server/test/helpers/test-server.js'
 
 const ALICE = { username: 'alice', password: 'correct horse battery' }
 
@@ -90,7 +86,11 @@ const t = await startTestServer({
     { audience: api.url, name: 'Loopback API', scopes: ['orders'], accessTokenTtlSeconds: 600 },
   ],
   clients: [
-    { ...native, audiences: [API_A, api.url], scopes: [...(native.scopes ?? []), 'orders', 'profile', 'email'] },
+    {
+      ...native,
+      audiences: [API_A, api.url],
+      scopes: [...(native.scopes ?? []), 'orders', 'profile', 'email'],
+    },
   ],
 })
 box.t = t

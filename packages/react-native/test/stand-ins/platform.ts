@@ -57,7 +57,9 @@ export class FakeLinking {
  * `app_cancel`, as on Android.
  */
 export class FakeLocalAuthentication {
-  script: ('success' | 'user_cancel' | 'system_cancel' | 'lockout' | 'authentication_failed' | 'hang')[] = []
+  script: (
+    'success' | 'user_cancel' | 'system_cancel' | 'lockout' | 'authentication_failed' | 'hang'
+  )[] = []
   prompts = 0
   lastOptions: unknown
   #pending: ((r: { success: false; error: string }) => void) | undefined
@@ -74,8 +76,9 @@ export class FakeLocalAuthentication {
     }
     return { success: false as const, error: next }
   }
-  async cancelAuthenticate() {
+  cancelAuthenticate(): Promise<void> {
     this.#pending?.({ success: false, error: 'app_cancel' })
     this.#pending = undefined
+    return Promise.resolve()
   }
 }
