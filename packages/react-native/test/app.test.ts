@@ -38,7 +38,21 @@ interface App {
 
 const clock = new ShiftedClock()
 
-function launch(device: FakeSecureStore, o: { online?: boolean; counting?: CountingFetch } = {}) {
+/**
+ * The shared clock, whose timers of a second or more never fire (backoff retries, warming, request
+ * timeouts): whatever happens then was started by an event, not by a timer.
+ */
+const heldClock = {
+  now: () => clock.now(),
+  setTimeout: (fn: () => void, ms: number): unknown =>
+    ms < 1000 ? clock.setTimeout(fn, ms) : { held: fn },
+  clearTimeout: (h: unknown) => clock.clearTimeout(h),
+}
+
+function launch(
+  device: FakeSecureStore,
+  o: { online?: boolean; counting?: CountingFetch; holdTimers?: boolean } = {},
+) {
   const appState = new FakeAppState()
   const netInfo = new FakeNetInfo()
   if (o.online === false) netInfo.state = { isConnected: false, isInternetReachable: false }
@@ -51,7 +65,8 @@ function launch(device: FakeSecureStore, o: { online?: boolean; counting?: Count
     storage: secureStoreStorage(device),
     lifecycle: reactNativeLifecycle({ appState, netInfo }),
     crypto: hermesCrypto(fakeExpoCrypto),
-    clock,
+    clock: o.holdTimers ? heldClock : clock,
+    ...(o.holdTimers ? { backoff: { baseMs: 10_000 } } : {}),
     fetch: counting.fetch,
     random: () => 0.5,
     resumeJitterMs: 200,
@@ -210,7 +225,8 @@ describe('cold start, background, offline (APP-01, APP-04)', () => {
     const counting = new CountingFetch()
     counting.beforeToken = () => (online ? undefined : new TypeError('Network request failed'))
     let online = false
-    const next = launch(device.relaunch(), { online: false, counting })
+    // Timers of a second or more are held: only NetInfo's `online` can resume the refresh.
+    const next = launch(device.relaunch(), { online: false, counting, holdTimers: true })
     expect((await next.client.whenLoaded()).isSignedIn).toBe(true)
     await expect(next.client.getToken({ audience: server.api })).rejects.toMatchObject({
       code: 'network',
