@@ -103,7 +103,7 @@ export interface DeviceIntegrityCheck {
 
 /** The client calls the gate needs (a `TesseraClient` satisfies it). */
 export interface GateClient {
-  getSnapshot(): { locked: boolean; isSignedIn: boolean }
+  getSnapshot(): { locked: boolean; isSignedIn: boolean; isLoaded?: boolean }
   subscribe(listener: () => void): () => void
   unlock(): void
   signOut(): Promise<unknown>
@@ -211,16 +211,17 @@ export function createBiometricGate(o: BiometricGateOptions): BiometricGate {
     state = { ...state, ...patch }
     for (const l of [...listeners]) l()
   }
-  let wasSignedIn = o.client.getSnapshot().isSignedIn
+  // The launch is the client's first load: a session read from storage then is locked; a session
+  // the user just signed in to is not (they just proved who they are).
+  let launched = o.client.getSnapshot().isLoaded !== false
   const unsubscribe = o.client.subscribe(() => {
     const s = o.client.getSnapshot()
-    if (s.locked && !state.locked) set({ locked: true })
-    // A session that loads from storage after the gate was made is locked on launch too.
-    if (s.isSignedIn && !wasSignedIn && (o.lockOnLaunch ?? true) && state.failures === 0) {
-      if (!state.locked && !state.biometryChanged) set({ locked: true })
+    if (!launched && s.isLoaded !== false) {
+      launched = true
+      if (s.isSignedIn && (o.lockOnLaunch ?? true) && !state.locked) set({ locked: true })
     }
+    if (s.locked && !state.locked) set({ locked: true })
     if (!s.isSignedIn && state.locked) set({ locked: false })
-    wasSignedIn = s.isSignedIn
   })
 
   async function prompt(): Promise<'ok' | 'invalidated'> {

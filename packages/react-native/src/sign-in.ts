@@ -31,9 +31,13 @@ export interface BrowserSignInOptions extends Omit<SignInOptions, 'navigate'> {
   /** How long to wait for the redirect through `linking` after the browser said `dismiss` or
    * `cancel`. Default 2000 ms. */
   linkingGraceMs?: number
-  /** Passed to `openAuthSessionAsync` (e.g. `{ preferEphemeralSession: true }` so the browser
-   * does not reuse its sign-in: APP-12). */
+  /** Passed to `openAuthSessionAsync`, over the defaults below. */
   browserOptions?: Record<string, unknown>
+  /** Let the browser's sign-in session at the server sign the user in without asking (SSO).
+   * Default false (APP-12: after a sign-out, the next sign-in asks again): the request carries
+   * `prompt=login` (unless `prompt` is given) and the iOS session is ephemeral
+   * (`preferEphemeralSession: true`: no cookies shared with Safari). */
+  reuseBrowserSession?: boolean
 }
 
 /**
@@ -57,7 +61,18 @@ export async function signInWithBrowser(
   client: TesseraClient,
   o: BrowserSignInOptions,
 ): Promise<CallbackResult> {
-  const { browser, linking, linkingGraceMs = 2000, browserOptions, ...signIn } = o
+  const {
+    browser,
+    linking,
+    linkingGraceMs = 2000,
+    browserOptions,
+    reuseBrowserSession = false,
+    ...signIn
+  } = o
+  if (!reuseBrowserSession && signIn.prompt === undefined) signIn.prompt = 'login'
+  const openOptions = reuseBrowserSession
+    ? browserOptions
+    : { preferEphemeralSession: true, ...browserOptions }
   let linked: string | undefined
   let wake: (() => void) | undefined
   const sub = linking?.addEventListener('url', ({ url }) => {
@@ -69,7 +84,7 @@ export async function signInWithBrowser(
   try {
     const url = await client.signIn({ ...signIn, navigate: false })
     const redirect = redirectUriOf(url)
-    const result = await browser.openAuthSessionAsync(url.href, redirect, browserOptions)
+    const result = await browser.openAuthSessionAsync(url.href, redirect, openOptions)
     let callback = result.type === 'success' && result.url ? result.url : linked
     if (callback === undefined && linking) {
       await new Promise<void>((resolve) => {

@@ -77,15 +77,24 @@ function launch(
 }
 
 /** The system browser: the hosted form signs alice in and redirects to the app's scheme. */
-function browser(mode: 'success' | 'dismiss-then-link', linking?: FakeLinking) {
+function browser(
+  mode: 'success' | 'dismiss-then-link',
+  linking?: FakeLinking,
+  rewrite: (location: string) => string = (l) => l,
+) {
   return {
     opened: [] as string[],
+    urls: [] as URL[],
+    options: [] as unknown[],
     async openAuthSessionAsync(
       url: string,
       redirectUrl?: string | null,
+      options?: Record<string, unknown>,
     ): Promise<{ type: string; url?: string }> {
       this.opened.push(redirectUrl ?? '')
-      const location = await server.follow(new URL(url))
+      this.urls.push(new URL(url))
+      this.options.push(options)
+      const location = rewrite(await server.follow(new URL(url)))
       if (mode === 'success') return { type: 'success', url: location }
       setTimeout(() => linking!.open(location), 20)
       return { type: 'dismiss' }
@@ -133,6 +142,34 @@ describe('sign-in through the system browser', () => {
       'authorization_code',
       'refresh_token',
     ])
+    app.client.dispose()
+  })
+
+  it('APP-12 the next sign-in does not silently reuse the browser’s sign-in unless the app asks', async () => {
+    const app = launch(new FakeSecureStore())
+    const b = browser('success')
+    await signInWithBrowser(app.client, { browser: b })
+    expect(b.urls[0]!.searchParams.get('prompt')).toBe('login')
+    expect(b.options[0]).toEqual({ preferEphemeralSession: true })
+    await app.client.signOut()
+    await signInWithBrowser(app.client, { browser: b, reuseBrowserSession: true })
+    expect(b.urls[1]!.searchParams.get('prompt')).toBeNull()
+    expect(b.options[1]).toBeUndefined()
+    app.client.dispose()
+  })
+
+  it('RFC 9207 a redirect whose iss is not the issuer is refused without a code exchange', async () => {
+    const app = launch(new FakeSecureStore())
+    const b = browser('success', undefined, (l) => {
+      const u = new URL(l)
+      u.searchParams.set('iss', 'https://evil.example.com')
+      return u.href
+    })
+    await expect(signInWithBrowser(app.client, { browser: b })).rejects.toMatchObject({
+      code: 'iss_mismatch',
+    })
+    expect(app.counting.tokenCalls).toHaveLength(0)
+    expect(app.client.getSnapshot().status).toBe('signed-out')
     app.client.dispose()
   })
 

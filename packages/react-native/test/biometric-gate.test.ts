@@ -12,7 +12,10 @@ import { randomFillSync } from 'node:crypto'
 
 /** The parts of a TesseraClient the gate uses, with the idle-timeout lock and sign-out. */
 class Client implements GateClient {
-  snapshot = { locked: false, isSignedIn: true }
+  snapshot: { locked: boolean; isSignedIn: boolean; isLoaded?: boolean } = {
+    locked: false,
+    isSignedIn: true,
+  }
   unlocks = 0
   signOuts = 0
   readonly #l = new Set<() => void>()
@@ -55,6 +58,22 @@ describe('createBiometricGate', () => {
     await gate.unlock()
     expect(gate.getState()).toMatchObject({ locked: false, failures: 0, authenticating: false })
     expect(auth.lastOptions).toEqual({ promptMessage: 'Unlock', disableDeviceFallback: true })
+  })
+
+  it('unlock on launch locks a session loaded from storage, not one the user just signed in to', () => {
+    const client = new Client()
+    client.snapshot = { locked: false, isSignedIn: false, isLoaded: false }
+    const gate = createBiometricGate({ client, authenticator: new FakeLocalAuthentication() })
+    expect(gate.getState().locked).toBe(false)
+    client.update({ isSignedIn: true, isLoaded: true })
+    expect(gate.getState().locked).toBe(true)
+
+    const fresh = new Client()
+    fresh.snapshot = { locked: false, isSignedIn: false, isLoaded: false }
+    const g2 = createBiometricGate({ client: fresh, authenticator: new FakeLocalAuthentication() })
+    fresh.update({ isLoaded: true }) // nothing stored
+    fresh.update({ isSignedIn: true }) // the user signs in
+    expect(g2.getState().locked).toBe(false)
   })
 
   it('the device passcode fallback is offered only when allowed', async () => {
