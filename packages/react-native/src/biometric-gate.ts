@@ -1,4 +1,5 @@
-import { messageOf, TesseraNativeError } from './errors.js'
+import { messageOf, nativeCode, TesseraNativeError } from './errors.js'
+import type { SecureStoreModule } from './storage/secure-store.js'
 import { timers } from './timers.js'
 import { keychainStorage, type KeychainModule, type KeychainPrompt } from './storage/keychain.js'
 
@@ -84,8 +85,7 @@ export function keychainBiometricKey<A, C>(
   })
   return {
     async create() {
-      const bytes = o.random(new Uint8Array(32))
-      await store.set('key', Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join(''))
+      await store.set('key', hex(o.random(new Uint8Array(32))))
     },
     async read() {
       invalidated = false
@@ -93,6 +93,58 @@ export function keychainBiometricKey<A, C>(
       return v === null || invalidated ? 'invalidated' : 'ok'
     },
     remove: () => store.remove('key'),
+  }
+}
+
+const hex = (bytes: Uint8Array) =>
+  Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')
+
+/**
+ * A `BiometricKey` in expo-secure-store: a random value stored with `requireAuthentication`
+ * (iOS `biometryCurrentSet`; Android a Keystore key that needs user authentication), in a
+ * keychain service of its own as the module's docs ask. expo-secure-store reads an item whose key
+ * the system invalidated after a biometric change as `null`: that (or a key never made) is
+ * `invalidated`.
+ */
+export function secureStoreBiometricKey(
+  store: SecureStoreModule,
+  o: {
+    random: (bytes: Uint8Array) => Uint8Array
+    /** Item name. Default `tessera-biometric-key`. */
+    key?: string
+    /** Keychain service of the key. Default `tessera-biometric`. */
+    keychainService?: string
+    promptMessage?: string
+  },
+): BiometricKey {
+  const name = o.key ?? 'tessera-biometric-key'
+  const auth = {
+    keychainService: o.keychainService ?? 'tessera-biometric',
+    keychainAccessible: store.WHEN_UNLOCKED_THIS_DEVICE_ONLY,
+    requireAuthentication: true,
+    ...(o.promptMessage !== undefined ? { authenticationPrompt: o.promptMessage } : {}),
+  }
+  return {
+    async create() {
+      await store.setItemAsync(name, hex(o.random(new Uint8Array(32))), auth)
+    },
+    async read() {
+      let v: string | null
+      try {
+        v = await store.getItemAsync(name, auth)
+      } catch (err) {
+        const cancelled = /cancel/i.test(messageOf(err))
+        throw new TesseraNativeError(
+          'biometric_failed',
+          cancelled ? 'the biometric prompt was cancelled' : 'biometric authentication failed',
+          { cause: err, reason: cancelled ? 'user_cancel' : (nativeCode(err) ?? 'unknown') },
+        )
+      }
+      return v === null ? 'invalidated' : 'ok'
+    },
+    async remove() {
+      await store.deleteItemAsync(name, auth)
+    },
   }
 }
 

@@ -44,6 +44,7 @@ export {
 export {
   createBiometricGate,
   keychainBiometricKey,
+  secureStoreBiometricKey,
   reactNativeBiometricsAuthenticator,
   type BiometricAuthenticator,
   type BiometricGate,

@@ -3,10 +3,12 @@ import {
   createBiometricGate,
   keychainBiometricKey,
   reactNativeBiometricsAuthenticator,
+  secureStoreBiometricKey,
   TesseraNativeError,
   type GateClient,
 } from '../src/index.js'
 import { FakeKeychain } from './stand-ins/keychain.js'
+import { FakeSecureStore } from './stand-ins/secure-store.js'
 import { FakeLocalAuthentication } from './stand-ins/platform.js'
 import { randomFillSync } from 'node:crypto'
 
@@ -192,6 +194,33 @@ describe('createBiometricGate', () => {
     expect([...keychain.items.keys()]).toEqual([])
     // Never silently reused: a new key is made only after a full sign-in.
     expect(await key.read()).toBe('invalidated')
+  })
+
+  it('APP-10 with expo-secure-store: a requireAuthentication key invalidated by an enrollment change ends the session', async () => {
+    const store = new FakeSecureStore()
+    const key = secureStoreBiometricKey(store, { random: (b) => randomFillSync(b) })
+    await key.create()
+    const item = store.data.get('tessera-biometric|tessera-biometric-key')!
+    expect(item).toMatchObject({ auth: true, accessible: store.WHEN_UNLOCKED_THIS_DEVICE_ONLY })
+    const client = new Client()
+    const clock = new ManualClock()
+    const gate = createBiometricGate({ client, key, clock })
+    store.prompt = 'cancel'
+    expect(await failure(gate.unlock())).toMatchObject({
+      code: 'biometric_failed',
+      reason: 'user_cancel',
+    })
+    expect(client.signOuts).toBe(0)
+    store.prompt = 'success'
+    await clock.advance(1000)
+    await gate.unlock()
+    expect(gate.getState().locked).toBe(false)
+    gate.lock()
+    store.enrollmentChanged()
+    expect(await failure(gate.unlock())).toMatchObject({ code: 'biometry_changed' })
+    expect(client.signOuts).toBe(1)
+    expect(client.unlocks).toBe(0)
+    expect(store.keys()).toEqual([])
   })
 
   it('APP-11 a cancelled prompt of the bound key fails closed and backs off', async () => {

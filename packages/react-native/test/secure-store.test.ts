@@ -57,6 +57,20 @@ describe('the expo-secure-store stand-in', () => {
     expect(await s.getItemAsync('k')).toBe('w')
   })
 
+  it('prompts for a requireAuthentication item and reads it as null once the enrollment changed', async () => {
+    const s = new FakeSecureStore()
+    await s.setItemAsync('bio', 'k', { requireAuthentication: true })
+    expect(await s.getItemAsync('bio')).toBe('k')
+    expect(s.prompts).toBe(1)
+    s.prompt = 'cancel'
+    await expect(s.getItemAsync('bio')).rejects.toMatchObject({
+      code: 'ERR_KEY_CHAIN',
+      message: 'User canceled the operation.',
+    })
+    s.enrollmentChanged()
+    expect(await s.relaunch().getItemAsync('bio')).toBeNull()
+  })
+
   it('dies after the given number of writes and keeps the data for the next launch', async () => {
     const s = new FakeSecureStore()
     s.killAfterWrites(1)

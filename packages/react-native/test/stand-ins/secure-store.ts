@@ -15,13 +15,23 @@
  * - `killAfterWrites(n)`: the app dies after n more successful writes; every later call rejects
  *   and never reaches the store, like calls of a process that is gone;
  * - `relaunch()`: a new process on the same device data (the keychain survives, and on iOS even an
- *   uninstall).
+ *   uninstall);
+ * - `requireAuthentication`: reading such an item prompts (`prompt`: 'success' | 'cancel'; iOS
+ *   errSecUserCanceled is ERR_KEY_CHAIN "User canceled the operation."); after
+ *   `enrollmentChanged()` the system has invalidated its key and the read resolves null, as the
+ *   module documents.
  */
 export class FakeSecureStore {
   readonly WHEN_UNLOCKED_THIS_DEVICE_ONLY = 6
   readonly AFTER_FIRST_UNLOCK = 0
   maxValueBytes = 2048
-  readonly data: Map<string, { value: string; accessible: number | undefined }>
+  readonly data: Map<
+    string,
+    { value: string; accessible: number | undefined; auth?: boolean; enrollment?: number }
+  >
+  prompt: 'success' | 'cancel' = 'success'
+  prompts = 0
+  enrollment = { n: 1 }
   readonly log: string[] = []
   #locked = false
   #corrupt = new Set<string>()
@@ -29,8 +39,12 @@ export class FakeSecureStore {
   #dead = false
   writes = 0
 
-  constructor(data = new Map<string, { value: string; accessible: number | undefined }>()) {
+  constructor(data: FakeSecureStore['data'] = new Map()) {
     this.data = data
+  }
+
+  enrollmentChanged(): void {
+    this.enrollment.n++
   }
 
   /** The same device after the app was killed and started again. */
@@ -38,6 +52,7 @@ export class FakeSecureStore {
     const next = new FakeSecureStore(this.data)
     next.maxValueBytes = this.maxValueBytes
     next.#corrupt = this.#corrupt
+    next.enrollment = this.enrollment
     return next
   }
 
@@ -88,6 +103,11 @@ export class FakeSecureStore {
     this.log.push(`get ${key}`)
     const item = this.data.get(id)
     if (!item) return null
+    if (item.auth) {
+      if (item.enrollment !== this.enrollment.n) return null
+      this.prompts++
+      if (this.prompt === 'cancel') throw coded('ERR_KEY_CHAIN', 'User canceled the operation.')
+    }
     if (this.#corrupt.has(id)) {
       throw coded(
         'ERR_DECRYPT',
@@ -100,7 +120,11 @@ export class FakeSecureStore {
   async setItemAsync(
     key: string,
     value: string,
-    options: { keychainService?: string; keychainAccessible?: number } = {},
+    options: {
+      keychainService?: string
+      keychainAccessible?: number
+      requireAuthentication?: boolean
+    } = {},
   ) {
     await tick()
     this.#alive()
@@ -125,7 +149,11 @@ export class FakeSecureStore {
     this.#writesLeft--
     const id = `${options.keychainService ?? ''}|${key}`
     this.#corrupt.delete(id)
-    this.data.set(id, { value, accessible: options.keychainAccessible })
+    this.data.set(id, {
+      value,
+      accessible: options.keychainAccessible,
+      ...(options.requireAuthentication ? { auth: true, enrollment: this.enrollment.n } : {}),
+    })
     this.writes++
     this.log.push(`set ${key}`)
   }
