@@ -280,6 +280,40 @@ describe('cold start, background, offline (APP-01, APP-04)', () => {
   })
 })
 
+describe('secure storage failures at start', () => {
+  it('APP-09 a stored session the store cannot decrypt: deleted, cleanly signed out, no crash and no loop', async () => {
+    const { device, app } = await signedIn()
+    app.client.dispose()
+    const chunk = device.keys().find((k) => /session\.[ab]\.1$/.test(k))!
+    device.corrupt(chunk)
+    const again = device.relaunch()
+    const next = launch(again)
+    const snap = await next.client.whenLoaded()
+    expect(snap.status).toBe('signed-out')
+    expect(snap.reason).toBe('initial')
+    expect(again.keys().filter((k) => k.includes('session'))).toEqual([])
+    expect(again.log.filter((l) => l.startsWith('delete'))).not.toEqual([])
+    const calls = again.log.length
+    await new Promise((r) => setTimeout(r, 200))
+    expect(again.log.length).toBe(calls)
+    next.client.dispose()
+  })
+
+  it('a store locked until the first unlock keeps the app loading, never signed-out, then loads the session', async () => {
+    const { device, app } = await signedIn()
+    app.client.dispose()
+    const locked = device.relaunch()
+    locked.lockUntilFirstUnlock()
+    const next = launch(locked)
+    await until(() => next.client.getSnapshot().error?.code === 'storage_unavailable', 'the error')
+    expect(next.client.getSnapshot().status).toBe('loading')
+    locked.unlock()
+    await until(() => next.client.getSnapshot().status === 'signed-in', 'the session to load')
+    expect(next.statuses).not.toContain('signed-out')
+    next.client.dispose()
+  })
+})
+
 describe('interrupted refresh (SDK-02)', () => {
   it('a killed app mid-refresh recovers on the next start through the grace window', async () => {
     const { device, app } = await signedIn()
