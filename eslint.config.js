@@ -9,6 +9,7 @@ export default tseslint.config(
       'coverage/**',
       'test-artifacts/**',
       '**/*.js',
+      '**/*.cjs',
       '!eslint.config.js',
       // Compiled by test/consumer in a fresh project against the packed tarballs, with its own
       // tsconfig (lib es2022, no DOM); not part of the repository's TypeScript projects.

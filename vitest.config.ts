@@ -25,6 +25,8 @@ export default defineConfig({
       'bench/test/**/*.test.{ts,tsx}',
       'test/**/*.test.{ts,tsx}',
     ],
+    // @tessera/react-native runs under Jest with React Native's preset (npm test -w).
+    exclude: ['**/node_modules/**', 'packages/react-native/**'],
     pool: 'forks',
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     testTimeout: 30_000,

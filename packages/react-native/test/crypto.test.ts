@@ -1,0 +1,156 @@
+import { createHash, generateKeyPairSync, randomFillSync, sign, type KeyObject } from 'node:crypto'
+import { createTesseraClient, TesseraClientError } from '@tessera/client'
+import { hermesCrypto, HERMES_CRYPTO_ALGS } from '../src/index.js'
+import { fakeExpoCrypto } from './helpers/tessera.js'
+
+const enc = (s: string) => new TextEncoder().encode(s)
+
+function keyFor(alg: string): {
+  privateKey: KeyObject
+  jwk: JsonWebKey
+  sign(data: Uint8Array): Uint8Array
+} {
+  const pair =
+    alg === 'ES256'
+      ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
+      : alg === 'ES384'
+        ? generateKeyPairSync('ec', { namedCurve: 'P-384' })
+        : alg === 'EdDSA'
+          ? generateKeyPairSync('ed25519')
+          : generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const hash = {
+    ES256: 'sha256',
+    ES384: 'sha384',
+    RS256: 'sha256',
+    RS384: 'sha384',
+    RS512: 'sha512',
+  }[alg]
+  return {
+    privateKey: pair.privateKey,
+    jwk: pair.publicKey.export({ format: 'jwk' }),
+    sign: (data) =>
+      new Uint8Array(
+        sign(alg === 'EdDSA' ? null : hash!, data, {
+          key: pair.privateKey,
+          ...(alg.startsWith('ES') ? { dsaEncoding: 'ieee-p1363' as const } : {}),
+        }),
+      ),
+  }
+}
+
+describe('hermesCrypto', () => {
+  const c = hermesCrypto(fakeExpoCrypto)
+
+  it('this test environment has no Web Crypto, as on Hermes: the client refuses to start without a provider', () => {
+    expect(globalThis.crypto).toBeUndefined()
+    expect(() =>
+      createTesseraClient({
+        issuer: 'https://auth.example.com',
+        clientId: 'a',
+        redirectUri: 'com.example.app:/cb',
+      }),
+    ).toThrow('no Web Crypto API on this platform')
+  })
+
+  it('SHA-256 matches a reference implementation', async () => {
+    for (const s of ['', 'abc', 'Zoë 東京 🚀'.repeat(100)]) {
+      const ours = Buffer.from(await c.sha256(enc(s))).toString('hex')
+      expect(ours).toBe(createHash('sha256').update(s).digest('hex'))
+    }
+  })
+
+  it('random bytes come from the injected CSPRNG, also past 65,536 bytes', () => {
+    const a = c.getRandomValues(new Uint8Array(100_000))
+    expect(a.slice(70_000, 70_100).some((v) => v !== 0)).toBe(true)
+    expect(a.slice(0, 100).some((v) => v !== 0)).toBe(true)
+  })
+
+  it.each(HERMES_CRYPTO_ALGS.filter((a) => a !== 'Ed25519'))(
+    'SDK-03 verifies %s signatures made by Node, and refuses tampered data, another key and garbage',
+    async (alg) => {
+      const k = keyFor(alg)
+      const other = keyFor(alg)
+      const data = enc('header.payload-' + alg)
+      const sig = k.sign(data)
+      expect(await c.verifySignature(alg, k.jwk, data, sig)).toBe(true)
+      expect(await c.verifySignature(alg, k.jwk, enc('header.payload-X'), sig)).toBe(false)
+      expect(await c.verifySignature(alg, other.jwk, data, sig)).toBe(false)
+      const flipped = sig.slice()
+      flipped[flipped.length - 1] = flipped[flipped.length - 1]! ^ 1
+      expect(await c.verifySignature(alg, k.jwk, data, flipped)).toBe(false)
+      expect(await c.verifySignature(alg, k.jwk, data, new Uint8Array(3))).toBe(false)
+    },
+  )
+
+  it('rejects an unsupported algorithm, a key of the wrong type and RSA keys under 2048 bits', async () => {
+    const es = keyFor('ES256')
+    await expect(c.verifySignature('none', es.jwk, enc('x'), new Uint8Array(0))).rejects.toThrow(
+      'unsupported signature algorithm none',
+    )
+    await expect(c.verifySignature('EdDSA', es.jwk, enc('x'), new Uint8Array(64))).rejects.toThrow(
+      'expected an Ed25519 key',
+    )
+    const small = generateKeyPairSync('rsa', { modulusLength: 1024 })
+    const jwk = small.publicKey.export({ format: 'jwk' }) as JsonWebKey
+    await expect(
+      c.verifySignature(
+        'RS256',
+        jwk,
+        enc('x'),
+        new Uint8Array(sign('sha256', enc('x'), small.privateKey)),
+      ),
+    ).rejects.toThrow('RSA keys under 2048 bits are not accepted')
+  })
+
+  describe('APP-14 a missing or half-polyfilled getRandomValues is a configuration error at start', () => {
+    const configuration = (f: () => unknown, message: string) => {
+      let err: unknown
+      try {
+        f()
+      } catch (e) {
+        err = e
+      }
+      expect(err).toBeInstanceOf(TesseraClientError)
+      expect(err).toMatchObject({ code: 'configuration' })
+      expect((err as Error).message).toContain(message)
+    }
+
+    it('no module at all', () => {
+      configuration(() => hermesCrypto(undefined), 'no secure random source on this platform')
+      configuration(
+        () => hermesCrypto({} as unknown as typeof fakeExpoCrypto),
+        'no secure random source on this platform',
+      )
+    })
+
+    it('a polyfill that returns the array untouched (zeros) or a new array', () => {
+      configuration(
+        () => hermesCrypto({ getRandomValues: (a: Uint8Array) => a }),
+        'does not fill the array it is given',
+      )
+      configuration(
+        () =>
+          hermesCrypto({
+            getRandomValues: (a: Uint8Array) => randomFillSync(new Uint8Array(a.length)),
+          }),
+        'does not fill the array it is given',
+      )
+    })
+
+    it('a polyfill that repeats itself, or throws', () => {
+      configuration(
+        () => hermesCrypto({ getRandomValues: (a: Uint8Array) => a.fill(7) }),
+        'does not fill the array it is given',
+      )
+      configuration(
+        () =>
+          hermesCrypto({
+            getRandomValues: () => {
+              throw new Error('Native module ExpoCrypto not found')
+            },
+          }),
+        'the secure random source failed',
+      )
+    })
+  })
+})

@@ -1,0 +1,35 @@
+/**
+ * Type test: the real modules' exported types satisfy the adapter interfaces, so a module whose
+ * API changes breaks this build instead of an app (checked by `tsc -p packages/react-native/test`).
+ */
+import NetInfo from '@react-native-community/netinfo'
+import * as ExpoCrypto from 'expo-crypto'
+import * as ExpoLinking from 'expo-linking'
+import * as LocalAuthentication from 'expo-local-authentication'
+import * as Network from 'expo-network'
+import * as SecureStore from 'expo-secure-store'
+import * as WebBrowser from 'expo-web-browser'
+import { AppState, Linking } from 'react-native'
+import * as Keychain from 'react-native-keychain'
+import type {
+  AppStateModule,
+  AuthSessionOpener,
+  BiometricAuthenticator,
+  ExpoCryptoModule,
+  ExpoNetworkModule,
+  KeychainModule,
+  LinkingModule,
+  NetInfoModule,
+  SecureStoreModule,
+} from '../../src/index.js'
+
+export const secureStore: SecureStoreModule = SecureStore
+export const keychain: KeychainModule<Keychain.ACCESSIBLE, Keychain.ACCESS_CONTROL> = Keychain
+export const expoCrypto: ExpoCryptoModule = ExpoCrypto
+export const localAuthentication: BiometricAuthenticator = LocalAuthentication
+export const webBrowser: AuthSessionOpener = WebBrowser
+export const netInfo: NetInfoModule = NetInfo
+export const expoNetwork: ExpoNetworkModule = Network
+export const appState: AppStateModule = AppState
+export const linking: LinkingModule = Linking
+export const expoLinking: LinkingModule = ExpoLinking
