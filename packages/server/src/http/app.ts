@@ -133,7 +133,8 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     bodyLimit: ctx.config.bodyLimit,
     // We read forwarded headers ourselves and only from configured proxies (TOK-09).
     trustProxy: false,
-    return503OnClosing: true,
+    // Requests during the drain are answered by the onRequest hook below.
+    return503OnClosing: false,
     // 800: an API's audience (up to 255 characters), URL-encoded, is an Admin API path parameter.
     routerOptions: { maxParamLength: 800 },
     // 16 KiB of headers at most: a 64 KiB Authorization header gets 431 before any crypto (JWT-15).
@@ -163,6 +164,20 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     }
   })
 
+  // Draining after close() (SIGTERM): requests already under way finish, and every response sent
+  // from then on closes its connection, so kept-alive clients reconnect (to another instance, or
+  // to this one restarted). A request that still arrives on an open connection gets the README's
+  // retryable 503 instead of Fastify's own (return503OnClosing), which is not an OAuth error.
+  let closing = false
+  app.addHook('preClose', (done) => {
+    closing = true
+    done()
+  })
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
+  })
+
   app.addHook('onRequest', async (req, reply) => {
     baseHeaders(reply)
     const origin = req.headers.origin
@@ -170,6 +185,12 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     if (origin && cors) {
       await corsHeaders(reply, origin, cors)
       reply.header('access-control-expose-headers', 'www-authenticate, retry-after, dpop-nonce')
+    }
+    if (closing) {
+      return sendOAuthError(
+        reply,
+        new TemporarilyUnavailable('the server is shutting down, retry', 1, 503, 'draining'),
+      )
     }
   })
 
