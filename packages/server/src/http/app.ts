@@ -14,6 +14,7 @@ import {
 } from '../oauth/errors.js'
 import { storeFailure } from '../store/store-failure.js'
 import { parseParams } from './form.js'
+import { StoreOutageLog } from './store-outage-log.js'
 
 /** Route modules: each registers the routes of one feature. */
 export type RouteModule = (app: FastifyInstance, ctx: ServerContext) => void
@@ -22,6 +23,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by routes whose errors render as an HTML page instead of JSON. */
     htmlErrors?: boolean
+  }
+  interface FastifyInstance {
+    /** Where requests report the database trouble they were answered 503 for (REL-16). */
+    storeOutage: StoreOutageLog
   }
 }
 
@@ -201,9 +206,21 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     done()
   })
 
+  const outage = new StoreOutageLog(ctx.log)
+  app.decorate('storeOutage', outage)
+  app.addHook('onClose', (_app, done) => {
+    outage.close()
+    done()
+  })
+
   app.setErrorHandler((err, req, reply) => {
     const oe = toOAuthError(err)
-    if (oe.status >= 500) {
+    // Database trouble is expected now and then and already answered 503 with Retry-After: one
+    // warning per burst, not a stack trace per request.
+    const failure = err instanceof OAuthError ? undefined : storeFailure(err)
+    if (failure) {
+      outage.report(failure, err, req.routeOptions.url)
+    } else if (oe.status >= 500) {
       req.log.error({ err, route: req.routeOptions.url }, 'request failed')
     } else if (oe.detail) {
       req.log.info(

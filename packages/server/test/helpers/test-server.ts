@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
+import type { Logger } from 'pino'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ApiConfig, ClientConfig } from '../../src/config/config.js'
@@ -90,6 +91,8 @@ export interface TestServerOptions {
   dir?: string
   /** Timers of the webhook dispatcher's loop (e.g. ones that never fire, to drive it by hand). */
   timers?: Timers
+  /** The server's logger (default: the configuration's, silent). */
+  logger?: Logger
 }
 
 /** A real Tessera server on 127.0.0.1 with an ephemeral port and a SQLite file in a temp dir. */
@@ -117,6 +120,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
     random: cryptoRandom,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.timers ? { timers: opts.timers } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
   })
   const url = await server.listen(port, '127.0.0.1')
   return {
