@@ -398,15 +398,24 @@ export async function stopChild(c: ChildServer): Promise<void> {
   clearTimeout(timer)
 }
 
-/** Runs `fixtures/hold-write-lock.ts`; resolves once the other process holds the write lock. */
+/**
+ * Runs `fixtures/hold-write-lock.ts`; resolves once the other process holds the write lock. It
+ * lets go after `ms`, or, with `'on-release'`, when `release()` is called (so the test knows for
+ * certain that the lock was still held up to that moment).
+ */
 export function holdWriteLock(
   dbFile: string,
-  ms: number,
-): Promise<{ released: Promise<void>; process: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', LOCK_FIXTURE, dbFile, String(ms)], {
+  ms: number | 'on-release',
+): Promise<{ released: Promise<void>; process: ChildProcess; release(): void }> {
+  const arg = ms === 'on-release' ? 'stdin' : String(ms)
+  const child = spawn(process.execPath, ['--import', 'tsx', LOCK_FIXTURE, dbFile, arg], {
     cwd: PACKAGE_DIR,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   })
+  const release = (): void => {
+    child.stdin.end('release\n')
+  }
+  if (ms !== 'on-release') child.stdin.end()
   let out = ''
   let err = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
@@ -420,7 +429,7 @@ export function holdWriteLock(
   return new Promise((resolve, reject) => {
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d
-      if (out.includes('locked')) resolve({ released, process: child })
+      if (out.includes('locked')) resolve({ released, process: child, release })
     })
     released.then(
       () => reject(new Error('lock holder exited before taking the lock')),
