@@ -214,6 +214,28 @@ export class InterleavingSqliteStore extends SqliteStore {
 
 // --- the stores the reliability tests run on --------------------------------------------------------
 
+/**
+ * SqliteStore as the server uses it, counting its compare-and-set outcomes and nothing else: no
+ * yielding, no reordering. A rotation that lost proves that several requests read the same
+ * generation before one of them committed (concurrent handlers meet in the group commit).
+ */
+export class CountingSqliteStore extends SqliteStore {
+  readonly cas = { rotateWon: 0, rotateLost: 0, graceWon: 0, graceLost: 0 }
+
+  override async rotateRefresh(id: string, expected: number, now: number): Promise<RotateResult> {
+    const r = await super.rotateRefresh(id, expected, now)
+    if (r.ok) this.cas.rotateWon++
+    else this.cas.rotateLost++
+    return r
+  }
+  override async useGrace(id: string, gen: number, max: number, now: number): Promise<boolean> {
+    const ok = await super.useGrace(id, gen, max, now)
+    if (ok) this.cas.graceWon++
+    else this.cas.graceLost++
+    return ok
+  }
+}
+
 /** Compare-and-set outcomes, counted by the instrumented stores to prove that requests contended. */
 export interface CasCounts {
   rotateWon: number
