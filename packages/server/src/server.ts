@@ -166,7 +166,14 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
 /** The store the configuration names: a SQLite file, or a PostgreSQL pool. */
 export function openStore(config: TesseraConfig): Promise<Store> {
   const db = config.database
-  if (db.driver === 'sqlite') return Promise.resolve(new SqliteStore({ file: db.file }))
+  if (db.driver === 'sqlite') {
+    return Promise.resolve(
+      new SqliteStore({
+        file: db.file,
+        ...(db.busyTimeoutMs !== undefined ? { busyTimeoutMs: db.busyTimeoutMs } : {}),
+      }),
+    )
+  }
   return Promise.resolve(
     new PostgresStore({
       url: db.url,

@@ -60,6 +60,17 @@ export interface ClientConfig {
 
 export type RefreshTokenDelivery = 'body' | 'cookie'
 
+/** SQLite, the embedded default: one file, one server process. */
+export interface SqliteConfig {
+  driver: 'sqlite'
+  /** Path of the database file. */
+  file: string
+  /** Milliseconds a write waits for another process's write lock (the admin CLI, a backup,
+   * `sqlite3`) before answering 503 with Retry-After. The wait is asynchronous: other requests
+   * are served meanwhile. Default 5000. */
+  busyTimeoutMs?: number
+}
+
 /** PostgreSQL, for several server instances sharing one database. */
 export interface PostgresConfig {
   driver: 'postgres'
@@ -157,7 +168,7 @@ export interface TesseraConfig {
   port: number
   /** Server secret (>= 32 bytes): keys refresh-token MACs, cookies and the signing-key encryption. */
   secret: Buffer
-  database: { driver: 'sqlite'; file: string } | PostgresConfig
+  database: SqliteConfig | PostgresConfig
   signingAlg: SigningAlg
   /** Seconds clients may cache the JWKS. Default 300. */
   jwksMaxAgeSeconds: number

@@ -100,7 +100,7 @@ export function loadConfigInput(opts: LoadConfigOptions = {}): LoadedConfigInput
   const input: ConfigInput = file ? readConfigFile(file) : {}
   const base = file ? dirname(file) : cwd
   if (input.database?.driver === 'sqlite' && typeof input.database.file === 'string') {
-    input.database = { driver: 'sqlite', file: absolute(base, input.database.file) }
+    input.database = { ...input.database, file: absolute(base, input.database.file) }
   }
 
   const set = (name: string): string | undefined => {
@@ -134,8 +134,11 @@ export function loadConfigInput(opts: LoadConfigOptions = {}): LoadedConfigInput
     const fromFile = input.database?.driver === 'postgres' ? input.database : {}
     input.database = { ...fromFile, driver: 'postgres', url: databaseUrl }
   }
-  if (sqliteFile !== undefined)
-    input.database = { driver: 'sqlite', file: absolute(cwd, sqliteFile) }
+  if (sqliteFile !== undefined) {
+    // The path replaces the file's; the file's other SQLite settings (busyTimeoutMs) stay.
+    const fromFile = input.database?.driver === 'sqlite' ? input.database : {}
+    input.database = { ...fromFile, driver: 'sqlite', file: absolute(cwd, sqliteFile) }
+  }
   const logLevel = set('TESSERA_LOG_LEVEL')
   if (logLevel !== undefined) input.logLevel = logLevel as TesseraConfig['logLevel']
   const trustProxy = set('TESSERA_TRUST_PROXY')

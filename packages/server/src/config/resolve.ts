@@ -10,6 +10,7 @@ import {
   type ClientConfig,
   type DpopConfig,
   type PostgresConfig,
+  type SqliteConfig,
   type TesseraConfig,
   type WebhookEndpointConfig,
 } from './config.js'
@@ -25,7 +26,7 @@ export interface ConfigInput {
   port?: number
   /** base64url (or any string of >= 32 characters); see TesseraConfig.secret. */
   secret?: string | Buffer
-  database?: { driver: 'sqlite'; file: string } | PostgresConfig
+  database?: SqliteConfig | PostgresConfig
   signingAlg?: SigningAlg
   jwksMaxAgeSeconds?: number
   idTokenTtlSeconds?: number
@@ -107,6 +108,14 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
   if (database.driver === 'sqlite') {
     if (typeof database.file !== 'string' || database.file === '') {
       throw new ConfigError('database.file', 'must be a path')
+    }
+    for (const key of Object.keys(database)) {
+      if (!['driver', 'file', 'busyTimeoutMs'].includes(key)) {
+        throw new ConfigError(`database.${key}`, 'is not a SQLite setting')
+      }
+    }
+    if (database.busyTimeoutMs !== undefined) {
+      int('database.busyTimeoutMs', database.busyTimeoutMs, 0, 600_000)
     }
   } else if (database.driver === 'postgres') {
     resolvePostgres(database)

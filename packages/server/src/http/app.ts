@@ -14,6 +14,7 @@ import {
 } from '../oauth/errors.js'
 import { storeFailure } from '../store/store-failure.js'
 import { parseParams } from './form.js'
+import { StoreOutageLog } from './store-outage-log.js'
 
 /** Route modules: each registers the routes of one feature. */
 export type RouteModule = (app: FastifyInstance, ctx: ServerContext) => void
@@ -22,6 +23,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** Set by routes whose errors render as an HTML page instead of JSON. */
     htmlErrors?: boolean
+  }
+  interface FastifyInstance {
+    /** Where requests report the database trouble they were answered 503 for (REL-16). */
+    storeOutage: StoreOutageLog
   }
 }
 
@@ -133,7 +138,8 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     bodyLimit: ctx.config.bodyLimit,
     // We read forwarded headers ourselves and only from configured proxies (TOK-09).
     trustProxy: false,
-    return503OnClosing: true,
+    // Requests during the drain are answered by the onRequest hook below.
+    return503OnClosing: false,
     // 800: an API's audience (up to 255 characters), URL-encoded, is an Admin API path parameter.
     routerOptions: { maxParamLength: 800 },
     // 16 KiB of headers at most: a 64 KiB Authorization header gets 431 before any crypto (JWT-15).
@@ -163,6 +169,20 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     }
   })
 
+  // Draining after close() (SIGTERM): requests already under way finish, and every response sent
+  // from then on closes its connection, so kept-alive clients reconnect (to another instance, or
+  // to this one restarted). A request that still arrives on an open connection gets the README's
+  // retryable 503 instead of Fastify's own (return503OnClosing), which is not an OAuth error.
+  let closing = false
+  app.addHook('preClose', (done) => {
+    closing = true
+    done()
+  })
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (closing) reply.header('connection', 'close')
+    done(null, payload)
+  })
+
   app.addHook('onRequest', async (req, reply) => {
     baseHeaders(reply)
     const origin = req.headers.origin
@@ -170,6 +190,12 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     if (origin && cors) {
       await corsHeaders(reply, origin, cors)
       reply.header('access-control-expose-headers', 'www-authenticate, retry-after, dpop-nonce')
+    }
+    if (closing) {
+      return sendOAuthError(
+        reply,
+        new TemporarilyUnavailable('the server is shutting down, retry', 1, 503, 'draining'),
+      )
     }
   })
 
@@ -180,9 +206,21 @@ export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyIns
     done()
   })
 
+  const outage = new StoreOutageLog(ctx.log)
+  app.decorate('storeOutage', outage)
+  app.addHook('onClose', (_app, done) => {
+    outage.close()
+    done()
+  })
+
   app.setErrorHandler((err, req, reply) => {
     const oe = toOAuthError(err)
-    if (oe.status >= 500) {
+    // Database trouble is expected now and then and already answered 503 with Retry-After: one
+    // warning per burst, not a stack trace per request.
+    const failure = err instanceof OAuthError ? undefined : storeFailure(err)
+    if (failure) {
+      outage.report(failure, err, req.routeOptions.url)
+    } else if (oe.status >= 500) {
       req.log.error({ err, route: req.routeOptions.url }, 'request failed')
     } else if (oe.detail) {
       req.log.info(

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
+import { storeFailure } from '../store/store-failure.js'
 
 /** `/healthz` (the process answers), `/readyz` (the store answers), `/metrics` (Prometheus). */
 export function healthRoutes(app: FastifyInstance, ctx: ServerContext): void {
@@ -11,7 +12,9 @@ export function healthRoutes(app: FastifyInstance, ctx: ServerContext): void {
       await ctx.store.ping()
       return reply.header('cache-control', 'no-store').send({ status: 'ready' })
     } catch (err) {
-      ctx.log.warn({ err }, 'store not ready')
+      const failure = storeFailure(err)
+      if (failure) app.storeOutage.report(failure, err, '/readyz')
+      else ctx.log.error({ err }, 'store not ready')
       return reply
         .code(503)
         .header('retry-after', '5')

@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely'
 import pg from 'pg'
 import { SqlStore, type Database } from './sql-store.js'
+import { atConnect } from './store-failure.js'
 
 export interface PostgresStoreOptions {
   /** `postgres://user:password@host:port/database`; parsed by `pg`, never logged. */
@@ -90,7 +91,19 @@ export class PostgresStore extends SqlStore {
     pool.on('connect', (client) => {
       client.on('error', lost)
     })
-    super(new Kysely<Database>({ dialect: new PostgresDialect({ pool }) }))
+    // Kysely acquires a connection per query or transaction; whatever fails there is the
+    // database being unavailable (REL-16), whatever its SQLSTATE: marked for the error mapping.
+    const acquiring = {
+      connect: async () => {
+        try {
+          return await pool.connect()
+        } catch (err) {
+          throw atConnect(err as Error)
+        }
+      },
+      end: () => pool.end(),
+    }
+    super(new Kysely<Database>({ dialect: new PostgresDialect({ pool: acquiring }) }))
     this.#counters = counters
     this.#pool = pool
     this.#maxAttempts = maxAttempts

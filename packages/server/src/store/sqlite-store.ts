@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import BetterSqlite3 from 'better-sqlite3'
-import { Kysely, SqliteDialect, sql, type SqliteDatabase, type SqliteStatement } from 'kysely'
+import { Kysely, sql, type SqliteDatabase, type SqliteStatement } from 'kysely'
 import { CommitBatcher } from './commit-batcher.js'
+import { retryBusy, SqliteBusyDialect, SYNC_BUSY_MS } from './sqlite-busy.js'
 import {
   SqlStore,
   toSession,
@@ -20,9 +21,10 @@ export interface SqliteStoreOptions {
   /** `FULL` (default) fsyncs every commit: a committed rotation survives power loss. `NORMAL`
    * survives process crashes only. */
   synchronous?: 'FULL' | 'NORMAL'
-  /** Milliseconds a write waits for another connection's write lock before failing with
-   * `SQLITE_BUSY` (answered as a retryable 503). better-sqlite3 waits synchronously, so the whole
-   * process stalls for up to this long. Default 5000. */
+  /** Milliseconds a write waits for another connection's write lock (another process: the admin
+   * CLI, a backup, `sqlite3`) before failing with `SQLITE_BUSY`, answered 503 with Retry-After.
+   * The wait is asynchronous: the server goes on answering other requests meanwhile (SQLite
+   * itself waits at most 2 ms at a time; see `SqliteBusyDialect`). Default 5000. */
   busyTimeoutMs?: number
 }
 
@@ -41,23 +43,31 @@ export class SqliteStore extends SqlStore {
     }
     if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true })
     const database = new BetterSqlite3(opts.file)
+    // Opening waits synchronously for the whole budget (nothing is served yet); afterwards SQLite
+    // waits at most SYNC_BUSY_MS at a time and the rest of the wait is asynchronous (REL-14).
+    database.pragma(`busy_timeout = ${busyTimeout}`)
     database.pragma('journal_mode = WAL')
     database.pragma(`synchronous = ${opts.synchronous ?? 'FULL'}`)
-    database.pragma(`busy_timeout = ${busyTimeout}`)
     database.pragma('foreign_keys = ON')
     // A 16 MiB page cache and memory-mapped reads: +13% refresh throughput in the benchmark.
     database.pragma('cache_size = -16000')
     database.pragma('mmap_size = 268435456')
+    database.pragma(`busy_timeout = ${Math.min(busyTimeout, SYNC_BUSY_MS)}`)
     super(
       new Kysely<Database>({
-        dialect: new SqliteDialect({ database: cachingStatements(database) }),
+        dialect: new SqliteBusyDialect(
+          { database: cachingStatements(database) },
+          database,
+          busyTimeout,
+        ),
       }),
     )
     this.file = opts.file
+    this.#busyTimeoutMs = busyTimeout
     this.#batcher = new CommitBatcher(this.db)
     if (opts.file !== ':memory:') {
       const reader = new BetterSqlite3(opts.file, { readonly: true })
-      reader.pragma(`busy_timeout = ${busyTimeout}`)
+      reader.pragma(`busy_timeout = ${Math.min(busyTimeout, SYNC_BUSY_MS)}`)
       reader.pragma('cache_size = -16000')
       reader.pragma('mmap_size = 268435456')
       this.#hot = {
@@ -70,6 +80,7 @@ export class SqliteStore extends SqlStore {
   }
 
   readonly #batcher: CommitBatcher<Database>
+  readonly #busyTimeoutMs: number
 
   /**
    * The two reads of every refresh (session and user) run as plain prepared statements: no Kysely
@@ -91,17 +102,21 @@ export class SqliteStore extends SqlStore {
     return h.inTransaction() ? h.reader : h.main
   }
 
+  // WAL readers do not wait for writers; only a checkpoint or WAL recovery by another process
+  // can make them busy for a moment, and that wait is asynchronous too.
   override async getSession(id: string): Promise<SessionRecord | undefined> {
-    const r = this.#fastReads()
-    if (!r) return super.getSession(id)
-    const row = r.session(id)
+    if (!this.#hot) return super.getSession(id)
+    const row = await retryBusy(performance.now() + this.#busyTimeoutMs, () =>
+      this.#fastReads()!.session(id),
+    )
     return row ? toSession(row) : undefined
   }
 
   protected override async readUser(id: string): Promise<UserRecord | undefined> {
-    const r = this.#fastReads()
-    if (!r) return super.readUser(id)
-    const row = r.user(id)
+    if (!this.#hot) return super.readUser(id)
+    const row = await retryBusy(performance.now() + this.#busyTimeoutMs, () =>
+      this.#fastReads()!.user(id),
+    )
     return row ? toUser(row) : undefined
   }
 

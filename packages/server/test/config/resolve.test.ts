@@ -186,3 +186,33 @@ describe('configuration is validated when it is built, naming the setting', () =
     expect(c.apis[0]).toMatchObject({ accessTokenTtlSeconds: 900, scopes: [], userClaims: [] })
   })
 })
+
+describe('REL-14 database.busyTimeoutMs (SQLite)', () => {
+  const sqlite = (extra: Record<string, unknown>): ConfigInput => ({
+    ...base,
+    database: { driver: 'sqlite', file: '/tmp/t.db', ...extra },
+  })
+
+  it('is accepted from 0 to 600000 and kept', () => {
+    expect(resolveConfig(sqlite({ busyTimeoutMs: 0 })).database).toStrictEqual({
+      driver: 'sqlite',
+      file: '/tmp/t.db',
+      busyTimeoutMs: 0,
+    })
+    expect(resolveConfig(sqlite({ busyTimeoutMs: 600_000 })).database).toMatchObject({
+      busyTimeoutMs: 600_000,
+    })
+  })
+
+  it.each([-1, 600_001, 1.5, '5000'])('%s is refused with the setting named', (v) => {
+    expect(errorOf(sqlite({ busyTimeoutMs: v }))).toStrictEqual({
+      setting: 'database.busyTimeoutMs',
+      message:
+        'invalid configuration: database.busyTimeoutMs: must be a whole number from 0 to 600000',
+    })
+  })
+
+  it('an unknown SQLite setting is refused', () => {
+    expect(errorOf(sqlite({ poolSize: 3 }))?.setting).toBe('database.poolSize')
+  })
+})

@@ -1,5 +1,6 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
+import type { Logger } from 'pino'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { ApiConfig, ClientConfig } from '../../src/config/config.js'
@@ -83,8 +84,10 @@ export interface TestServerOptions {
   clients?: ClientConfig[]
   apis?: ApiConfig[]
   hooks?: ServerHooks
-  /** Defaults to a FakeClock at 2026-01-01. */
-  clock?: FakeClock
+  /** Defaults to a FakeClock at 2026-01-01. `'production'`: the clock createTesseraServer builds
+   * when given none (a MonotonicClock over Date.now); `TestServer.clock` then reads it and cannot
+   * be moved (move Date.now instead). */
+  clock?: FakeClock | 'production'
   /** Use an existing store instead of a fresh SQLite file. */
   store?: Store
   /** Reuse this directory (e.g. to restart on the same database). */
@@ -93,13 +96,17 @@ export interface TestServerOptions {
   timers?: Timers
   /** Extra route modules, registered after Tessera's own. */
   routes?: RouteModule[]
+  /** The server's logger (default: the configuration's, silent). */
+  logger?: Logger
 }
 
 /** A real Tessera server on 127.0.0.1 with an ephemeral port and a SQLite file in a temp dir. */
 export async function startTestServer(opts: TestServerOptions = {}): Promise<TestServer> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'tessera-test-'))
   const dbFile = join(dir, 'tessera.db')
-  const clock = opts.clock ?? new FakeClock()
+  const production = opts.clock === 'production'
+  const clock =
+    opts.clock === 'production' ? new ServerClockView() : (opts.clock ?? new FakeClock())
   const store = opts.store ?? new SqliteStore({ file: dbFile, synchronous: 'NORMAL' })
   // The issuer is the listening URL, so discovery, `iss` and redirects all agree.
   const port = await freePort()
@@ -116,12 +123,14 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   const server = await createTesseraServer({
     config,
     store,
-    clock: clock,
+    ...(production ? {} : { clock }),
     random: cryptoRandom,
     ...(opts.hooks ? { hooks: opts.hooks } : {}),
     ...(opts.timers ? { timers: opts.timers } : {}),
     ...(opts.routes ? { routes: opts.routes } : {}),
+    ...(opts.logger ? { logger: opts.logger } : {}),
   })
+  if (clock instanceof ServerClockView) clock.server = server
   const url = await server.listen(port, '127.0.0.1')
   return {
     server,
@@ -140,6 +149,24 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
       await server.close()
       if (!opts.dir) rmSync(dir, { recursive: true, force: true })
     },
+  }
+}
+
+/** The clock of a server started with `clock: 'production'`, read through the server itself. */
+class ServerClockView extends FakeClock {
+  server: TesseraServer | undefined
+
+  override now(): number {
+    if (!this.server) throw new Error('the server is not built yet')
+    return this.server.ctx.clock.now()
+  }
+
+  override advance(): void {
+    throw new Error('the production clock follows Date.now; move that instead')
+  }
+
+  override set(): void {
+    throw new Error('the production clock follows Date.now; move that instead')
   }
 }
 

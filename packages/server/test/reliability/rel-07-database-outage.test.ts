@@ -209,23 +209,51 @@ describe('REL-07 database connection cut under load (PostgreSQL behind a TCP pro
 
   it('REL-07 backends terminated by the database (pg_terminate_backend): 503 for the requests caught, then served again without a restart', async () => {
     const admin = await adminClient()
+    const locker = await adminClient()
     try {
+      let inFlight = 0
       const run = await underLoad(async () => {
         // Twice, so requests are caught on connections the pool had just reopened, too.
         for (let i = 0; i < 2; i++) {
-          const { rows } = await admin.query<{ pid: number }>(
-            `select pg_terminate_backend(pid) as pid from pg_stat_activity
+          // Certain, not lucky, to catch a query in flight: rotations wait on a lock the test
+          // holds, and the backends are terminated once at least one of them waits there.
+          await locker.query('begin')
+          await locker.query(`lock table ${schema.name}.sessions in exclusive mode`)
+          const { rows: me } = await locker.query<{ pid: number }>('select pg_backend_pid() as pid')
+          const waiting = async () =>
+            (
+              await admin.query<{ pid: number }>(
+                `select pid from pg_stat_activity
+                  where $1 = any(pg_blocking_pids(pid)) and client_port = any($2::int[])`,
+                [me[0]!.pid, [...proxy.upstreamPorts]],
+              )
+            ).rows.length
+          const deadline = performance.now() + 10_000
+          while ((await waiting()) === 0) {
+            if (performance.now() > deadline) throw new Error('no rotation waited on the lock')
+            await sleep(10)
+          }
+          const { rows } = await admin.query<{ pid: number; blocked: boolean }>(
+            `select pg_terminate_backend(pid) as terminated, pid,
+                    $2 = any(pg_blocking_pids(pid)) as blocked
+               from pg_stat_activity
               where client_addr = '127.0.0.1' and client_port = any($1::int[])`,
-            [[...proxy.upstreamPorts]],
+            [[...proxy.upstreamPorts], me[0]!.pid],
           )
-          expect(rows.length).toBeGreaterThan(0)
+          const caught = rows.filter((r) => r.blocked).length
+          expect(caught).toBeGreaterThan(0)
+          inFlight += caught
+          await locker.query('rollback')
           await sleep(300)
         }
         await waitUntilReady()
         await sleep(300)
       })
+      // Every request whose query was cut off in flight was answered 503, none 500 (checked below).
+      expect(run.outcomes.filter((o) => o.status === 503).length).toBeGreaterThanOrEqual(inFlight)
       await checkAfterRecovery(run)
     } finally {
+      await locker.end()
       await admin.end()
     }
   })

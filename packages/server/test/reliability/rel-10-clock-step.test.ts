@@ -1,5 +1,5 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { FakeClock, MonotonicClock } from '../../src/lib/clock.js'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+import { MonotonicClock } from '../../src/lib/clock.js'
 import type { UserRecord } from '../../src/store/types.js'
 import { basicAuth, mintCode, postForm, codeForm } from '../helpers/grants.js'
 import {
@@ -16,21 +16,29 @@ import { refreshForm, sessionIdOf } from './support.js'
  * back. So an expiry the server has already reached is not undone, and no timeout (idle, absolute,
  * grace window, code and access-token lifetimes) gets longer because the wall clock went back.
  *
- * The wall clock here is a FakeClock the test steps; the server reads it through the production
- * MonotonicClock. Each scenario first lets the server observe the later time (any request does),
- * then steps the wall back: with a clock that followed the wall, every one of these tests fails.
+ * The server runs on the clock createTesseraServer builds itself when given none (the production
+ * default, checked to be a MonotonicClock); what the test steps is the wall clock under it,
+ * `Date.now`, replaced before the server is built. Each scenario first lets the server observe the
+ * later time (any request does), then steps the wall back: with a default clock that followed the
+ * wall, every one of these tests fails.
  */
 
-/** A wall clock the test can step, read by the server through the real MonotonicClock. */
-class SteppedWallClock extends FakeClock {
-  readonly #monotonic = new MonotonicClock(() => this.wall())
+/** The wall clock (`Date.now`) the test steps, and the server's clock as the server reads it. */
+class SteppedWall {
+  wall = Date.UTC(2026, 0, 1)
 
-  wall(): number {
-    return super.now()
+  install(): void {
+    vi.spyOn(Date, 'now').mockImplementation(() => this.wall)
   }
 
-  override now(): number {
-    return this.#monotonic.now()
+  /** Steps the wall clock by `ms` (negative: backwards). */
+  advance(ms: number): void {
+    this.wall += ms
+  }
+
+  /** The server's time. */
+  now(): number {
+    return t.clock.now()
   }
 }
 
@@ -39,12 +47,13 @@ const ABSOLUTE = 1_200
 const GRACE = 30
 
 let t: TestServer
-let clock: SteppedWallClock
+let clock: SteppedWall
 let alice: UserRecord
 beforeEach(async () => {
-  clock = new SteppedWallClock()
+  clock = new SteppedWall()
+  clock.install()
   t = await startTestServer({
-    clock,
+    clock: 'production',
     clients: defaultClients.map((c) =>
       c.id === 'web-app'
         ? {
@@ -56,10 +65,12 @@ beforeEach(async () => {
         : c,
     ),
   })
+  expect(t.server.ctx.clock).toBeInstanceOf(MonotonicClock)
   alice = await t.createUser('alice')
 })
 afterEach(async () => {
   await t.close()
+  vi.restoreAllMocks()
 })
 
 const S = 1000

@@ -214,6 +214,28 @@ export class InterleavingSqliteStore extends SqliteStore {
 
 // --- the stores the reliability tests run on --------------------------------------------------------
 
+/**
+ * SqliteStore as the server uses it, counting its compare-and-set outcomes and nothing else: no
+ * yielding, no reordering. A rotation that lost proves that several requests read the same
+ * generation before one of them committed (concurrent handlers meet in the group commit).
+ */
+export class CountingSqliteStore extends SqliteStore {
+  readonly cas = { rotateWon: 0, rotateLost: 0, graceWon: 0, graceLost: 0 }
+
+  override async rotateRefresh(id: string, expected: number, now: number): Promise<RotateResult> {
+    const r = await super.rotateRefresh(id, expected, now)
+    if (r.ok) this.cas.rotateWon++
+    else this.cas.rotateLost++
+    return r
+  }
+  override async useGrace(id: string, gen: number, max: number, now: number): Promise<boolean> {
+    const ok = await super.useGrace(id, gen, max, now)
+    if (ok) this.cas.graceWon++
+    else this.cas.graceLost++
+    return ok
+  }
+}
+
 /** Compare-and-set outcomes, counted by the instrumented stores to prove that requests contended. */
 export interface CasCounts {
   rotateWon: number
@@ -398,15 +420,24 @@ export async function stopChild(c: ChildServer): Promise<void> {
   clearTimeout(timer)
 }
 
-/** Runs `fixtures/hold-write-lock.ts`; resolves once the other process holds the write lock. */
+/**
+ * Runs `fixtures/hold-write-lock.ts`; resolves once the other process holds the write lock. It
+ * lets go after `ms`, or, with `'on-release'`, when `release()` is called (so the test knows for
+ * certain that the lock was still held up to that moment).
+ */
 export function holdWriteLock(
   dbFile: string,
-  ms: number,
-): Promise<{ released: Promise<void>; process: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', LOCK_FIXTURE, dbFile, String(ms)], {
+  ms: number | 'on-release',
+): Promise<{ released: Promise<void>; process: ChildProcess; release(): void }> {
+  const arg = ms === 'on-release' ? 'stdin' : String(ms)
+  const child = spawn(process.execPath, ['--import', 'tsx', LOCK_FIXTURE, dbFile, arg], {
     cwd: PACKAGE_DIR,
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['pipe', 'pipe', 'pipe'],
   })
+  const release = (): void => {
+    child.stdin.end('release\n')
+  }
+  if (ms !== 'on-release') child.stdin.end()
   let out = ''
   let err = ''
   child.stderr.setEncoding('utf8').on('data', (d: string) => (err += d))
@@ -420,7 +451,7 @@ export function holdWriteLock(
   return new Promise((resolve, reject) => {
     child.stdout.setEncoding('utf8').on('data', (d: string) => {
       out += d
-      if (out.includes('locked')) resolve({ released, process: child })
+      if (out.includes('locked')) resolve({ released, process: child, release })
     })
     released.then(
       () => reject(new Error('lock holder exited before taking the lock')),

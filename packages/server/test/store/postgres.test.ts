@@ -1,7 +1,9 @@
+import { randomBytes } from 'node:crypto'
 import { sql } from 'kysely'
+import type pg from 'pg'
 import { describe, expect, it } from 'vitest'
 import { PostgresStore } from '../../src/store/postgres-store.js'
-import { createTestSchema, PG_URL } from '../helpers/postgres.js'
+import { adminClient, createTestSchema, PG_URL } from '../helpers/postgres.js'
 import { runStoreConformance } from './conformance.js'
 import {
   apiRecord,
@@ -107,11 +109,61 @@ describe('PostgresStore migrations', () => {
   })
 })
 
+/**
+ * Pauses a store's own transaction right after one of its statements, until released: a trigger on
+ * the table waits for an advisory lock the test holds. The store runs its real SQL; the pause and
+ * the waits below are observed in PostgreSQL (pg_locks, pg_blocking_pids), never slept on.
+ */
+async function pauseAfter(
+  admin: pg.Client,
+  event: 'insert' | 'update' | 'delete',
+  table: string,
+): Promise<{ paused(): Promise<number>; release(): Promise<void> }> {
+  const key = randomBytes(4).readInt32BE(0)
+  await admin.query(`create or replace function pause_here() returns trigger language plpgsql as $$
+    begin perform pg_advisory_xact_lock(${key}); return null; end $$`)
+  await admin.query(
+    `create trigger pause_here after ${event} on ${table} for each statement execute function pause_here()`,
+  )
+  await admin.query('select pg_advisory_lock($1)', [key])
+  return {
+    /** Resolves to the backend pid of the transaction once it waits at the pause. */
+    async paused() {
+      for (;;) {
+        const { rows } = await admin.query<{ pid: number }>(
+          `select pid from pg_locks where locktype = 'advisory' and not granted
+             and ((classid::bigint << 32) | objid::bigint)::int = $1`,
+          [key],
+        )
+        if (rows[0]) return rows[0].pid
+        await new Promise((r) => setTimeout(r, 10))
+      }
+    },
+    async release() {
+      await admin.query('select pg_advisory_unlock($1)', [key])
+      await admin.query(`drop trigger pause_here on ${table}`)
+    },
+  }
+}
+
+/** Resolves once a backend other than `pid` waits for a lock `pid` holds. */
+async function blockedBy(admin: pg.Client, pid: number): Promise<void> {
+  for (;;) {
+    const { rows } = await admin.query<{ n: string }>(
+      'select count(*) as n from pg_stat_activity where $1 = any(pg_blocking_pids(pid))',
+      [pid],
+    )
+    if (Number(rows[0]!.n) > 0) return
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
+
 describe('PostgresStore: revoking a user while a code exchange is in flight', () => {
   it('the session the exchange creates is revoked too, not left active', async () => {
     const schema = await createTestSchema()
     const store = schema.store()
-    const other = await schema.admin()
+    const exchanging = schema.store()
+    const admin = await schema.admin()
     try {
       await store.migrate()
       const user = userRecord()
@@ -120,45 +172,26 @@ describe('PostgresStore: revoking a user while a code exchange is in flight', ()
       await store.createCode(code)
       const s = sessionRecord({ userId: user.id, browserSessionId: null })
 
-      // The exchange, as redeemCode does it, in its own transaction, not yet committed.
-      await other.query('begin')
-      await other.query(
-        'update authorization_codes set consumed_at = $1, session_id = $2 where code_hash = $3 and consumed_at is null',
-        [T0, s.id, code.codeHash],
-      )
-      await other.query(
-        `insert into sessions (id, user_id, client_id, browser_session_id, state, reason, ended_at,
-          scope, resources, auth_time, amr, created_at, last_active_at, expires_at, idle_seconds,
-          generation, rotated_at, grace_uses, grace_seconds, grace_max_uses, salt, user_agent, ip,
-          dpop_jkt)
-         values ($1, $2, $3, null, 'active', null, null, $4, $5, $6, $7, $6, $6, $8, $9, 0, $6, 0,
-          30, 10, $10, null, null, null)`,
-        [
-          s.id,
-          user.id,
-          s.clientId,
-          s.scope,
-          JSON.stringify(s.resources),
-          T0,
-          '["pwd"]',
-          FAR,
-          86_400,
-          s.salt,
-        ],
-      )
+      // The exchange, by the store's own redeemCode (another instance), paused after it created
+      // the session, not yet committed.
+      const pause = await pauseAfter(admin, 'insert', 'sessions')
+      const redeeming = exchanging.redeemCode(code.codeHash, T0, s)
+      const exchangePid = await pause.paused()
       const revoking = store.revokeUserSessions(user.id, {
         reason: 'admin',
         now: T0 + 10,
         event: (e) => eventRecord({ type: 'session_revoked', sessionId: e.id, userId: e.userId }),
       })
-      // The revocation waits for the exchange's lock on the code; let it get there, then commit.
-      await new Promise((r) => setTimeout(r, 300))
-      await other.query('commit')
+      // The revocation waits for the exchange's lock on the code; then the exchange commits.
+      await blockedBy(admin, exchangePid)
+      await pause.release()
+      expect((await redeeming).ok).toBe(true)
       const r = await revoking
       expect(r.endedSessionIds).toEqual([s.id])
       expect(await store.getSession(s.id)).toMatchObject({ state: 'revoked', reason: 'admin' })
     } finally {
-      await other.end()
+      await admin.end()
+      await exchanging.close()
       await store.close()
       await schema.drop()
     }
@@ -166,9 +199,10 @@ describe('PostgresStore: revoking a user while a code exchange is in flight', ()
 })
 
 /**
- * An API delete and a client write that names the API, at the same time on two connections: one
- * of them must refuse, whichever takes the API row first, so no client is left naming a deleted
- * API. The other connection holds its transaction open at the point our store's own would be.
+ * An API delete and a client write that names the API, at the same time on two store instances:
+ * one of them must refuse, whichever takes the API row first, so no client is left naming a
+ * deleted API. The first one is paused inside its own transaction (pauseAfter), the second is
+ * seen waiting for it in PostgreSQL before the first may go on.
  */
 describe('PostgresStore: API delete against a client write in flight', () => {
   const API = 'https://orders.example.test'
@@ -177,44 +211,45 @@ describe('PostgresStore: API delete against a client write in flight', () => {
   async function setup() {
     const schema = await createTestSchema()
     const store = schema.store()
+    const instance2 = schema.store()
     await store.migrate()
     for (const audience of [API, OTHER]) await store.upsertApi(apiRecord({ audience }))
     const client = clientRecord({ id: 'c-1', audiences: [OTHER] })
     expect((await store.writeClient({ create: client })).ok).toBe(true)
-    const other = await schema.admin()
+    const admin = await schema.admin()
     return {
       store,
+      instance2,
       client,
-      other,
+      admin,
       async cleanup() {
-        await other.end()
+        await admin.end()
+        await instance2.close()
         await store.close()
         await schema.drop()
       },
     }
   }
 
-  /** Resolves to 'pending' if `p` has not settled after `ms`. */
-  const within = <T>(p: Promise<T>, ms: number) =>
-    Promise.race([p, new Promise<'pending'>((r) => setTimeout(() => r('pending'), ms))])
-
   it('a client write that share-locked the API first: the delete waits, then sees the client and refuses', async () => {
     const t = await setup()
     try {
-      await t.other.query('begin')
-      // What writeClient does: share-lock the API rows it names, then write the client.
-      await t.other.query('select audience from apis where audience = $1 for share', [API])
-      const updated = { ...t.client, audiences: [OTHER, API] }
-      await t.other.query('update clients set data = $1 where id = $2', [
-        JSON.stringify(updated),
-        t.client.id,
-      ])
+      // writeClient writes the client, share-locks the API rows it names and records its event:
+      // paused after the event, all its locks held.
+      const pause = await pauseAfter(t.admin, 'insert', 'security_events')
+      const updated = { ...t.client, audiences: [OTHER, API], updatedAt: FAR + 9 }
+      const writing = t.instance2.writeClient(
+        { replace: updated },
+        { events: [eventRecord({ type: 'client_updated' })] },
+      )
+      const writerPid = await pause.paused()
       const deleting = t.store.writeApi({ delete: API }, [eventRecord({ type: 'api_deleted' })])
-      expect(await within(deleting, 300)).toBe('pending')
-      await t.other.query('commit')
+      await blockedBy(t.admin, writerPid)
+      await pause.release()
+      expect((await writing).ok).toBe(true)
       expect(await deleting).toStrictEqual({ ok: false, reason: 'in_use', clientIds: ['c-1'] })
       expect((await t.store.getApi(API))?.audience).toBe(API)
-      expect(await t.store.listEvents({})).toStrictEqual([])
+      expect(await t.store.listEvents({ type: 'api_deleted' })).toStrictEqual([])
     } finally {
       await t.cleanup()
     }
@@ -224,17 +259,31 @@ describe('PostgresStore: API delete against a client write in flight', () => {
     const t = await setup()
     try {
       // Hold the configured client's row, so the sync stops after writing the APIs.
-      await t.other.query('begin')
-      await t.other.query('select id from clients where id = $1 for update', [t.client.id])
+      await t.admin.query('begin')
+      await t.admin.query('select id from clients where id = $1 for update', [t.client.id])
+      const { rows } = await t.admin.query<{ pid: number }>('select pg_backend_pid() as pid')
+      const holder = rows[0]!.pid
       const configured = { ...t.client, audiences: [OTHER, API], updatedAt: FAR + 9 }
-      const syncing = t.store.syncConfiguration([apiRecord({ audience: API })], [configured])
-      expect(await within(syncing, 300)).toBe('pending')
-      // Another instance deletes the API, which it takes for an admin-managed one.
-      const deleting = t.store.writeApi({ delete: API })
-      expect(await within(deleting, 300)).toBe('pending')
-      await t.other.query('commit')
-      await syncing
-      expect(await deleting).toStrictEqual({ ok: false, reason: 'in_use', clientIds: ['c-1'] })
+      const syncing = t.instance2.syncConfiguration([apiRecord({ audience: API })], [configured])
+      const watch = await adminClient()
+      try {
+        // The sync waits on the client row, holding the API rows it wrote.
+        await blockedBy(watch, holder)
+        const { rows: waiting } = await watch.query<{ pid: number }>(
+          'select pid from pg_stat_activity where $1 = any(pg_blocking_pids(pid))',
+          [holder],
+        )
+        const syncPid = waiting[0]!.pid
+        // Another instance deletes the API, which it takes for an admin-managed one: it waits for
+        // the sync.
+        const deleting = t.store.writeApi({ delete: API })
+        await blockedBy(watch, syncPid)
+        await t.admin.query('commit')
+        await syncing
+        expect(await deleting).toStrictEqual({ ok: false, reason: 'in_use', clientIds: ['c-1'] })
+      } finally {
+        await watch.end()
+      }
       expect((await t.store.getApi(API))?.audience).toBe(API)
       expect((await t.store.getClient(t.client.id))?.audiences).toStrictEqual([OTHER, API])
     } finally {
@@ -245,15 +294,19 @@ describe('PostgresStore: API delete against a client write in flight', () => {
   it('an API delete first: the client write waits on the row, finds it gone and refuses', async () => {
     const t = await setup()
     try {
-      await t.other.query('begin')
-      await t.other.query('delete from apis where audience = $1', [API])
+      // writeApi deletes the API row, then records its event: paused after the delete.
+      const pause = await pauseAfter(t.admin, 'delete', 'apis')
+      const deleting = t.instance2.writeApi({ delete: API })
+      const deleterPid = await pause.paused()
       const writing = t.store.writeClient({
         replace: { ...t.client, audiences: [OTHER, API], updatedAt: FAR + 9 },
       })
-      expect(await within(writing, 300)).toBe('pending')
-      await t.other.query('commit')
+      await blockedBy(t.admin, deleterPid)
+      await pause.release()
+      expect((await deleting).ok).toBe(true)
       expect(await writing).toStrictEqual({ ok: false, reason: 'unknown_api', audiences: [API] })
       expect(await t.store.getClient(t.client.id)).toStrictEqual(t.client)
+      expect(await t.store.getApi(API)).toBeUndefined()
     } finally {
       await t.cleanup()
     }

@@ -24,7 +24,9 @@ import { newSecret, Receiver } from './receiver.js'
  * Webhooks across processes, on the real clock: server instances are child processes (the
  * reliability fixture) sharing one database, a SQLite file or a PostgreSQL schema, each with its
  * own dispatcher polling the outbox every second. Nothing here measures time; waits poll for an
- * outcome with a generous bound.
+ * outcome with a generous bound, and no sleep decides whether a race happens: the concurrent
+ * dispatch is observed in the database while the receiver holds the deliveries, and "no
+ * duplicate" is checked after every instance has stopped.
  */
 
 const SECRET = newSecret()
@@ -111,14 +113,38 @@ describe.each<Backend>(['sqlite', 'postgres'])(
     it('two instances deliver every event exactly once under normal operation', async () => {
       const db = await openDb(kind, 'two')
       const [a, b] = [await child(db), await child(db)]
-      // The receiver is slow, so both dispatchers have deliveries in flight at the same time.
-      rx.answer = () => ({ status: 204, delayMs: 50 })
+      // The receiver holds every delivery until both dispatchers are seen holding leases at the
+      // same time (their lease owners in the database): the race is observed, not hoped for.
+      let open!: () => void
+      rx.gate = new Promise<void>((r) => (open = r))
       const ids: string[] = []
       for (let i = 0; i < 20; i++) ids.push(await signInAndRevoke(i % 2 === 0 ? a : b))
+      const owners = new Set<string>()
+      try {
+        await until('deliveries in flight from both instances at once', async () => {
+          const leased = (await reader.listWebhookDeliveries({})).filter(
+            (d) => d.leaseOwner !== null,
+          )
+          owners.clear()
+          for (const d of leased) owners.add(d.leaseOwner!)
+          return owners.size === 2
+        })
+      } finally {
+        rx.gate = undefined
+        open()
+      }
 
       await until('every event', () => new Set(rx.ids()).size === ids.length)
-      // Two more poll intervals of both instances: a duplicate would show up now.
-      await new Promise((r) => setTimeout(r, 2500))
+      await until('every delivery settled', async () => {
+        const [messages, deliveries] = await Promise.all([
+          reader.listWebhookMessages(),
+          reader.listWebhookDeliveries({}),
+        ])
+        return messages.length === 0 && deliveries.length === 0
+      })
+      // Both instances stopped (a graceful stop hands back what is in flight): nothing is left
+      // that could still send, so a duplicate would be in the receiver by now.
+      for (const c of children.splice(0)) await stopChild(c)
       expect(rx.ids().sort()).toStrictEqual([...ids].sort())
       for (const r of rx.received) {
         expect((await verifyWebhook(r.body, r.headers, { secret: SECRET })).id).toBe(r.id)
@@ -149,7 +175,9 @@ describe.each<Backend>(['sqlite', 'postgres'])(
       await rx.up()
       await child(db, port)
       await until('the event after the restart', () => rx.received.length > 0)
-      await new Promise((r) => setTimeout(r, 1500))
+      await until('the delivery settled', async () => (await outbox()).length === 0)
+      // Stopped: nothing is left that could still send, so a duplicate would be here by now.
+      for (const c of children.splice(0)) await stopChild(c)
       expect(rx.ids()).toStrictEqual([id])
       const got = await verifyWebhook(rx.received[0]!.body, rx.received[0]!.headers, {
         secret: SECRET,

@@ -25,6 +25,8 @@ export type Answer =
 export class Receiver {
   readonly received: Received[] = []
   answer: (r: Received) => Answer = () => 204
+  /** While set, every request is held (recorded, not answered) until the promise settles. */
+  gate: Promise<void> | undefined
   #server: Server | undefined
   #port = 0
 
@@ -79,6 +81,7 @@ export class Receiver {
       n: this.received.length + 1,
     }
     this.received.push(r)
+    if (this.gate) await this.gate
     const a = this.answer(r)
     if (a === 'hang') return
     const { status, headers: extra = {}, delayMs = 0 } = typeof a === 'number' ? { status: a } : a
