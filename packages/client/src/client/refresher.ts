@@ -7,7 +7,13 @@ import type { StoredSession } from '../session/stored-session.js'
 import type { BackoffState } from './backoff-state.js'
 import type { DiagnosticsHub } from './diagnostics-hub.js'
 import type { Environment } from './environment.js'
-import { invalidGrantCode, mergeTokens, shouldWarm, signedOutReason } from './refresh-decisions.js'
+import {
+  invalidGrantCode,
+  mergeTokens,
+  retryLostResponse,
+  shouldWarm,
+  signedOutReason,
+} from './refresh-decisions.js'
 import { cookieMismatch, type ServerConnection } from './server.js'
 import type { SessionHolder } from './session-holder.js'
 import type { TokenCache } from './token-cache.js'
@@ -165,6 +171,9 @@ export class Refresher {
       throw new TesseraClientError('session_expired', 'the session has ended')
     }
     const afterInterruption = s.refreshStartedAt !== null
+    /** The server may have rotated the token presented (SDK-02): an interrupted refresh, or a
+     * lost response in this call. */
+    let mayHaveRotated = afterInterruption
     // Written before the request leaves, with the token being presented: if this context dies
     // before the answer is stored, the next start knows to retry at once (SDK-02).
     const marked: StoredSession = {
@@ -191,13 +200,29 @@ export class Refresher {
     form.set('client_id', env.clientId)
     if (audience !== env.issuer) form.set('resource', audience)
     if (scope !== undefined) form.set('scope', scope)
-    let r: TokenResult
-    try {
-      r = await tokenRequest(env.http, meta.token_endpoint, form, { cookie: env.cookie })
-    } catch (err) {
-      const e = asClientError(err)
-      end(false, e.code)
-      throw e
+    let r: TokenResult | undefined
+    for (let attempt = 0; r === undefined; attempt++) {
+      try {
+        r = await tokenRequest(env.http, meta.token_endpoint, form, { cookie: env.cookie })
+      } catch (err) {
+        const e = asClientError(err)
+        const retry =
+          epoch === holder.epoch &&
+          retryLostResponse({
+            code: e.code,
+            attempt,
+            refreshStartedAt: marked.refreshStartedAt,
+            now: env.clock.now(),
+          })
+        if (!retry) {
+          end(false, e.code)
+          throw e
+        }
+        // The request may have reached the server, which then rotated the token (SDK-08,
+        // APP-02): present the same token again at once, while the grace window is open.
+        mayHaveRotated = true
+        events.emit({ type: 'retry_scheduled', inMs: 0, errorCode: e.code })
+      }
     }
     if (epoch !== holder.epoch)
       throw new TesseraClientError('aborted', 'the session ended during the refresh')
@@ -207,7 +232,7 @@ export class Refresher {
         const code = invalidGrantCode({
           refreshExpiresAt: s.refreshExpiresAt,
           nowServer: env.time.now(),
-          afterInterruption,
+          afterInterruption: mayHaveRotated,
         })
         e = new TesseraClientError(code, 'the server no longer accepts the session', {
           oauthError: r.error,

@@ -275,7 +275,32 @@ describe('fetch', () => {
 })
 
 describe('lost responses and interrupted refreshes (SDK-02)', () => {
-  it('SDK-02 a refresh whose response is lost keeps the session (offline) and its retry converges on the server’s current token', async () => {
+  it('SDK-08 APP-02 a refresh whose response is lost (the server rotated) is retried once with the same token inside the grace window: that very getToken resolves, with exactly one extra request', async () => {
+    const counting = new CountingFetch()
+    const { client, storage } = clientFor(s, { counting, autoRefresh: false })
+    await signIn(s, client)
+    const rt0 = (await storedSession(storage)).refreshToken
+    let lost = 0
+    // The request reaches the server, which answers; the answer is dropped at the transport.
+    counting.afterToken = (c) =>
+      c.grantType === 'refresh_token' && lost++ === 0 ? 'lose' : undefined
+    const token = await client.getToken({ audience: API_A })
+    expect(decodeJwt(token).aud).toBe(API_A)
+    expect(lost).toBe(2)
+    expect(counting.refreshes().map((c) => c.refreshToken)).toEqual([rt0, rt0])
+    // The first request rotated; the retry took the grace path and got the current token.
+    expect(await sessionRow(rt0)).toMatchObject({ generation: 1, graceUses: 1, state: 'active' })
+    const rec = await storedSession(storage)
+    expect(rec.refreshStartedAt).toBeNull()
+    expect(rec.refreshToken).not.toBe(rt0)
+    expect(client.getSnapshot()).toMatchObject({ status: 'signed-in', error: null })
+    // The session lives on: the successor refreshes normally.
+    expect(decodeJwt(await client.getToken({ audience: API_B })).aud).toBe(API_B)
+    expect(counting.refreshes().map((c) => c.refreshToken)).toEqual([rt0, rt0, rec.refreshToken])
+    client.dispose()
+  })
+
+  it('SDK-02 a refresh whose response and in-call retry are both lost keeps the session (offline) and the backoff retry converges on the server’s current token', async () => {
     const clock = new ShiftedClock()
     const counting = new CountingFetch()
     const { client, storage } = clientFor(s, {
@@ -302,13 +327,13 @@ describe('lost responses and interrupted refreshes (SDK-02)', () => {
     await expect.poll(() => client.getSnapshot().status, { timeout: 5000 }).toBe('signed-in')
     const row = await sessionRow(rt0)
     expect(row.generation).toBe(1)
-    expect(row.graceUses).toBe(1)
+    expect(row.graceUses).toBe(2)
     expect(row.state).toBe('active')
     const after = await storedSession(storage)
     expect(after.refreshStartedAt).toBeNull()
     expect(after.refreshToken).not.toBe(rt0)
-    // Both requests presented the same token.
-    expect(counting.refreshes().map((c) => c.refreshToken)).toEqual([rt0, rt0])
+    // Every request (the lost one, the in-call retry, the backoff retry) presented the same token.
+    expect(counting.refreshes().map((c) => c.refreshToken)).toEqual([rt0, rt0, rt0])
     client.dispose()
   })
 
