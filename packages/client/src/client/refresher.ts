@@ -241,11 +241,10 @@ export class Refresher {
       } else {
         // Refused before anything changed at the server: the token presented is still current.
         await holder.store({ ...marked, refreshStartedAt: null, refreshKey: null }, epoch)
-        e = new TesseraClientError(
-          'request_rejected',
-          `the server refused the refresh: ${r.error.slice(0, 64)}`,
-          { oauthError: r.error, status: r.status },
-        )
+        e = new TesseraClientError('request_rejected', refusalMessage(env, r.error, audience), {
+          oauthError: r.error,
+          status: r.status,
+        })
       }
       end(false, e.code)
       throw e
@@ -340,6 +339,28 @@ export class Refresher {
     } else if (holder.session) holder.markHealthy()
     throw e
   }
+}
+
+/**
+ * The message of a refresh the server refused with an OAuth error other than `invalid_grant`.
+ * `invalid_target` names the audience, and whether it is missing from the client's `apis` (so
+ * sign-in never asked for it) or listed there and refused by the server.
+ */
+export function refusalMessage(env: Environment, error: string, audience: string): string {
+  const code = error.slice(0, 64)
+  if (code !== 'invalid_target') return `the server refused the refresh: ${code}`
+  const aud = JSON.stringify(audience.slice(0, 200))
+  if (audience !== env.issuer && !env.apis.some((a) => a.audience === audience)) {
+    return (
+      `the server refused a token for audience ${aud} (invalid_target): ` +
+      `it is missing from this client's apis; add { baseUrl, audience: ${aud} } to apis`
+    )
+  }
+  return (
+    `the server refused a token for audience ${aud} (invalid_target): it is in this ` +
+    `client's apis, but the server does not allow client ${JSON.stringify(env.clientId)} ` +
+    `tokens for it; allow the API for the client at the server`
+  )
 }
 
 /** The `sid` of a JWT access token, read without verification (it came from the token endpoint). */

@@ -1,5 +1,6 @@
 import { asClientError, TesseraClientError, type TesseraClientErrorCode } from '../errors.js'
 import type { IdTokenClaims } from '../oauth/id-token.js'
+import { issuerMismatch } from '../oauth/metadata.js'
 import { createPkce, randomToken } from '../oauth/pkce.js'
 import { tokenRequest } from '../oauth/token-endpoint.js'
 import type { SignInTransaction, StoredSession, StoredToken } from '../session/stored-session.js'
@@ -205,7 +206,10 @@ export class SignInFlow {
     const meta = await server.metadata()
     const iss = p.get('iss')
     if (iss !== null && iss !== env.issuer) {
-      throw new TesseraClientError('iss_mismatch', 'the callback iss is not the issuer (RFC 9207)')
+      throw new TesseraClientError(
+        'iss_mismatch',
+        `${issuerMismatch('the callback iss', iss, env.issuer)} (RFC 9207)`,
+      )
     }
     if (iss === null && meta.authorization_response_iss_parameter_supported === true) {
       throw new TesseraClientError(

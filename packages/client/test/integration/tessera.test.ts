@@ -11,6 +11,7 @@ import { postForm } from '../../../server/test/helpers/grants.js'
 import {
   memoryStorage,
   TesseraClientError,
+  type DiagnosticEvent,
   type Lifecycle,
   type LifecycleEvent,
 } from '../../src/index.js'
@@ -138,8 +139,48 @@ describe('sign-in against Tessera', () => {
     const err = await rejection(client.signIn())
     expect(err.code).toBe('iss_mismatch')
     expect(err.message).toBe(
-      'the metadata issuer is not the configured issuer (RFC 8414 section 3.3)',
+      `the metadata issuer is "${s.t.url}", but the configured issuer is "${s.t.url.replace('127.0.0.1', 'localhost')}"; configure the issuer exactly as the server states it (RFC 8414 section 3.3)`,
     )
+    client.dispose()
+  })
+
+  it('SDK-07 an issuer configured with a trailing slash is iss_mismatch naming both issuers and the slash', async () => {
+    const { client } = clientFor(s, { issuer: s.t.url + '/' })
+    const err = await rejection(client.signIn())
+    expect(err.code).toBe('iss_mismatch')
+    expect(err.message).toBe(
+      `the metadata issuer is "${s.t.url}", but the configured issuer is "${s.t.url}/": they differ only by a trailing slash; configure the issuer exactly as the server states it (RFC 8414 section 3.3)`,
+    )
+    client.dispose()
+  })
+
+  it('discovery answering 404 (a typo in the issuer path) is a configuration error naming the URL, not a transient one retried as offline', async () => {
+    const counting = new CountingFetch()
+    const storage = memoryStorage()
+    const good = clientFor(s, { storage, autoRefresh: false })
+    await signIn(s, good.client)
+    good.client.dispose()
+    const events: DiagnosticEvent[] = []
+    const { client } = clientFor(s, {
+      issuer: s.t.url + '/tenant',
+      storage,
+      counting,
+      autoRefresh: false,
+      onDiagnostic: (e) => events.push(e),
+    })
+    const url = `${s.t.url}/tenant/.well-known/openid-configuration`
+    const message = `discovery: ${url} answered 404; check the issuer option (the metadata must be served at {issuer}/.well-known/openid-configuration)`
+    const err = await rejection(client.signIn())
+    expect(err).toMatchObject({ code: 'configuration', status: 404, message })
+    expect(err.transient).toBe(false)
+    // The stored session needs a refresh: that discovery fails the same way, and the session
+    // is neither offline nor scheduled for a retry.
+    const again = await rejection(client.getToken({ audience: API_A }))
+    expect(again).toMatchObject({ code: 'configuration', message })
+    expect(client.getSnapshot()).toMatchObject({ status: 'signed-in', isSignedIn: true })
+    expect(events.filter((e) => e.type === 'retry_scheduled')).toEqual([])
+    expect(counting.tokenCalls).toHaveLength(0)
+    expect(counting.urls.filter((u) => u.endsWith('openid-configuration'))).toHaveLength(2)
     client.dispose()
   })
 })
@@ -270,6 +311,43 @@ describe('fetch', () => {
     } finally {
       s.api.rejectAll = false
     }
+    client.dispose()
+  })
+})
+
+describe('invalid_target names the audience and where it is missing', () => {
+  it('an audience missing from the client’s apis: the message says so and names it; the session is kept', async () => {
+    const { client, storage } = clientFor(s, { autoRefresh: false })
+    await signIn(s, client)
+    const rt0 = (await storedSession(storage)).refreshToken
+    const err = await rejection(client.getToken({ audience: 'https://unknown.example.test' }))
+    expect(err).toMatchObject({ code: 'request_rejected', oauthError: 'invalid_target' })
+    expect(err.message).toBe(
+      'the server refused a token for audience "https://unknown.example.test" (invalid_target): it is missing from this client\'s apis; add { baseUrl, audience: "https://unknown.example.test" } to apis',
+    )
+    expect(client.getSnapshot().status).toBe('signed-in')
+    expect((await storedSession(storage)).refreshToken).toBe(rt0)
+    client.dispose()
+  })
+
+  it('an audience in the client’s apis that the server refuses: the message says the server refused it', async () => {
+    const storage = memoryStorage()
+    const first = clientFor(s, { storage, autoRefresh: false })
+    await signIn(s, first.client)
+    first.client.dispose()
+    // The app's configuration gained an API the server does not allow for this client.
+    const extra = 'https://reports.example.test'
+    const { client } = clientFor(s, {
+      storage,
+      autoRefresh: false,
+      apis: [{ baseUrl: extra, audience: extra }],
+    })
+    const err = await rejection(client.getToken({ audience: extra }))
+    expect(err).toMatchObject({ code: 'request_rejected', oauthError: 'invalid_target' })
+    expect(err.message).toBe(
+      'the server refused a token for audience "https://reports.example.test" (invalid_target): it is in this client\'s apis, but the server does not allow client "web-app" tokens for it; allow the API for the client at the server',
+    )
+    expect(client.getSnapshot().status).toBe('signed-in')
     client.dispose()
   })
 })

@@ -65,7 +65,8 @@ const forged: {
     name: 'wrong iss',
     callback: (cb) => cb.searchParams.set('iss', 'https://evil.example.test'),
     code: 'iss_mismatch',
-    message: 'the callback iss is not the issuer (RFC 9207)',
+    message:
+      'the callback iss is "https://evil.example.test", but the configured issuer is "https://auth.example.test"; configure the issuer exactly as the server states it (RFC 9207)',
   },
   {
     name: 'missing iss while the server advertises it',
@@ -265,7 +266,9 @@ describe('SDK-07 metadata issuer', () => {
         redirectUri: REDIRECT,
         metadata: p.metadata() as never,
       }),
-    ).toThrow(/the metadata issuer is not the configured issuer/)
+    ).toThrow(
+      'the metadata issuer is "https://auth.example.test", but the configured issuer is "https://auth.example.test/other"; configure the issuer exactly as the server states it (RFC 8414 section 3.3)',
+    )
   })
 
   it('configuration is validated when the client is built', () => {
