@@ -1,6 +1,7 @@
 import { TesseraClientError } from '../errors.js'
 import type { FetchLike, HttpContext } from '../http/http.js'
 import { systemClock, type Clock } from '../lib/clock.js'
+import { checkUrlSupport } from '../lib/platform.js'
 import { ServerTime } from '../lib/server-time.js'
 import { memoryStorage, type TesseraStorage } from '../storage/storage.js'
 import { localTabSync, type TabSync } from '../tabs/tab-sync.js'
@@ -34,6 +35,7 @@ export interface Environment {
 
 /** Checks the options and the platform, and fills in defaults. Throws `configuration` errors. */
 export function createEnvironment(options: TesseraClientOptions): Environment {
+  checkUrlSupport()
   const apis = validateOptions(options)
   const clock = options.clock ?? systemClock
   const f = options.fetch ?? globalThis.fetch

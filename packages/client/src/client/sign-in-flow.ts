@@ -69,11 +69,12 @@ export class SignInFlow {
 
   async signIn(o: SignInOptions = {}): Promise<URL> {
     const { env, holder, server } = this.#d
-    const meta = await server.metadata()
+    // Crypto first: a missing or half-done provider fails here, before anything is stored.
     const crypto = server.crypto()
-    const { verifier, challenge } = await createPkce(crypto)
     const state = randomToken(crypto)
     const nonce = randomToken(crypto)
+    const { verifier, challenge } = await createPkce(crypto)
+    const meta = await server.metadata()
     const scopes = new Set((env.options.scope ?? DEFAULT_SCOPE).split(' ').filter((s) => s !== ''))
     for (const api of env.apis) {
       for (const s of (api.scope ?? '').split(' ')) if (s !== '') scopes.add(s)
