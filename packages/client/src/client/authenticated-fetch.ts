@@ -1,3 +1,4 @@
+import type { FetchInit, FetchInput, FetchResponse } from '../platform-types.js'
 import type { FetchLike } from '../http/http.js'
 import type { DiagnosticsHub } from './diagnostics-hub.js'
 import { apiForUrl, type ResolvedApi } from './options.js'
@@ -17,7 +18,7 @@ export interface AuthenticatedFetchDeps {
  */
 export function authenticatedFetch(
   d: AuthenticatedFetchDeps,
-): (input: Request | string | URL, init?: RequestInit) => Promise<Response> {
+): (input: FetchInput, init?: FetchInit) => Promise<FetchResponse> {
   return async (input, init) => {
     const request = new Request(input, init)
     const api = apiForUrl(d.apis, request.url)

@@ -1,3 +1,4 @@
+import type { PlatformURL } from '../platform-types.js'
 import { asClientError, TesseraClientError, type TesseraClientErrorCode } from '../errors.js'
 import type { IdTokenClaims } from '../oauth/id-token.js'
 import { issuerMismatch } from '../oauth/metadata.js'
@@ -67,7 +68,7 @@ export class SignInFlow {
     this.#d = deps
   }
 
-  async signIn(o: SignInOptions = {}): Promise<URL> {
+  async signIn(o: SignInOptions = {}): Promise<PlatformURL> {
     const { env, holder, server } = this.#d
     // Crypto first: a missing or half-done provider fails here, before anything is stored.
     const crypto = server.crypto()
@@ -148,10 +149,10 @@ export class SignInFlow {
     return result
   }
 
-  isRedirectCallback(url: string | URL): boolean {
+  isRedirectCallback(url: string | PlatformURL): boolean {
     let u: URL
     try {
-      u = new URL(url)
+      u = new URL(String(url))
     } catch {
       return false
     }
@@ -164,13 +165,13 @@ export class SignInFlow {
     )
   }
 
-  async handleRedirectCallback(url?: string | URL): Promise<CallbackResult> {
+  async handleRedirectCallback(url?: string | PlatformURL): Promise<CallbackResult> {
     const { env, events, holder } = this.#d
     const href = url ?? env.options.currentUrl?.()
     if (href === undefined) throw new TesseraClientError('configuration', 'no callback URL given')
     if (!holder.session) holder.setStatus('pending', { error: null })
     try {
-      return await this.#complete(new URL(href))
+      return await this.#complete(new URL(String(href)))
     } catch (err) {
       const e = asClientError(err)
       events.emit({ type: 'error', operation: 'sign_in', code: e.code })

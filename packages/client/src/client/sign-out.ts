@@ -1,3 +1,4 @@
+import type { PlatformURL } from '../platform-types.js'
 import { revokeRefreshToken } from '../oauth/token-endpoint.js'
 import type { ServerMetadata } from '../oauth/metadata.js'
 import type { SignedOutReason } from '../session/session-state.js'
@@ -40,7 +41,7 @@ export class SignOutFlow {
   }
 
   /** Local first, then revocation (RFC 7009) and the end-session URL (RP-Initiated Logout). */
-  async signOut(o: SignOutOptions = {}): Promise<{ endSessionUrl: URL | undefined }> {
+  async signOut(o: SignOutOptions = {}): Promise<{ endSessionUrl: PlatformURL | undefined }> {
     const { env, events, holder } = this.#d
     const s = holder.session
     await this.endLocally('sign_out', { clearStorage: true, broadcast: true, capture: false })

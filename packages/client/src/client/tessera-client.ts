@@ -1,3 +1,4 @@
+import type { FetchInit, FetchInput, FetchResponse, PlatformURL } from '../platform-types.js'
 import type { DiagnosticListener } from '../diagnostics.js'
 import { asClientError, TesseraClientError } from '../errors.js'
 import { backoffDelay } from '../lib/backoff.js'
@@ -230,14 +231,14 @@ export class TesseraClient {
    *
    * @see https://www.rfc-editor.org/rfc/rfc9700#section-2.1.1
    */
-  async signIn(o: SignInOptions = {}): Promise<URL> {
+  async signIn(o: SignInOptions = {}): Promise<PlatformURL> {
     await this.#ensureLoaded().catch(() => {})
     return this.#signIn.signIn(o)
   }
 
   /** Whether `url` is a response to one of this client's sign-ins (has `state` and `code` or
    * `error`, on the redirect URI's path). */
-  isRedirectCallback(url: string | URL): boolean {
+  isRedirectCallback(url: string | PlatformURL): boolean {
     return this.#signIn.isRedirectCallback(url)
   }
 
@@ -246,7 +247,7 @@ export class TesseraClient {
    * error, redeems the code with the PKCE verifier, validates the ID token (signature via JWKS,
    * `iss`, `aud`, `nonce`, `iat`, `exp`, `sub`) and stores the session (SDK-03).
    */
-  async handleRedirectCallback(url?: string | URL): Promise<CallbackResult> {
+  async handleRedirectCallback(url?: string | PlatformURL): Promise<CallbackResult> {
     await this.#ensureLoaded().catch(() => {})
     return this.#signIn.handleRedirectCallback(url)
   }
@@ -296,7 +297,7 @@ export class TesseraClient {
    * refreshes once and replays the request once; a second 401 is returned as is. Requests made
    * while a refresh runs wait for it.
    */
-  readonly fetch: (input: Request | string | URL, init?: RequestInit) => Promise<Response>
+  readonly fetch: (input: FetchInput, init?: FetchInit) => Promise<FetchResponse>
 
   /** The configured API (audience) a URL belongs to, if any. */
   audienceFor(url: string): string | undefined {
@@ -310,7 +311,7 @@ export class TesseraClient {
    * tells the other tabs; then, best effort, revokes the refresh token (RFC 7009) and opens the
    * server's end-session URL (RP-Initiated Logout) with `navigate`, or returns it.
    */
-  async signOut(o: SignOutOptions = {}): Promise<{ endSessionUrl: URL | undefined }> {
+  async signOut(o: SignOutOptions = {}): Promise<{ endSessionUrl: PlatformURL | undefined }> {
     await this.#ensureLoaded().catch(() => {})
     return this.#signOut.signOut(o)
   }

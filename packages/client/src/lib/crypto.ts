@@ -1,3 +1,4 @@
+import type { Jwk, PlatformSubtle } from '../platform-types.js'
 import { TesseraClientError } from '../errors.js'
 
 /**
@@ -13,18 +14,13 @@ export interface CryptoProvider {
    * Verifies a JWS signature (`alg` as in RFC 7518: ES256, ES384, RS256, PS256, EdDSA, ...) with a
    * public key in JWK form. Resolves false for a bad signature; rejects for an unsupported key.
    */
-  verifySignature(
-    alg: string,
-    jwk: JsonWebKey,
-    data: Uint8Array,
-    signature: Uint8Array,
-  ): Promise<boolean>
+  verifySignature(alg: string, jwk: Jwk, data: Uint8Array, signature: Uint8Array): Promise<boolean>
 }
 
 /** The minimum of the Web Crypto API that `webCrypto` uses. */
 export interface WebCryptoLike {
   getRandomValues<T extends ArrayBufferView>(array: T): T
-  subtle: SubtleCrypto
+  subtle: PlatformSubtle
 }
 
 type Params = {
