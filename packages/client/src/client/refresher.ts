@@ -15,6 +15,7 @@ import {
   signedOutReason,
 } from './refresh-decisions.js'
 import { cookieMismatch, type ServerConnection } from './server.js'
+import { learnSessionTimes } from './session-times.js'
 import type { SessionHolder } from './session-holder.js'
 import type { TokenCache } from './token-cache.js'
 import type { WarmTimers } from './warm-timers.js'
@@ -289,10 +290,24 @@ export class Refresher {
         'another sign-in in this browser replaced the session',
       )
     }
+    const said = cache.refreshExpiry(r, null)
+    const times = learnSessionTimes(
+      {
+        at: s.lastActiveAt ?? null,
+        deadline: s.refreshExpiresAt,
+        idleMs: s.idleMs ?? null,
+        absoluteEndAt: s.absoluteEndAt ?? null,
+      },
+      env.time.at(r.sentAt),
+      said,
+    )
     const next: StoredSession = {
       v: 1,
       refreshToken: env.cookie ? null : (r.tokens.refresh_token ?? s.refreshToken),
-      refreshExpiresAt: cache.refreshExpiry(r, s.refreshExpiresAt),
+      refreshExpiresAt: said ?? s.refreshExpiresAt,
+      lastActiveAt: times.at,
+      idleMs: times.idleMs,
+      absoluteEndAt: times.absoluteEndAt,
       idToken,
       claims,
       sessionId: typeof claims?.sid === 'string' ? claims.sid : s.sessionId,

@@ -150,11 +150,18 @@ export class SessionHolder {
 
   /** The snapshot fields that describe `s`. */
   fields(s: StoredSession): Partial<SessionSnapshot> {
+    const device = (serverMs: number | null | undefined): number | null =>
+      serverMs === null || serverMs === undefined ? null : serverMs - this.#env.time.offsetMs
+    const task = s.claims?.tessera_task
+    const abandonAt = device(s.refreshExpiresAt)
     return {
       user: s.claims ? Object.freeze({ ...s.claims }) : null,
       sessionId: s.sessionId,
-      sessionExpiresAt:
-        s.refreshExpiresAt === null ? null : s.refreshExpiresAt - this.#env.time.offsetMs,
+      sessionExpiresAt: abandonAt,
+      expireAt: device(s.absoluteEndAt),
+      abandonAt,
+      lastActiveAt: device(s.lastActiveAt),
+      currentTask: typeof task === 'string' ? task : null,
       reason: null,
       returnTo: null,
     }

@@ -264,10 +264,15 @@ export class SignInFlow {
     }
     const key = env.issuer
     const token = cache.tokenFrom(r, env.issuer)
+    const at = env.time.at(r.sentAt)
+    const deadline = cache.refreshExpiry(r, null)
     const rec: StoredSession = {
       v: 1,
       refreshToken: r.tokens.refresh_token ?? null,
-      refreshExpiresAt: cache.refreshExpiry(r, null),
+      refreshExpiresAt: deadline,
+      lastActiveAt: at,
+      idleMs: null,
+      absoluteEndAt: null,
       idToken: r.tokens.id_token ?? null,
       claims,
       sessionId: typeof claims?.sid === 'string' ? claims.sid : null,

@@ -315,6 +315,55 @@ describe('fetch', () => {
   })
 })
 
+describe('session times in the snapshot (idle 60 min, absolute 120 min)', () => {
+  let short: Tessera
+  beforeAll(async () => {
+    short = await startTessera({
+      client: { sessionIdleSeconds: 3600, sessionAbsoluteSeconds: 7200 },
+    })
+  })
+  afterAll(async () => {
+    await short.close()
+  })
+
+  it('lastActiveAt, abandonAt (= sessionExpiresAt) and expireAt follow the server’s deadlines; expireAt is learned once a deadline stops following activity', async () => {
+    const M = 60_000
+    const clock = new ShiftedClock()
+    const { client } = clientFor(short, { clock, autoRefresh: false })
+    const near = (v: number | null, want: number) => {
+      expect(v).not.toBeNull()
+      expect(Math.abs(v! - want)).toBeLessThanOrEqual(2000)
+    }
+    const t0 = clock.now()
+    await signIn(short, client)
+    let snap = client.getSnapshot()
+    near(snap.lastActiveAt, t0)
+    near(snap.abandonAt, snap.lastActiveAt! + 60 * M)
+    expect(snap.sessionExpiresAt).toBe(snap.abandonAt)
+    expect(snap.expireAt).toBeNull()
+    expect(snap.currentTask).toBeNull()
+
+    const later = async (ms: number) => {
+      short.t.clock.advance(ms)
+      clock.offset += ms
+      await client.getToken({ audience: API_A })
+      return client.getSnapshot()
+    }
+    // 50 min later: the idle end moved with the activity; the absolute end is not known yet.
+    snap = await later(50 * M)
+    near(snap.lastActiveAt, t0 + 50 * M)
+    near(snap.abandonAt, t0 + 110 * M)
+    expect(snap.expireAt).toBeNull()
+    // 100 min in: the deadline is 20 min away although the idle timeout is 60: the absolute end.
+    snap = await later(50 * M)
+    near(snap.lastActiveAt, t0 + 100 * M)
+    near(snap.abandonAt, t0 + 120 * M)
+    near(snap.expireAt, t0 + 120 * M)
+    client.dispose()
+    short.t.clock.set(Date.now())
+  })
+})
+
 describe('invalid_target names the audience and where it is missing', () => {
   it('an audience missing from the client’s apis: the message says so and names it; the session is kept', async () => {
     const { client, storage } = clientFor(s, { autoRefresh: false })

@@ -17,6 +17,7 @@ import {
   warmDelay,
   warmLead,
 } from '../../src/client/refresh-decisions.js'
+import { learnSessionTimes } from '../../src/client/session-times.js'
 import type { StoredToken } from '../../src/session/stored-session.js'
 
 const T0 = 1_800_000_000_000
@@ -152,5 +153,46 @@ describe('the cache after a refresh', () => {
     const fresh = token(T0 + 2000, 1000, 'c2')
     expect(mergeTokens(old, 'c', fresh, T0 + 2000, true)).toEqual({ b: old.b, c: fresh })
     expect(mergeTokens(old, 'c', fresh, T0 + 2000, false)).toEqual({ c: fresh })
+  })
+})
+
+describe('session times from the server’s deadlines (learnSessionTimes)', () => {
+  const M = 60_000
+  const none = { at: null, deadline: null, idleMs: null, absoluteEndAt: null }
+
+  it('a first deadline tells neither the idle timeout nor the absolute end', () => {
+    expect(learnSessionTimes(none, T0, T0 + 60 * M)).toEqual({
+      at: T0,
+      deadline: T0 + 60 * M,
+      idleMs: null,
+      absoluteEndAt: null,
+    })
+  })
+
+  it('a deadline that moved was the idle end; a later one nearer than the idle timeout is the absolute end', () => {
+    // idle 60 min, absolute end at T0 + 120 min
+    const a = learnSessionTimes(none, T0, T0 + 60 * M)
+    const b = learnSessionTimes(a, T0 + 50 * M, T0 + 110 * M)
+    expect(b).toMatchObject({ idleMs: 60 * M, absoluteEndAt: null })
+    const c = learnSessionTimes(b, T0 + 100 * M, T0 + 120 * M)
+    expect(c).toMatchObject({ idleMs: 60 * M, absoluteEndAt: T0 + 120 * M })
+  })
+
+  it('a deadline that did not move although the session was used is the absolute end', () => {
+    const a = learnSessionTimes(none, T0, T0 + 30 * M)
+    expect(learnSessionTimes(a, T0 + 10 * M, T0 + 30 * M + 1000).absoluteEndAt).toBe(
+      T0 + 30 * M + 1000,
+    )
+  })
+
+  it('nothing is learned from two deadlines within the tolerance, nor without a deadline; a learned end stays', () => {
+    const a = learnSessionTimes(none, T0, T0 + 30 * M)
+    expect(learnSessionTimes(a, T0 + 1000, T0 + 30 * M)).toMatchObject({ absoluteEndAt: null })
+    expect(learnSessionTimes(a, T0 + 10 * M, null)).toMatchObject({
+      idleMs: null,
+      absoluteEndAt: null,
+    })
+    const known = { ...a, absoluteEndAt: T0 + 30 * M }
+    expect(learnSessionTimes(known, T0 + 20 * M, T0 + 25 * M).absoluteEndAt).toBe(T0 + 30 * M)
   })
 })

@@ -252,6 +252,27 @@ describe('SDK-04 PKCE generation', () => {
   })
 })
 
+describe('session snapshot fields', () => {
+  it('currentTask is the ID token’s tessera_task claim when it is a string, else null', async () => {
+    const c = await setup()
+    c.provider.idTokenOverrides = { tessera_task: 'accept_terms' }
+    await c.client.handleRedirectCallback(c.provider.authorize(await c.client.signIn()))
+    expect(c.client.getSnapshot().currentTask).toBe('accept_terms')
+    const d = await setup()
+    d.provider.idTokenOverrides = { tessera_task: 42 }
+    await d.client.handleRedirectCallback(d.provider.authorize(await d.client.signIn()))
+    expect(d.client.getSnapshot().currentTask).toBeNull()
+    await c.client.signOut()
+    expect(c.client.getSnapshot()).toMatchObject({
+      currentTask: null,
+      expireAt: null,
+      abandonAt: null,
+      lastActiveAt: null,
+      sessionExpiresAt: null,
+    })
+  })
+})
+
 describe('SDK-07 metadata issuer', () => {
   it('SDK-07 discovery whose issuer differs from the configured one aborts (iss_mismatch), and so does injected metadata', async () => {
     const c = await setup({ issuer: 'https://auth.example.test/tenant' })
