@@ -13,6 +13,7 @@ export class BackoffState {
   #last: TesseraClientError | undefined
   #retryKey: string | undefined
   #timer: unknown
+  #parked = false
 
   constructor(env: Environment) {
     this.#env = env
@@ -55,8 +56,15 @@ export class BackoffState {
     return delay
   }
 
+  /** A refresh of `key` was not even tried (the device is offline): the `online` event retries it. */
+  park(key: string): void {
+    this.#retryKey = key
+    this.#parked = true
+  }
+
   /** Whether a resume (foreground, online) should retry now. */
   retryOnResume(): boolean {
+    if (this.#parked) return true
     return retryOnResume({
       blockedUntil: this.#blockedUntil,
       now: this.#env.clock.now(),
@@ -66,6 +74,7 @@ export class BackoffState {
 
   /** The wait is over (the retry starts now): cancels the timer and unblocks. */
   unblock(): void {
+    this.#parked = false
     this.#cancelTimer()
     this.#blockedUntil = 0
   }
@@ -73,6 +82,7 @@ export class BackoffState {
   /** The server was reached: forgets the failures. */
   reset(): void {
     this.#cancelTimer()
+    this.#parked = false
     this.#failures = 0
     this.#blockedUntil = 0
     this.#last = undefined

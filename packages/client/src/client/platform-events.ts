@@ -34,6 +34,8 @@ export class PlatformEvents {
   readonly #d: PlatformEventsDeps
   readonly #unsubscribe: (() => void)[] = []
   #disposed = false
+  /** Device time the app last went to the background, until it resumes. */
+  #backgroundAt: number | undefined
 
   constructor(deps: PlatformEventsDeps) {
     this.#d = deps
@@ -50,14 +52,21 @@ export class PlatformEvents {
       if (!holder.state.get().locked) idle.reset(holder.session !== null)
       return
     }
+    if (e === 'background') {
+      this.#backgroundAt ??= env.clock.now()
+      return
+    }
     if (e !== 'foreground' && e !== 'online') return
     if (!holder.session) return
+    const asOf = e === 'foreground' ? this.#backgroundAt : undefined
+    if (e === 'foreground') this.#backgroundAt = undefined
     // Resume: retry what failed and warm what is stale, after a jitter.
     const jitter = env.random() * (env.options.resumeJitterMs ?? 3000)
-    env.clock.setTimeout(() => this.#resume(), jitter)
+    env.clock.setTimeout(() => this.#resume(asOf), jitter)
   }
 
-  #resume(): void {
+  /** Retries what failed and warms what is stale; `asOf`: when the app went to the background. */
+  #resume(asOf: number | undefined): void {
     const { holder, backoff, refresher, cache, warm } = this.#d
     if (!holder.session || this.#disposed) return
     if (backoff.retryOnResume()) refresher.retryNow()
@@ -65,7 +74,7 @@ export class PlatformEvents {
     if (!s) return
     for (const [k, t] of Object.entries(s.tokens)) {
       const { lead, lifetime } = warmLead(t)
-      if (!cache.isFresh(t, lead)) refresher.warm(k, lead, lifetime)
+      if (!cache.isFresh(t, lead)) refresher.warm(k, lead, lifetime, asOf)
       else warm.schedule(k, t)
     }
   }

@@ -65,6 +65,19 @@ export class Refresher {
     if (existing) return existing
     const blocking = backoff.blocking()
     if (blocking) return Promise.reject(blocking)
+    if (this.#d.env.options.lifecycle?.isOnline?.() === false) {
+      // The device says it is offline (APP-04): no request until it says `online`.
+      const e = new TesseraClientError('network', 'the device is offline')
+      cache.remember(key, { audience, scope })
+      backoff.park(key)
+      const s = holder.session
+      if (s)
+        holder.setStatus('offline', {
+          ...holder.fields(s),
+          error: { code: e.code, message: e.message },
+        })
+      return Promise.reject(e)
+    }
     cache.remember(key, { audience, scope })
     const epoch = holder.epoch
     const run = this.#queue.then(
@@ -105,8 +118,12 @@ export class Refresher {
     this.#disposed = true
   }
 
-  /** A warming timer fired for `key`: refreshes it if it was used recently, in the foreground. */
-  warm(key: string, lead: number, lifetime: number): void {
+  /**
+   * A warming timer fired for `key`, or the app resumed: refreshes it if it was used within its
+   * lifetime before `asOf` (default now; at a resume, when the app went to the background, since
+   * time in the background is not disuse), in the foreground.
+   */
+  warm(key: string, lead: number, lifetime: number, asOf?: number): void {
     const { holder, env, cache, warm } = this.#d
     if (this.#disposed) return
     const go = shouldWarm({
@@ -114,7 +131,7 @@ export class Refresher {
       locked: holder.state.get().locked,
       foreground: env.options.lifecycle?.isForeground?.() !== false,
       lastUsedAt: cache.lastUsed(key),
-      now: env.clock.now(),
+      now: asOf ?? env.clock.now(),
       lifetime,
     })
     if (!go) return

@@ -63,6 +63,9 @@ export interface SignInDeps {
  */
 export class SignInFlow {
   readonly #d: SignInDeps
+  /** Callbacks being handled, by URL: a second call for the same one (React StrictMode runs
+   * effects twice) shares the first's work, so the code is exchanged once (APP-13). */
+  readonly #handling = new Map<string, Promise<CallbackResult>>()
 
   constructor(deps: SignInDeps) {
     this.#d = deps
@@ -165,13 +168,23 @@ export class SignInFlow {
     )
   }
 
-  async handleRedirectCallback(url?: string | PlatformURL): Promise<CallbackResult> {
-    const { env, events, holder } = this.#d
-    const href = url ?? env.options.currentUrl?.()
-    if (href === undefined) throw new TesseraClientError('configuration', 'no callback URL given')
+  handleRedirectCallback(url?: string | PlatformURL): Promise<CallbackResult> {
+    const href = url ?? this.#d.env.options.currentUrl?.()
+    if (href === undefined)
+      return Promise.reject(new TesseraClientError('configuration', 'no callback URL given'))
+    const key = String(href)
+    const running = this.#handling.get(key)
+    if (running) return running
+    const p = this.#handle(key).finally(() => this.#handling.delete(key))
+    this.#handling.set(key, p)
+    return p
+  }
+
+  async #handle(href: string): Promise<CallbackResult> {
+    const { events, holder } = this.#d
     if (!holder.session) holder.setStatus('pending', { error: null })
     try {
-      return await this.#complete(new URL(String(href)))
+      return await this.#complete(new URL(href))
     } catch (err) {
       const e = asClientError(err)
       events.emit({ type: 'error', operation: 'sign_in', code: e.code })

@@ -198,6 +198,13 @@ export class TesseraClient {
     if (stored) {
       holder.adopt(stored)
       holder.markHealthy()
+      if (env.options.lifecycle?.isOnline?.() === false) {
+        // Cold start offline (APP-04): signed in, marked offline; nothing is sent until `online`.
+        holder.setStatus('offline', {
+          ...holder.fields(stored),
+          error: { code: 'network', message: 'the device is offline' },
+        })
+      }
       if (stored.refreshStartedAt !== null) {
         // A refresh was in flight when this context last stopped (SDK-02): the server may have
         // rotated the token, and only a prompt retry inside its grace window gets the successor.
