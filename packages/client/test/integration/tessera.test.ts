@@ -364,6 +364,95 @@ describe('session times in the snapshot (idle 60 min, absolute 120 min)', () => 
   })
 })
 
+describe('app scenarios against Tessera', () => {
+  it('APP-03 ten concurrent getToken calls for two audiences with expired tokens: one refresh at a time, the second presenting the token the first returned', async () => {
+    const clock = new ShiftedClock()
+    const counting = new CountingFetch()
+    const { client, storage } = clientFor(s, { clock, counting, autoRefresh: false })
+    await signIn(s, client)
+    const a0 = await client.getToken({ audience: API_A })
+    const b0 = await client.getToken({ audience: API_B })
+    const rt = (await storedSession(storage)).refreshToken
+    const gen = (await sessionRow(rt)).generation
+    const n = counting.refreshes().length
+    s.t.clock.advance(16 * 60_000)
+    clock.offset += 16 * 60_000
+    try {
+      const audiences = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? API_A : API_B))
+      const tokens = await Promise.all(audiences.map((audience) => client.getToken({ audience })))
+      const calls = counting.refreshes().slice(n)
+      expect(calls.map((c) => c.resource)).toEqual([[API_A], [API_B]])
+      expect(calls[0]!.refreshToken).toBe(rt)
+      expect(calls[1]!.refreshToken).not.toBe(rt)
+      // Never the same token twice: two rotations, no grace replay.
+      expect(await sessionRow(rt)).toMatchObject({ generation: gen + 2, graceUses: 0 })
+      const forA = new Set(tokens.filter((_, i) => audiences[i] === API_A))
+      const forB = new Set(tokens.filter((_, i) => audiences[i] === API_B))
+      expect(forA.size).toBe(1)
+      expect(forB.size).toBe(1)
+      expect(decodeJwt([...forA][0]!).aud).toBe(API_A)
+      expect(decodeJwt([...forB][0]!).aud).toBe(API_B)
+      expect(forA.has(a0)).toBe(false)
+      expect(forB.has(b0)).toBe(false)
+    } finally {
+      client.dispose()
+      s.t.clock.set(Date.now())
+    }
+  })
+
+  it('APP-06 the network comes back while API calls are parked: one refresh, then every parked call goes out once with the new token', async () => {
+    const clock = new ShiftedClock()
+    const counting = new CountingFetch()
+    let reopen!: () => void
+    const networkBack = new Promise<void>((r) => (reopen = r))
+    let waiting = 0
+    const parked = (input: Request | string | URL, init?: RequestInit) => {
+      const req = new Request(input, init)
+      if (/\/(oauth\/)?token$/.test(new URL(req.url).pathname) && waiting++ === 0) {
+        // The network is down: the refresh request waits until it comes back.
+        return networkBack.then(() => counting.fetch(req))
+      }
+      return counting.fetch(req)
+    }
+    const misses: string[] = []
+    const { client } = clientFor(s, {
+      clock,
+      counting,
+      fetch: parked,
+      autoRefresh: false,
+      onDiagnostic: (e) => {
+        if (e.type === 'cache_miss') misses.push(e.audience)
+      },
+    })
+    waiting = 1 // the sign-in's code exchange goes through
+    await signIn(s, client)
+    const old = await client.getToken({ audience: s.api.url })
+    waiting = 0
+    clock.offset += 11 * 60_000 // the API's 600 s token is stale
+    s.t.clock.advance(11 * 60_000)
+    const before = counting.refreshes().length
+    const seen = s.api.requests.length
+    misses.length = 0
+    try {
+      const calls = Array.from({ length: 10 }, (_, i) => client.fetch(`${s.api.url}/orders/${i}`))
+      await expect.poll(() => misses.length).toBe(10)
+      await expect.poll(() => waiting).toBe(1)
+      expect(s.api.requests.length).toBe(seen)
+      reopen()
+      const responses = await Promise.all(calls)
+      expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200))
+      expect(counting.refreshes().length - before).toBe(1)
+      const sent = s.api.requests.slice(seen).map((r) => r.authorization)
+      expect(sent).toHaveLength(10)
+      expect(new Set(sent).size).toBe(1)
+      expect(sent[0]).not.toBe(`Bearer ${old}`)
+    } finally {
+      client.dispose()
+      s.t.clock.set(Date.now())
+    }
+  })
+})
+
 describe('invalid_target names the audience and where it is missing', () => {
   it('an audience missing from the client’s apis: the message says so and names it; the session is kept', async () => {
     const { client, storage } = clientFor(s, { autoRefresh: false })
