@@ -62,6 +62,11 @@ export class BackoffState {
     this.#parked = true
   }
 
+  /** Whether a refresh waits for the device to come online. */
+  get parked(): boolean {
+    return this.#parked
+  }
+
   /** Whether a resume (foreground, online) should retry now. */
   retryOnResume(): boolean {
     if (this.#parked) return true

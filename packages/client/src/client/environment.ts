@@ -7,6 +7,9 @@ import { memoryStorage, type TesseraStorage } from '../storage/storage.js'
 import { localTabSync, type TabSync } from '../tabs/tab-sync.js'
 import { validateOptions, type ResolvedApi, type TesseraClientOptions } from './options.js'
 
+/** The message of the `network` error while the lifecycle says the device is offline. */
+export const DEVICE_OFFLINE = 'the device is offline'
+
 /**
  * What every piece of the client shares: the validated options and the platform (clock, server
  * time, storage, tabs, HTTP). Built once, read-only; nothing here holds session state.

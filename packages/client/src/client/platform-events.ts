@@ -1,6 +1,7 @@
 import type { LifecycleEvent } from '../lifecycle/lifecycle.js'
 import type { TabMessage } from '../tabs/tab-sync.js'
 import type { BackoffState } from './backoff-state.js'
+import { DEVICE_OFFLINE } from './environment.js'
 import type { DiagnosticsHub } from './diagnostics-hub.js'
 import type { Environment } from './environment.js'
 import type { IdleTimer } from './idle-timer.js'
@@ -69,6 +70,16 @@ export class PlatformEvents {
   #resume(asOf: number | undefined): void {
     const { holder, backoff, refresher, cache, warm } = this.#d
     if (!holder.session || this.#disposed) return
+    const snap = holder.state.get()
+    if (
+      !backoff.parked &&
+      snap.status === 'offline' &&
+      snap.error?.message === DEVICE_OFFLINE &&
+      this.#d.env.options.lifecycle?.isOnline?.() !== false
+    ) {
+      // Marked offline only because the device said so, and nothing waits: back to signed-in.
+      holder.markHealthy()
+    }
     if (backoff.retryOnResume()) refresher.retryNow()
     const s = holder.session
     if (!s) return

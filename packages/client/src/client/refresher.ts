@@ -6,7 +6,7 @@ import type { SignedOutReason } from '../session/session-state.js'
 import type { StoredSession } from '../session/stored-session.js'
 import type { BackoffState } from './backoff-state.js'
 import type { DiagnosticsHub } from './diagnostics-hub.js'
-import type { Environment } from './environment.js'
+import { DEVICE_OFFLINE, type Environment } from './environment.js'
 import {
   invalidGrantCode,
   mergeTokens,
@@ -67,7 +67,7 @@ export class Refresher {
     if (blocking) return Promise.reject(blocking)
     if (this.#d.env.options.lifecycle?.isOnline?.() === false) {
       // The device says it is offline (APP-04): no request until it says `online`.
-      const e = new TesseraClientError('network', 'the device is offline')
+      const e = new TesseraClientError('network', DEVICE_OFFLINE)
       cache.remember(key, { audience, scope })
       backoff.park(key)
       const s = holder.session

@@ -7,7 +7,7 @@ import { tokenKey, type StoredSession, type StoredToken } from '../session/store
 import { authenticatedFetch } from './authenticated-fetch.js'
 import { BackoffState } from './backoff-state.js'
 import { DiagnosticsHub } from './diagnostics-hub.js'
-import { createEnvironment, type Environment } from './environment.js'
+import { createEnvironment, DEVICE_OFFLINE, type Environment } from './environment.js'
 import { IdleTimer } from './idle-timer.js'
 import { apiForUrl, type TesseraClientOptions } from './options.js'
 import { PlatformEvents } from './platform-events.js'
@@ -202,7 +202,7 @@ export class TesseraClient {
         // Cold start offline (APP-04): signed in, marked offline; nothing is sent until `online`.
         holder.setStatus('offline', {
           ...holder.fields(stored),
-          error: { code: 'network', message: 'the device is offline' },
+          error: { code: 'network', message: DEVICE_OFFLINE },
         })
       }
       if (stored.refreshStartedAt !== null) {

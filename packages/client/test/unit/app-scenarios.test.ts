@@ -143,6 +143,25 @@ describe('APP-04 cold start offline with an expired access token and a live refr
   })
 })
 
+describe('APP-04 the network returns with nothing waiting', () => {
+  it('APP-04 a cold start offline that asked for nothing: online makes it signed-in again, without a request', async () => {
+    const clock = new ManualClock()
+    const storage = memoryStorage()
+    const first = await setup({ clock, storage })
+    await first.signIn()
+    first.client.dispose()
+    const app = appLifecycle()
+    app.state.online = false
+    const c = await setup({ clock, storage, provider: first.provider, lifecycle: app.lifecycle })
+    expect((await c.client.whenLoaded()).status).toBe('offline')
+    const before = c.provider.calls.length
+    app.emit('online')
+    await c.clock.advance(1000)
+    expect(c.client.getSnapshot()).toMatchObject({ status: 'signed-in', error: null })
+    expect(c.provider.calls.length).toBe(before)
+  })
+})
+
 describe('APP-05 refresh fails again and again', () => {
   it('APP-05 network errors, 5xx and 429 in a row: backoff with jitter above a floor, the session kept throughout; only invalid_grant signs out', async () => {
     const c = await setup({ autoRefresh: false, random: () => 0 })
