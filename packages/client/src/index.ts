@@ -64,3 +64,28 @@ export {
 export type { ServerMetadata } from './oauth/metadata.js'
 export type { IdTokenClaims } from './oauth/id-token.js'
 export type { BackoffOptions } from './lib/backoff.js'
+export type {
+  BroadcastChannelLike,
+  EventTargetLike,
+  FetchInit,
+  FetchInput,
+  FetchResponse,
+  HeadersLike,
+  IdbFactoryLike,
+  Jwk,
+  ListenerLike,
+  LockManagerLike,
+  PlatformBroadcastChannel,
+  PlatformIDBFactory,
+  PlatformLockManager,
+  PlatformStorage,
+  PlatformSubtle,
+  PlatformURL,
+  RequestInitLike,
+  RequestLike,
+  ResponseLike,
+  SearchParamsLike,
+  StorageLike,
+  SubtleLike,
+  UrlLike,
+} from './platform-types.js'

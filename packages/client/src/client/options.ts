@@ -1,3 +1,4 @@
+import type { PlatformURL } from '../platform-types.js'
 import type { DiagnosticListener } from '../diagnostics.js'
 import { TesseraClientError } from '../errors.js'
 import type { FetchLike } from '../http/http.js'
@@ -87,7 +88,7 @@ export interface TesseraClientOptions {
 }
 
 export interface ResolvedApi {
-  base: URL
+  base: PlatformURL
   audience: string
   scope: string | undefined
 }

@@ -1,8 +1,9 @@
+import type { FetchInit, FetchInput, FetchResponse, HeadersLike } from '../platform-types.js'
 import { TesseraClientError } from '../errors.js'
 import type { Clock } from '../lib/clock.js'
 
 /** The `fetch` the client calls: the platform's, or an injected one (tests, React Native). */
-export type FetchLike = (input: Request | string | URL, init?: RequestInit) => Promise<Response>
+export type FetchLike = (input: FetchInput, init?: FetchInit) => Promise<FetchResponse>
 
 export interface HttpContext {
   fetch: FetchLike
@@ -13,7 +14,7 @@ export interface HttpContext {
 
 export interface JsonResponse {
   status: number
-  headers: Headers
+  headers: HeadersLike
   body: Record<string, unknown> | undefined
   /** Device time just before the request was sent. */
   sentAt: number
@@ -22,7 +23,7 @@ export interface JsonResponse {
 }
 
 /** Seconds of a `Retry-After` header (delta-seconds or an HTTP date), if any. */
-export function retryAfterSeconds(headers: Headers, now: number): number | undefined {
+export function retryAfterSeconds(headers: HeadersLike, now: number): number | undefined {
   const v = headers.get('retry-after')
   if (v === null) return undefined
   if (/^\d+$/.test(v.trim())) return Number(v.trim())
@@ -38,14 +39,14 @@ export function retryAfterSeconds(headers: Headers, now: number): number | undef
 export async function requestJson(
   ctx: HttpContext,
   url: string,
-  init: RequestInit,
+  init: FetchInit,
 ): Promise<JsonResponse> {
   const controller = typeof AbortController === 'function' ? new AbortController() : undefined
   const timer = controller
     ? ctx.clock.setTimeout(() => controller.abort(), ctx.timeoutMs)
     : undefined
   const sentAt = ctx.clock.now()
-  let res: Response
+  let res: FetchResponse
   try {
     res = await ctx.fetch(url, { ...init, ...(controller ? { signal: controller.signal } : {}) })
   } catch (err) {

@@ -1,3 +1,4 @@
+import type { Jwk, PlatformSubtle } from '../platform-types.js'
 import { TesseraClientError } from '../errors.js'
 
 /**
@@ -13,18 +14,13 @@ export interface CryptoProvider {
    * Verifies a JWS signature (`alg` as in RFC 7518: ES256, ES384, RS256, PS256, EdDSA, ...) with a
    * public key in JWK form. Resolves false for a bad signature; rejects for an unsupported key.
    */
-  verifySignature(
-    alg: string,
-    jwk: JsonWebKey,
-    data: Uint8Array,
-    signature: Uint8Array,
-  ): Promise<boolean>
+  verifySignature(alg: string, jwk: Jwk, data: Uint8Array, signature: Uint8Array): Promise<boolean>
 }
 
 /** The minimum of the Web Crypto API that `webCrypto` uses. */
 export interface WebCryptoLike {
   getRandomValues<T extends ArrayBufferView>(array: T): T
-  subtle: SubtleCrypto
+  subtle: PlatformSubtle
 }
 
 type Params = {
@@ -80,10 +76,22 @@ const buf = (b: Uint8Array): ArrayBuffer =>
  * or any object with the same shape (e.g. a React Native polyfill).
  */
 export function webCrypto(crypto: WebCryptoLike | undefined = globalThis.crypto): CryptoProvider {
-  if (!crypto?.subtle || typeof crypto.getRandomValues !== 'function') {
+  if (!crypto) {
     throw new TesseraClientError(
       'configuration',
-      'no Web Crypto API on this platform: pass `crypto` (a CryptoProvider) to createTesseraClient',
+      'no Web Crypto API on this platform (globalThis.crypto is missing): pass `crypto` (a CryptoProvider) to createTesseraClient',
+    )
+  }
+  if (typeof crypto.getRandomValues !== 'function') {
+    throw new TesseraClientError(
+      'configuration',
+      `crypto.getRandomValues is missing: ${RANDOM_HINT}`,
+    )
+  }
+  if (!crypto.subtle) {
+    throw new TesseraClientError(
+      'configuration',
+      'crypto.subtle is missing (a getRandomValues-only polyfill): pass `crypto` (a CryptoProvider with sha256 and verifySignature) to createTesseraClient',
     )
   }
   return {
@@ -106,7 +114,36 @@ export function webCrypto(crypto: WebCryptoLike | undefined = globalThis.crypto)
   }
 }
 
-/** `n` bytes from the provider's CSPRNG. */
+const RANDOM_HINT =
+  'on React Native install react-native-get-random-values and import it first, or pass `crypto` (a CryptoProvider) to createTesseraClient'
+
+/**
+ * `n` bytes from the provider's CSPRNG. A provider that throws, returns something else than the
+ * filled array, or leaves it all zeros (a half-done polyfill) is a `configuration` error: secrets
+ * never come from `Math.random` or from an uninitialised buffer (APP-14).
+ */
 export function randomBytes(crypto: CryptoProvider, n: number): Uint8Array {
-  return crypto.getRandomValues(new Uint8Array(n))
+  const out = new Uint8Array(n)
+  let r: unknown
+  try {
+    r = typeof crypto.getRandomValues === 'function' ? crypto.getRandomValues(out) : undefined
+  } catch (err) {
+    throw new TesseraClientError('configuration', `crypto.getRandomValues failed: ${RANDOM_HINT}`, {
+      cause: err,
+    })
+  }
+  if (typeof crypto.getRandomValues !== 'function') {
+    throw new TesseraClientError(
+      'configuration',
+      `crypto.getRandomValues is missing: ${RANDOM_HINT}`,
+    )
+  }
+  const bytes = r instanceof Uint8Array && r.length === n ? r : undefined
+  if (!bytes || (n >= 16 && bytes.every((b) => b === 0))) {
+    throw new TesseraClientError(
+      'configuration',
+      `crypto.getRandomValues returned no random bytes (an incomplete polyfill?): ${RANDOM_HINT}`,
+    )
+  }
+  return bytes
 }

@@ -1,3 +1,4 @@
+import type { EventTargetLike } from '../platform-types.js'
 /** What the platform tells the client about the app and the network. */
 export type LifecycleEvent =
   /** The app or tab is visible again (resume). */
@@ -24,10 +25,8 @@ export interface Lifecycle {
 
 /** The parts of `window` and `document` the browser lifecycle uses. */
 export interface BrowserLifecycleTarget {
-  window: Pick<Window, 'addEventListener' | 'removeEventListener'> & {
-    navigator?: { onLine?: boolean }
-  }
-  document: Pick<Document, 'addEventListener' | 'removeEventListener' | 'visibilityState'>
+  window: EventTargetLike & { navigator?: { onLine?: boolean } }
+  document: EventTargetLike & { readonly visibilityState: string }
 }
 
 /**

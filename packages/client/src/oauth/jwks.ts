@@ -1,3 +1,4 @@
+import type { Jwk } from '../platform-types.js'
 import { TesseraClientError } from '../errors.js'
 import { requestJson, transientError, type HttpContext } from '../http/http.js'
 
@@ -8,9 +9,9 @@ const COOLDOWN_MS = 30_000
 export class JwksCache {
   readonly #http: HttpContext
   readonly #uri: string
-  #keys: JsonWebKey[] | undefined
+  #keys: Jwk[] | undefined
   #fetchedAt = -Infinity
-  #inflight: Promise<JsonWebKey[]> | undefined
+  #inflight: Promise<Jwk[]> | undefined
 
   constructor(http: HttpContext, uri: string) {
     this.#http = http
@@ -18,7 +19,7 @@ export class JwksCache {
   }
 
   /** Keys that may verify a token with this `kid` and `alg`. */
-  async candidates(kid: string | undefined, alg: string): Promise<JsonWebKey[]> {
+  async candidates(kid: string | undefined, alg: string): Promise<Jwk[]> {
     let keys = this.#keys ?? (await this.#load())
     let found = select(keys, kid, alg)
     if (found.length === 0 && this.#http.clock.now() - this.#fetchedAt >= COOLDOWN_MS) {
@@ -28,14 +29,14 @@ export class JwksCache {
     return found
   }
 
-  #load(): Promise<JsonWebKey[]> {
+  #load(): Promise<Jwk[]> {
     this.#inflight ??= this.#fetch().finally(() => {
       this.#inflight = undefined
     })
     return this.#inflight
   }
 
-  async #fetch(): Promise<JsonWebKey[]> {
+  async #fetch(): Promise<Jwk[]> {
     const r = await requestJson(this.#http, this.#uri, {
       method: 'GET',
       headers: { accept: 'application/jwk-set+json, application/json' },
@@ -46,7 +47,7 @@ export class JwksCache {
     if (r.status !== 200 || !Array.isArray(keys)) {
       throw new TesseraClientError('server', `jwks: unexpected response ${r.status}`)
     }
-    this.#keys = keys.filter((k): k is JsonWebKey => typeof k === 'object' && k !== null)
+    this.#keys = keys.filter((k): k is Jwk => typeof k === 'object' && k !== null)
     this.#fetchedAt = this.#http.clock.now()
     return this.#keys
   }
@@ -60,11 +61,11 @@ function ktyFor(alg: string): { kty: string; crv?: string } | undefined {
   return undefined
 }
 
-function select(keys: JsonWebKey[], kid: string | undefined, alg: string): JsonWebKey[] {
+function select(keys: Jwk[], kid: string | undefined, alg: string): Jwk[] {
   const want = ktyFor(alg)
   if (!want) return []
   return keys.filter((k) => {
-    const rec = k as JsonWebKey & { kid?: string; use?: string }
+    const rec = k as Jwk & { kid?: string; use?: string }
     if (kid !== undefined && rec.kid !== kid) return false
     if (rec.kty !== want.kty) return false
     if (want.crv !== undefined && rec.crv !== want.crv) return false

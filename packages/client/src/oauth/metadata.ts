@@ -33,7 +33,7 @@ export function validateMetadata(issuer: string, doc: Record<string, unknown>): 
   if (doc.issuer !== issuer) {
     throw new TesseraClientError(
       'iss_mismatch',
-      'the metadata issuer is not the configured issuer (RFC 8414 section 3.3)',
+      `${issuerMismatch('the metadata issuer', doc.issuer, issuer)} (RFC 8414 section 3.3)`,
     )
   }
   for (const k of URL_MEMBERS) {
@@ -48,6 +48,18 @@ export function validateMetadata(issuer: string, doc: Record<string, unknown>): 
     throw new TesseraClientError('configuration', 'the server does not support PKCE with S256')
   }
   return doc as unknown as ServerMetadata
+}
+
+/**
+ * Names both issuers, and the commonest real mistake: a trailing slash on one side only.
+ * `what` is the source of `received` (`the metadata issuer`, `the callback iss`).
+ */
+export function issuerMismatch(what: string, received: unknown, configured: string): string {
+  const got = typeof received === 'string' ? JSON.stringify(received.slice(0, 200)) : 'missing'
+  const base = `${what} is ${got}, but the configured issuer is ${JSON.stringify(configured)}`
+  if (typeof received === 'string' && received.replace(/\/$/, '') === configured.replace(/\/$/, ''))
+    return `${base}: they differ only by a trailing slash; configure the issuer exactly as the server states it`
+  return `${base}; configure the issuer exactly as the server states it`
 }
 
 export function isAllowedUrl(v: string): boolean {
@@ -68,6 +80,14 @@ export function isAllowedUrl(v: string): boolean {
 export async function discover(http: HttpContext, issuer: string): Promise<ServerMetadata> {
   const url = issuer.replace(/\/$/, '') + '/.well-known/openid-configuration'
   const r = await requestJson(http, url, { method: 'GET', headers: { accept: 'application/json' } })
+  if (r.status === 404 || r.status === 410) {
+    // A typo in the issuer's path, not an outage: retrying cannot help.
+    throw new TesseraClientError(
+      'configuration',
+      `discovery: ${url} answered ${r.status}; check the issuer option (the metadata must be served at {issuer}/.well-known/openid-configuration)`,
+      { status: r.status },
+    )
+  }
   const transient = transientError(r, 'discovery', http.clock.now())
   if (transient) throw transient
   if (r.status !== 200 || !r.body) {

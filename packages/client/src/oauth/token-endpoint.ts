@@ -1,3 +1,4 @@
+import type { FetchInit } from '../platform-types.js'
 import { TesseraClientError } from '../errors.js'
 import { requestJson, transientError, type HttpContext } from '../http/http.js'
 
@@ -35,7 +36,7 @@ export interface TokenRequestOptions {
   cookie?: boolean
 }
 
-function requestInit(form: URLSearchParams, o: TokenRequestOptions): RequestInit {
+function requestInit(form: { toString(): string }, o: TokenRequestOptions): FetchInit {
   const headers: Record<string, string> = {
     'content-type': 'application/x-www-form-urlencoded',
     accept: 'application/json',
@@ -56,7 +57,7 @@ function requestInit(form: URLSearchParams, o: TokenRequestOptions): RequestInit
 export async function tokenRequest(
   http: HttpContext,
   endpoint: string,
-  form: URLSearchParams,
+  form: { toString(): string },
   o: TokenRequestOptions = {},
 ): Promise<TokenResult> {
   const r = await requestJson(http, endpoint, requestInit(form, o))

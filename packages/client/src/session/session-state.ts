@@ -41,8 +41,21 @@ export interface SessionSnapshot {
   readonly user: Readonly<IdTokenClaims> | null
   /** The server's session id (`sid`), or null. */
   readonly sessionId: string | null
-  /** Device time (ms) at which the session ends at the latest if unused, when the server said. */
+  /** Alias of `abandonAt`, kept for compatibility. */
   readonly sessionExpiresAt: number | null
+  /** Device time (ms) of the session's absolute end (it ends then however active the user is),
+   * once the client has learned it from the server's deadlines; null until then, and without a
+   * session. See the README, "Session state". */
+  readonly expireAt: number | null
+  /** Device time (ms) at which the server ends the session if it is not used again: its idle
+   * end, or its absolute end when that comes first. Null without a session or when the server
+   * did not say (`refresh_token_expires_in`). */
+  readonly abandonAt: number | null
+  /** Device time (ms) of the last successful sign-in or refresh (by any tab sharing storage);
+   * null without a session or for a session stored by an older version. */
+  readonly lastActiveAt: number | null
+  /** The ID token's `tessera_task` claim (a task the user must complete), or null. */
+  readonly currentTask: string | null
   /** Why there is no session, when `signed-out`. */
   readonly reason: SignedOutReason | null
   /** The transient error behind `offline`, or the last sign-in error. */
@@ -68,6 +81,10 @@ export const INITIAL_SNAPSHOT: SessionSnapshot = Object.freeze({
   user: null,
   sessionId: null,
   sessionExpiresAt: null,
+  expireAt: null,
+  abandonAt: null,
+  lastActiveAt: null,
+  currentTask: null,
   reason: null,
   error: null,
   returnTo: null,

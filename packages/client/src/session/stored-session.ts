@@ -30,6 +30,13 @@ export interface StoredSession {
   refreshKey: string | null
   /** Last measured server clock offset (ms). */
   clockOffsetMs: number
+  /** Server time (ms) of the last successful sign-in or refresh (when its request left). Absent
+   * in records written by older versions. */
+  lastActiveAt?: number | null
+  /** The server's idle timeout (ms), once learned from two deadlines (see session-times.ts). */
+  idleMs?: number | null
+  /** Server time (ms) of the session's absolute end, once learned (see session-times.ts). */
+  absoluteEndAt?: number | null
 }
 
 export interface SignInTransaction {

@@ -1,10 +1,11 @@
+import type { PlatformIDBFactory } from '../platform-types.js'
 import type { TesseraStorage } from './storage.js'
 
 export interface IndexedDbStorageOptions {
   /** Database name. Default `tessera`. */
   databaseName?: string
   /** The IndexedDB factory. Default `globalThis.indexedDB`. */
-  indexedDB?: IDBFactory
+  indexedDB?: PlatformIDBFactory
 }
 
 const STORE = 'kv'

@@ -1,3 +1,9 @@
+import type {
+  EventTargetLike,
+  PlatformBroadcastChannel,
+  PlatformLockManager,
+  PlatformStorage,
+} from '../platform-types.js'
 /**
  * Coordination between the JS contexts that share one storage: the tabs and frames of an origin.
  * The client refreshes inside `withLock`, so one context refreshes while the others wait and then
@@ -44,11 +50,11 @@ export function localTabSync(): TabSync {
 
 /** The parts of the browser `browserTabSync` uses; each may be missing. */
 export interface BrowserTabSyncEnvironment {
-  locks?: LockManager | undefined
-  BroadcastChannel?: typeof BroadcastChannel | undefined
-  localStorage?: Storage | undefined
-  addEventListener?: Window['addEventListener']
-  removeEventListener?: Window['removeEventListener']
+  locks?: PlatformLockManager | undefined
+  BroadcastChannel?: PlatformBroadcastChannel | undefined
+  localStorage?: PlatformStorage | undefined
+  addEventListener?: EventTargetLike['addEventListener']
+  removeEventListener?: EventTargetLike['removeEventListener']
   random?: () => number
 }
 

@@ -1,8 +1,8 @@
 import type { Clock } from '../../src/index.js'
 
 /**
- * A clock for unit tests: time moves only in `advance`, which runs due timers in order and lets
- * the promise jobs they start settle before moving on.
+ * A clock for unit tests: time moves only in `advance`, which runs due timers in order and, after
+ * each, waits until the work it started has finished (`settle`) before moving on.
  */
 export class ManualClock implements Clock {
   #t: number
@@ -53,9 +53,43 @@ export class ManualClock implements Clock {
   }
 }
 
-/** Lets pending promise jobs and I/O callbacks run. */
-export async function settle(rounds = 5): Promise<void> {
-  for (let i = 0; i < rounds; i++) await new Promise((r) => setImmediate(r))
+/**
+ * Work in flight off the microtask queue that the client waits for: the fake provider's answers,
+ * which sign on the thread pool. `settle` waits for it, so a test that checks "nothing happened"
+ * after `advance` checks it once the work a timer started has finished, not after a guessed
+ * number of event-loop turns.
+ */
+const inFlight = new Set<Promise<unknown>>()
+
+/** Registers `p` as work in flight until it settles. */
+export function track<T>(p: Promise<T>): Promise<T> {
+  inFlight.add(p)
+  const done = () => inFlight.delete(p)
+  p.then(done, done)
+  return p
+}
+
+/** Number of tracked promises still pending (for the helper's own tests). */
+export function inFlightCount(): number {
+  return inFlight.size
+}
+
+const turn = () => new Promise<void>((r) => setImmediate(r))
+
+/**
+ * Waits until the system is quiet: no tracked work in flight, and none started during a whole
+ * event-loop turn after the last one settled (a turn runs every promise job queued before it).
+ */
+export async function settle(): Promise<void> {
+  for (;;) {
+    await turn()
+    if (inFlight.size > 0) {
+      await Promise.allSettled([...inFlight])
+      continue
+    }
+    await turn()
+    if (inFlight.size === 0) return
+  }
 }
 
 /** The real clock shifted by an adjustable offset, with real timers (integration tests). */

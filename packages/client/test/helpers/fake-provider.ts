@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from 'jose'
 import type { FetchLike } from '../../src/index.js'
+import { track } from './clocks.js'
 
 export const ISSUER = 'https://auth.example.test'
 export const CLIENT_ID = 'spa'
@@ -141,7 +142,10 @@ export class FakeProvider {
     })
   }
 
-  fetch: FetchLike = async (input, init) => {
+  /** Each answer is tracked as work in flight, so ManualClock.advance waits for it. */
+  fetch: FetchLike = (input, init) => track(this.#answer(input, init))
+
+  #answer: FetchLike = async (input, init) => {
     const req = new Request(input, init)
     const url = new URL(req.url)
     const form = new URLSearchParams(req.method === 'POST' ? await req.clone().text() : '')

@@ -172,13 +172,28 @@ describe('cookie mode against Tessera', () => {
     client.dispose()
   })
 
-  it('SDK-02 a refresh response lost before its cookie arrived: the retry presents the old cookie inside the grace window and converges', async () => {
-    const { client, counting, browser } = cookieClient({ backoff: { baseMs: 50, maxMs: 100 } })
+  it('SDK-08 a refresh response lost before its cookie arrived: the in-call retry presents the old cookie inside the grace window and that getToken resolves', async () => {
+    const { client, counting, browser } = cookieClient()
     await signIn(s, client)
     const sid = client.getSnapshot().sessionId!
     const cookie0 = browser.cookies(COOKIE)[0]
     let lost = 0
     browser.lose = (req) => req.url.endsWith('/oauth/token') && lost++ === 0
+    expect(decodeJwt(await client.getToken({ audience: API_A })).aud).toBe(API_A)
+    expect(counting.refreshes()).toHaveLength(2)
+    expect(await sessionRow(sid)).toMatchObject({ generation: 1, graceUses: 1, state: 'active' })
+    expect(browser.cookies(COOKIE)[0]).not.toBe(cookie0)
+    expect(client.getSnapshot()).toMatchObject({ status: 'signed-in', error: null })
+    client.dispose()
+  })
+
+  it('SDK-02 a refresh response lost twice before its cookie arrived: the backoff retry presents the old cookie inside the grace window and converges', async () => {
+    const { client, counting, browser } = cookieClient({ backoff: { baseMs: 50, maxMs: 100 } })
+    await signIn(s, client)
+    const sid = client.getSnapshot().sessionId!
+    const cookie0 = browser.cookies(COOKIE)[0]
+    let lost = 0
+    browser.lose = (req) => req.url.endsWith('/oauth/token') && lost++ < 2
     const err = await rejection(client.getToken({ audience: API_A }))
     expect(err.code).toBe('network')
     expect(client.getSnapshot()).toMatchObject({ status: 'offline', isSignedIn: true })
@@ -187,9 +202,9 @@ describe('cookie mode against Tessera', () => {
     expect(browser.cookies(COOKIE)[0]).toBe(cookie0)
     // The backoff timer retries with the same cookie, inside the grace window.
     await expect.poll(() => client.getSnapshot().status, { timeout: 5000 }).toBe('signed-in')
-    expect(await sessionRow(sid)).toMatchObject({ generation: 1, graceUses: 1, state: 'active' })
+    expect(await sessionRow(sid)).toMatchObject({ generation: 1, graceUses: 2, state: 'active' })
     expect(browser.cookies(COOKIE)[0]).not.toBe(cookie0)
-    expect(counting.refreshes()).toHaveLength(2)
+    expect(counting.refreshes()).toHaveLength(3)
     expect(decodeJwt(await client.getToken({ audience: API_A })).aud).toBe(API_A)
     client.dispose()
   })

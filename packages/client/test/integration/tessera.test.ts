@@ -11,6 +11,7 @@ import { postForm } from '../../../server/test/helpers/grants.js'
 import {
   memoryStorage,
   TesseraClientError,
+  type DiagnosticEvent,
   type Lifecycle,
   type LifecycleEvent,
 } from '../../src/index.js'
@@ -138,8 +139,48 @@ describe('sign-in against Tessera', () => {
     const err = await rejection(client.signIn())
     expect(err.code).toBe('iss_mismatch')
     expect(err.message).toBe(
-      'the metadata issuer is not the configured issuer (RFC 8414 section 3.3)',
+      `the metadata issuer is "${s.t.url}", but the configured issuer is "${s.t.url.replace('127.0.0.1', 'localhost')}"; configure the issuer exactly as the server states it (RFC 8414 section 3.3)`,
     )
+    client.dispose()
+  })
+
+  it('SDK-07 an issuer configured with a trailing slash is iss_mismatch naming both issuers and the slash', async () => {
+    const { client } = clientFor(s, { issuer: s.t.url + '/' })
+    const err = await rejection(client.signIn())
+    expect(err.code).toBe('iss_mismatch')
+    expect(err.message).toBe(
+      `the metadata issuer is "${s.t.url}", but the configured issuer is "${s.t.url}/": they differ only by a trailing slash; configure the issuer exactly as the server states it (RFC 8414 section 3.3)`,
+    )
+    client.dispose()
+  })
+
+  it('discovery answering 404 (a typo in the issuer path) is a configuration error naming the URL, not a transient one retried as offline', async () => {
+    const counting = new CountingFetch()
+    const storage = memoryStorage()
+    const good = clientFor(s, { storage, autoRefresh: false })
+    await signIn(s, good.client)
+    good.client.dispose()
+    const events: DiagnosticEvent[] = []
+    const { client } = clientFor(s, {
+      issuer: s.t.url + '/tenant',
+      storage,
+      counting,
+      autoRefresh: false,
+      onDiagnostic: (e) => events.push(e),
+    })
+    const url = `${s.t.url}/tenant/.well-known/openid-configuration`
+    const message = `discovery: ${url} answered 404; check the issuer option (the metadata must be served at {issuer}/.well-known/openid-configuration)`
+    const err = await rejection(client.signIn())
+    expect(err).toMatchObject({ code: 'configuration', status: 404, message })
+    expect(err.transient).toBe(false)
+    // The stored session needs a refresh: that discovery fails the same way, and the session
+    // is neither offline nor scheduled for a retry.
+    const again = await rejection(client.getToken({ audience: API_A }))
+    expect(again).toMatchObject({ code: 'configuration', message })
+    expect(client.getSnapshot()).toMatchObject({ status: 'signed-in', isSignedIn: true })
+    expect(events.filter((e) => e.type === 'retry_scheduled')).toEqual([])
+    expect(counting.tokenCalls).toHaveLength(0)
+    expect(counting.urls.filter((u) => u.endsWith('openid-configuration'))).toHaveLength(2)
     client.dispose()
   })
 })
@@ -274,8 +315,208 @@ describe('fetch', () => {
   })
 })
 
+describe('session times in the snapshot (idle 60 min, absolute 120 min)', () => {
+  let short: Tessera
+  beforeAll(async () => {
+    short = await startTessera({
+      client: { sessionIdleSeconds: 3600, sessionAbsoluteSeconds: 7200 },
+    })
+  })
+  afterAll(async () => {
+    await short.close()
+  })
+
+  it('lastActiveAt, abandonAt (= sessionExpiresAt) and expireAt follow the server’s deadlines; expireAt is learned once a deadline stops following activity', async () => {
+    const M = 60_000
+    const clock = new ShiftedClock()
+    const { client } = clientFor(short, { clock, autoRefresh: false })
+    const near = (v: number | null, want: number) => {
+      expect(v).not.toBeNull()
+      expect(Math.abs(v! - want)).toBeLessThanOrEqual(2000)
+    }
+    const t0 = clock.now()
+    await signIn(short, client)
+    let snap = client.getSnapshot()
+    near(snap.lastActiveAt, t0)
+    near(snap.abandonAt, snap.lastActiveAt! + 60 * M)
+    expect(snap.sessionExpiresAt).toBe(snap.abandonAt)
+    expect(snap.expireAt).toBeNull()
+    expect(snap.currentTask).toBeNull()
+
+    const later = async (ms: number) => {
+      short.t.clock.advance(ms)
+      clock.offset += ms
+      await client.getToken({ audience: API_A })
+      return client.getSnapshot()
+    }
+    // 50 min later: the idle end moved with the activity; the absolute end is not known yet.
+    snap = await later(50 * M)
+    near(snap.lastActiveAt, t0 + 50 * M)
+    near(snap.abandonAt, t0 + 110 * M)
+    expect(snap.expireAt).toBeNull()
+    // 100 min in: the deadline is 20 min away although the idle timeout is 60: the absolute end.
+    snap = await later(50 * M)
+    near(snap.lastActiveAt, t0 + 100 * M)
+    near(snap.abandonAt, t0 + 120 * M)
+    near(snap.expireAt, t0 + 120 * M)
+    client.dispose()
+    short.t.clock.set(Date.now())
+  })
+})
+
+describe('app scenarios against Tessera', () => {
+  it('APP-03 ten concurrent getToken calls for two audiences with expired tokens: one refresh at a time, the second presenting the token the first returned', async () => {
+    const clock = new ShiftedClock()
+    const counting = new CountingFetch()
+    const { client, storage } = clientFor(s, { clock, counting, autoRefresh: false })
+    await signIn(s, client)
+    const a0 = await client.getToken({ audience: API_A })
+    const b0 = await client.getToken({ audience: API_B })
+    const rt = (await storedSession(storage)).refreshToken
+    const gen = (await sessionRow(rt)).generation
+    const n = counting.refreshes().length
+    s.t.clock.advance(16 * 60_000)
+    clock.offset += 16 * 60_000
+    try {
+      const audiences = Array.from({ length: 10 }, (_, i) => (i % 2 === 0 ? API_A : API_B))
+      const tokens = await Promise.all(audiences.map((audience) => client.getToken({ audience })))
+      const calls = counting.refreshes().slice(n)
+      expect(calls.map((c) => c.resource)).toEqual([[API_A], [API_B]])
+      expect(calls[0]!.refreshToken).toBe(rt)
+      expect(calls[1]!.refreshToken).not.toBe(rt)
+      // Never the same token twice: two rotations, no grace replay.
+      expect(await sessionRow(rt)).toMatchObject({ generation: gen + 2, graceUses: 0 })
+      const forA = new Set(tokens.filter((_, i) => audiences[i] === API_A))
+      const forB = new Set(tokens.filter((_, i) => audiences[i] === API_B))
+      expect(forA.size).toBe(1)
+      expect(forB.size).toBe(1)
+      expect(decodeJwt([...forA][0]!).aud).toBe(API_A)
+      expect(decodeJwt([...forB][0]!).aud).toBe(API_B)
+      expect(forA.has(a0)).toBe(false)
+      expect(forB.has(b0)).toBe(false)
+    } finally {
+      client.dispose()
+      s.t.clock.set(Date.now())
+    }
+  })
+
+  it('APP-06 the network comes back while API calls are parked: one refresh, then every parked call goes out once with the new token', async () => {
+    const clock = new ShiftedClock()
+    const counting = new CountingFetch()
+    let reopen!: () => void
+    const networkBack = new Promise<void>((r) => (reopen = r))
+    let waiting = 0
+    const parked = (input: Request | string | URL, init?: RequestInit) => {
+      const req = new Request(input, init)
+      if (/\/(oauth\/)?token$/.test(new URL(req.url).pathname) && waiting++ === 0) {
+        // The network is down: the refresh request waits until it comes back.
+        return networkBack.then(() => counting.fetch(req))
+      }
+      return counting.fetch(req)
+    }
+    const misses: string[] = []
+    const { client } = clientFor(s, {
+      clock,
+      counting,
+      fetch: parked,
+      autoRefresh: false,
+      onDiagnostic: (e) => {
+        if (e.type === 'cache_miss') misses.push(e.audience)
+      },
+    })
+    waiting = 1 // the sign-in's code exchange goes through
+    await signIn(s, client)
+    const old = await client.getToken({ audience: s.api.url })
+    waiting = 0
+    clock.offset += 11 * 60_000 // the API's 600 s token is stale
+    s.t.clock.advance(11 * 60_000)
+    const before = counting.refreshes().length
+    const seen = s.api.requests.length
+    misses.length = 0
+    try {
+      const calls = Array.from({ length: 10 }, (_, i) => client.fetch(`${s.api.url}/orders/${i}`))
+      await expect.poll(() => misses.length).toBe(10)
+      await expect.poll(() => waiting).toBe(1)
+      expect(s.api.requests.length).toBe(seen)
+      reopen()
+      const responses = await Promise.all(calls)
+      expect(responses.map((r) => r.status)).toEqual(Array(10).fill(200))
+      expect(counting.refreshes().length - before).toBe(1)
+      const sent = s.api.requests.slice(seen).map((r) => r.authorization)
+      expect(sent).toHaveLength(10)
+      expect(new Set(sent).size).toBe(1)
+      expect(sent[0]).not.toBe(`Bearer ${old}`)
+    } finally {
+      client.dispose()
+      s.t.clock.set(Date.now())
+    }
+  })
+})
+
+describe('invalid_target names the audience and where it is missing', () => {
+  it('an audience missing from the client’s apis: the message says so and names it; the session is kept', async () => {
+    const { client, storage } = clientFor(s, { autoRefresh: false })
+    await signIn(s, client)
+    const rt0 = (await storedSession(storage)).refreshToken
+    const err = await rejection(client.getToken({ audience: 'https://unknown.example.test' }))
+    expect(err).toMatchObject({ code: 'request_rejected', oauthError: 'invalid_target' })
+    expect(err.message).toBe(
+      'the server refused a token for audience "https://unknown.example.test" (invalid_target): it is missing from this client\'s apis; add { baseUrl, audience: "https://unknown.example.test" } to apis',
+    )
+    expect(client.getSnapshot().status).toBe('signed-in')
+    expect((await storedSession(storage)).refreshToken).toBe(rt0)
+    client.dispose()
+  })
+
+  it('an audience in the client’s apis that the server refuses: the message says the server refused it', async () => {
+    const storage = memoryStorage()
+    const first = clientFor(s, { storage, autoRefresh: false })
+    await signIn(s, first.client)
+    first.client.dispose()
+    // The app's configuration gained an API the server does not allow for this client.
+    const extra = 'https://reports.example.test'
+    const { client } = clientFor(s, {
+      storage,
+      autoRefresh: false,
+      apis: [{ baseUrl: extra, audience: extra }],
+    })
+    const err = await rejection(client.getToken({ audience: extra }))
+    expect(err).toMatchObject({ code: 'request_rejected', oauthError: 'invalid_target' })
+    expect(err.message).toBe(
+      'the server refused a token for audience "https://reports.example.test" (invalid_target): it is in this client\'s apis, but the server does not allow client "web-app" tokens for it; allow the API for the client at the server',
+    )
+    expect(client.getSnapshot().status).toBe('signed-in')
+    client.dispose()
+  })
+})
+
 describe('lost responses and interrupted refreshes (SDK-02)', () => {
-  it('SDK-02 a refresh whose response is lost keeps the session (offline) and its retry converges on the server’s current token', async () => {
+  it('SDK-08 APP-02 a refresh whose response is lost (the server rotated) is retried once with the same token inside the grace window: that very getToken resolves, with exactly one extra request', async () => {
+    const counting = new CountingFetch()
+    const { client, storage } = clientFor(s, { counting, autoRefresh: false })
+    await signIn(s, client)
+    const rt0 = (await storedSession(storage)).refreshToken
+    let lost = 0
+    // The request reaches the server, which answers; the answer is dropped at the transport.
+    counting.afterToken = (c) =>
+      c.grantType === 'refresh_token' && lost++ === 0 ? 'lose' : undefined
+    const token = await client.getToken({ audience: API_A })
+    expect(decodeJwt(token).aud).toBe(API_A)
+    expect(lost).toBe(2)
+    expect(counting.refreshes().map((c) => c.refreshToken)).toEqual([rt0, rt0])
+    // The first request rotated; the retry took the grace path and got the current token.
+    expect(await sessionRow(rt0)).toMatchObject({ generation: 1, graceUses: 1, state: 'active' })
+    const rec = await storedSession(storage)
+    expect(rec.refreshStartedAt).toBeNull()
+    expect(rec.refreshToken).not.toBe(rt0)
+    expect(client.getSnapshot()).toMatchObject({ status: 'signed-in', error: null })
+    // The session lives on: the successor refreshes normally.
+    expect(decodeJwt(await client.getToken({ audience: API_B })).aud).toBe(API_B)
+    expect(counting.refreshes().map((c) => c.refreshToken)).toEqual([rt0, rt0, rec.refreshToken])
+    client.dispose()
+  })
+
+  it('SDK-02 a refresh whose response and in-call retry are both lost keeps the session (offline) and the backoff retry converges on the server’s current token', async () => {
     const clock = new ShiftedClock()
     const counting = new CountingFetch()
     const { client, storage } = clientFor(s, {
@@ -302,13 +543,13 @@ describe('lost responses and interrupted refreshes (SDK-02)', () => {
     await expect.poll(() => client.getSnapshot().status, { timeout: 5000 }).toBe('signed-in')
     const row = await sessionRow(rt0)
     expect(row.generation).toBe(1)
-    expect(row.graceUses).toBe(1)
+    expect(row.graceUses).toBe(2)
     expect(row.state).toBe('active')
     const after = await storedSession(storage)
     expect(after.refreshStartedAt).toBeNull()
     expect(after.refreshToken).not.toBe(rt0)
-    // Both requests presented the same token.
-    expect(counting.refreshes().map((c) => c.refreshToken)).toEqual([rt0, rt0])
+    // Every request (the lost one, the in-call retry, the backoff retry) presented the same token.
+    expect(counting.refreshes().map((c) => c.refreshToken)).toEqual([rt0, rt0, rt0])
     client.dispose()
   })
 

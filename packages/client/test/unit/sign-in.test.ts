@@ -65,7 +65,8 @@ const forged: {
     name: 'wrong iss',
     callback: (cb) => cb.searchParams.set('iss', 'https://evil.example.test'),
     code: 'iss_mismatch',
-    message: 'the callback iss is not the issuer (RFC 9207)',
+    message:
+      'the callback iss is "https://evil.example.test", but the configured issuer is "https://auth.example.test"; configure the issuer exactly as the server states it (RFC 9207)',
   },
   {
     name: 'missing iss while the server advertises it',
@@ -251,6 +252,27 @@ describe('SDK-04 PKCE generation', () => {
   })
 })
 
+describe('session snapshot fields', () => {
+  it('currentTask is the ID token’s tessera_task claim when it is a string, else null', async () => {
+    const c = await setup()
+    c.provider.idTokenOverrides = { tessera_task: 'accept_terms' }
+    await c.client.handleRedirectCallback(c.provider.authorize(await c.client.signIn()))
+    expect(c.client.getSnapshot().currentTask).toBe('accept_terms')
+    const d = await setup()
+    d.provider.idTokenOverrides = { tessera_task: 42 }
+    await d.client.handleRedirectCallback(d.provider.authorize(await d.client.signIn()))
+    expect(d.client.getSnapshot().currentTask).toBeNull()
+    await c.client.signOut()
+    expect(c.client.getSnapshot()).toMatchObject({
+      currentTask: null,
+      expireAt: null,
+      abandonAt: null,
+      lastActiveAt: null,
+      sessionExpiresAt: null,
+    })
+  })
+})
+
 describe('SDK-07 metadata issuer', () => {
   it('SDK-07 discovery whose issuer differs from the configured one aborts (iss_mismatch), and so does injected metadata', async () => {
     const c = await setup({ issuer: 'https://auth.example.test/tenant' })
@@ -265,7 +287,9 @@ describe('SDK-07 metadata issuer', () => {
         redirectUri: REDIRECT,
         metadata: p.metadata() as never,
       }),
-    ).toThrow(/the metadata issuer is not the configured issuer/)
+    ).toThrow(
+      'the metadata issuer is "https://auth.example.test", but the configured issuer is "https://auth.example.test/other"; configure the issuer exactly as the server states it (RFC 8414 section 3.3)',
+    )
   })
 
   it('configuration is validated when the client is built', () => {

@@ -3,7 +3,7 @@
  * Locks (Node has none): the localStorage lease and storage events stand in, as in browsers that
  * lack them. Plus the `fetch` wrapper's URL rules and the axios interceptor.
  */
-import { describe, expect, it } from 'vitest'
+import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   attachAxios,
   browserTabSync,
@@ -45,6 +45,10 @@ class SharedLocalStorage {
       },
     } as unknown as Storage
     return {
+      /** Fires a window event (`pagehide`) in this tab. */
+      fire: (type: string) => {
+        for (const l of listeners.get(type) ?? []) l({})
+      },
       localStorage: ls,
       addEventListener: ((type: string, l: (e: unknown) => void) => {
         if (!listeners.has(type)) listeners.set(type, new Set())
@@ -55,6 +59,12 @@ class SharedLocalStorage {
       }) as Window['removeEventListener'],
     }
   }
+}
+
+/** The environment parts of a tab (without its `fire`). */
+function windowOf(t: ReturnType<SharedLocalStorage['tab']>) {
+  const { localStorage, addEventListener, removeEventListener } = t
+  return { localStorage, addEventListener, removeEventListener }
 }
 
 async function tabs(n: number, withBroadcastChannel: boolean) {
@@ -77,7 +87,7 @@ async function tabs(n: number, withBroadcastChannel: boolean) {
         environment: {
           locks: undefined,
           BroadcastChannel: withBroadcastChannel ? BroadcastChannel : undefined,
-          ...shared.tab(),
+          ...windowOf(shared.tab()),
         },
       }),
     })
@@ -120,6 +130,76 @@ describe('tabs without Web Locks: localStorage lease and storage events', () => 
       for (const c of clients) c.dispose()
     })
   }
+})
+
+describe('the localStorage lease lock (no Web Locks)', () => {
+  afterEach(() => {
+    vi.useRealTimers()
+  })
+
+  function twoTabs() {
+    vi.useFakeTimers({ toFake: ['Date', 'setTimeout', 'clearTimeout'] })
+    const shared = new SharedLocalStorage()
+    const a = shared.tab()
+    const b = shared.tab()
+    // Each tab's random numbers differ (its owner id in the lease comes from them).
+    const sync = (t: typeof a, r: number) =>
+      browserTabSync({
+        name: 't',
+        environment: {
+          locks: undefined,
+          BroadcastChannel: undefined,
+          random: () => r,
+          ...windowOf(t),
+        },
+      })
+    return { shared, a, b, tabA: sync(a, 0.5), tabB: sync(b, 0.25) }
+  }
+
+  it('a lease lasts 35 s by default: a tab that hangs holding it blocks the others that long, then it is taken over', async () => {
+    const { shared, tabA, tabB } = twoTabs()
+    const t0 = Date.now()
+    let aHolds = false
+    void tabA.withLock('refresh', () => {
+      aHolds = true
+      return new Promise<never>(() => {}) // the tab hangs (a frozen page)
+    })
+    await vi.advanceTimersByTimeAsync(100) // A's write is confirmed after 30-60 ms
+    expect(aHolds).toBe(true)
+    expect(JSON.parse(shared.map.get('t:lock:refresh')!).until).toBe(t0 + 35_000)
+    let bHolds = false
+    const b = tabB.withLock('refresh', () => {
+      bHolds = true
+      return Promise.resolve('b')
+    })
+    await vi.advanceTimersByTimeAsync(34_800)
+    expect(Date.now()).toBe(t0 + 34_900)
+    expect(bHolds).toBe(false)
+    await vi.advanceTimersByTimeAsync(500)
+    expect(bHolds).toBe(true)
+    await expect(b).resolves.toBe('b')
+    expect(shared.map.has('t:lock:refresh')).toBe(false)
+  })
+
+  it('a tab that unloads (pagehide) releases its lease at once: the next tab gets the lock long before 35 s', async () => {
+    const { shared, a, tabA, tabB } = twoTabs()
+    const t0 = Date.now()
+    void tabA.withLock('refresh', () => new Promise<never>(() => {}))
+    await vi.advanceTimersByTimeAsync(100)
+    expect(shared.map.has('t:lock:refresh')).toBe(true)
+    let bHolds = false
+    void tabB.withLock('refresh', () => {
+      bHolds = true
+      return new Promise<never>(() => {})
+    })
+    await vi.advanceTimersByTimeAsync(1000)
+    expect(bHolds).toBe(false)
+    a.fire('pagehide')
+    expect(shared.map.has('t:lock:refresh')).toBe(false)
+    await vi.advanceTimersByTimeAsync(300)
+    expect(bHolds).toBe(true)
+    expect(Date.now() - t0).toBeLessThan(2000)
+  })
 })
 
 describe('fetch: which URLs get a token', () => {

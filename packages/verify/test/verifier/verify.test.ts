@@ -110,6 +110,37 @@ describe('discovery', () => {
   })
 })
 
+describe('timeout', () => {
+  it('an issuer that accepts the connection and never answers: verify fails with jwks_unavailable once `timeout` has passed, naming the timeout', async () => {
+    const hits: string[] = []
+    const hanging = createServer((req) => {
+      hits.push(req.url ?? '') // accepted, read, never answered
+    })
+    servers.push(hanging)
+    await new Promise<void>((r) => hanging.listen(0, '127.0.0.1', r))
+    const url = `http://127.0.0.1:${(hanging.address() as AddressInfo).port}`
+    issuer = await startIssuer(keys)
+    const token = issuer.raw({ alg: 'ES256', typ: 'at+jwt', kid: 'k-es256' }, { iss: url })
+    const v = createVerifier({
+      issuer: url,
+      audience: AUDIENCE,
+      clock: new FakeClock(),
+      timeout: 0.2,
+    })
+    const err = await v.verify(token).catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(TesseraVerifyError)
+    expect((err as TesseraVerifyError).code).toBe('jwks_unavailable')
+    // Both discovery locations were asked, and each was abandoned at the timeout.
+    expect(hits).toEqual([
+      '/.well-known/openid-configuration',
+      '/.well-known/oauth-authorization-server',
+    ])
+    expect(((err as TesseraVerifyError).cause as Error).message).toBe(
+      'discovery failed: The operation was aborted due to timeout; The operation was aborted due to timeout',
+    )
+  })
+})
+
 describe('verified-token cache', () => {
   it('holds at most maxEntries tokens, evicting the least recently used', async () => {
     issuer = await startIssuer(keys)

@@ -1,0 +1,51 @@
+import type { FetchInit, FetchInput, FetchResponse } from '../platform-types.js'
+import type { FetchLike } from '../http/http.js'
+import type { DiagnosticsHub } from './diagnostics-hub.js'
+import { apiForUrl, type ResolvedApi } from './options.js'
+
+export interface AuthenticatedFetchDeps {
+  apis: readonly ResolvedApi[]
+  fetch: FetchLike
+  events: DiagnosticsHub
+  getToken: (o: { audience: string }) => Promise<string>
+  invalidateToken: (token: string) => void
+}
+
+/**
+ * `fetch` with the right access token: requests under a configured API's `baseUrl` get its
+ * token; others go out untouched. A 401 whose `WWW-Authenticate` says `error="invalid_token"`
+ * refreshes once and replays the request once; a second 401 is returned as is.
+ */
+export function authenticatedFetch(
+  d: AuthenticatedFetchDeps,
+): (input: FetchInput, init?: FetchInit) => Promise<FetchResponse> {
+  return async (input, init) => {
+    const request = new Request(input, init)
+    const api = apiForUrl(d.apis, request.url)
+    if (!api) return d.fetch(request)
+    const replay = request.clone()
+    const opts = { audience: api.audience }
+    const token = await d.getToken(opts)
+    const first = await d.fetch(withBearer(request, token))
+    if (first.status !== 401 || !saysInvalidToken(first.headers.get('www-authenticate')))
+      return first
+    d.events.emit({ type: 'token_rejected', audience: api.audience })
+    d.invalidateToken(token)
+    const fresh = await d.getToken(opts)
+    if (fresh === token) return first
+    d.events.emit({ type: 'replay', audience: api.audience })
+    return d.fetch(withBearer(replay, fresh))
+  }
+}
+
+/** Whether a `WWW-Authenticate` value carries a Bearer challenge with `error="invalid_token"`. */
+export function saysInvalidToken(header: string | null): boolean {
+  if (header === null) return false
+  return /(^|,)\s*bearer\b[^]*?\berror\s*=\s*"?invalid_token"?/i.test(header)
+}
+
+function withBearer(req: Request, token: string): Request {
+  const headers = new Headers(req.headers)
+  headers.set('authorization', `Bearer ${token}`)
+  return new Request(req, { headers })
+}
