@@ -17,6 +17,7 @@ import { resolveWebhooks } from './resolve-webhooks.js'
 import { SCOPE_TOKEN } from '../oauth/scope-token.js'
 import { sameSiteProblem, webOriginProblem } from '../oauth/refresh-cookie/web-origins.js'
 import { ACCOUNT_SESSIONS_SCOPE } from '../oauth/token/audience.js'
+import { GRACE_MAX_USES_RANGE, GRACE_SECONDS_RANGE } from '../oauth/token/grace-window.js'
 
 /** What a config file or a programmatic caller gives: everything optional but the issuer and secret. */
 export interface ConfigInput {
@@ -406,8 +407,27 @@ export function resolveClient(
     grantTypes,
     scopes,
     audiences: clientAudiences,
-    refreshGraceSeconds: int(`${at}.refreshGraceSeconds`, c.refreshGraceSeconds ?? 30, 0, 300),
-    refreshGraceMaxUses: int(`${at}.refreshGraceMaxUses`, c.refreshGraceMaxUses ?? 10, 0, 1000),
+    // Unset: the defaults of graceWindow (by application type and DPoP binding).
+    ...(c.refreshGraceSeconds !== undefined
+      ? {
+          refreshGraceSeconds: int(
+            `${at}.refreshGraceSeconds`,
+            c.refreshGraceSeconds,
+            GRACE_SECONDS_RANGE.min,
+            GRACE_SECONDS_RANGE.max,
+          ),
+        }
+      : {}),
+    ...(c.refreshGraceMaxUses !== undefined
+      ? {
+          refreshGraceMaxUses: int(
+            `${at}.refreshGraceMaxUses`,
+            c.refreshGraceMaxUses,
+            GRACE_MAX_USES_RANGE.min,
+            GRACE_MAX_USES_RANGE.max,
+          ),
+        }
+      : {}),
     sessionIdleSeconds: idle,
     sessionAbsoluteSeconds: absolute,
     dpop: resolveClientDpop(c.dpop, at),
