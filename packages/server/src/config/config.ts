@@ -32,6 +32,9 @@ export interface ClientConfig {
   scopes?: string[]
   /** Audiences the client may request tokens for. */
   audiences?: string[]
+  /** API audiences this confidential client is the resource server of: it may introspect access
+   * tokens issued for them (SES-12). Default none. */
+  resourceServerFor?: string[]
   /** Seconds, 0-300, in which the previous refresh token returns the current one. Default by
    * type: 30 for `web`, 180 for `native`, 300 for a DPoP-bound session or a confidential client. */
   refreshGraceSeconds?: number

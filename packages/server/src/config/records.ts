@@ -28,6 +28,7 @@ export function clientRecord(c: ClientConfig, now: number): ClientRecord {
     grantTypes: c.grantTypes ?? ['authorization_code', 'refresh_token'],
     scopes: c.scopes ?? ['openid', 'profile', 'email', 'offline_access'],
     audiences: c.audiences ?? [],
+    ...(c.resourceServerFor?.length ? { resourceServerFor: c.resourceServerFor } : {}),
     ...(c.refreshGraceSeconds !== undefined ? { refreshGraceSeconds: c.refreshGraceSeconds } : {}),
     ...(c.refreshGraceMaxUses !== undefined ? { refreshGraceMaxUses: c.refreshGraceMaxUses } : {}),
     sessionIdleSeconds: c.sessionIdleSeconds ?? 14 * 86_400,

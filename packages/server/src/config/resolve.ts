@@ -376,6 +376,17 @@ export function resolveClient(
     if (!audiences.has(a))
       throw new ConfigError(`${at}.audiences[${i}]`, `names no configured API (${a})`)
   }
+  const resourceServerFor = strings(`${at}.resourceServerFor`, c.resourceServerFor ?? [])
+  for (const [i, a] of resourceServerFor.entries()) {
+    if (!audiences.has(a))
+      throw new ConfigError(`${at}.resourceServerFor[${i}]`, `names no configured API (${a})`)
+  }
+  if (resourceServerFor.length > 0 && method === 'none') {
+    throw new ConfigError(
+      `${at}.resourceServerFor`,
+      'needs a confidential client (a resource server authenticates to introspect)',
+    )
+  }
   const scopes = strings(
     `${at}.scopes`,
     c.scopes ?? ['openid', 'profile', 'email', 'offline_access'],
@@ -407,6 +418,7 @@ export function resolveClient(
     grantTypes,
     scopes,
     audiences: clientAudiences,
+    ...(resourceServerFor.length > 0 ? { resourceServerFor } : {}),
     // Unset: the defaults of graceWindow (by application type and DPoP binding).
     ...(c.refreshGraceSeconds !== undefined
       ? {

@@ -18,6 +18,9 @@ export interface ClientRecord {
   scopes: string[]
   /** API audiences the client may request tokens for. */
   audiences: string[]
+  /** API audiences whose access tokens this (confidential) client may introspect, as their
+   * resource server. Absent: none. */
+  resourceServerFor?: string[]
   /** Seconds, fixed from the moment of rotation, in which the previous refresh token returns the
    * current one again. Absent: the default of its type (see graceWindow). */
   refreshGraceSeconds?: number

@@ -74,6 +74,7 @@ const CLIENT = {
   grantTypes: { type: 'strings' },
   scopes: { type: 'strings' },
   audiences: { type: 'strings' },
+  resourceServerFor: { type: 'strings' },
   refreshGraceSeconds: { type: 'int', ...GRACE_SECONDS_RANGE },
   refreshGraceMaxUses: { type: 'int', ...GRACE_MAX_USES_RANGE },
   sessionIdleSeconds: SECONDS,

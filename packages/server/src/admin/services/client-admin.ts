@@ -26,6 +26,7 @@ const LISTS = [
   'grantTypes',
   'scopes',
   'audiences',
+  'resourceServerFor',
   'webOrigins',
 ]
 
