@@ -23,6 +23,7 @@ export type {
 } from './verifier/verified-token.js'
 export type { DpopReplayStore } from './dpop/replay-store.js'
 export { normaliseHtu } from './dpop/htu.js'
+export { isCanonicalJwsSignature } from './jwt/decode-jws.js'
 export {
   isVerifyError,
   TesseraVerifyError,

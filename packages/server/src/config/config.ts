@@ -32,9 +32,14 @@ export interface ClientConfig {
   scopes?: string[]
   /** Audiences the client may request tokens for. */
   audiences?: string[]
-  /** Seconds in which the previous refresh token returns the current one. Default 30. */
+  /** API audiences this confidential client is the resource server of: it may introspect access
+   * tokens issued for them (SES-12). Default none. */
+  resourceServerFor?: string[]
+  /** Seconds, 0-300, in which the previous refresh token returns the current one. Default by
+   * type: 30 for `web`, 180 for `native`, 300 for a DPoP-bound session or a confidential client. */
   refreshGraceSeconds?: number
-  /** Replays of the previous refresh token allowed in the window. Default 10. */
+  /** Replays of the previous refresh token answered per rotation, 0-10000; beyond, they are
+   * refused without revoking anything. Default 1000. */
   refreshGraceMaxUses?: number
   /** Seconds without a refresh after which a session is abandoned. Default 14 days. */
   sessionIdleSeconds?: number

@@ -18,6 +18,7 @@ import { resolveWebhooks } from './resolve-webhooks.js'
 import { SCOPE_TOKEN } from '../oauth/scope-token.js'
 import { sameSiteProblem, webOriginProblem } from '../oauth/refresh-cookie/web-origins.js'
 import { ACCOUNT_SESSIONS_SCOPE } from '../oauth/token/audience.js'
+import { GRACE_MAX_USES_RANGE, GRACE_SECONDS_RANGE } from '../oauth/token/grace-window.js'
 
 /** What a config file or a programmatic caller gives: everything optional but the issuer and secret. */
 export interface ConfigInput {
@@ -361,6 +362,17 @@ export function resolveClient(
     if (!audiences.has(a))
       throw new ConfigError(`${at}.audiences[${i}]`, `names no configured API (${a})`)
   }
+  const resourceServerFor = strings(`${at}.resourceServerFor`, c.resourceServerFor ?? [])
+  for (const [i, a] of resourceServerFor.entries()) {
+    if (!audiences.has(a))
+      throw new ConfigError(`${at}.resourceServerFor[${i}]`, `names no configured API (${a})`)
+  }
+  if (resourceServerFor.length > 0 && method === 'none') {
+    throw new ConfigError(
+      `${at}.resourceServerFor`,
+      'needs a confidential client (a resource server authenticates to introspect)',
+    )
+  }
   const scopes = strings(
     `${at}.scopes`,
     c.scopes ?? ['openid', 'profile', 'email', 'offline_access'],
@@ -392,8 +404,28 @@ export function resolveClient(
     grantTypes,
     scopes,
     audiences: clientAudiences,
-    refreshGraceSeconds: int(`${at}.refreshGraceSeconds`, c.refreshGraceSeconds ?? 30, 0, 300),
-    refreshGraceMaxUses: int(`${at}.refreshGraceMaxUses`, c.refreshGraceMaxUses ?? 10, 0, 1000),
+    ...(resourceServerFor.length > 0 ? { resourceServerFor } : {}),
+    // Unset: the defaults of graceWindow (by application type and DPoP binding).
+    ...(c.refreshGraceSeconds !== undefined
+      ? {
+          refreshGraceSeconds: int(
+            `${at}.refreshGraceSeconds`,
+            c.refreshGraceSeconds,
+            GRACE_SECONDS_RANGE.min,
+            GRACE_SECONDS_RANGE.max,
+          ),
+        }
+      : {}),
+    ...(c.refreshGraceMaxUses !== undefined
+      ? {
+          refreshGraceMaxUses: int(
+            `${at}.refreshGraceMaxUses`,
+            c.refreshGraceMaxUses,
+            GRACE_MAX_USES_RANGE.min,
+            GRACE_MAX_USES_RANGE.max,
+          ),
+        }
+      : {}),
     sessionIdleSeconds: idle,
     sessionAbsoluteSeconds: absolute,
     dpop: resolveClientDpop(c.dpop, at),

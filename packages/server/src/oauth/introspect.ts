@@ -3,6 +3,7 @@ import type { ServerContext } from '../context.js'
 import { param, requireParam } from '../http/form.js'
 import { judgeSession, sessionDeadline } from '../sessions/lifecycle.js'
 import { seconds } from '../lib/clock.js'
+import type { ClientRecord } from '../store/types.js'
 import { REFRESH_TOKEN_PREFIX } from '../tokens/refresh-token.js'
 import { verifyOwnAccessToken, verifyOwnJwt } from '../tokens/verify-own-token.js'
 import { authenticateClient } from './client-auth.js'
@@ -14,10 +15,11 @@ import { formBody, noQueryCredentials } from './token/index.js'
 const INACTIVE = JSON.stringify({ active: false })
 
 /**
- * Token introspection (RFC 7662) for confidential clients (resource servers). An expired, revoked,
- * rotated-away or unknown token is `{"active":false}` and nothing else (SES-11). Unauthenticated
- * callers get 401 (SES-12); inactive answers count against the caller's throttle so a client
- * cannot scan for tokens.
+ * Token introspection (RFC 7662) for confidential clients: a token's own client, and resource
+ * servers for the access tokens of their APIs (mayIntrospect). An expired, revoked, rotated-away,
+ * unknown or someone else's token is `{"active":false}` and nothing else (SES-11, SES-12).
+ * Unauthenticated callers get 401 (SES-12); guesses count against the caller's throttle so a
+ * client cannot scan for tokens.
  *
  * @see https://www.rfc-editor.org/rfc/rfc7662#section-2
  */
@@ -48,17 +50,38 @@ export function introspectRoutes(app: FastifyInstance, ctx: ServerContext): void
       if (guess) await ctx.throttle.fail(scanKeys)
       return reply.send(INACTIVE)
     }
+    // RFC 7662 2.1, 4: a caller that may not see the token learns nothing, not even that it is
+    // ours and live; the answer is byte for byte that of an unknown token.
+    if (!mayIntrospect(client, result)) return reply.send(INACTIVE)
     return reply.send(JSON.stringify(result))
   })
 }
 
-interface Introspection {
+/**
+ * Who may see an active token (SES-12): a refresh token only its own client; an access token its
+ * client, or a resource server of its audience (a confidential client whose `resourceServerFor`
+ * lists it). An access token for the issuer itself (`/userinfo`, the account API) has no
+ * resource server but this server, so only its client sees it.
+ */
+export function mayIntrospect(
+  caller: Pick<ClientRecord, 'id' | 'resourceServerFor'>,
+  result: Record<string, unknown>,
+): boolean {
+  if (result.client_id === caller.id) return true
+  if (result.token_type === 'refresh_token') return false
+  const audiences = Array.isArray(result.aud) ? result.aud : [result.aud]
+  const served = caller.resourceServerFor ?? []
+  return audiences.some((a) => typeof a === 'string' && served.includes(a))
+}
+
+export interface Introspection {
   result?: Record<string, unknown>
   /** The token was never ours (malformed, unknown, bad MAC or signature). */
   guess: boolean
 }
 
-async function introspect(ctx: ServerContext, token: string): Promise<Introspection> {
+/** What the server knows about `token`, whoever asks; the endpoint then applies mayIntrospect. */
+export async function introspect(ctx: ServerContext, token: string): Promise<Introspection> {
   const r = await introspectOwn(ctx, token)
   if (r) return { result: r, guess: false }
   const ours = token.startsWith(REFRESH_TOKEN_PREFIX)

@@ -18,11 +18,14 @@ export interface ClientRecord {
   scopes: string[]
   /** API audiences the client may request tokens for. */
   audiences: string[]
+  /** API audiences whose access tokens this (confidential) client may introspect, as their
+   * resource server. Absent: none. */
+  resourceServerFor?: string[]
   /** Seconds, fixed from the moment of rotation, in which the previous refresh token returns the
-   * current one again. */
-  refreshGraceSeconds: number
-  /** How many times the previous refresh token may be replayed inside the grace window. */
-  refreshGraceMaxUses: number
+   * current one again. Absent: the default of its type (see graceWindow). */
+  refreshGraceSeconds?: number
+  /** How many replays of the previous refresh token are answered per rotation. Absent: 1000. */
+  refreshGraceMaxUses?: number
   /** Seconds without a refresh after which the session is abandoned. */
   sessionIdleSeconds: number
   /** Seconds after sign-in at which the session expires, whatever its activity. */
@@ -150,7 +153,9 @@ export interface SessionRecord {
   rotatedAt: number
   /** Grace replays of the previous token since the last rotation. */
   graceUses: number
-  /** Grace window in seconds, from the client at sign-in. */
+  /** The grace window and replay limit in force at sign-in. Written so that servers of earlier
+   * versions, which read them, keep working during a rolling upgrade; this version decides from
+   * the client's current settings (graceWindow), so a change applies to live sessions at once. */
   graceSeconds: number
   graceMaxUses: number
   /** Random per-session salt mixed into every refresh token MAC. */

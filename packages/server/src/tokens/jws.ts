@@ -1,5 +1,6 @@
 import { sign, type KeyObject } from 'node:crypto'
 import type { SigningAlg } from '../store/types.js'
+import { toLowS } from './canonical-jws.js'
 
 const b64json = (v: unknown): string => Buffer.from(JSON.stringify(v), 'utf8').toString('base64url')
 
@@ -20,8 +21,9 @@ export function signCompactJws(
   let sig: Buffer
   switch (header.alg) {
     case 'ES256':
-      // JWS wants R || S (RFC 7518 3.4), not DER.
-      sig = sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })
+      // JWS wants R || S (RFC 7518 3.4), not DER; low S, the one spelling verifyOwnJwt accepts
+      // (JWT-19: OpenSSL returns either half).
+      sig = toLowS(sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' }))
       break
     case 'EdDSA':
       sig = sign(null, data, key)

@@ -3,6 +3,7 @@ import type { ServerContext } from '../context.js'
 import { boundJkt } from '../oauth/dpop/dpop-request.js'
 import { judgeSession } from '../sessions/lifecycle.js'
 import type { SessionRecord, UserRecord } from '../store/types.js'
+import { isCanonicalJws } from './canonical-jws.js'
 
 export interface LiveAccessToken {
   claims: JWTPayload & { client_id?: string; scope?: string; sid?: string }
@@ -71,6 +72,8 @@ export async function verifyOwnJwt(
   if (typeof kid !== 'string') return undefined
   const key = await ctx.keys.verificationKey(kid)
   if (!key) return undefined
+  // JWT-19: another spelling of a token we issued is not that token.
+  if (!isCanonicalJws(token, key.record.alg, key.publicJwk, { lowS: true })) return undefined
   try {
     const { payload } = await jwtVerify(token, key.publicKey, {
       issuer: ctx.config.issuer,

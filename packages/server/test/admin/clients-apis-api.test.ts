@@ -1,6 +1,8 @@
 import { readFileSync } from 'node:fs'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { ConfigError } from '../../src/config/config.js'
+import { resolveConfig } from '../../src/config/resolve.js'
 import { hashClientSecret } from '../../src/oauth/client-secret.js'
 import { basicAuth, postForm, signInTokens } from '../helpers/grants.js'
 import { rowCounts } from '../helpers/oauth-flow.js'
@@ -459,6 +461,48 @@ describe('clients', () => {
     ['POST', '/clients/nope/secret', undefined, 404, 'no client nope'],
   ])('%s %s %j is %i and changes nothing', async (method, path, body, status, description) => {
     await expectRefused(method, path, body, status, description)
+  })
+
+  // REL-15: one range for each grace knob, the configuration file's, with the same message.
+  it.each([
+    ['refreshGraceSeconds', -1, 'must be a whole number from 0 to 300'],
+    ['refreshGraceSeconds', 301, 'must be a whole number from 0 to 300'],
+    ['refreshGraceMaxUses', -1, 'must be a whole number from 0 to 10000'],
+    ['refreshGraceMaxUses', 10_001, 'must be a whole number from 0 to 10000'],
+    ['refreshGraceMaxUses', 1_000_000, 'must be a whole number from 0 to 10000'],
+  ])(
+    'REL-15 %s %i is refused by the Admin API as by the configuration file',
+    async (field, v, m) => {
+      const input = { id: 'g', redirectUris: ['https://g.example.test/cb'], [field]: v }
+      await expectRefused('POST', '/clients', input, 400, `${field}: ${m}`)
+      expect(() =>
+        resolveConfig({
+          issuer: 'https://a.example.test',
+          secret: 'x'.repeat(32),
+          clients: [input],
+        }),
+      ).toThrow(new ConfigError(`clients[0].${field}`, m))
+    },
+  )
+
+  it('REL-15 the ends of both grace ranges are accepted and stored; unset means the defaults of the type', async () => {
+    for (const [id, extra] of [
+      ['g-min', { refreshGraceSeconds: 0, refreshGraceMaxUses: 0 }],
+      ['g-max', { refreshGraceSeconds: 300, refreshGraceMaxUses: 10_000 }],
+      ['g-unset', {}],
+    ] as const) {
+      const r = await adminApi(t, 'POST', '/clients', {
+        id,
+        redirectUris: ['https://g.example.test/cb'],
+        ...extra,
+      })
+      expect(r.status, JSON.stringify(r.body)).toBe(201)
+      const stored = (await t.store.getClient(id))!
+      expect([stored.refreshGraceSeconds, stored.refreshGraceMaxUses]).toStrictEqual([
+        'refreshGraceSeconds' in extra ? extra.refreshGraceSeconds : undefined,
+        'refreshGraceMaxUses' in extra ? extra.refreshGraceMaxUses : undefined,
+      ])
+    }
   })
 
   it('a public client has no secret to rotate', async () => {

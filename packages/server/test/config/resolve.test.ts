@@ -175,10 +175,11 @@ describe('configuration is validated when it is built, naming the setting', () =
       bodyLimit: 65_536,
       trustProxy: [],
     })
+    // No grace settings: the refresh grant applies the defaults of graceWindow by type (REL-15).
+    expect(c.clients[0]!.refreshGraceSeconds).toBeUndefined()
+    expect(c.clients[0]!.refreshGraceMaxUses).toBeUndefined()
     expect(c.clients[0]).toMatchObject({
       tokenEndpointAuthMethod: 'none',
-      refreshGraceSeconds: 30,
-      refreshGraceMaxUses: 10,
       sessionIdleSeconds: 14 * 86_400,
       sessionAbsoluteSeconds: 90 * 86_400,
       grantTypes: ['authorization_code', 'refresh_token'],

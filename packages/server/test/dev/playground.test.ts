@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildPlayground } from '../../scripts/build-playground.js'
 import { DEMO_APIS, DEMO_CLIENT_ID, demoClient } from '../../src/dev/demo.js'
 import { issuerApi } from '../../src/oauth/token/audience.js'
+import { graceWindow } from '../../src/oauth/token/grace-window.js'
 import type { ApiRecord, ClientRecord, SessionRecord, UserRecord } from '../../src/store/types.js'
 import {
   defaultApis,
@@ -51,8 +52,8 @@ async function newSession(): Promise<SessionRecord> {
     generation: 0,
     rotatedAt: now,
     graceUses: 0,
-    graceSeconds: client.refreshGraceSeconds,
-    graceMaxUses: client.refreshGraceMaxUses,
+    graceSeconds: graceWindow(client, {}).seconds,
+    graceMaxUses: graceWindow(client, {}).maxUses,
     salt: t.server.ctx.random.bytes(16).toString('base64url'),
     userAgent: 'test',
     ip: '127.0.0.1',

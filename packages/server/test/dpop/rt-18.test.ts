@@ -301,8 +301,13 @@ describe('RT-18 a DPoP-bound refresh token without a valid proof of its key', ()
     expect(retry.status).toBe(200)
     expect(retry.body.refresh_token).toBe(r1.body.refresh_token)
     expect(await sessionOf(t, sid)).toMatchObject({ generation: 1, graceUses: 1 })
+    // REL-15: a DPoP-bound session's default window is 300 s (a stolen token is worthless without
+    // the key, so a long window costs nothing): 1 ms before its end, still the same child.
+    t.clock.advance(300_000 - 1000 - 1)
+    const late = await refreshWith(rt, tokenProof(t, key))
+    expect([late.status, late.body.refresh_token]).toStrictEqual([200, r1.body.refresh_token])
     // After the window, the previous token with the right key is reuse: the session is revoked.
-    t.clock.advance(31_000)
+    t.clock.advance(1)
     expectOAuthError(
       await refreshWith(rt, tokenProof(t, key)),
       400,

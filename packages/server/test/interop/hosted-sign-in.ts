@@ -46,6 +46,15 @@ export const postClient: ClientConfig = {
   scopes: ['openid', 'profile', 'offline_access', 'read', 'write', 'orders'],
 }
 
+/** The resource server of both APIs: it may introspect their access tokens (SES-12). */
+export const RESOURCE_SERVER: ClientConfig = {
+  id: 'api-rs',
+  secret: CONFIDENTIAL_SECRET,
+  grantTypes: ['client_credentials'],
+  scopes: [],
+  resourceServerFor: [API_A, API_B],
+}
+
 /**
  * A real server whose FakeClock starts at the real time: the client libraries check `iat` and
  * `exp` against `Date.now()`, so the server's notion of now must agree with theirs.
@@ -53,7 +62,7 @@ export const postClient: ClientConfig = {
 export function startInteropServer(config: Partial<ConfigInput> = {}): Promise<TestServer> {
   return startTestServer({
     clock: new FakeClock(Date.now()),
-    clients: [...defaultClients, postClient],
+    clients: [...defaultClients, postClient, RESOURCE_SERVER],
     config,
   })
 }

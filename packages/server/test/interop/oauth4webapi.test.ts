@@ -30,7 +30,8 @@ import {
 const insecure = { [oauth.allowInsecureRequests]: true } as const
 
 const webApp: oauth.Client = { client_id: 'web-app' }
-const resourceServer: oauth.Client = { client_id: 'confidential-app' }
+/** The resource server of API A and B (RESOURCE_SERVER). */
+const resourceServer: oauth.Client = { client_id: 'api-rs' }
 const resourceServerAuth = oauth.ClientSecretBasic(CONFIDENTIAL_SECRET)
 
 let t: TestServer
@@ -417,20 +418,16 @@ describe('oauth4webapi, refresh, RFC 9068 access tokens, introspection and revoc
     ).rejects.toMatchObject({ code: 'ERR_JWT_CLAIM_VALIDATION_FAILED', claim: 'typ' })
   })
 
-  it('SES-11 introspectionRequest() by the confidential client: the current refresh token and every access token are active', async () => {
-    expect(await introspect(forB.refresh_token!)).toMatchObject({
-      active: true,
-      token_type: 'refresh_token',
-      client_id: 'web-app',
-      sub: alice.id,
-      sid: sessionId,
-    })
+  it('SES-11/SES-12 introspectionRequest() by the resource server: the API access tokens are active; the refresh token and the issuer token are not its to see', async () => {
     for (const [token, aud] of [
-      [first.access_token, t.url],
       [forA.access_token, API_A],
       [forB.access_token, API_B],
     ] as const) {
       expect(await introspect(token)).toMatchObject({ active: true, aud, sid: sessionId })
+    }
+    expect(await t.store.getSession(sessionId)).toMatchObject({ state: 'active' })
+    for (const token of [forB.refresh_token!, first.access_token]) {
+      expect({ ...(await introspect(token)) }).toEqual({ active: false })
     }
   })
 

@@ -361,19 +361,8 @@ describe('openid-client, public client web-app (PKCE, no secret)', () => {
     expect(err.cause[0]).toMatchObject({ scheme: 'bearer', parameters: { error: 'invalid_token' } })
   })
 
-  it('SES-11 tokenIntrospection() by the confidential client: current refresh token and access tokens active, the rotated one not', async () => {
-    const rs = await discover('confidential-app', client.ClientSecretBasic(CONFIDENTIAL_SECRET))
-    const rt = await client.tokenIntrospection(rs, forApi.refresh_token!)
-    expect(rt).toMatchObject({
-      active: true,
-      token_type: 'refresh_token',
-      client_id: 'web-app',
-      sub: alice.id,
-      sid: sessionId,
-      iss: t.url,
-      scope: 'openid profile email offline_access read',
-      auth_time: idClaims.auth_time,
-    })
+  it("SES-11/SES-12 tokenIntrospection() by the resource server of the API: its access token active; the public client's refresh token, issuer token and rotated token not", async () => {
+    const rs = await discover('api-rs', client.ClientSecretBasic(CONFIDENTIAL_SECRET))
     const apiToken = await client.tokenIntrospection(rs, forApi.access_token)
     expect(apiToken).toMatchObject({
       active: true,
@@ -383,10 +372,15 @@ describe('openid-client, public client web-app (PKCE, no secret)', () => {
       sid: sessionId,
       scope: 'read',
     })
-    const issuerToken = await client.tokenIntrospection(rs, first.access_token)
-    expect(issuerToken).toMatchObject({ active: true, aud: t.url, sub: alice.id })
-    // Rotated away (generation 1 while the session is at 2): not a live token.
-    expect({ ...(await client.tokenIntrospection(rs, second.refresh_token!)) }).toEqual({
+    // A refresh token is its client's alone; a token for the issuer has no resource server but
+    // Tessera: both are live, yet the resource server learns nothing about them.
+    expect(await t.store.getSession(sessionId)).toMatchObject({ state: 'active', generation: 2 })
+    for (const token of [forApi.refresh_token!, first.access_token, second.refresh_token!]) {
+      expect({ ...(await client.tokenIntrospection(rs, token)) }).toEqual({ active: false })
+    }
+    // confidential-app is neither the client nor a resource server of these tokens.
+    const other = await discover('confidential-app', client.ClientSecretBasic(CONFIDENTIAL_SECRET))
+    expect({ ...(await client.tokenIntrospection(other, forApi.access_token)) }).toEqual({
       active: false,
     })
   })
@@ -423,7 +417,7 @@ describe('openid-client, public client web-app (PKCE, no secret)', () => {
     expect(events).toHaveLength(1)
     expect(events[0]).toMatchObject({ userId: alice.id, clientId: 'web-app' })
 
-    const rs = await discover('confidential-app', client.ClientSecretBasic(CONFIDENTIAL_SECRET))
+    const rs = await discover('api-rs', client.ClientSecretBasic(CONFIDENTIAL_SECRET))
     for (const token of [forApi.refresh_token!, forApi.access_token, first.access_token]) {
       expect({ ...(await client.tokenIntrospection(rs, token)) }).toEqual({ active: false })
     }

@@ -6,8 +6,8 @@ import type pg from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sha256b64u } from '../../src/lib/crypto.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { basicAuth, mintCode, postForm, codeForm } from '../helpers/grants.js'
-import { CONFIDENTIAL_SECRET, startTestServer, type TestServer } from '../helpers/test-server.js'
+import { mintCode, postForm, codeForm } from '../helpers/grants.js'
+import { startTestServer, type TestServer } from '../helpers/test-server.js'
 import {
   generationOf,
   openKindStore,
@@ -16,6 +16,7 @@ import {
   type KindStore,
   type StoreKind,
 } from './support.js'
+import { isActive } from '../token/fixtures.js'
 
 /**
  * REL-04: a fault at each write of a rotation and of a code redemption, injected with a real
@@ -87,15 +88,10 @@ function expectFailedWithoutTokens(r: { status: number; body: any }): void {
   expect(r.body.refresh_token).toBeUndefined()
 }
 
-/** Introspection (as the confidential resource-server client): is this refresh token live? */
+/** Is this refresh token live? The introspection judgement (web-app is public: nobody may ask
+ * the endpoint about its refresh tokens, SES-12). */
 async function live(refreshToken: string): Promise<boolean> {
-  const r = await postForm(
-    t.url + '/oauth/introspect',
-    { token: refreshToken },
-    basicAuth('confidential-app', CONFIDENTIAL_SECRET),
-  )
-  expect(r.status).toBe(200)
-  return r.body.active === true
+  return isActive(t, refreshToken)
 }
 
 function redeemForm(c: Awaited<ReturnType<typeof mintCode>>): Record<string, string> {

@@ -8,8 +8,8 @@ import { cryptoRandom } from '../../src/lib/random.js'
 import { SqliteStore } from '../../src/store/sqlite-store.js'
 import type { SessionRecord, SigningKeyRecord } from '../../src/store/types.js'
 import { KeyManager } from '../../src/tokens/signing-keys.js'
-import { basicAuth, postForm } from '../helpers/grants.js'
-import { CONFIDENTIAL_SECRET, TEST_SECRET, freePort } from '../helpers/test-server.js'
+import { postForm } from '../helpers/grants.js'
+import { TEST_SECRET, freePort } from '../helpers/test-server.js'
 import {
   generationOf,
   kill9,
@@ -58,14 +58,12 @@ const unexpected: string[] = []
 
 const tokenUrl = () => child!.url + '/oauth/token'
 
+/** Does the server take this access token (for the issuer: web-app is public, so nobody may
+ * introspect its tokens, SES-12)? Userinfo answers 200 or 401 invalid_token. */
 async function introspect(token: string): Promise<boolean> {
-  const r = await postForm(
-    child!.url + '/oauth/introspect',
-    { token },
-    basicAuth('confidential-app', CONFIDENTIAL_SECRET),
-  )
-  expect(r.status).toBe(200)
-  return r.body.active === true
+  const r = await fetch(child!.url + '/userinfo', { headers: { authorization: `Bearer ${token}` } })
+  expect([200, 401]).toContain(r.status)
+  return r.status === 200
 }
 
 beforeAll(async () => {
@@ -239,7 +237,6 @@ describe('REL-06 kill -9 under load, then restart on the same database', () => {
       const r = await postForm(tokenUrl(), refreshForm(f.latest))
       expect(r.status).toBe(400)
       expect(r.body.error).toBe('invalid_grant')
-      expect(await introspect(f.latest)).toBe(false)
       expect(await introspect(f.accessToken)).toBe(false)
     }
     const reuseEvents = await reader.listEvents({ type: 'refresh_token_reuse' })

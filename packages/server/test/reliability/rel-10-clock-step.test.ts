@@ -1,14 +1,10 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { MonotonicClock } from '../../src/lib/clock.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { basicAuth, mintCode, postForm, codeForm } from '../helpers/grants.js'
-import {
-  CONFIDENTIAL_SECRET,
-  defaultClients,
-  startTestServer,
-  type TestServer,
-} from '../helpers/test-server.js'
+import { mintCode, postForm, codeForm } from '../helpers/grants.js'
+import { defaultClients, startTestServer, type TestServer } from '../helpers/test-server.js'
 import { refreshForm, sessionIdOf } from './support.js'
+import { isActive } from '../token/fixtures.js'
 
 /**
  * REL-10: the machine's clock steps backwards. The server reads time only through its one clock, a
@@ -89,14 +85,10 @@ async function signIn(): Promise<{ refreshToken: string; accessToken: string }> 
   }
 }
 
+/** The introspection judgement (web-app is public: nobody may ask the endpoint about its
+ * tokens for the issuer, SES-12). */
 async function introspectActive(tok: string): Promise<boolean> {
-  const r = await postForm(
-    t.url + '/oauth/introspect',
-    { token: tok },
-    basicAuth('confidential-app', CONFIDENTIAL_SECRET),
-  )
-  expect(r.status).toBe(200)
-  return r.body.active === true
+  return isActive(t, tok)
 }
 
 /** Any request makes the server read its clock; this one changes nothing. */

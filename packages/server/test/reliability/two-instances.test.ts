@@ -34,8 +34,12 @@ const ISSUER = 'https://auth.example.test'
 /** Per-IP failed token requests allowed, shared by both instances. */
 const GRANT_IP_LIMIT = 6
 
+/** The sessions here are confidential-app's, which may introspect its own tokens (SES-12). */
+const AUTH = basicAuth('confidential-app', CONFIDENTIAL_SECRET)
 const introspect = (url: string, token: string) =>
-  postForm(url + '/oauth/introspect', { token }, basicAuth('confidential-app', CONFIDENTIAL_SECRET))
+  postForm(url + '/oauth/introspect', { token }, AUTH)
+const refreshOwn = (url: string, token: string) =>
+  postForm(url + '/oauth/token', refreshForm(token, 'confidential-app'), AUTH)
 
 describe('two server processes on one PostgreSQL schema', () => {
   let schema: TestSchema
@@ -69,8 +73,8 @@ describe('two server processes on one PostgreSQL schema', () => {
   })
 
   async function signInAt(server: ChildServer): Promise<{ rt: string; at: string }> {
-    const { form } = await storeCode(store, alice)
-    const r = await postForm(server.url + '/oauth/token', form)
+    const { form } = await storeCode(store, alice, 'confidential-app')
+    const r = await postForm(server.url + '/oauth/token', form, AUTH)
     expect(r.status, JSON.stringify(r.body)).toBe(200)
     return { rt: r.body.refresh_token as string, at: r.body.access_token as string }
   }
@@ -92,7 +96,7 @@ describe('two server processes on one PostgreSQL schema', () => {
     const sid = sessionIdOf(rt0)
     expect((await introspect(b.url, at0)).body.active).toBe(true)
 
-    const refreshed = await postForm(b.url + '/oauth/token', refreshForm(rt0))
+    const refreshed = await refreshOwn(b.url, rt0)
     expect(refreshed.status, JSON.stringify(refreshed.body)).toBe(200)
     const rt1 = refreshed.body.refresh_token as string
     const at1 = refreshed.body.access_token as string
@@ -101,32 +105,31 @@ describe('two server processes on one PostgreSQL schema', () => {
     expect([ia.body.active, ia.body.sid ?? sid]).toStrictEqual([true, sid])
     expect((await introspect(a.url, at1)).body.active).toBe(true)
 
-    const revoked = await postForm(b.url + '/oauth/revoke', { token: rt1, client_id: 'web-app' })
+    const revoked = await postForm(b.url + '/oauth/revoke', { token: rt1 }, AUTH)
     expect(revoked.status).toBe(200)
     for (const tok of [rt1, at1, at0]) {
       expect(await introspect(a.url, tok)).toMatchObject({ status: 200, body: { active: false } })
     }
     const s = (await store.getSession(sid))!
     expect([s.state, s.reason, s.generation]).toStrictEqual(['revoked', 'token_revocation', 1])
-    const again = await postForm(a.url + '/oauth/token', refreshForm(rt1))
+    const again = await refreshOwn(a.url, rt1)
     expect([again.status, again.body.error]).toStrictEqual([400, 'invalid_grant'])
   })
 
   it('reuse detected on A revokes the session on B too', async () => {
     const { rt: rt0 } = await signInAt(a)
     const sid = sessionIdOf(rt0)
-    const rt1 = (await postForm(a.url + '/oauth/token', refreshForm(rt0))).body
-      .refresh_token as string
-    const r2 = await postForm(b.url + '/oauth/token', refreshForm(rt1))
+    const rt1 = (await refreshOwn(a.url, rt0)).body.refresh_token as string
+    const r2 = await refreshOwn(b.url, rt1)
     expect(r2.status).toBe(200)
     const rt2 = r2.body.refresh_token as string
     const at2 = r2.body.access_token as string
 
     // rt0 is a grandparent: reuse, detected on A.
-    const reuse = await postForm(a.url + '/oauth/token', refreshForm(rt0))
+    const reuse = await refreshOwn(a.url, rt0)
     expect([reuse.status, reuse.body.error]).toStrictEqual([400, 'invalid_grant'])
 
-    const onB = await postForm(b.url + '/oauth/token', refreshForm(rt2))
+    const onB = await refreshOwn(b.url, rt2)
     expect([onB.status, onB.body.error]).toStrictEqual([400, 'invalid_grant'])
     expect((await introspect(b.url, rt2)).body.active).toBe(false)
     expect((await introspect(b.url, at2)).body.active).toBe(false)
@@ -210,8 +213,8 @@ describe('signing keys across two instances (in-process, one pool each)', () => 
   }
 
   async function tokensFromA(): Promise<{ at: string; rt: string }> {
-    const c = await mintCode(a, alice)
-    const r = await postForm(a.url + '/oauth/token', codeForm(c))
+    const c = await mintCode(a, alice, { clientId: 'confidential-app' })
+    const r = await postForm(a.url + '/oauth/token', codeForm(c), AUTH)
     expect(r.status).toBe(200)
     return { at: r.body.access_token as string, rt: r.body.refresh_token as string }
   }

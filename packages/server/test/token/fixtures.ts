@@ -1,11 +1,13 @@
 import BetterSqlite3 from 'better-sqlite3'
-import { createRemoteJWKSet } from 'jose'
+import { createRemoteJWKSet, decodeJwt } from 'jose'
 import { afterAll, beforeAll, expect } from 'vitest'
 import type { ClientConfig } from '../../src/config/config.js'
+import { introspect as judgeToken } from '../../src/oauth/introspect.js'
 import type { UserRecord } from '../../src/store/types.js'
 import { basicAuth, postForm, signInTokens, jsonOrText } from '../helpers/grants.js'
 import {
   API_A,
+  API_B,
   CONFIDENTIAL_SECRET,
   defaultClients,
   startTestServer,
@@ -18,6 +20,8 @@ import {
 export const POST_SECRET = 'post-secret-0123456789-abcdefghijklmnop'
 /** A secret that needs form-urlencoding inside Basic credentials (RFC 6749 2.3.1). */
 export const SPECIAL_SECRET = 'sp3c!al: secret+with/slash%25&amp=é-0123456789'
+
+export const RS_SECRET = 'resource-server-secret-0123456789-abcdefgh'
 
 /** The demo clients plus the ones these tests need. */
 export const tokenClients: ClientConfig[] = [
@@ -51,6 +55,22 @@ export const tokenClients: ClientConfig[] = [
     scopes: ['openid', 'offline_access', 'read'],
     sessionIdleSeconds: 600,
     sessionAbsoluteSeconds: 1800,
+  },
+  {
+    // The resource server of both APIs: it may introspect their access tokens (SES-12).
+    id: 'api-rs',
+    secret: RS_SECRET,
+    grantTypes: ['client_credentials'],
+    scopes: [],
+    resourceServerFor: [API_A, API_B],
+  },
+  {
+    // The resource server of API A only.
+    id: 'api-a-rs',
+    secret: RS_SECRET,
+    grantTypes: ['client_credentials'],
+    scopes: [],
+    resourceServerFor: [API_A],
   },
   {
     id: 'grace2-app',
@@ -158,18 +178,51 @@ export function refresh(
   })
 }
 
-/** Introspects as the confidential client (a resource server's view). */
-export function introspect(t: TestServer, token: string): Promise<FormResponse> {
-  return postForm(`${t.url}/oauth/introspect`, { token }, confidentialAuth())
+/**
+ * Introspects over HTTP as a caller that may see the token (SES-12): confidential-app for its own
+ * tokens and for anything that is not ours, api-rs for an access token of API A or B. A token of a
+ * public client for no API (its refresh token, an access token for the issuer) may be seen by
+ * nobody: that throws, use isActive for it.
+ */
+export async function introspect(t: TestServer, token: string): Promise<FormResponse> {
+  let clientId: unknown
+  let aud: unknown
+  const sid = /^tsr_([A-Za-z0-9_-]{22})\./.exec(token)?.[1]
+  if (sid) {
+    clientId = (await t.store.getSession(sid))?.clientId
+  } else {
+    try {
+      ;({ client_id: clientId, aud } = decodeJwt(token))
+    } catch {
+      // Not a JWT: not ours either.
+    }
+  }
+  let auth = confidentialAuth()
+  if (
+    typeof aud === 'string' &&
+    (aud === API_A || aud === API_B) &&
+    clientId !== 'confidential-app'
+  ) {
+    auth = basicAuth('api-rs', RS_SECRET)
+  } else if (clientId !== undefined && clientId !== 'confidential-app') {
+    throw new Error('no client may introspect this token of a public client: use isActive')
+  }
+  return postForm(`${t.url}/oauth/introspect`, { token }, auth)
 }
 
-/** True iff introspection says the token is active; asserts the inactive answer is bare. */
+/**
+ * True iff the server holds the token active: the judgement its introspection endpoint makes
+ * before it asks whether the caller may see the token, so it works for every client's tokens
+ * (public clients cannot introspect at all). Who may see what is tested over HTTP in
+ * introspection.test.ts.
+ */
 export async function isActive(t: TestServer, token: string): Promise<boolean> {
-  const r = await introspect(t, token)
-  expect(r.status).toBe(200)
-  if (r.body.active === true) return true
-  expect(r.body).toEqual({ active: false })
-  return false
+  return (await judge(t, token)).active === true
+}
+
+/** The introspection answer the server would give a caller allowed to see the token. */
+export async function judge(t: TestServer, token: string): Promise<Record<string, unknown>> {
+  return (await judgeToken(t.server.ctx, token)).result ?? { active: false }
 }
 
 export async function userinfo(

@@ -2,9 +2,17 @@ import { decodeJwt } from 'jose'
 import { describe, expect, it } from 'vitest'
 import { RefreshTokenCodec } from '../../src/tokens/refresh-token.js'
 import type { UserRecord } from '../../src/store/types.js'
-import { postFormFrom, sessionOf, signInTokens } from '../helpers/grants.js'
+import {
+  codeForm,
+  mintCode,
+  postForm,
+  postFormFrom,
+  sessionOf,
+  signInTokens,
+} from '../helpers/grants.js'
 import { TEST_SECRET, type TestServer } from '../helpers/test-server.js'
 import {
+  confidentialAuth,
   dbCounts,
   expectOAuthError,
   INVALID,
@@ -163,7 +171,7 @@ describe('refresh token rotation, grace window and reuse', () => {
     expect((await sessionOf(t, sid)).state).toBe('revoked')
   })
 
-  it('RT-06 replays beyond refreshGraceMaxUses inside the window revoke the family (limit 2)', async () => {
+  it('REL-15 replays beyond refreshGraceMaxUses inside the window are refused and revoke nothing (limit 2)', async () => {
     const { at, rt: rt0, sid } = await signIn('grace2-app')
     const r1 = await refresh(t, rt0, {}, 'grace2-app')
     expect(r1.status).toBe(200)
@@ -173,35 +181,83 @@ describe('refresh token rotation, grace window and reuse', () => {
       expect(again.body.refresh_token).toBe(r1.body.refresh_token)
       expect((await sessionOf(t, sid)).graceUses).toBe(i)
     }
-    expectOAuthError(await refresh(t, rt0, {}, 'grace2-app'), 400, 'invalid_grant', NO_LONGER_VALID)
-    const s = await sessionOf(t, sid)
-    expect(s).toMatchObject({ state: 'revoked', reason: 'refresh_token_reuse' })
+    const before = await sessionOf(t, sid)
+    const counts = dbCounts(t)
+    // tessera_refresh_reuse_total, summed over its causes.
+    const reuseMetric = () =>
+      [...t.server.ctx.metrics.reuse.values.values()].reduce((a, b) => a + b, 0)
+    const reuseBefore = reuseMetric()
     expectOAuthError(
-      await refresh(t, r1.body.refresh_token, {}, 'grace2-app'),
+      await refresh(t, rt0, {}, 'grace2-app'),
       400,
       'invalid_grant',
-      NO_LONGER_VALID,
+      'the previous refresh token was replayed 2 times since the rotation: use the current one',
     )
-    expect(await isActive(t, at)).toBe(false)
-    const [event] = await t.store.listEvents({ sessionId: sid, type: 'refresh_token_reuse' })
-    expect(event?.data.cause).toBe('grace_limit')
+    // Nothing changed: no revocation, no event of any kind, no reuse alarm.
+    expect(await sessionOf(t, sid)).toStrictEqual(before)
+    expect(dbCounts(t)).toStrictEqual(counts)
+    expect(reuseMetric()).toBe(reuseBefore)
+    expect(await t.store.listEvents({ sessionId: sid, type: 'refresh_token_reuse' })).toEqual([])
+    // The session lives: its tokens work and the child rotates.
+    expect(await isActive(t, at)).toBe(true)
+    expect(await isActive(t, r1.body.access_token)).toBe(true)
+    const r2 = await refresh(t, r1.body.refresh_token, {}, 'grace2-app')
+    expect(r2.status).toBe(200)
+    // A rotation resets the count: the child's own parent gets its 2 replays.
+    expect((await sessionOf(t, sid)).graceUses).toBe(0)
+    for (let i = 0; i < 2; i++) {
+      const again = await refresh(t, r1.body.refresh_token, {}, 'grace2-app')
+      expect(again.body.refresh_token).toBe(r2.body.refresh_token)
+    }
+    expect((await refresh(t, r1.body.refresh_token, {}, 'grace2-app')).status).toBe(400)
+    expect((await sessionOf(t, sid)).state).toBe('active')
   })
 
-  it('RT-06 the default limit is 10 replays per rotation, and a rotation resets the count', async () => {
-    const { rt: rt0, sid } = await signIn()
-    const r1 = await refresh(t, rt0)
-    for (let i = 0; i < 10; i++) expect((await refresh(t, rt0)).status).toBe(200)
-    // A rotation of the child starts a new window with a fresh count for its own parent.
-    const r2 = await refresh(t, r1.body.refresh_token)
-    expect((await sessionOf(t, sid)).graceUses).toBe(0)
-    for (let i = 0; i < 10; i++) {
-      expect((await refresh(t, r1.body.refresh_token)).body.refresh_token).toBe(
-        r2.body.refresh_token,
-      )
-    }
-    expectOAuthError(await refresh(t, r1.body.refresh_token), 400, 'invalid_grant', NO_LONGER_VALID)
-    expect((await sessionOf(t, sid)).state).toBe('revoked')
+  it('REL-15 reuse detection stays as strict: past the limit, the previous token after the window still revokes', async () => {
+    const { rt: rt0, sid } = await signIn('grace2-app')
+    const r1 = await refresh(t, rt0, {}, 'grace2-app')
+    for (let i = 0; i < 3; i++) await refresh(t, rt0, {}, 'grace2-app')
+    expect((await sessionOf(t, sid)).state).toBe('active')
+    t.clock.advance(30_000)
+    expectOAuthError(await refresh(t, rt0, {}, 'grace2-app'), 400, 'invalid_grant', NO_LONGER_VALID)
+    expect(await sessionOf(t, sid)).toMatchObject({
+      state: 'revoked',
+      reason: 'refresh_token_reuse',
+    })
+    const events = await t.store.listEvents({ sessionId: sid, type: 'refresh_token_reuse' })
+    expect(events.map((e) => e.data.cause)).toStrictEqual(['after_grace_window'])
+    expect((await refresh(t, r1.body.refresh_token, {}, 'grace2-app')).status).toBe(400)
   })
+
+  // REL-15: the default window by application type. A window is how long a stolen previous token
+  // still works after a rotation; native apps are suspended mid-refresh (Auth0: >= 180 s), and a
+  // token that needs the client's secret is worthless alone.
+  for (const [clientId, seconds] of [
+    ['web-app', 30],
+    ['native-app', 180],
+    ['confidential-app', 300],
+  ] as const) {
+    it(`REL-15 the default grace window of ${clientId} is ${seconds} s`, async () => {
+      const auth = clientId === 'confidential-app' ? confidentialAuth() : undefined
+      const go = (token: string) =>
+        auth
+          ? postForm(tokenEndpoint(t), { grant_type: 'refresh_token', refresh_token: token }, auth)
+          : refresh(t, token, {}, clientId)
+      const c = await mintCode(t, alice, { clientId, scope: 'openid offline_access read' })
+      const signedIn = await postForm(tokenEndpoint(t), codeForm(c), auth)
+      expect(signedIn.status).toBe(200)
+      const rt0 = signedIn.body.refresh_token as string
+      const sid = sidOf(rt0)
+      const r1 = await go(rt0)
+      expect(r1.status).toBe(200)
+      t.clock.advance(seconds * 1000 - 1)
+      const inside = await go(rt0)
+      expect([inside.status, inside.body.refresh_token]).toStrictEqual([200, r1.body.refresh_token])
+      t.clock.advance(1)
+      expectOAuthError(await go(rt0), 400, 'invalid_grant', NO_LONGER_VALID)
+      expect((await sessionOf(t, sid)).state).toBe('revoked')
+    })
+  }
 
   it('RT-05 a child displaced by a re-rotation inside the window is theft and revokes the family', async () => {
     // Rotation makes no branches here: the retried parent returns the same child (RT-04). The

@@ -11,6 +11,7 @@ import {
   NO_LONGER_VALID,
   refresh,
   sidOf,
+  POST_SECRET,
   startTokenServer,
   userinfo,
 } from './fixtures.js'
@@ -119,14 +120,77 @@ describe('token revocation (RFC 7009)', () => {
     expect((await sessionOf(t, sidOf(rt))).state).toBe('revoked')
   })
 
-  it("SES-08/SES-10 another client's refresh token gets 200 and revokes nothing", async () => {
+  it("SES-08/SES-10 a public client sending another client's refresh token gets 200 and revokes nothing", async () => {
     const g = await grant()
     const before = dbCounts(t)
-    expect((await revoke(g.rt, { client_id: 'other-app' })).status).toBe(200)
-    expect((await revoke(g.rt, {}, confidentialAuth())).status).toBe(200)
+    const r = await revoke(g.rt, { client_id: 'other-app' })
+    expect([r.status, r.body]).toStrictEqual([200, ''])
     expect(dbCounts(t)).toEqual(before)
     expect((await sessionOf(t, g.sid)).state).toBe('active')
     expect((await refresh(t, g.rt)).status).toBe(200)
+  })
+
+  // RFC 7009 2.1: the server "verifies whether the token was issued to the client making the
+  // revocation request. If this validation fails, the request is refused".
+  it("RFC 7009 2.1 a confidential client revoking another client's token gets unauthorized_client and revokes nothing", async () => {
+    const g = await grant()
+    const previous = g.first
+    const before = dbCounts(t)
+    const session = await sessionOf(t, g.sid)
+    const foreign = [
+      ['the current refresh token', g.rt, {}],
+      ['an older refresh token of the family', previous, {}],
+      ['an access token', g.ats[0]!, {}],
+      ['an API access token, with a hint', g.ats[1]!, { token_type_hint: 'access_token' }],
+    ] as const
+    for (const [name, token, extra] of foreign) {
+      for (const auth of [
+        confidentialAuth(),
+        // client_secret_post authenticates the same way and gets the same answer.
+        {},
+      ]) {
+        const r = await revoke(
+          token,
+          'authorization' in auth
+            ? extra
+            : { ...extra, client_id: 'post-app', client_secret: POST_SECRET },
+          auth,
+        )
+        expect([name, r.status, r.body]).toStrictEqual([
+          name,
+          400,
+          {
+            error: 'unauthorized_client',
+            error_description: 'the token was not issued to this client',
+          },
+        ])
+        expect(r.headers.get('cache-control')).toBe('no-store')
+      }
+    }
+    expect(dbCounts(t)).toEqual(before)
+    expect(await sessionOf(t, g.sid)).toStrictEqual(session)
+    expect((await refresh(t, g.rt)).status).toBe(200)
+  })
+
+  it('a confidential client still gets unsupported_token_type for its own access token', async () => {
+    const c = await mintCode(t, alice, { clientId: 'confidential-app' })
+    const s = await postForm(
+      `${t.url}/oauth/token`,
+      {
+        grant_type: 'authorization_code',
+        code: c.code,
+        code_verifier: c.verifier,
+        redirect_uri: c.redirectUri,
+      },
+      confidentialAuth(),
+    )
+    expectOAuthError(
+      await revoke(s.body.access_token as string, {}, confidentialAuth()),
+      400,
+      'unsupported_token_type',
+      'access tokens cannot be revoked one by one; revoke the refresh token to end the session',
+    )
+    expect((await sessionOf(t, sidOf(s.body.refresh_token as string))).state).toBe('active')
   })
 
   it('SES-08 revoking without client identification is 401 and revokes nothing', async () => {

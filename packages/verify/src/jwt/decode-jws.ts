@@ -108,3 +108,15 @@ export function decodeSignature(segment: string, into: Buffer): boolean {
   }
   return into.write(segment, 0, 'base64url') === length
 }
+
+/**
+ * Whether a compact JWS is ASCII and its signature segment the one canonical base64url spelling
+ * of `length` bytes (JWT-19): for a party that verifies with another library, such as the Tessera
+ * server with jose, which reads the unused low bits of the last character as if they were zero.
+ */
+export function isCanonicalJwsSignature(token: string, length: number): boolean {
+  if (Buffer.byteLength(token, 'utf8') !== token.length) return false
+  const dot = token.lastIndexOf('.')
+  if (dot < 0 || length <= 0) return false
+  return decodeSignature(token.slice(dot + 1), Buffer.allocUnsafe(length))
+}

@@ -13,6 +13,7 @@ import type { ServerContext } from '../../context.js'
 import { sendOAuthError, toOAuthError } from '../../http/app.js'
 import { clientIp, userAgent } from '../../http/request-info.js'
 import { InvalidRequest, InvalidToken, type OAuthError } from '../../oauth/errors.js'
+import { GRACE_MAX_USES_RANGE, GRACE_SECONDS_RANGE } from '../../oauth/token/grace-window.js'
 import type { Actor } from '../actor.js'
 import { AdminServices } from '../admin-services.js'
 import type { ClientInput } from '../services/client-admin.js'
@@ -73,8 +74,9 @@ const CLIENT = {
   grantTypes: { type: 'strings' },
   scopes: { type: 'strings' },
   audiences: { type: 'strings' },
-  refreshGraceSeconds: SECONDS,
-  refreshGraceMaxUses: { type: 'int', min: 0, max: 1_000_000 },
+  resourceServerFor: { type: 'strings' },
+  refreshGraceSeconds: { type: 'int', ...GRACE_SECONDS_RANGE },
+  refreshGraceMaxUses: { type: 'int', ...GRACE_MAX_USES_RANGE },
   sessionIdleSeconds: SECONDS,
   sessionAbsoluteSeconds: SECONDS,
   refreshTokenDelivery: { type: 'enum', values: ['body', 'cookie'] },

@@ -26,6 +26,7 @@ const LISTS = [
   'grantTypes',
   'scopes',
   'audiences',
+  'resourceServerFor',
   'webOrigins',
 ]
 
@@ -64,7 +65,7 @@ export class ClientAdmin {
    * Replaces the client: omitted settings take their defaults, except `tokenEndpointAuthMethod`,
    * which keeps its current value so a replace never drops a secret by omission. A client that
    * becomes confidential gets a new secret; one that stays confidential keeps its secret. New
-   * lifetimes and grace settings apply to sessions started afterwards.
+   * lifetimes apply to sessions started afterwards, grace settings to live sessions at once.
    */
   async replace(actor: Actor, id: string, input: ClientInput): Promise<ClientWithSecret> {
     if (input.id !== undefined && input.id !== id) {

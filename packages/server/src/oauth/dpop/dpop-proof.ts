@@ -1,6 +1,7 @@
 import { calculateJwkThumbprint, compactVerify, errors, importJWK, type JWK } from 'jose'
 import type { ServerContext } from '../../context.js'
 import { sha256b64u } from '../../lib/crypto.js'
+import { isCanonicalJws } from '../../tokens/canonical-jws.js'
 import { InvalidDpopProof, UseDpopNonce } from '../errors.js'
 import type { DpopAlgorithm } from './dpop-algorithms.js'
 import { normaliseHtu } from '@tessera/verify'
@@ -146,6 +147,11 @@ const checkSignature: ProofCheck = async (s) => {
     key = await importJWK(s.jwk, s.alg)
   } catch {
     fail(s, `jwk header of the DPoP proof is not a valid ${s.alg} public key`)
+  }
+  // JWT-19: one spelling per proof. High S stays allowed: clients' WebCrypto signs either half,
+  // and replay is keyed by the key and jti, which no re-spelling changes.
+  if (!isCanonicalJws(s.proof, s.alg, s.jwk, { lowS: false })) {
+    fail(s, 'the DPoP proof signature is not canonical base64url')
   }
   try {
     await compactVerify(s.proof, key, { algorithms: [s.alg] })

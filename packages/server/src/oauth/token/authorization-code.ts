@@ -5,6 +5,7 @@ import type { SessionRecord } from '../../store/types.js'
 import { checkCodeBinding, sessionJkt } from '../dpop/token-binding.js'
 import { InvalidGrant, InvalidRequest } from '../errors.js'
 import { parseScope, requestedResources, resolveAudience } from './audience.js'
+import { graceWindow } from './grace-window.js'
 import { sessionTokens, type GrantHandler } from './grant.js'
 
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/
@@ -56,6 +57,8 @@ export const authorizationCodeGrant: GrantHandler = async (g) => {
   if (!user || user.disabled)
     throw new InvalidGrant('the user is not allowed to sign in', 'user gone or disabled')
 
+  const dpopJkt = sessionJkt(client, g.dpop)
+  const grace = graceWindow(client, { dpopJkt })
   const session: SessionRecord = {
     id: randomId(ctx.random),
     userId: user.id,
@@ -75,12 +78,12 @@ export const authorizationCodeGrant: GrantHandler = async (g) => {
     generation: 0,
     rotatedAt: now,
     graceUses: 0,
-    graceSeconds: client.refreshGraceSeconds,
-    graceMaxUses: client.refreshGraceMaxUses,
+    graceSeconds: grace.seconds,
+    graceMaxUses: grace.maxUses,
     salt: randomId(ctx.random),
     userAgent: g.userAgent ?? rec.userAgent,
     ip: g.ip,
-    dpopJkt: sessionJkt(client, g.dpop),
+    dpopJkt,
   }
   // Validate the audience before anything is written, so a bad resource changes nothing.
   const api = await resolveAudience(ctx, resources, rec.resources)

@@ -5,6 +5,7 @@ import type { ParsedRefreshToken } from '../../tokens/refresh-token.js'
 import { checkRefreshBinding } from '../dpop/token-binding.js'
 import { InvalidGrant, TemporarilyUnavailable } from '../errors.js'
 import { narrowScope, parseScope, requestedResources, resolveAudience } from './audience.js'
+import { graceWindow } from './grace-window.js'
 import { sessionTokens, type GrantHandler, type GrantRequest } from './grant.js'
 import type { TokenResponse } from './token-response.js'
 
@@ -17,9 +18,10 @@ const USER_MAX_STALE_MS = 5000
  * `grant_type=refresh_token` (RFC 6749 6; DESIGN.md "Refresh semantics").
  *
  * - The current token rotates: one compare-and-set on the session row makes its successor current.
- * - The previous token, inside the grace window fixed at the moment of rotation and under the
- *   replay limit, returns the same current token again with a fresh access token: retries after a
- *   lost response and concurrent refreshes converge on one chain (RT-04, REL-01).
+ * - The previous token, inside the grace window fixed at the moment of rotation, returns the same
+ *   current token again with a fresh access token: retries after a lost response and concurrent
+ *   refreshes converge on one chain (RT-04, REL-01, REL-15). Past the replay limit it is refused
+ *   with invalid_grant and nothing is revoked (a guard against runaway clients, not reuse).
  * - Anything else with a valid MAC is reuse: the session is revoked (RT-02, RT-03, RT-05, RT-06).
  * - A token whose MAC does not verify is unknown: invalid_grant, nothing revoked.
  */
@@ -105,11 +107,20 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
       const r = await ctx.store.rotateRefresh(session.id, current, now)
       if (r.ok) next = r.session
     } else if (parsed.generation === current - 1) {
-      const inWindow = now < session.rotatedAt + session.graceSeconds * 1000
-      if (!inWindow || session.graceUses >= session.graceMaxUses) {
-        return reuse(g, session, parsed.generation, inWindow ? 'grace_limit' : 'after_grace_window')
+      const grace = graceWindow(client, session)
+      if (now >= session.rotatedAt + grace.seconds * 1000) {
+        return reuse(g, session, parsed.generation, 'after_grace_window')
       }
-      if (await ctx.store.useGrace(session.id, current, session.graceMaxUses, now)) {
+      // REL-15: the limit guards the server against a runaway client, not the session against a
+      // thief (the first replay already returned the current token): past it, refuse and revoke
+      // nothing, as Auth0 and Okta, which count no uses at all, would have answered every one.
+      if (session.graceUses >= grace.maxUses) {
+        throw new InvalidGrant(
+          `the previous refresh token was replayed ${grace.maxUses} times since the rotation: use the current one`,
+          'grace replay limit',
+        )
+      }
+      if (await ctx.store.useGrace(session.id, current, grace.maxUses, now)) {
         next = { ...session, graceUses: session.graceUses + 1, lastActiveAt: now }
         await ctx.store.recordEvent(
           ctx.events.make('refresh_token_retry', {
