@@ -151,6 +151,7 @@ const nullOr =
   (c: Check): Check =>
   (v) =>
     v === null || c(v)
+const isTime: Check = (n) => typeof n === 'number' && Number.isFinite(n)
 const isSnapshot: Check = (v) => {
   if (!isPlainObject(v)) return false
   return exactly(v, {
@@ -159,7 +160,11 @@ const isSnapshot: Check = (v) => {
     isSignedIn: (b) => typeof b === 'boolean',
     user: nullOr(isPlainObject),
     sessionId: nullOr(isString),
-    sessionExpiresAt: nullOr((n) => typeof n === 'number' && Number.isFinite(n)),
+    sessionExpiresAt: nullOr(isTime),
+    expireAt: nullOr(isTime),
+    abandonAt: nullOr(isTime),
+    lastActiveAt: nullOr(isTime),
+    currentTask: nullOr(isString),
     reason: (r) => REASONS.has(r),
     error: nullOr(
       (e) =>
@@ -248,6 +253,10 @@ export function frameSnapshot(s: SessionSnapshot): FrameSnapshot {
     user: s.user ? { ...s.user } : null,
     sessionId: s.sessionId,
     sessionExpiresAt: s.sessionExpiresAt,
+    expireAt: s.expireAt,
+    abandonAt: s.abandonAt,
+    lastActiveAt: s.lastActiveAt,
+    currentTask: s.currentTask,
     reason: s.reason,
     error: s.error ? { code: s.error.code, message: s.error.message.slice(0, 500) } : null,
     returnTo: null,

@@ -64,14 +64,6 @@ export interface SessionSnapshot {
   readonly returnTo: string | null
   /** The idle timeout locked the session; `unlock()` to use tokens again. */
   readonly locked: boolean
-  /** Device time (ms) of the session's absolute end, when the server said. */
-  readonly expireAt: number | null
-  /** Device time (ms) at which the session is abandoned if idle, when the server said. */
-  readonly abandonAt: number | null
-  /** Device time (ms) of the session's last activity known to this client. */
-  readonly lastActiveAt: number | null
-  /** The open task of a session pending one (such as MFA setup), else null. */
-  readonly currentTask: string | null
 }
 
 export const INITIAL_SNAPSHOT: SessionSnapshot = Object.freeze({
@@ -89,10 +81,6 @@ export const INITIAL_SNAPSHOT: SessionSnapshot = Object.freeze({
   error: null,
   returnTo: null,
   locked: false,
-  expireAt: null,
-  abandonAt: null,
-  lastActiveAt: null,
-  currentTask: null,
 })
 
 /** Immutable snapshots and listeners, in the shape `useSyncExternalStore` wants. */
