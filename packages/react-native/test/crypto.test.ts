@@ -1,13 +1,14 @@
 import { createHash, generateKeyPairSync, randomFillSync, sign, type KeyObject } from 'node:crypto'
-import { createTesseraClient, TesseraClientError } from '@tessera/client'
+import { createTesseraClient, TesseraClientError, type CryptoProvider } from '@tessera/client'
 import { hermesCrypto, HERMES_CRYPTO_ALGS } from '../src/index.js'
 import { fakeExpoCrypto } from './helpers/tessera.js'
 
 const enc = (s: string) => new TextEncoder().encode(s)
+type Jwk = Parameters<CryptoProvider['verifySignature']>[1]
 
 function keyFor(alg: string): {
   privateKey: KeyObject
-  jwk: JsonWebKey
+  jwk: Jwk
   sign(data: Uint8Array): Uint8Array
 } {
   const pair =
@@ -91,7 +92,7 @@ describe('hermesCrypto', () => {
       'expected an Ed25519 key',
     )
     const small = generateKeyPairSync('rsa', { modulusLength: 1024 })
-    const jwk = small.publicKey.export({ format: 'jwk' }) as JsonWebKey
+    const jwk = small.publicKey.export({ format: 'jwk' }) as Jwk
     await expect(
       c.verifySignature(
         'RS256',
