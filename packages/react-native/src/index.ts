@@ -57,3 +57,5 @@ export {
   type ReactNativeBiometricsLike,
 } from './biometric-gate.js'
 export { useBiometricGate } from './hooks.js'
+// The React bindings, so a React Native app imports one package: the provider, hooks, guard.
+export * from '@tessera/react'
