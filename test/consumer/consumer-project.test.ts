@@ -129,7 +129,8 @@ describe('a fresh consumer project installs the tarballs, compiles and runs', ()
     )
     const announced = await announcement(dev)
     const audiences = announced.getAll('audience')
-    expect(audiences).toHaveLength(2)
+    // The dev server's three demo APIs (orders, billing, analytics).
+    expect(audiences).toHaveLength(3)
     // The tarball ships the playground's built scripts: the client as one module, and the page's.
     for (const path of ['/playground/tessera-client.js', '/playground/app.js']) {
       const res = await fetch(announced.get('issuer')! + path)

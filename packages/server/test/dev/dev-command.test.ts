@@ -35,7 +35,8 @@ describe('tessera dev', () => {
     try {
       const url = await p.url()
       const port = new URL(url).port
-      await p.waitFor(/^audience: .*\n(?:.*\n)*?audience: /m)
+      // The last line of the announcement: every value before it is printed.
+      await p.waitFor(/^data: /m)
       const v = p.values()
       expect(v.get('issuer')).toEqual([`http://localhost:${port}`])
       expect(url).toBe(`http://localhost:${port}`)
@@ -122,7 +123,7 @@ describe('tessera dev', () => {
       for (const a of DEMO_APIS) {
         const api = await store.getApi(a.audience)
         expect(api?.scopes).toEqual(a.scopes)
-        expect(api?.userClaims).toEqual(a.userClaims)
+        expect(api?.userClaims).toEqual(a.userClaims ?? [])
       }
     } finally {
       await store.close()
