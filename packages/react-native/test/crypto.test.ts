@@ -1,5 +1,10 @@
 import { createHash, generateKeyPairSync, randomFillSync, sign, type KeyObject } from 'node:crypto'
-import { createTesseraClient, TesseraClientError, type CryptoProvider } from '@tessera/client'
+import {
+  createTesseraClient,
+  memoryStorage,
+  TesseraClientError,
+  type CryptoProvider,
+} from '@tessera/client'
 import { hermesCrypto, HERMES_CRYPTO_ALGS } from '../src/index.js'
 import { fakeExpoCrypto } from './helpers/tessera.js'
 
@@ -42,15 +47,23 @@ function keyFor(alg: string): {
 describe('hermesCrypto', () => {
   const c = hermesCrypto(fakeExpoCrypto)
 
-  it('this test environment has no Web Crypto, as on Hermes: the client refuses to start without a provider', () => {
+  it('this test environment has no Web Crypto, as on Hermes: the client starts (crypto is taken on first use) and sign-in fails with a configuration error until a provider is passed', async () => {
     expect(globalThis.crypto).toBeUndefined()
-    expect(() =>
-      createTesseraClient({
-        issuer: 'https://auth.example.com',
-        clientId: 'a',
-        redirectUri: 'com.example.app:/cb',
-      }),
-    ).toThrow('no Web Crypto API on this platform')
+    const client = createTesseraClient({
+      issuer: 'https://auth.example.com',
+      clientId: 'a',
+      redirectUri: 'com.example.app:/cb',
+      storage: memoryStorage(),
+      fetch: () => Promise.reject(new Error('no network in this test')),
+    })
+    const err: unknown = await client.signIn().then(
+      () => null,
+      (e: unknown) => e,
+    )
+    expect(err).toBeInstanceOf(TesseraClientError)
+    expect((err as TesseraClientError).code).toBe('configuration')
+    expect((err as TesseraClientError).message).toContain('no Web Crypto API on this platform')
+    client.dispose()
   })
 
   it('SHA-256 matches a reference implementation', async () => {
