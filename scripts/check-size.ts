@@ -3,6 +3,8 @@
  * what an app imports; it is bundled from the built package (`dist`, as a consumer's bundler sees
  * it) with esbuild (minified, tree-shaken, ES2022, browser), gzipped at level 9, and compared with
  * its budget. 1 kB is 1,000 bytes. Prints the figures; exits 1 when one is over.
+ * `npm run check:size -- --modules` also lists each set's minified bytes per module of `dist`,
+ * largest first (what to aim at).
  */
 import { gzipSync } from 'node:zlib'
 import { build } from 'esbuild'
@@ -35,7 +37,9 @@ export const BUDGETS: Budget[] = [
   },
 ]
 
-export async function measure(imports: string[]): Promise<{ minified: number; gzip: number }> {
+export async function measure(
+  imports: string[],
+): Promise<{ minified: number; gzip: number; modules: [path: string, bytes: number][] }> {
   const out = await build({
     stdin: {
       contents: `export { ${imports.join(', ')} } from '@tessera/client'`,
@@ -51,10 +55,19 @@ export async function measure(imports: string[]): Promise<{ minified: number; gz
     // The published entry points only: no `@tessera/source` condition.
     conditions: [],
     write: false,
+    metafile: true,
     logLevel: 'silent',
   })
   const code = out.outputFiles[0]!.contents
-  return { minified: code.byteLength, gzip: gzipSync(code, { level: 9 }).byteLength }
+  const inputs = Object.values(out.metafile.outputs)[0]?.inputs ?? {}
+  const modules = Object.entries(inputs)
+    .map(([path, i]): [string, number] => [
+      path.replace(/^.*packages\/client\/dist\//, ''),
+      i.bytesInOutput,
+    ])
+    .filter(([, bytes]) => bytes > 0)
+    .sort((a, b) => b[1] - a[1])
+  return { minified: code.byteLength, gzip: gzipSync(code, { level: 9 }).byteLength, modules }
 }
 
 const kB = (n: number): string => (n / 1000).toFixed(2) + ' kB'
@@ -62,13 +75,16 @@ const kB = (n: number): string => (n / 1000).toFixed(2) + ' kB'
 if (import.meta.url === `file://${process.argv[1]}`) {
   let over = false
   for (const b of BUDGETS) {
-    const { minified, gzip } = await measure(b.imports)
+    const { minified, gzip, modules } = await measure(b.imports)
     const ok = gzip <= b.limit
     over ||= !ok
     console.log(
       `${ok ? 'ok  ' : 'OVER'} @tessera/client, ${b.name}: ${kB(gzip)} gzip (budget ${kB(b.limit)}), ` +
         `${kB(minified)} minified  [${b.imports.join(', ')}]`,
     )
+    if (process.argv.includes('--modules')) {
+      for (const [path, bytes] of modules) console.log(`  ${String(bytes).padStart(6)}  ${path}`)
+    }
   }
   if (over) process.exit(1)
 }

@@ -70,12 +70,7 @@ export class Refresher {
       const e = new TesseraClientError('network', DEVICE_OFFLINE)
       cache.remember(key, { audience, scope })
       backoff.park(key)
-      const s = holder.session
-      if (s)
-        holder.setStatus('offline', {
-          ...holder.fields(s),
-          error: { code: e.code, message: e.message },
-        })
+      holder.offline(e)
       return Promise.reject(e)
     }
     cache.remember(key, { audience, scope })
@@ -360,13 +355,8 @@ export class Refresher {
       throw e
     }
     if (e.transient) {
-      const s = holder.session
-      const delay = backoff.record(e, key, s?.refreshStartedAt, () => this.retryNow())
-      if (s)
-        holder.setStatus('offline', {
-          ...holder.fields(s),
-          error: { code: e.code, message: e.message },
-        })
+      const delay = backoff.record(e, key, holder.session?.refreshStartedAt, () => this.retryNow())
+      holder.offline(e)
       events.emit({ type: 'retry_scheduled', inMs: delay, errorCode: e.code })
     } else if (holder.session) holder.markHealthy()
     throw e

@@ -170,13 +170,14 @@ export class SessionHolder {
   /** `signed-in`, or `offline` while the record could not be saved. */
   markHealthy(): void {
     if (!this.#session) return
-    if (this.#unpersisted) {
-      this.setStatus('offline', {
-        ...this.fields(this.#session),
-        error: { code: 'storage_unavailable', message: 'the session could not be saved' },
-      })
-    } else {
-      this.setStatus('signed-in', { ...this.fields(this.#session), error: null })
-    }
+    if (this.#unpersisted)
+      this.offline({ code: 'storage_unavailable', message: 'the session could not be saved' })
+    else this.setStatus('signed-in', { ...this.fields(this.#session), error: null })
+  }
+
+  /** `offline` with `error`, while signed in (the session is kept; nothing without one). */
+  offline({ code, message }: { code: TesseraClientError['code']; message: string }): void {
+    if (this.#session)
+      this.setStatus('offline', { ...this.fields(this.#session), error: { code, message } })
   }
 }

@@ -1,7 +1,7 @@
 import type { PlatformURL } from '../platform-types.js'
 import { revokeRefreshToken } from '../oauth/token-endpoint.js'
 import type { ServerMetadata } from '../oauth/metadata.js'
-import type { SignedOutReason } from '../session/session-state.js'
+import { INITIAL_SNAPSHOT, type SignedOutReason } from '../session/session-state.js'
 import type { DiagnosticsHub } from './diagnostics-hub.js'
 import type { Environment } from './environment.js'
 import type { SessionHolder } from './session-holder.js'
@@ -95,19 +95,8 @@ export class SignOutFlow {
     const epoch = holder.nextEpoch()
     holder.clear()
     const returnTo = o.capture ? (env.options.currentUrl?.() ?? null) : null
-    holder.setStatus('signed-out', {
-      reason,
-      user: null,
-      sessionId: null,
-      sessionExpiresAt: null,
-      expireAt: null,
-      abandonAt: null,
-      lastActiveAt: null,
-      currentTask: null,
-      error: null,
-      returnTo,
-      locked: false,
-    })
+    // Every session field back to its initial value (null, unlocked).
+    holder.setStatus('signed-out', { ...INITIAL_SNAPSHOT, status: 'signed-out', reason, returnTo })
     events.emit({ type: 'sign_out', step: 'local' })
     // 2. Tell the other tabs first, so they drop their copy and any refresh they have in flight.
     if (o.broadcast) env.tabs.post({ type: 'signed-out', reason })

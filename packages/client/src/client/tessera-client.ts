@@ -200,10 +200,7 @@ export class TesseraClient {
       holder.markHealthy()
       if (env.options.lifecycle?.isOnline?.() === false) {
         // Cold start offline (APP-04): signed in, marked offline; nothing is sent until `online`.
-        holder.setStatus('offline', {
-          ...holder.fields(stored),
-          error: { code: 'network', message: DEVICE_OFFLINE },
-        })
+        holder.offline({ code: 'network', message: DEVICE_OFFLINE })
       }
       if (stored.refreshStartedAt !== null) {
         // A refresh was in flight when this context last stopped (SDK-02): the server may have

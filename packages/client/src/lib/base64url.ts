@@ -4,21 +4,18 @@ const LOOKUP = new Map([...ALPHABET].map((c, i) => [c, i]))
 /** Base64url without padding (RFC 4648 section 5), with no dependency on `btoa` or `Buffer`. */
 export function base64urlEncode(bytes: Uint8Array): string {
   let out = ''
-  let i = 0
-  for (; i + 2 < bytes.length; i += 3) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8) | bytes[i + 2]!
-    out += ALPHABET[(n >> 18) & 63]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]!
-    out += ALPHABET[n & 63]!
+  let acc = 0
+  let bits = 0
+  for (const b of bytes) {
+    // Only the low `bits` bits of `acc` matter, so its 32-bit overflow is harmless.
+    acc = (acc << 8) | b
+    bits += 8
+    while (bits >= 6) {
+      bits -= 6
+      out += ALPHABET[(acc >> bits) & 63]
+    }
   }
-  const rest = bytes.length - i
-  if (rest === 1) {
-    const n = bytes[i]! << 16
-    out += ALPHABET[(n >> 18) & 63]! + ALPHABET[(n >> 12) & 63]!
-  } else if (rest === 2) {
-    const n = (bytes[i]! << 16) | (bytes[i + 1]! << 8)
-    out += ALPHABET[(n >> 18) & 63]! + ALPHABET[(n >> 12) & 63]! + ALPHABET[(n >> 6) & 63]!
-  }
-  return out
+  return bits > 0 ? out + ALPHABET[(acc << (6 - bits)) & 63] : out
 }
 
 /** Decodes base64url (padding tolerated); throws on any other character. */

@@ -28,41 +28,24 @@ type Params = {
   verify: AlgorithmIdentifier | RsaPssParams | EcdsaParams
 }
 
-const ALGS: Record<string, Params> = {
-  RS256: {
-    import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-256' },
-    verify: { name: 'RSASSA-PKCS1-v1_5' },
-  },
-  RS384: {
-    import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-384' },
-    verify: { name: 'RSASSA-PKCS1-v1_5' },
-  },
-  RS512: {
-    import: { name: 'RSASSA-PKCS1-v1_5', hash: 'SHA-512' },
-    verify: { name: 'RSASSA-PKCS1-v1_5' },
-  },
-  PS256: {
-    import: { name: 'RSA-PSS', hash: 'SHA-256' },
-    verify: { name: 'RSA-PSS', saltLength: 32 },
-  },
-  PS384: {
-    import: { name: 'RSA-PSS', hash: 'SHA-384' },
-    verify: { name: 'RSA-PSS', saltLength: 48 },
-  },
-  PS512: {
-    import: { name: 'RSA-PSS', hash: 'SHA-512' },
-    verify: { name: 'RSA-PSS', saltLength: 64 },
-  },
-  ES256: {
-    import: { name: 'ECDSA', namedCurve: 'P-256' },
-    verify: { name: 'ECDSA', hash: 'SHA-256' },
-  },
-  ES384: {
-    import: { name: 'ECDSA', namedCurve: 'P-384' },
-    verify: { name: 'ECDSA', hash: 'SHA-384' },
-  },
-  EdDSA: { import: { name: 'Ed25519' }, verify: { name: 'Ed25519' } },
-  Ed25519: { import: { name: 'Ed25519' }, verify: { name: 'Ed25519' } },
+const ED25519 = { name: 'Ed25519' }
+/** RS256..512 and PS256..512 (RSA), ES256 and ES384 (P-256, P-384), EdDSA and Ed25519. */
+const ALGS: Record<string, Params> = { EdDSA: { import: ED25519, verify: ED25519 } }
+ALGS.Ed25519 = ALGS.EdDSA!
+for (const bits of [256, 384, 512]) {
+  const hash = `SHA-${bits}`
+  const rsa = 'RSASSA-PKCS1-v1_5'
+  ALGS[`RS${bits}`] = { import: { name: rsa, hash }, verify: { name: rsa } }
+  ALGS[`PS${bits}`] = {
+    import: { name: 'RSA-PSS', hash },
+    verify: { name: 'RSA-PSS', saltLength: bits / 8 },
+  }
+  if (bits < 512) {
+    ALGS[`ES${bits}`] = {
+      import: { name: 'ECDSA', namedCurve: `P-${bits}` },
+      verify: { name: 'ECDSA', hash },
+    }
+  }
 }
 
 /** The signature algorithms `webCrypto` can verify. */

@@ -5,7 +5,8 @@
  */
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { memoryStorage } from '../../src/index.js'
+import { memoryStorage, webCrypto, type Jwk } from '../../src/index.js'
+import { WEB_CRYPTO_ALGS } from '../../src/lib/crypto.js'
 import {
   base64urlDecode,
   base64urlEncode,
@@ -57,5 +58,60 @@ describe('encoding without platform helpers', () => {
     ]) {
       expect(() => utf8Decode(Uint8Array.from(bad))).toThrow('invalid UTF-8')
     }
+  })
+})
+
+describe('webCrypto signature algorithms', () => {
+  // Node's WebCrypto signs; the provider verifies with the parameters its table derives per `alg`.
+  const CASES: [
+    alg: string,
+    gen: RsaHashedKeyGenParams | EcKeyGenParams | Algorithm,
+    sign: unknown,
+  ][] = [
+    ...(['256', '384', '512'] as const).flatMap((b): [string, RsaHashedKeyGenParams, unknown][] => {
+      const rsa = {
+        modulusLength: 2048,
+        publicExponent: new Uint8Array([1, 0, 1]),
+        hash: `SHA-${b}`,
+      }
+      return [
+        [`RS${b}`, { name: 'RSASSA-PKCS1-v1_5', ...rsa }, { name: 'RSASSA-PKCS1-v1_5' }],
+        [`PS${b}`, { name: 'RSA-PSS', ...rsa }, { name: 'RSA-PSS', saltLength: Number(b) / 8 }],
+      ]
+    }),
+    ['ES256', { name: 'ECDSA', namedCurve: 'P-256' }, { name: 'ECDSA', hash: 'SHA-256' }],
+    ['ES384', { name: 'ECDSA', namedCurve: 'P-384' }, { name: 'ECDSA', hash: 'SHA-384' }],
+    ['EdDSA', { name: 'Ed25519' }, { name: 'Ed25519' }],
+    ['Ed25519', { name: 'Ed25519' }, { name: 'Ed25519' }],
+  ]
+
+  it('lists exactly RS256-512, PS256-512, ES256, ES384, EdDSA and Ed25519', () => {
+    expect([...WEB_CRYPTO_ALGS].sort()).toEqual(CASES.map(([a]) => a).sort())
+  })
+
+  it.each(CASES)(
+    '%s: a good signature verifies, a changed payload does not',
+    async (alg, gen, sign) => {
+      const subtle = globalThis.crypto.subtle
+      const pair = await subtle.generateKey(gen as RsaHashedKeyGenParams, true, ['sign', 'verify'])
+      const jwk = (await subtle.exportKey('jwk', pair.publicKey)) as Jwk
+      const data = new TextEncoder().encode(`payload for ${alg}`)
+      const sig = new Uint8Array(
+        await subtle.sign(sign as AlgorithmIdentifier, pair.privateKey, data),
+      )
+      const provider = webCrypto()
+      // Extra JWK members (as in a JWKS entry) must not change the import.
+      expect(
+        await provider.verifySignature(alg, { ...jwk, kid: 'k1', use: 'sig' }, data, sig),
+      ).toBe(true)
+      const other = new TextEncoder().encode(`payload for ${alg}!`)
+      expect(await provider.verifySignature(alg, jwk, other, sig)).toBe(false)
+    },
+  )
+
+  it('rejects an algorithm outside the table', async () => {
+    await expect(
+      webCrypto().verifySignature('HS256', { kty: 'oct' }, new Uint8Array(), new Uint8Array()),
+    ).rejects.toThrow('unsupported signature algorithm HS256')
   })
 })
