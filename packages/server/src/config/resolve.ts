@@ -537,8 +537,9 @@ const THROTTLE_DEFAULTS: TesseraConfig['throttle'] = {
   adminPerIp: { limit: 20, windowSeconds: 900 },
 }
 
-/** Each rule replaces its default as a whole: `limit` and `windowSeconds` are required (and
- * `delayMs` for the slowing rule); unknown rules and unknown keys are errors. */
+/** Each rule replaces its default as a whole: `limit` and `windowSeconds` are required; the
+ * slowing rule's `delayMs` defaults to its default's (a file written before the rule slowed instead
+ * of refusing keeps starting); unknown rules and unknown keys are errors. */
 function resolveThrottle(input: unknown): TesseraConfig['throttle'] {
   if (input === undefined) return THROTTLE_DEFAULTS
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
@@ -566,7 +567,13 @@ function resolveThrottle(input: unknown): TesseraConfig['throttle'] {
       windowSeconds: int(`throttle.${name}.windowSeconds`, r.windowSeconds, 1, 86_400),
     }
     out[name] = slowing
-      ? { ...rule, delayMs: int(`throttle.${name}.delayMs`, r.delayMs, 0, 30_000) }
+      ? {
+          ...rule,
+          delayMs:
+            r.delayMs === undefined
+              ? THROTTLE_DEFAULTS.signInPerAccount.delayMs
+              : int(`throttle.${name}.delayMs`, r.delayMs, 0, 30_000),
+        }
       : rule
   }
   return out as TesseraConfig['throttle']

@@ -141,11 +141,6 @@ describe('configuration is validated when it is built, naming the setting', () =
       'throttle.signInPerIp.delayMs',
     ],
     [
-      'slowing rule without delayMs',
-      { ...base, throttle: { signInPerAccount: { limit: 100, windowSeconds: 900 } } },
-      'throttle.signInPerAccount.delayMs',
-    ],
-    [
       'slowing delay over 30 s',
       {
         ...base,
@@ -185,6 +180,28 @@ describe('configuration is validated when it is built, naming the setting', () =
       grantTypes: ['authorization_code', 'refresh_token'],
     })
     expect(c.apis[0]).toMatchObject({ accessTokenTtlSeconds: 900, scopes: [], userClaims: [] })
+  })
+})
+
+describe('DOS-02 throttle.signInPerAccount slows, never refuses', () => {
+  it('a rule written before delayMs existed keeps starting the server, with the default 2000 ms delay', () => {
+    const c = resolveConfig({
+      ...base,
+      throttle: { signInPerAccount: { limit: 10, windowSeconds: 900 } },
+    })
+    expect(c.throttle.signInPerAccount).toStrictEqual({
+      limit: 10,
+      windowSeconds: 900,
+      delayMs: 2000,
+    })
+  })
+
+  it('an explicit delay is kept', () => {
+    const c = resolveConfig({
+      ...base,
+      throttle: { signInPerAccount: { limit: 50, windowSeconds: 600, delayMs: 0 } },
+    })
+    expect(c.throttle.signInPerAccount).toStrictEqual({ limit: 50, windowSeconds: 600, delayMs: 0 })
   })
 })
 
