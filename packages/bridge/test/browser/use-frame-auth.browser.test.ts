@@ -10,6 +10,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { launchChromium } from '../helpers/chromium.js'
 import { payloadOf, System } from '../helpers/system.js'
 
+declare global {
+  interface Window {
+    /** Set by react-frame-page.tsx (a .tsx file the bench's project does not include). */
+    __renders: string[]
+  }
+}
+
 let sys: System
 let browser: Browser
 
