@@ -5,6 +5,7 @@
  * a frame's window before the bridge answers it.
  */
 import {
+  browserTabSync,
   createTesseraClient,
   indexedDbStorage,
   type Clock,
@@ -56,6 +57,8 @@ const client = createTesseraClient({
   storage: indexedDbStorage(),
   clock,
   autoRefresh: false,
+  // Tests that sign in from a second tab of the shell set this flag on the shell's origin.
+  ...(localStorage.getItem('tessera-test-tab-sync') === '1' ? { tabs: browserTabSync() } : {}),
   ...(cfg.idleLockSeconds
     ? { idleTimeout: { seconds: cfg.idleLockSeconds, action: 'lock' as const } }
     : {}),

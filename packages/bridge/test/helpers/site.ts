@@ -15,6 +15,9 @@ export function bundle(entry: string): Promise<string> {
       platform: 'browser',
       target: 'es2022',
       conditions: ['@tessera/source'],
+      // React pages (`.tsx`): the automatic runtime, React's production build.
+      jsx: 'automatic',
+      define: { 'process.env.NODE_ENV': '"production"' },
       write: false,
       logLevel: 'silent',
     }).then((out) => out.outputFiles[0]!.text)

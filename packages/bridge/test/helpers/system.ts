@@ -30,6 +30,8 @@ export class System {
     analytics: new Site('frame-page.ts'),
   }
   readonly stranger = new Site('frame-page.ts')
+  /** An orders micro frontend written in React, reading the session with `useFrameAuth`. */
+  readonly reactFrame = new Site('react-frame-page.tsx')
   /** The orders micro frontend as a page of a React Native WebView. */
   readonly webView = new Site('frame-page.ts')
   /** A page on an origin the WebView host does not know, itself a WebView page. */
@@ -48,6 +50,7 @@ export class System {
       this.stranger,
       this.webView,
       this.webViewStranger,
+      this.reactFrame,
     ])
       await f.start()
     const audiences = Object.values(this.apis).map((a) => a.url)
@@ -88,12 +91,15 @@ export class System {
       issuer: this.t.url,
       clientId: 'shell-app',
       apis: apiList,
-      frames: Object.fromEntries(
-        (Object.keys(this.frames) as (keyof System['frames'])[]).map((n) => [
-          this.frames[n].url,
-          { audiences: [this.apis[n].url] },
-        ]),
-      ),
+      frames: {
+        ...Object.fromEntries(
+          (Object.keys(this.frames) as (keyof System['frames'])[]).map((n) => [
+            this.frames[n].url,
+            { audiences: [this.apis[n].url] },
+          ]),
+        ),
+        [this.reactFrame.url]: { audiences: [this.apis.orders.url] },
+      },
     }
     for (const n of Object.keys(this.frames) as (keyof System['frames'])[]) {
       this.frames[n].config = {
@@ -108,6 +114,10 @@ export class System {
     }
     this.webView.config = webViewConfig
     this.webViewStranger.config = webViewConfig
+    this.reactFrame.config = {
+      shellOrigin: shellUrl,
+      api: this.apis.orders.url,
+    }
     this.stranger.config = {
       shellOrigin: shellUrl,
       apis: [{ baseUrl: this.apis.orders.url, audience: this.apis.orders.url }],
@@ -123,6 +133,7 @@ export class System {
       this.stranger,
       this.webView,
       this.webViewStranger,
+      this.reactFrame,
     ])
       await s.close()
     for (const a of Object.values(this.apis)) await a.close()
