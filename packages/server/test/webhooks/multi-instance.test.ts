@@ -114,11 +114,14 @@ describe.each<Backend>(['sqlite', 'postgres'])(
       const db = await openDb(kind, 'two')
       const [a, b] = [await child(db), await child(db)]
       // The receiver holds every delivery until both dispatchers are seen holding leases at the
-      // same time (their lease owners in the database): the race is observed, not hoped for.
+      // same time (their lease owners in the database): the race is observed, not hoped for. It
+      // is certain: a dispatcher's pass claims at most 20 deliveries (its batch) and waits for
+      // them, so the first to claim is stuck at the gate, and the events past the 20th (or any made
+      // after its claim) can only be claimed by the other instance.
       let open!: () => void
       rx.gate = new Promise<void>((r) => (open = r))
       const ids: string[] = []
-      for (let i = 0; i < 20; i++) ids.push(await signInAndRevoke(i % 2 === 0 ? a : b))
+      for (let i = 0; i < 30; i++) ids.push(await signInAndRevoke(i % 2 === 0 ? a : b))
       const owners = new Set<string>()
       try {
         await until('deliveries in flight from both instances at once', async () => {
@@ -153,7 +156,7 @@ describe.each<Backend>(['sqlite', 'postgres'])(
       expect(await reader.listWebhookDeliveries({})).toStrictEqual([])
       const attempts = await reader.listWebhookAttempts({ limit: 1000 })
       expect(attempts).toHaveLength(ids.length)
-    })
+    }, 90_000)
 
     it('an instance killed with -9 while its receiver was down delivers the event after restart', async () => {
       const db = await openDb(kind, 'crash')
