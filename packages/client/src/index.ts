@@ -33,7 +33,12 @@ export {
   type TesseraClientErrorCode,
   type TesseraClientErrorOptions,
 } from './errors.js'
-export type { SessionSnapshot, SessionStatus, SignedOutReason } from './session/session-state.js'
+export {
+  INITIAL_SNAPSHOT,
+  type SessionSnapshot,
+  type SessionStatus,
+  type SignedOutReason,
+} from './session/session-state.js'
 export type { DiagnosticEvent, DiagnosticListener } from './diagnostics.js'
 export { memoryStorage, type TesseraStorage } from './storage/storage.js'
 export { indexedDbStorage, type IndexedDbStorageOptions } from './storage/indexed-db-storage.js'

@@ -1,4 +1,4 @@
-import { saysInvalidToken, type SessionSnapshot } from '@tessera/client'
+import { INITIAL_SNAPSHOT, saysInvalidToken, type SessionSnapshot } from '@tessera/client'
 import { BridgeError } from '../errors.js'
 import { randomId } from '../lib/random-id.js'
 import {
@@ -52,23 +52,6 @@ export interface FrameGetTokenOptions {
   scope?: string
 }
 
-const LOADING: SessionSnapshot = Object.freeze({
-  status: 'loading',
-  isLoaded: false,
-  isSignedIn: false,
-  user: null,
-  sessionId: null,
-  sessionExpiresAt: null,
-  expireAt: null,
-  abandonAt: null,
-  lastActiveAt: null,
-  currentTask: null,
-  reason: null,
-  error: null,
-  returnTo: null,
-  locked: false,
-})
-
 interface Pending {
   resolve(token: string): void
   reject(err: BridgeError): void
@@ -90,7 +73,7 @@ export class FrameClient {
   readonly #win: Window
   readonly #pending = new Map<string, Pending>()
   readonly #listeners = new Set<() => void>()
-  #snapshot: SessionSnapshot = LOADING
+  #snapshot: SessionSnapshot = INITIAL_SNAPSHOT
   #link: Link | undefined
   #connecting: Promise<Link> | undefined
   #helloId: string | undefined

@@ -10,26 +10,11 @@ import { useState } from 'react'
 import { renderToString } from 'react-dom/server'
 import { act, cleanup, render, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest'
-import type { SessionSnapshot } from '@tessera/client'
+import { INITIAL_SNAPSHOT, type SessionSnapshot } from '@tessera/client'
 import { BridgeError, type FrameGetTokenOptions } from '../../src/index.js'
 import { useFrameAuth, type FrameAuth, type FrameAuthSource } from '../../src/react.js'
 
-const LOADING: SessionSnapshot = Object.freeze({
-  status: 'loading',
-  isLoaded: false,
-  isSignedIn: false,
-  user: null,
-  sessionId: null,
-  sessionExpiresAt: null,
-  expireAt: null,
-  abandonAt: null,
-  lastActiveAt: null,
-  currentTask: null,
-  reason: null,
-  error: null,
-  returnTo: null,
-  locked: false,
-})
+const LOADING = INITIAL_SNAPSHOT
 
 const claims = (iat: number, name = 'Alice') => ({
   iss: 'https://auth.example.com',

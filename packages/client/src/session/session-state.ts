@@ -66,6 +66,8 @@ export interface SessionSnapshot {
   readonly locked: boolean
 }
 
+/** The snapshot before anything is loaded (`status: 'loading'`, no session): what a client shows
+ * first, what a server render shows, and what a bridge frame shows before its shell answers. */
 export const INITIAL_SNAPSHOT: SessionSnapshot = Object.freeze({
   status: 'loading',
   isLoaded: false,

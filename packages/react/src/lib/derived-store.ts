@@ -1,26 +1,11 @@
-import type { SessionSnapshot, TesseraClient } from '@tessera/client'
+import { INITIAL_SNAPSHOT, type SessionSnapshot, type TesseraClient } from '@tessera/client'
 import { sameValue } from './same-value.js'
 
 /**
  * The snapshot of the server render and of hydration: not loaded, no session. It never reads the
  * client, so the server touches no storage and the first client render matches the HTML.
  */
-export const SERVER_SNAPSHOT: SessionSnapshot = Object.freeze({
-  status: 'loading',
-  isLoaded: false,
-  isSignedIn: false,
-  user: null,
-  sessionId: null,
-  sessionExpiresAt: null,
-  reason: null,
-  error: null,
-  returnTo: null,
-  locked: false,
-  expireAt: null,
-  abandonAt: null,
-  lastActiveAt: null,
-  currentTask: null,
-})
+export const SERVER_SNAPSHOT: SessionSnapshot = INITIAL_SNAPSHOT
 
 /**
  * A view of the client's snapshot that changes only when the fields it picks change (by value),
