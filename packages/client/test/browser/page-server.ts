@@ -1,17 +1,36 @@
 import { createServer, type Server } from 'node:http'
 import { fileURLToPath } from 'node:url'
-import { build } from 'esbuild'
+import { build, type BuildOptions } from 'esbuild'
 
-/** Serves the test page (any path) and the bundled harness at /bundle.js on loopback. */
+export interface PageServerOptions {
+  /** The page's script, bundled with esbuild from the workspace sources. Default: the harness. */
+  entry?: URL
+  /** More esbuild options (JSX, defines, minify) for that script. */
+  build?: BuildOptions
+  /** The page's title and body. */
+  title?: string
+  body?: string
+}
+
+/**
+ * Serves one HTML page for every path (so a single-page app can route) and its bundled script at
+ * /bundle.js on loopback; `config` is handed to the page as `window.__CONFIG`.
+ */
 export class PageServer {
   #server: Server | undefined
   #bundle = ''
+  readonly #o: PageServerOptions
   config: Record<string, unknown> = {}
   url = ''
 
+  constructor(o: PageServerOptions = {}) {
+    this.#o = o
+  }
+
   async start(): Promise<string> {
     const out = await build({
-      entryPoints: [fileURLToPath(new URL('./harness.ts', import.meta.url))],
+      entryPoints: [fileURLToPath(this.#o.entry ?? new URL('./harness.ts', import.meta.url))],
+      ...this.#o.build,
       bundle: true,
       format: 'esm',
       platform: 'browser',
@@ -37,9 +56,10 @@ export class PageServer {
         'cache-control': 'no-store',
       })
       res.end(
-        `<!doctype html><html><head><meta charset="utf-8"><title>client test</title>` +
+        `<!doctype html><html><head><meta charset="utf-8"><title>${this.#o.title ?? 'client test'}</title>` +
           `<script>window.__CONFIG = ${JSON.stringify(this.config)}</script>` +
-          `<script type="module" src="/bundle.js"></script></head><body>test page</body></html>`,
+          `<script type="module" src="/bundle.js"></script></head>` +
+          `<body>${this.#o.body ?? 'test page'}</body></html>`,
       )
     })
     await new Promise<void>((r) => this.#server!.listen(0, '127.0.0.1', r))
