@@ -46,11 +46,15 @@ const SCHEMA_NAME = /^[A-Za-z_][A-Za-z0-9_$]{0,62}$/
  * await store.migrate()
  * ```
  */
+/** How long one migration statement may run (or wait for another instance's migration lock). */
+const MIGRATION_TIMEOUT_MS = 300_000
+
 export class PostgresStore extends SqlStore {
   readonly kind = 'postgres'
   readonly #pool: pg.Pool
   readonly #maxAttempts: number
   readonly #counters: { connectionErrors: number }
+  readonly #migrationPool: () => pg.Pool
 
   constructor(opts: PostgresStoreOptions) {
     const poolSize = opts.poolSize ?? 10
@@ -104,6 +108,22 @@ export class PostgresStore extends SqlStore {
       end: () => pool.end(),
     }
     super(new Kysely<Database>({ dialect: new PostgresDialect({ pool: acquiring }) }))
+    // Migrations take locks and may wait for another instance's migration, then create tables and
+    // indexes: work the request-sized statement_timeout (a quarter second in some deployments) is
+    // not meant for. They run on one connection of their own with a bound of minutes.
+    this.#migrationPool = () => {
+      const migrating = new pg.Pool({
+        connectionString: url,
+        max: 1,
+        connectionTimeoutMillis: connectTimeout,
+        statement_timeout: MIGRATION_TIMEOUT_MS,
+        query_timeout: MIGRATION_TIMEOUT_MS + 5000,
+        application_name: 'tessera-migrate',
+        ...(options !== undefined ? { options } : {}),
+      })
+      migrating.on('error', lost)
+      return migrating
+    }
     this.#counters = counters
     this.#pool = pool
     this.#maxAttempts = maxAttempts
@@ -149,14 +169,21 @@ export class PostgresStore extends SqlStore {
    * retried a few times; our own schema missing fails every attempt and surfaces.
    */
   override async migrate(): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await super.migrate()
-        return
-      } catch (err) {
-        if ((err as { code?: unknown }).code !== '3F000' || attempt >= 3) throw err
-        await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
+    const db = new Kysely<Database>({
+      dialect: new PostgresDialect({ pool: this.#migrationPool() }),
+    })
+    try {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await this.migrateWith(db)
+          return
+        } catch (err) {
+          if ((err as { code?: unknown }).code !== '3F000' || attempt >= 3) throw err
+          await new Promise((resolve) => setTimeout(resolve, 50 * attempt))
+        }
       }
+    } finally {
+      await db.destroy()
     }
   }
 

@@ -301,9 +301,14 @@ export abstract class SqlStore implements Store {
   }
 
   async migrate(): Promise<void> {
+    await this.migrateWith(this.db)
+  }
+
+  /** Brings the schema up to date through `db` (a store may migrate on other connections). */
+  protected async migrateWith(db: Kysely<Database>): Promise<void> {
     const migrator = new Migrator({
       ...(await this.migratorOptions()),
-      db: this.db,
+      db,
       provider: new StaticProvider(this.kind),
       migrationTableName: 'tessera_migrations',
       migrationLockTableName: 'tessera_migrations_lock',

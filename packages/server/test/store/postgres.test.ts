@@ -52,6 +52,31 @@ describe('PostgresStore connection settings', () => {
     }
   })
 
+  it('migrations are not bound by the request statement timeout: they wait out another instance migrating', async () => {
+    const schema = await createTestSchema()
+    const other = await adminClient()
+    // Kysely's migration lock: another instance is migrating and holds it for 600 ms.
+    await other.query('select pg_advisory_lock(3853314791062309107)')
+    const released = new Promise<void>((resolve, reject) => {
+      setTimeout(() => {
+        other.query('select pg_advisory_unlock(3853314791062309107)').then(() => resolve(), reject)
+      }, 600)
+    })
+    const store = new SettingProbe({ url: PG_URL, schema: schema.name, statementTimeoutMs: 150 })
+    try {
+      await store.migrate()
+      await released
+      expect(await store.listClients()).toEqual([])
+      // Requests still get the short bound.
+      expect(await store.setting('statement_timeout')).toBe('150ms')
+    } finally {
+      await released.catch(() => undefined)
+      await other.end()
+      await store.close()
+      await schema.drop()
+    }
+  })
+
   it('refuses settings it cannot use, before connecting', () => {
     expect(() => new PostgresStore({ url: PG_URL, poolSize: 0 })).toThrow(/poolSize/)
     expect(() => new PostgresStore({ url: PG_URL, schema: 'x; drop table y' })).toThrow(/schema/)
