@@ -604,7 +604,9 @@ export abstract class SqlStore implements Store {
         // snapshot, and a write by another process in between would then fail the insert
         // (SQLITE_BUSY_SNAPSHOT). It also keeps not_found and changed ahead of this.
         const record = 'create' in change ? change.create : change.replace
-        const unknown = await this.#unknownApis(trx, record.audiences)
+        // An API the client may call, or one it serves as a resource server (introspection).
+        const named = [...new Set([...record.audiences, ...(record.resourceServerFor ?? [])])]
+        const unknown = await this.#unknownApis(trx, named)
         if (unknown.length > 0) {
           throw new Abort({ ok: false, reason: 'unknown_api', audiences: unknown })
         }
@@ -642,7 +644,10 @@ export abstract class SqlStore implements Store {
         if (Number(r.numDeletedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
         const rows = await trx.selectFrom('clients').select(['id', 'data']).orderBy('id').execute()
         const clientIds = rows
-          .filter((row) => parse<ClientRecord>(row.data).audiences.includes(audience))
+          .filter((row) => {
+            const c = parse<ClientRecord>(row.data)
+            return c.audiences.includes(audience) || !!c.resourceServerFor?.includes(audience)
+          })
           .map((row) => row.id)
         if (clientIds.length > 0) throw new Abort({ ok: false, reason: 'in_use', clientIds })
       }

@@ -311,7 +311,7 @@ describe('clients', () => {
       `/apis/${encodeURIComponent(NEW_API)}`,
       undefined,
       409,
-      `API ${NEW_API} is still used by client report-worker; remove it from their audiences first`,
+      `API ${NEW_API} is still used by client report-worker; remove it from their audiences and resourceServerFor first`,
     )
     expect((await adminApi(t, 'DELETE', '/clients/report-worker')).status).toBe(200)
     const r = await adminApi(t, 'DELETE', `/apis/${encodeURIComponent(NEW_API)}`)

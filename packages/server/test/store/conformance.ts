@@ -1556,6 +1556,36 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(await store.getApi(audience)).toBeUndefined()
         expect(await store.listEvents({})).toStrictEqual([deleted])
       })
+
+      it('a client serving an API (resourceServerFor) keeps it from deletion and cannot name an unknown one', async () => {
+        const [served, other] = [AUDIENCES[0] as string, AUDIENCES[1] as string]
+        const rs = clientRecord({
+          id: 'rs-client',
+          audiences: [other],
+          resourceServerFor: [served],
+        })
+        expect((await store.writeClient({ create: rs })).ok).toBe(true)
+        expect(await store.writeApi({ delete: served })).toStrictEqual({
+          ok: false,
+          reason: 'in_use',
+          clientIds: ['rs-client'],
+        })
+        expect(await store.getApi(served)).toBeDefined()
+        expect(
+          await store.writeClient({
+            replace: { ...rs, resourceServerFor: ['https://gone.example.test'] },
+          }),
+        ).toStrictEqual({
+          ok: false,
+          reason: 'unknown_api',
+          audiences: ['https://gone.example.test'],
+        })
+        expect(await store.getClient(rs.id)).toStrictEqual(rs)
+        expect((await store.writeClient({ replace: { ...rs, resourceServerFor: [] } })).ok).toBe(
+          true,
+        )
+        expect((await store.writeApi({ delete: served })).ok).toBe(true)
+      })
     })
 
     describe('admin: listing cursors', () => {

@@ -65,7 +65,7 @@ export class ApiAdmin {
     ])
     if (!r.ok && r.reason === 'in_use') {
       throw new Conflict(
-        `API ${audience} is still used by client ${r.clientIds.join(', ')}; remove it from their audiences first`,
+        `API ${audience} is still used by client ${r.clientIds.join(', ')}; remove it from their audiences and resourceServerFor first`,
       )
     }
     if (!r.ok) throw new NotFound(`no API ${audience}`)

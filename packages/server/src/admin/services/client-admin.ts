@@ -135,7 +135,7 @@ export class ClientAdmin {
         throw new Conflict(`client ${id} exists already`)
       case 'unknown_api':
         throw new Conflict(
-          `audiences: ${r.audiences.join(', ')} names no API (deleted meanwhile?); read the APIs again and retry`,
+          `audiences or resourceServerFor: ${r.audiences.join(', ')} names no API (deleted meanwhile?); read the APIs again and retry`,
         )
       default:
         throw new NotFound(`no client ${id}`)
