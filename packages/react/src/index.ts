@@ -8,7 +8,11 @@
  *   <Protect fallback={<Spinner />}><App /></Protect>
  * </TesseraProvider>
  */
-export { TesseraProvider, type TesseraProviderProps } from './provider/tessera-provider.js'
+export {
+  TesseraProvider,
+  useProvidedClient,
+  type TesseraProviderProps,
+} from './provider/tessera-provider.js'
 export type { AuthActions, SessionView, TesseraUser } from './provider/binding.js'
 export {
   useAuth,

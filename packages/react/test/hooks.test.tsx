@@ -28,6 +28,7 @@ import {
   useApi,
   useAuth,
   useAuthenticatedFetch,
+  useProvidedClient,
   useSession,
   type UseAuthResult,
 } from '../src/index.js'
@@ -333,6 +334,22 @@ describe('useAuth', () => {
     }
     expect(caught).toBeInstanceOf(TesseraReactError)
     expect((caught as TesseraReactError).code).toBe('missing_provider')
+  })
+
+  it('useProvidedClient: the provider’s client inside one, undefined (no throw) outside', () => {
+    const { client } = clientFor(s)
+    const seen: (TesseraClient | undefined)[] = []
+    function Probe() {
+      seen.push(useProvidedClient())
+      return null
+    }
+    render(<Probe />)
+    render(
+      <TesseraProvider client={client}>
+        <Probe />
+      </TesseraProvider>,
+    )
+    expect(seen).toEqual([undefined, client])
   })
 })
 

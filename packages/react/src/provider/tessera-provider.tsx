@@ -27,6 +27,14 @@ export function TesseraProvider({ client, children }: TesseraProviderProps): Rea
 }
 
 /** The provider's binding; throws `missing_provider` outside `<TesseraProvider>`. */
+/**
+ * The provider's client, or `undefined` outside a `TesseraProvider`: for components that take a
+ * `client` prop and fall back to the provider's.
+ */
+export function useProvidedClient(): TesseraClient | undefined {
+  return useContext(BindingContext)?.client
+}
+
 export function useBinding(hook: string): Binding {
   const binding = useContext(BindingContext)
   if (!binding) {
