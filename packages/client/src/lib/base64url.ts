@@ -1,5 +1,4 @@
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
-const LOOKUP = new Map([...ALPHABET].map((c, i) => [c, i]))
 
 /** Base64url without padding (RFC 4648 section 5), with no dependency on `btoa` or `Buffer`. */
 export function base64urlEncode(bytes: Uint8Array): string {
@@ -27,8 +26,8 @@ export function base64urlDecode(s: string): Uint8Array {
   let bits = 0
   let j = 0
   for (const c of clean) {
-    const v = LOOKUP.get(c)
-    if (v === undefined) throw new Error('invalid base64url character')
+    const v = ALPHABET.indexOf(c)
+    if (v < 0) throw new Error('invalid base64url character')
     acc = (acc << 6) | v
     bits += 6
     if (bits >= 8) {
@@ -39,53 +38,33 @@ export function base64urlDecode(s: string): Uint8Array {
   return out
 }
 
-/** UTF-8 bytes of `s`; without TextEncoder (older Hermes) by hand. */
+/**
+ * UTF-8 bytes of `s` (a well-formed string), through `encodeURIComponent`: the same on every
+ * platform, with no dependency on `TextEncoder` (missing on older Hermes).
+ */
 export function utf8Encode(s: string): Uint8Array {
-  if (typeof TextEncoder === 'function') return new TextEncoder().encode(s)
+  const e = encodeURIComponent(s)
   const out: number[] = []
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!
-    if (c < 0x80) out.push(c)
-    else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63))
-    else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63))
-    else {
-      out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63))
-    }
+  for (let i = 0; i < e.length; i++) {
+    if (e[i] === '%') {
+      out.push(parseInt(e.slice(i + 1, i + 3), 16))
+      i += 2
+    } else out.push(e.charCodeAt(i))
   }
   return Uint8Array.from(out)
 }
 
-/** Decodes UTF-8, rejecting malformed input; without TextDecoder (Hermes) by hand. */
+/**
+ * Decodes UTF-8, rejecting malformed input (overlong forms, surrogates, truncated sequences), with
+ * no dependency on `TextDecoder` (missing on Hermes): `decodeURIComponent` implements exactly
+ * these checks (ECMA-262 Decode).
+ */
 export function utf8Decode(b: Uint8Array): string {
-  if (typeof TextDecoder === 'function') return new TextDecoder('utf-8', { fatal: true }).decode(b)
-  let out = ''
-  for (let i = 0; i < b.length;) {
-    const x = b[i]!
-    const need =
-      x < 0x80
-        ? 0
-        : x >= 0xc2 && x < 0xe0
-          ? 1
-          : x >= 0xe0 && x < 0xf0
-            ? 2
-            : x >= 0xf0 && x < 0xf5
-              ? 3
-              : -1
-    if (need < 0 || i + need >= b.length + (need === 0 ? 1 : 0)) throw new Error('invalid UTF-8')
-    let c = need === 0 ? x : x & (0x3f >> need)
-    for (let k = 1; k <= need; k++) {
-      const y = b[i + k]
-      if (y === undefined || (y & 0xc0) !== 0x80) throw new Error('invalid UTF-8')
-      c = (c << 6) | (y & 63)
-    }
-    if (
-      (need === 2 && (c < 0x800 || (c >= 0xd800 && c < 0xe000))) ||
-      (need === 3 && (c < 0x10000 || c > 0x10ffff))
-    ) {
-      throw new Error('invalid UTF-8')
-    }
-    out += String.fromCodePoint(c)
-    i += need + 1
+  let e = ''
+  for (const x of b) e += (x < 16 ? '%0' : '%') + x.toString(16)
+  try {
+    return decodeURIComponent(e)
+  } catch {
+    throw new Error('invalid UTF-8')
   }
-  return out
 }

@@ -1,7 +1,7 @@
 /**
  * The storage conformance suite on the memory adapter (the IndexedDB adapter runs the same suite
- * in Chromium, see test/browser), and the hand-written UTF-8 and base64url paths that platforms
- * without TextEncoder/TextDecoder (older Hermes) take.
+ * in Chromium, see test/browser), and the UTF-8 and base64url code, which uses no TextEncoder,
+ * TextDecoder, btoa or Buffer (missing on Hermes), checked here with those stubbed out.
  */
 import { randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it, vi } from 'vitest'
@@ -40,7 +40,7 @@ describe('encoding without platform helpers', () => {
     expect(() => base64urlDecode('ab+c')).toThrow('invalid base64url character')
   })
 
-  it('UTF-8 by hand (no TextEncoder/TextDecoder) equals the platform’s, and rejects malformed input', () => {
+  it('UTF-8 without TextEncoder/TextDecoder equals the platform’s, and rejects malformed input', () => {
     const samples = ['', 'plain', 'Zoë', '東京', '🚀 rocket', '{"name":"\u00e9\u4e2d\ud83d\ude00"}']
     const expected = samples.map((s) => Buffer.from(s, 'utf8'))
     vi.stubGlobal('TextEncoder', undefined)
