@@ -2,6 +2,7 @@ import { resolve } from 'node:path'
 import {
   DEMO_APIS,
   DEMO_CLIENT_ID,
+  DEMO_EXPO_WEB_REDIRECT_URI,
   DEMO_NATIVE_REDIRECT_URI,
   PLAYGROUND_CALLBACK_PATH,
 } from '../dev/demo.js'
@@ -67,6 +68,8 @@ export const devCommand: Command = {
         `client_id: ${DEMO_CLIENT_ID}`,
         `redirect_uri: ${config.issuer}${PLAYGROUND_CALLBACK_PATH}`,
         `redirect_uri: ${DEMO_NATIVE_REDIRECT_URI}`,
+        `redirect_uri: ${DEMO_EXPO_WEB_REDIRECT_URI}`,
+        'expo_go_redirect_uri: exp://HOST:PORT/--/PATH (any, for this client in dev only)',
         `username: ${demo.username}`,
         `password: ${demo.password}`,
         ...DEMO_APIS.map((a) => `audience: ${a.audience}`),

@@ -4,6 +4,8 @@ import type { ApiConfig, ClientConfig } from '../config/config.js'
 export const DEMO_CLIENT_ID = 'tessera-demo'
 /** A private-use scheme redirect URI for trying the demo client from a native app (RFC 8252). */
 export const DEMO_NATIVE_REDIRECT_URI = 'dev.tessera.demo:/callback'
+/** The Expo example's web redirect URI under `npx expo start --web` (Expo's default port 8081). */
+export const DEMO_EXPO_WEB_REDIRECT_URI = 'http://localhost:8081/callback'
 /** Path of the playground's sign-in callback (the demo client's web redirect URI). */
 export const PLAYGROUND_CALLBACK_PATH = '/playground/callback'
 /** Path of the dev-only JSON endpoint that reports the caller's session state. */
@@ -50,7 +52,11 @@ export function demoClient(issuer: string): ClientConfig {
     id: DEMO_CLIENT_ID,
     name: 'Tessera demo',
     applicationType: 'native',
-    redirectUris: [issuer + PLAYGROUND_CALLBACK_PATH, DEMO_NATIVE_REDIRECT_URI],
+    redirectUris: [
+      issuer + PLAYGROUND_CALLBACK_PATH,
+      DEMO_NATIVE_REDIRECT_URI,
+      DEMO_EXPO_WEB_REDIRECT_URI,
+    ],
     postLogoutRedirectUris: [issuer + '/'],
     audiences: DEMO_APIS.map((a) => a.audience),
     scopes: [
@@ -63,6 +69,38 @@ export function demoClient(issuer: string): ClientConfig {
       ...DEMO_APIS.flatMap((a) => a.scopes ?? []),
     ],
   }
+}
+
+/**
+ * Expo Go opens an app under development at `exp://HOST:PORT/--/PATH` (HOST: the developer's
+ * machine on the LAN, PORT: Metro's), a scheme that RFC 8252 would refuse (a private-use scheme
+ * is a reverse domain name) and whose host is only known when Expo starts. So `tessera dev`
+ * accepts any such URI for {@link DEMO_CLIENT_ID} alone; no other client, and never a server
+ * without `dev` (`tessera start`). The URI is checked as a URL: `exp:`, a host, no credentials,
+ * a path under `/--/` as written (no dot segments), no fragment.
+ */
+export function isExpoGoRedirectUri(uri: string): boolean {
+  let u: URL
+  try {
+    u = new URL(uri)
+  } catch {
+    return false
+  }
+  return (
+    u.protocol === 'exp:' &&
+    uri.startsWith('exp://') &&
+    u.hostname !== '' &&
+    u.username === '' &&
+    u.password === '' &&
+    !uri.includes('#') &&
+    u.pathname.startsWith('/--/') &&
+    uri.slice(`exp://${u.host}`.length).startsWith(u.pathname)
+  )
+}
+
+/** Whether `tessera dev` accepts `uri` as an Expo Go redirect for `clientId` (dev only). */
+export function acceptsExpoGoRedirect(dev: boolean, clientId: string, uri: string): boolean {
+  return dev && clientId === DEMO_CLIENT_ID && isExpoGoRedirectUri(uri)
 }
 
 /**

@@ -44,6 +44,10 @@ describe('tessera dev', () => {
       expect(v.get('redirect_uri')).toEqual([
         `http://localhost:${port}/playground/callback`,
         'dev.tessera.demo:/callback',
+        'http://localhost:8081/callback',
+      ])
+      expect(v.get('expo_go_redirect_uri')).toEqual([
+        'exp://HOST:PORT/--/PATH (any, for this client in dev only)',
       ])
       expect(v.get('username')).toEqual(['demo'])
       expect(v.get('audience')).toEqual(DEMO_APIS.map((a) => a.audience))

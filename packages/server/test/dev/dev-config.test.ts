@@ -31,7 +31,11 @@ describe('dev configuration', () => {
     expect(c.clients[0]).toMatchObject({
       applicationType: 'native',
       tokenEndpointAuthMethod: 'none',
-      redirectUris: ['http://localhost:4123/playground/callback', 'dev.tessera.demo:/callback'],
+      redirectUris: [
+        'http://localhost:4123/playground/callback',
+        'dev.tessera.demo:/callback',
+        'http://localhost:8081/callback',
+      ],
       postLogoutRedirectUris: ['http://localhost:4123/'],
     })
     expect(c.apis.map((a) => a.audience)).toEqual(DEMO_APIS.map((a) => a.audience))
