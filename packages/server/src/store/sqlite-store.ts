@@ -12,6 +12,7 @@ import {
   type SessionsTable,
   type UsersTable,
 } from './sql-store.js'
+import type { PoolStats } from './store.js'
 import type { SessionRecord, UserRecord } from './types.js'
 import { BoundedMap } from '../lib/bounded-map.js'
 
@@ -53,15 +54,13 @@ export class SqliteStore extends SqlStore {
     database.pragma('cache_size = -16000')
     database.pragma('mmap_size = 268435456')
     database.pragma(`busy_timeout = ${Math.min(busyTimeout, SYNC_BUSY_MS)}`)
-    super(
-      new Kysely<Database>({
-        dialect: new SqliteBusyDialect(
-          { database: cachingStatements(database) },
-          database,
-          busyTimeout,
-        ),
-      }),
+    const dialect = new SqliteBusyDialect(
+      { database: cachingStatements(database) },
+      database,
+      busyTimeout,
     )
+    super(new Kysely<Database>({ dialect }))
+    this.#dialect = dialect
     this.file = opts.file
     this.#busyTimeoutMs = busyTimeout
     this.#batcher = new CommitBatcher(this.db)
@@ -81,6 +80,7 @@ export class SqliteStore extends SqlStore {
 
   readonly #batcher: CommitBatcher<Database>
   readonly #busyTimeoutMs: number
+  readonly #dialect: SqliteBusyDialect
 
   /**
    * The two reads of every refresh (session and user) run as plain prepared statements: no Kysely
@@ -134,6 +134,18 @@ export class SqliteStore extends SqlStore {
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db)
+  }
+
+  /**
+   * The connections, for `/metrics`: the read-write one, which serves one query or transaction
+   * at a time (the others wait for it), and the read-only one of the refresh path (none for
+   * `:memory:`), whose synchronous reads never hold it across an await, so it is idle whenever
+   * this is read.
+   */
+  poolStats(): PoolStats {
+    const { inUse, waiting } = this.#dialect.usage()
+    const total = this.#hot ? 2 : 1
+    return { total, idle: total - Math.min(inUse, 1), waiting }
   }
 }
 
