@@ -39,7 +39,10 @@ describe('internal listeners (admin.port, metrics.port)', () => {
     for (const path of ['/admin/api/v1/users', '/admin/sign-in', '/admin', '/metrics']) {
       const r = await get(t.url + path, bearer)
       expect(r.status, path).toBe(404)
-      expect(JSON.parse(r.body)).toEqual({ error: 'not_found', error_description: 'no such endpoint' })
+      expect(JSON.parse(r.body)).toEqual({
+        error: 'not_found',
+        error_description: 'no such endpoint',
+      })
     }
     // The public endpoints stay where they were.
     expect((await get(`${t.url}/.well-known/openid-configuration`)).status).toBe(200)
