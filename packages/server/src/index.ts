@@ -36,6 +36,8 @@ export type { DpopAlgorithm } from './oauth/dpop/dpop-algorithms.js'
 export { SqliteStore } from './store/sqlite-store.js'
 export type { SqliteStoreOptions } from './store/sqlite-store.js'
 export { PostgresStore } from './store/postgres-store.js'
+export { MissingPackageError } from './store/optional-package.js'
+export type { DriverPackage, PackageLoader } from './store/optional-package.js'
 export type { PostgresStoreOptions } from './store/postgres-store.js'
 export type {
   Store,

@@ -25,6 +25,8 @@ export const routeModules: RouteModule[] = [
   userinfoRoutes,
   accountRoutes,
   playgroundRoutes,
-  adminApiRoutes,
-  adminConsoleRoutes,
 ]
+
+/** The Admin API and the admin console: on the public listener, or on the internal one that
+ * `admin.port` opens. */
+export const adminRouteModules: RouteModule[] = [adminApiRoutes, adminConsoleRoutes]

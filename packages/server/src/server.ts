@@ -4,8 +4,9 @@ import { type TesseraConfig } from './config/config.js'
 import { apiRecord, clientRecord } from './config/records.js'
 import type { ServerContext } from './context.js'
 import { buildApp, type RouteModule } from './http/app.js'
-import { healthRoutes } from './http/health.js'
+import { healthRoutes, metricsRoutes } from './http/health.js'
 import { Metrics } from './http/metrics.js'
+import { RuntimeMetrics } from './http/runtime-metrics.js'
 import { MonotonicClock, type Clock } from './lib/clock.js'
 import { cryptoRandom, type Random } from './lib/random.js'
 import { discoveryRoutes } from './oauth/discovery.js'
@@ -18,7 +19,7 @@ import type { Store } from './store/store.js'
 import { RefreshTokenCodec } from './tokens/refresh-token.js'
 import { KeyManager } from './tokens/signing-keys.js'
 import { TokenIssuer, type AccessTokenClaimsHook } from './tokens/token-issuer.js'
-import { routeModules } from './routes.js'
+import { adminRouteModules, routeModules } from './routes.js'
 import { SessionFacts } from './sessions/session-facts.js'
 import { scheduleMaintenance } from './sessions/maintenance.js'
 import { WebhookDispatcher, type Timers } from './webhooks/dispatcher.js'
@@ -42,13 +43,33 @@ export interface CreateServerOptions {
   timers?: Timers
 }
 
-export interface TesseraServer {
+/** What an internal listener serves besides `/healthz` and `/readyz`. */
+export type InternalRole = 'admin' | 'metrics'
+
+/** A listener of its own for the Admin API and console (`admin.port`) or `/metrics`
+ * (`metrics.port`), or both when the two ports are the same. */
+export interface InternalListener {
+  serves: InternalRole[]
   app: FastifyInstance
+  port: number
+  host: string
+  /** Its base URL once listening. */
+  url: string | undefined
+}
+
+export interface TesseraServer {
+  /** The public listener. */
+  app: FastifyInstance
+  /** The internal listeners; none by default (everything is served by `app`). */
+  internal: InternalListener[]
   ctx: ServerContext
   /** The webhook dispatcher, when webhook endpoints are configured (it is already started). */
   webhooks: WebhookDispatcher | undefined
-  /** Starts listening; resolves to the base URL. */
+  /** Starts listening (the public listener on `port` and `host`, the internal ones on theirs);
+   * resolves to the public base URL. */
   listen(port?: number, host?: string): Promise<string>
+  /** The base URL of the listener serving `role` once listening (the public one by default). */
+  urlOf(role: InternalRole): string | undefined
   /** Stops accepting, drains in-flight requests, closes the store. */
   close(): Promise<void>
 }
@@ -124,13 +145,31 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     log,
   }
 
+  const runtime = new RuntimeMetrics(store.poolStats ? () => store.poolStats!() : undefined)
+  ctx.metrics.runtime = runtime
+
+  const internal = internalListeners(config)
+  const servedInside = new Set(internal.flatMap((l) => l.serves))
   const app = buildApp(ctx, [
     discoveryRoutes,
     healthRoutes,
+    ...(servedInside.has('metrics') ? [] : [metricsRoutes]),
     ...routeModules,
+    ...(servedInside.has('admin') ? [] : adminRouteModules),
     ...(opts.routes ?? []),
   ])
+  const listeners: InternalListener[] = internal.map((l) => ({
+    ...l,
+    app: buildApp(ctx, [
+      healthRoutes,
+      ...(l.serves.includes('admin') ? adminRouteModules : []),
+      ...(l.serves.includes('metrics') ? [metricsRoutes] : []),
+    ]),
+    url: undefined,
+  }))
   await app.ready()
+  for (const l of listeners) await l.app.ready()
+  let publicUrl: string | undefined
   const stopMaintenance = scheduleMaintenance(ctx)
   const webhooks =
     config.webhooks.endpoints.length > 0
@@ -148,19 +187,46 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
 
   return {
     app,
+    internal: listeners,
     ctx,
     webhooks,
     async listen(port = config.port, host = config.host) {
-      const addr = await app.listen({ port, host })
-      return addr
+      publicUrl = await app.listen({ port, host })
+      for (const l of listeners) l.url = await l.app.listen({ port: l.port, host: l.host })
+      return publicUrl
+    },
+    urlOf(role) {
+      return listeners.find((l) => l.serves.includes(role))?.url ?? publicUrl
     },
     async close() {
       stopMaintenance()
       await webhooks?.stop()
-      await app.close()
+      await Promise.all([app.close(), ...listeners.map((l) => l.app.close())])
+      runtime.stop()
       await store.close()
     },
   }
+}
+
+/** The internal listeners the configuration asks for: `metrics.port` equal to a fixed
+ * `admin.port` shares the admin listener. */
+function internalListeners(
+  config: TesseraConfig,
+): { serves: InternalRole[]; port: number; host: string }[] {
+  const { admin, metrics } = config
+  const shared = admin.port !== undefined && admin.port !== 0 && metrics.port === admin.port
+  const out: { serves: InternalRole[]; port: number; host: string }[] = []
+  if (admin.port !== undefined) {
+    out.push({
+      serves: shared ? ['admin', 'metrics'] : ['admin'],
+      port: admin.port,
+      host: admin.host,
+    })
+  }
+  if (metrics.port !== undefined && !shared) {
+    out.push({ serves: ['metrics'], port: metrics.port, host: metrics.host })
+  }
+  return out
 }
 
 /** The store the configuration names: a SQLite file, or a PostgreSQL pool. */

@@ -1,5 +1,6 @@
 import { ConfigError } from '../config/config.js'
 import { reasonOf } from '../config/load.js'
+import { MissingPackageError } from '../store/optional-package.js'
 import { storeFailure } from '../store/store-failure.js'
 import { OAuthError } from '../oauth/errors.js'
 import { UserInputError } from '../users/create-user.js'
@@ -65,6 +66,11 @@ export function reportError(io: CliIo, err: unknown): number {
     io.stderr.write(`tessera: ${err.message}\n`)
     if (err.exitCode === EXIT.usage) io.stderr.write('Run tessera --help for usage.\n')
     return err.exitCode
+  }
+  if (err instanceof MissingPackageError) {
+    // The configured database's driver is not installed: set up, not a failure of the moment.
+    io.stderr.write(`tessera: ${err.message}\n`)
+    return EXIT.config
   }
   if (err instanceof UserInputError) {
     io.stderr.write(`tessera: ${err.message}\n`)

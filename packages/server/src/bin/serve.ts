@@ -1,4 +1,4 @@
-import { createServer } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import type { TesseraServer } from '../server.js'
 import { CliError, EXIT, type CliIo } from './cli-io.js'
 
@@ -51,30 +51,38 @@ export async function serve(
   })
 
   let url: string
+  // `admin: URL`, `metrics: URL` (or `admin+metrics: URL`) for the internal listeners.
+  const internal: string[] = []
   try {
     await server.listen(o.port, o.host)
-    const addr = server.app.server.address()
-    if (!addr || typeof addr === 'string') throw new Error('the server has no TCP address')
-    const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
-    url = `http://${host}:${addr.port}`
+    url = addressOf(server.app.server)
+    for (const l of server.internal)
+      internal.push(`${l.serves.join('+')}: ${addressOf(l.app.server)}`)
   } catch (err) {
     // A signal during start-up has closed the server already; that is a normal stop.
     if (stopping) return stopping
     await server.close().catch(() => undefined)
     const code = (err as NodeJS.ErrnoException).code
+    // Which listener failed: the error carries its address and port.
+    const e = err as NodeJS.ErrnoException & { address?: string; port?: number }
+    const where = e.port !== undefined ? `${e.address ?? o.host}:${e.port}` : `${o.host}:${o.port}`
     if (code === 'EADDRINUSE') {
-      throw new CliError(
-        `cannot listen on ${o.host}:${o.port}: the address is in use`,
-        EXIT.failure,
-      )
+      throw new CliError(`cannot listen on ${where}: the address is in use`, EXIT.failure)
     }
     if (code === 'EACCES' || code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
-      throw new CliError(`cannot listen on ${o.host}:${o.port}: ${code}`, EXIT.failure)
+      throw new CliError(`cannot listen on ${where}: ${code}`, EXIT.failure)
     }
     throw err
   }
-  if (!stopping) io.stdout.write(o.announce(url).join('\n') + '\n')
+  if (!stopping) io.stdout.write([...o.announce(url), ...internal].join('\n') + '\n')
   return stopped
+}
+
+function addressOf(srv: Server): string {
+  const addr = srv.address()
+  if (!addr || typeof addr === 'string') throw new Error('the server has no TCP address')
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  return `http://${host}:${addr.port}`
 }
 
 /** A port that was free on `host` a moment ago (for `--port 0` where the issuer needs the port). */

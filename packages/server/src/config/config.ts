@@ -131,6 +131,41 @@ export interface AdminSettings {
   consoleIdleSeconds: number
   /** Seconds after which an admin console sign-in ends, however active. Default 43200. */
   consoleAbsoluteSeconds: number
+  /** Port of the internal listener that serves the Admin API and the admin console (0 picks a
+   * free one). Unset (the default): they are served on the public port. Set: the public port
+   * answers them 404. */
+  port: number | undefined
+  /** Address the internal admin listener binds to. Default: `host`. */
+  host: string
+}
+
+/** `/metrics` on a listener of its own. */
+export interface MetricsSettings {
+  /** Port of the internal listener that serves `/metrics` (0 picks a free one); the same as
+   * `admin.port` shares that listener. Unset (the default): `/metrics` is served on the public
+   * port. Set: the public port answers it 404. */
+  port: number | undefined
+  /** Address the metrics listener binds to. Default: `host`. */
+  host: string
+}
+
+/** Timeouts and limits of every HTTP listener (Node's `http.Server` settings). */
+export interface HttpSettings {
+  /** Milliseconds a client has to send the complete request headers, from its first byte; then
+   * 408 and the connection is closed (a slowloris is cut). Default 10000. */
+  headersTimeoutMs: number
+  /** Milliseconds a client has to send the complete request, headers and body; then 408.
+   * At least `headersTimeoutMs`. Default 30000. */
+  requestTimeoutMs: number
+  /** Milliseconds an idle kept-alive connection stays open. Default 72000: longer than the 60 s
+   * idle timeout of common load balancers, so they close first and never reuse a connection the
+   * server is closing. */
+  keepAliveTimeoutMs: number
+  /** Open connections per listener at most; further connections are closed at once, unanswered.
+   * Default 10000. */
+  maxConnections: number
+  /** Bytes of request line and headers at most; more gets 431. Default 16384. */
+  maxHeaderSize: number
 }
 
 /** A webhook receiver, as written in the configuration. */
@@ -209,6 +244,10 @@ export interface TesseraConfig {
   }
   /** The Admin API and the admin console. */
   admin: AdminSettings
+  /** Where `/metrics` is served. */
+  metrics: MetricsSettings
+  /** Timeouts and limits of the HTTP listeners. */
+  http: HttpSettings
   /** Seconds between maintenance passes (mark expired and abandoned sessions, delete old codes and
    * throttle windows, reload signing keys). 0 turns them off. Default 60. */
   maintenanceIntervalSeconds: number

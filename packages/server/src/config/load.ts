@@ -26,6 +26,10 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   TESSERA_TRUST_PROXY: 'trustProxy',
   TESSERA_SIGNING_ALG: 'signingAlg',
   TESSERA_ADMIN_API_KEY: 'admin.apiKeys',
+  TESSERA_ADMIN_PORT: 'admin.port',
+  TESSERA_ADMIN_HOST: 'admin.host',
+  TESSERA_METRICS_PORT: 'metrics.port',
+  TESSERA_METRICS_HOST: 'metrics.host',
 }
 
 /** Top-level keys a configuration file may have: those of ConfigInput (the type keeps the list
@@ -45,6 +49,8 @@ const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
   trustProxy: true,
   throttle: true,
   admin: true,
+  metrics: true,
+  http: true,
   bodyLimit: true,
   maintenanceIntervalSeconds: true,
   passwordCost: true,
@@ -168,6 +174,32 @@ export function loadConfigInput(opts: LoadConfigOptions = {}): LoadedConfigInput
         ...(Array.isArray(fileKeys) ? (fileKeys as AdminKeyConfig[]) : []),
         { name: 'TESSERA_ADMIN_API_KEY', hash: hashAdminKey(adminKey) },
       ],
+    }
+  }
+
+  // The internal listeners: a port number and an address each, over the file's.
+  const internalPort = (name: string): number | undefined => {
+    const v = set(name)
+    if (v === undefined) return undefined
+    if (!/^\d{1,5}$/.test(v)) throw new ConfigError(name, 'must be a port number')
+    return Number(v)
+  }
+  const adminPort = internalPort('TESSERA_ADMIN_PORT')
+  const adminHost = set('TESSERA_ADMIN_HOST')
+  if (adminPort !== undefined || adminHost !== undefined) {
+    input.admin = {
+      ...input.admin,
+      ...(adminPort !== undefined ? { port: adminPort } : {}),
+      ...(adminHost !== undefined ? { host: adminHost } : {}),
+    }
+  }
+  const metricsPort = internalPort('TESSERA_METRICS_PORT')
+  const metricsHost = set('TESSERA_METRICS_HOST')
+  if (metricsPort !== undefined || metricsHost !== undefined) {
+    input.metrics = {
+      ...input.metrics,
+      ...(metricsPort !== undefined ? { port: metricsPort } : {}),
+      ...(metricsHost !== undefined ? { host: metricsHost } : {}),
     }
   }
 

@@ -9,11 +9,14 @@ import {
   type ApiConfig,
   type ClientConfig,
   type DpopConfig,
+  type HttpSettings,
+  type MetricsSettings,
   type PostgresConfig,
   type SqliteConfig,
   type TesseraConfig,
   type WebhookEndpointConfig,
 } from './config.js'
+import { resolveListeners } from './resolve-listeners.js'
 import { resolveWebhooks } from './resolve-webhooks.js'
 import { SCOPE_TOKEN } from '../oauth/scope-token.js'
 import { sameSiteProblem, webOriginProblem } from '../oauth/refresh-cookie/web-origins.js'
@@ -37,6 +40,8 @@ export interface ConfigInput {
   trustProxy?: string[]
   throttle?: { [K in keyof TesseraConfig['throttle']]?: Partial<TesseraConfig['throttle'][K]> }
   admin?: Partial<AdminSettings>
+  metrics?: Partial<MetricsSettings>
+  http?: Partial<HttpSettings>
   bodyLimit?: number
   maintenanceIntervalSeconds?: number
   passwordCost?: TesseraConfig['passwordCost']
@@ -142,11 +147,21 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
   const t = resolveThrottle(input.throttle)
 
   const trustProxy = strings('trustProxy', input.trustProxy ?? [])
+  const host = input.host ?? '127.0.0.1'
+  const port = int('port', input.port ?? 4000, 0, 65535)
+  const admin = resolveAdmin(input.admin ?? {})
+  const listeners = resolveListeners({
+    publicPort: port,
+    host,
+    admin: (input.admin ?? {}) as { port?: unknown; host?: unknown },
+    metrics: input.metrics,
+    http: input.http,
+  })
 
   return {
     issuer,
-    host: input.host ?? '127.0.0.1',
-    port: int('port', input.port ?? 4000, 0, 65535),
+    host,
+    port,
     secret,
     database,
     signingAlg,
@@ -175,7 +190,9 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
     },
     trustProxy,
     throttle: t,
-    admin: resolveAdmin(input.admin ?? {}),
+    admin: { ...admin, ...listeners.admin },
+    metrics: listeners.metrics,
+    http: listeners.http,
     maintenanceIntervalSeconds: int(
       'maintenanceIntervalSeconds',
       input.maintenanceIntervalSeconds ?? 60,
@@ -231,12 +248,14 @@ function resolveDpop(d: Partial<DpopConfig> | undefined): DpopConfig {
 const ADMIN_KEY_NAME = /^[A-Za-z0-9._-]{1,64}$/
 const ADMIN_KEY_HASH = /^sha256\$[A-Za-z0-9_-]{43}$/
 
-function resolveAdmin(a: Partial<AdminSettings>): AdminSettings {
+function resolveAdmin(a: Partial<AdminSettings>): Omit<AdminSettings, 'port' | 'host'> {
   if (typeof a !== 'object' || a === null || Array.isArray(a)) {
     throw new ConfigError('admin', 'must be an object')
   }
   for (const key of Object.keys(a)) {
-    if (!['apiKeys', 'consoleIdleSeconds', 'consoleAbsoluteSeconds'].includes(key)) {
+    if (
+      !['apiKeys', 'consoleIdleSeconds', 'consoleAbsoluteSeconds', 'port', 'host'].includes(key)
+    ) {
       throw new ConfigError(`admin.${key}`, 'is not a known setting')
     }
   }

@@ -133,20 +133,34 @@ export function sendOAuthError(reply: FastifyReply, err: OAuthError): FastifyRep
 }
 
 export function buildApp(ctx: ServerContext, modules: RouteModule[]): FastifyInstance {
+  const limits = ctx.config.http
   const app: FastifyInstance = Fastify({
     loggerInstance: ctx.log,
     bodyLimit: ctx.config.bodyLimit,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
     // We read forwarded headers ourselves and only from configured proxies (TOK-09).
     trustProxy: false,
     // Requests during the drain are answered by the onRequest hook below.
     return503OnClosing: false,
     // 800: an API's audience (up to 255 characters), URL-encoded, is an Admin API path parameter.
     routerOptions: { maxParamLength: 800 },
-    // 16 KiB of headers at most: a 64 KiB Authorization header gets 431 before any crypto (JWT-15).
-    http: { maxHeaderSize: 16_384 },
+    // 16 KiB of headers by default: a 64 KiB Authorization header gets 431 before any crypto
+    // (JWT-15). Node checks the headers and request timeouts every connectionsCheckingInterval
+    // (30 s by default, which let a slowloris hold a socket 60 + 30 s); once a second, so a slow
+    // client is cut within a second of its timeout.
+    http: {
+      maxHeaderSize: limits.maxHeaderSize,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    },
     // Request lines can carry codes and tokens in URLs of other software; we log our own events.
     logController: new LogController({ disableRequestLogging: true }),
   })
+
+  // Connections beyond the cap are closed as they arrive, unanswered (Node's net.Server).
+  app.server.maxConnections = limits.maxConnections
 
   app.removeAllContentTypeParsers()
   app.addContentTypeParser(

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { storeFailure } from '../store/store-failure.js'
 
-/** `/healthz` (the process answers), `/readyz` (the store answers), `/metrics` (Prometheus). */
+/** `/healthz` (the process answers), `/readyz` (the store answers). Served on every listener. */
 export function healthRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/healthz', (_req, reply) => {
     reply.header('cache-control', 'no-store').send({ status: 'ok' })
@@ -22,6 +22,10 @@ export function healthRoutes(app: FastifyInstance, ctx: ServerContext): void {
         .send({ status: 'unavailable' })
     }
   })
+}
+
+/** `/metrics` (Prometheus text): on the public listener, or on its own with `metrics.port`. */
+export function metricsRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get('/metrics', (_req, reply) => {
     reply
       .header('content-type', 'text/plain; version=0.0.4; charset=utf-8')

@@ -81,6 +81,9 @@ export class Metrics {
     'Webhook delivery attempts by result (delivered, retry, failed)',
   )
 
+  /** Process and database-pool gauges, read at scrape time (set by the server). */
+  runtime: { render(): string } | undefined
+
   render(): string {
     return (
       [
@@ -92,6 +95,7 @@ export class Metrics {
         this.signIns,
         this.signInSlowdowns,
         this.webhookDeliveries,
+        ...(this.runtime ? [this.runtime] : []),
       ]
         .map((m) => m.render())
         .join('\n') + '\n'

@@ -1,6 +1,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely'
-import pg from 'pg'
+import type pg from 'pg'
 import { SqlStore, type Database } from './sql-store.js'
+import { loadDriver, type PackageLoader } from './optional-package.js'
 import { atConnect } from './store-failure.js'
 
 export interface PostgresStoreOptions {
@@ -21,6 +22,9 @@ export interface PostgresStoreOptions {
   /** Attempts at a transaction that fails with a serialization failure (40001) or a deadlock
    * (40P01) before the error is answered as a retryable 503. Default 4. */
   maxAttempts?: number
+  /** Loads the `pg` package (an optional dependency). Default: `require`. Tests pass one that
+   * fails as a missing package does. */
+  loadPackage?: PackageLoader
 }
 
 /** SQLSTATEs after which the whole transaction was rolled back and may simply run again. */
@@ -69,7 +73,8 @@ export class PostgresStore extends SqlStore {
       throw new RangeError('schema must be a plain identifier (letters, digits, _ and $)')
     }
     const { url, options } = withSearchPath(opts.url, opts.schema)
-    const pool = new pg.Pool({
+    const { Pool } = loadDriver<typeof pg>('pg', opts.loadPackage)
+    const pool = new Pool({
       connectionString: url,
       max: poolSize,
       connectionTimeoutMillis: connectTimeout,
@@ -112,7 +117,7 @@ export class PostgresStore extends SqlStore {
     // indexes: work the request-sized statement_timeout (a quarter second in some deployments) is
     // not meant for. They run on one connection of their own with a bound of minutes.
     this.#migrationPool = () => {
-      const migrating = new pg.Pool({
+      const migrating = new Pool({
         connectionString: url,
         max: 1,
         connectionTimeoutMillis: connectTimeout,

@@ -79,8 +79,16 @@ export class SqliteBusyDialect extends SqliteDialect {
     this.#budgetMs = budgetMs
   }
 
+  #driver: BusyDriver | undefined
+
   override createDriver(): Driver {
-    return new BusyDriver(super.createDriver(), this.#db, this.#budgetMs)
+    this.#driver = new BusyDriver(super.createDriver(), this.#db, this.#budgetMs)
+    return this.#driver
+  }
+
+  /** The one connection now: whether a query or transaction holds it, and how many wait. */
+  usage(): { inUse: number; waiting: number } {
+    return this.#driver?.usage() ?? { inUse: 0, waiting: 0 }
   }
 }
 
@@ -99,9 +107,24 @@ class BusyDriver implements Driver {
     return this.#inner.init()
   }
 
+  #waiting = 0
+  #inUse = 0
+
+  usage(): { inUse: number; waiting: number } {
+    return { inUse: this.#inUse, waiting: this.#waiting }
+  }
+
   async acquireConnection(): Promise<DatabaseConnection> {
     const deadline = performance.now() + this.#budgetMs
-    return new BusyConnection(await this.#inner.acquireConnection(), this.#db, deadline)
+    this.#waiting++
+    let inner: DatabaseConnection
+    try {
+      inner = await this.#inner.acquireConnection()
+    } finally {
+      this.#waiting--
+    }
+    this.#inUse++
+    return new BusyConnection(inner, this.#db, deadline)
   }
 
   async beginTransaction(connection: DatabaseConnection, _s: TransactionSettings): Promise<void> {
@@ -117,6 +140,7 @@ class BusyDriver implements Driver {
   }
 
   async releaseConnection(connection: DatabaseConnection): Promise<void> {
+    this.#inUse--
     await this.#inner.releaseConnection((connection as BusyConnection).inner)
   }
 

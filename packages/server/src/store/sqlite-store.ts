@@ -1,8 +1,9 @@
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import BetterSqlite3 from 'better-sqlite3'
+import type BetterSqlite3 from 'better-sqlite3'
 import { Kysely, sql, type SqliteDatabase, type SqliteStatement } from 'kysely'
 import { CommitBatcher } from './commit-batcher.js'
+import { loadDriver, type PackageLoader } from './optional-package.js'
 import { retryBusy, SqliteBusyDialect, SYNC_BUSY_MS } from './sqlite-busy.js'
 import {
   SqlStore,
@@ -12,6 +13,7 @@ import {
   type SessionsTable,
   type UsersTable,
 } from './sql-store.js'
+import type { PoolStats } from './store.js'
 import type { SessionRecord, UserRecord } from './types.js'
 import { BoundedMap } from '../lib/bounded-map.js'
 
@@ -26,6 +28,9 @@ export interface SqliteStoreOptions {
    * The wait is asynchronous: the server goes on answering other requests meanwhile (SQLite
    * itself waits at most 2 ms at a time; see `SqliteBusyDialect`). Default 5000. */
   busyTimeoutMs?: number
+  /** Loads the `better-sqlite3` package (an optional dependency). Default: `require`. Tests pass
+   * one that fails as a missing package does. */
+  loadPackage?: PackageLoader
 }
 
 /**
@@ -41,8 +46,9 @@ export class SqliteStore extends SqlStore {
     if (!Number.isInteger(busyTimeout) || busyTimeout < 0) {
       throw new RangeError('busyTimeoutMs must be a whole number of milliseconds >= 0')
     }
+    const Sqlite = loadDriver<typeof BetterSqlite3>('better-sqlite3', opts.loadPackage)
     if (opts.file !== ':memory:') mkdirSync(dirname(opts.file), { recursive: true })
-    const database = new BetterSqlite3(opts.file)
+    const database = new Sqlite(opts.file)
     // Opening waits synchronously for the whole budget (nothing is served yet); afterwards SQLite
     // waits at most SYNC_BUSY_MS at a time and the rest of the wait is asynchronous (REL-14).
     database.pragma(`busy_timeout = ${busyTimeout}`)
@@ -53,20 +59,18 @@ export class SqliteStore extends SqlStore {
     database.pragma('cache_size = -16000')
     database.pragma('mmap_size = 268435456')
     database.pragma(`busy_timeout = ${Math.min(busyTimeout, SYNC_BUSY_MS)}`)
-    super(
-      new Kysely<Database>({
-        dialect: new SqliteBusyDialect(
-          { database: cachingStatements(database) },
-          database,
-          busyTimeout,
-        ),
-      }),
+    const dialect = new SqliteBusyDialect(
+      { database: cachingStatements(database) },
+      database,
+      busyTimeout,
     )
+    super(new Kysely<Database>({ dialect }))
+    this.#dialect = dialect
     this.file = opts.file
     this.#busyTimeoutMs = busyTimeout
     this.#batcher = new CommitBatcher(this.db)
     if (opts.file !== ':memory:') {
-      const reader = new BetterSqlite3(opts.file, { readonly: true })
+      const reader = new Sqlite(opts.file, { readonly: true })
       reader.pragma(`busy_timeout = ${Math.min(busyTimeout, SYNC_BUSY_MS)}`)
       reader.pragma('cache_size = -16000')
       reader.pragma('mmap_size = 268435456')
@@ -81,6 +85,7 @@ export class SqliteStore extends SqlStore {
 
   readonly #batcher: CommitBatcher<Database>
   readonly #busyTimeoutMs: number
+  readonly #dialect: SqliteBusyDialect
 
   /**
    * The two reads of every refresh (session and user) run as plain prepared statements: no Kysely
@@ -134,6 +139,18 @@ export class SqliteStore extends SqlStore {
 
   async ping(): Promise<void> {
     await sql`select 1`.execute(this.db)
+  }
+
+  /**
+   * The connections, for `/metrics`: the read-write one, which serves one query or transaction
+   * at a time (the others wait for it), and the read-only one of the refresh path (none for
+   * `:memory:`), whose synchronous reads never hold it across an await, so it is idle whenever
+   * this is read.
+   */
+  poolStats(): PoolStats {
+    const { inUse, waiting } = this.#dialect.usage()
+    const total = this.#hot ? 2 : 1
+    return { total, idle: total - Math.min(inUse, 1), waiting }
   }
 }
 

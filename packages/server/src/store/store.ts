@@ -86,6 +86,16 @@ export type RotateResult =
  * its webhook messages (src/webhooks/messages.ts) to the outbox in the same transaction, whoever
  * the caller is (a request, the maintenance sweep, the CLI), so no event is lost to a crash.
  */
+/** A store's connections at one moment. */
+export interface PoolStats {
+  /** Connections open. */
+  total: number
+  /** Open connections not serving a query or transaction. */
+  idle: number
+  /** Queries and transactions waiting for a connection. */
+  waiting: number
+}
+
 export interface Store {
   readonly kind: 'sqlite' | 'postgres'
   /** Applies pending migrations; safe to call on every start. */
@@ -93,6 +103,9 @@ export interface Store {
   close(): Promise<void>
   /** Cheap liveness check of the database, for /readyz. */
   ping(): Promise<void>
+  /** The connections now, for `/metrics`: open, idle, and requests waiting for one. Optional: a
+   * store without it reports no pool figures. */
+  poolStats?(): PoolStats
 
   getClient(id: string): Promise<ClientRecord | undefined>
   listClients(): Promise<ClientRecord[]>

@@ -209,6 +209,9 @@ describe('admin keys in the configuration', () => {
       apiKeys: [],
       consoleIdleSeconds: 1800,
       consoleAbsoluteSeconds: 43_200,
+      // Served on the public listener.
+      port: undefined,
+      host: '127.0.0.1',
     })
     expect(config.throttle.adminPerIp).toStrictEqual({ limit: 20, windowSeconds: 900 })
   })

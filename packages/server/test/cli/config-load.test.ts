@@ -127,6 +127,58 @@ describe('loadConfig', () => {
     )
   })
 
+  it('TESSERA_ADMIN_PORT / _HOST and TESSERA_METRICS_PORT / _HOST set the internal listeners over the file', () => {
+    const file = join(tmp.dir, 'listeners.json')
+    writeFileSync(
+      file,
+      JSON.stringify({
+        issuer: 'https://a.example.test',
+        secret: SECRET,
+        admin: { port: 4001, consoleIdleSeconds: 900 },
+        metrics: { port: 9464 },
+        http: { headersTimeoutMs: 5000 },
+      }),
+    )
+    const fromFile = loadConfig({ file, cwd: tmp.dir, env: {} })
+    expect(fromFile.admin).toMatchObject({ port: 4001, host: '127.0.0.1', consoleIdleSeconds: 900 })
+    expect(fromFile.metrics).toStrictEqual({ port: 9464, host: '127.0.0.1' })
+    expect(fromFile.http.headersTimeoutMs).toBe(5000)
+    const c = loadConfig({
+      file,
+      cwd: tmp.dir,
+      env: {
+        TESSERA_ADMIN_PORT: '4101',
+        TESSERA_ADMIN_HOST: '0.0.0.0',
+        TESSERA_METRICS_PORT: '4101',
+        TESSERA_METRICS_HOST: '0.0.0.0',
+      },
+    })
+    expect(c.admin).toMatchObject({ port: 4101, host: '0.0.0.0', consoleIdleSeconds: 900 })
+    expect(c.metrics).toStrictEqual({ port: 4101, host: '0.0.0.0' })
+  })
+
+  it.each([
+    [{ TESSERA_ADMIN_PORT: 'admin' }, 'TESSERA_ADMIN_PORT', 'must be a port number'],
+    [
+      { TESSERA_ADMIN_PORT: '70000' },
+      'TESSERA_ADMIN_PORT',
+      'must be a whole number from 0 to 65535',
+    ],
+    [
+      { TESSERA_METRICS_PORT: '5000' },
+      'TESSERA_METRICS_PORT',
+      'must differ from port (the public listener)',
+    ],
+    [
+      { TESSERA_ADMIN_PORT: '4001', TESSERA_METRICS_PORT: '4001', TESSERA_METRICS_HOST: '0.0.0.0' },
+      'TESSERA_METRICS_HOST',
+      'must equal admin.host when metrics.port is admin.port (one listener)',
+    ],
+  ])('%o is refused naming %s', (env, name, reason) => {
+    const e = configError(() => loadConfig({ file: 'etc/tessera.json', cwd: tmp.dir, env }))
+    expect(e.message).toBe(`invalid configuration: ${name}: ${reason}`)
+  })
+
   it('a JSON syntax error gives the line, never the text around it (it may be a secret)', () => {
     const file = join(tmp.dir, 'broken.json')
     writeFileSync(file, `{\n  "issuer": "https://a.example.test",\n  "secret": "${SECRET}",\n}\n`)

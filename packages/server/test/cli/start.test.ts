@@ -95,6 +95,16 @@ describe('tessera start: bad configuration', () => {
       args: ['--config', unknownKey],
       setting: 'isuer',
     },
+    {
+      name: 'an admin port that is not a number',
+      env: { TESSERA_ADMIN_PORT: 'internal' },
+      setting: 'TESSERA_ADMIN_PORT',
+    },
+    {
+      name: 'a metrics port equal to the public port',
+      env: { TESSERA_PORT: '4000', TESSERA_METRICS_PORT: '4000' },
+      setting: 'TESSERA_METRICS_PORT',
+    },
     { name: 'a file that is not JSON', env: {}, args: ['--config', badJson], setting: '--config' },
     { name: 'a missing file', env: {}, args: ['--config', 'nope.json'], setting: '--config' },
   ]
@@ -177,6 +187,30 @@ describe('tessera start: running and stopping', () => {
     expect(logs.map((l) => l.msg)).toEqual(
       expect.arrayContaining(['shutting down: draining in-flight requests', 'stopped']),
     )
+  })
+
+  it('with TESSERA_ADMIN_PORT and TESSERA_METRICS_PORT it prints and serves the internal listeners, which the public one does not', async () => {
+    const p = new CliProcess(['start', '--port', '0'], {
+      cwd: tmp.dir,
+      env: prodEnv({
+        TESSERA_SQLITE_FILE: join(tmp.dir, 'internal.db'),
+        TESSERA_ADMIN_PORT: '0',
+        TESSERA_METRICS_PORT: '0',
+      }),
+    })
+    try {
+      const url = await p.url()
+      const [admin] = p.values().get('admin') ?? []
+      const [metrics] = p.values().get('metrics') ?? []
+      expect(admin).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      expect(metrics).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      expect((await get(url + '/metrics')).status).toBe(404)
+      expect((await get(url + '/admin/sign-in')).status).toBe(404)
+      expect((await get(`${metrics}/metrics`)).body).toContain('tessera_heap_used_bytes')
+      expect((await get(`${admin}/admin/sign-in`)).status).toBe(200)
+    } finally {
+      expect((await p.stop()).code).toBe(0)
+    }
   })
 
   it('SIGTERM during a slow in-flight request lets it finish, refuses new connections, exits 0', async () => {

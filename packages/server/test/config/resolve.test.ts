@@ -234,3 +234,133 @@ describe('REL-14 database.busyTimeoutMs (SQLite)', () => {
     expect(errorOf(sqlite({ poolSize: 3 }))?.setting).toBe('database.poolSize')
   })
 })
+
+describe('internal listeners and HTTP limits (admin.port, metrics.port, http.*)', () => {
+  it('default: no internal listener, the documented timeouts and limits', () => {
+    const c = resolveConfig({ ...base, host: '0.0.0.0' })
+    expect(c.admin).toMatchObject({ port: undefined, host: '0.0.0.0' })
+    expect(c.metrics).toStrictEqual({ port: undefined, host: '0.0.0.0' })
+    expect(c.http).toStrictEqual({
+      headersTimeoutMs: 10_000,
+      requestTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 72_000,
+      maxConnections: 10_000,
+      maxHeaderSize: 16_384,
+    })
+  })
+
+  it('ports, addresses and limits are kept; the admin settings beside them stay', () => {
+    const c = resolveConfig({
+      ...base,
+      admin: { port: 4001, host: '127.0.0.1', consoleIdleSeconds: 600 },
+      metrics: { port: 9464, host: '10.0.0.5' },
+      http: { headersTimeoutMs: 5000, maxConnections: 50 },
+    })
+    expect(c.admin).toMatchObject({ port: 4001, host: '127.0.0.1', consoleIdleSeconds: 600 })
+    expect(c.metrics).toStrictEqual({ port: 9464, host: '10.0.0.5' })
+    expect(c.http).toMatchObject({ headersTimeoutMs: 5000, maxConnections: 50 })
+    // The same port for both: one internal listener, so one address.
+    expect(
+      resolveConfig({ ...base, admin: { port: 4001 }, metrics: { port: 4001 } }).metrics.port,
+    ).toBe(4001)
+    // Port 0 everywhere (tests): each listener picks its own.
+    expect(
+      resolveConfig({ ...base, port: 0, admin: { port: 0 }, metrics: { port: 0 } }),
+    ).toMatchObject({
+      port: 0,
+      admin: { port: 0 },
+      metrics: { port: 0 },
+    })
+  })
+
+  it.each([
+    [
+      'admin.port out of range',
+      { admin: { port: 70_000 } },
+      'admin.port',
+      'must be a whole number from 0 to 65535',
+    ],
+    [
+      'admin.port as a string',
+      { admin: { port: '4001' as never } },
+      'admin.port',
+      'must be a whole number from 0 to 65535',
+    ],
+    [
+      'admin.port the public port',
+      { admin: { port: 4000 } },
+      'admin.port',
+      'must differ from port (the public listener)',
+    ],
+    ['admin.host empty', { admin: { port: 4001, host: '' } }, 'admin.host', 'must be an address'],
+    [
+      'metrics.port negative',
+      { metrics: { port: -1 } },
+      'metrics.port',
+      'must be a whole number from 0 to 65535',
+    ],
+    [
+      'metrics.port the public port',
+      { port: 8080, metrics: { port: 8080 } },
+      'metrics.port',
+      'must differ from port (the public listener)',
+    ],
+    [
+      'metrics on the admin port at another address',
+      { admin: { port: 4001 }, metrics: { port: 4001, host: '0.0.0.0' } },
+      'metrics.host',
+      'must equal admin.host when metrics.port is admin.port (one listener)',
+    ],
+    [
+      'an unknown metrics setting',
+      { metrics: { path: '/m' } as never },
+      'metrics.path',
+      'is not a known setting',
+    ],
+    ['metrics not an object', { metrics: 9464 as never }, 'metrics', 'must be an object'],
+    [
+      'an unknown http setting',
+      { http: { timeout: 5 } as never },
+      'http.timeout',
+      'is not a known setting',
+    ],
+    [
+      'a headers timeout below 100 ms',
+      { http: { headersTimeoutMs: 50 } },
+      'http.headersTimeoutMs',
+      'must be a whole number from 100 to 300000',
+    ],
+    [
+      'no connection at all',
+      { http: { maxConnections: 0 } },
+      'http.maxConnections',
+      'must be a whole number from 1 to 1000000',
+    ],
+    [
+      'a header limit above 64 KiB',
+      { http: { maxHeaderSize: 65_537 } },
+      'http.maxHeaderSize',
+      'must be a whole number from 4096 to 65536',
+    ],
+    [
+      'a keep-alive timeout of 0',
+      { http: { keepAliveTimeoutMs: 0 } },
+      'http.keepAliveTimeoutMs',
+      'must be a whole number from 100 to 600000',
+    ],
+    [
+      'a request timeout shorter than the headers timeout',
+      { http: { headersTimeoutMs: 20_000, requestTimeoutMs: 10_000 } },
+      'http.requestTimeoutMs',
+      'must be at least http.headersTimeoutMs',
+    ],
+  ] as [string, Partial<ConfigInput>, string, string][])(
+    '%s is refused naming %s',
+    (_n, extra, setting, reason) => {
+      expect(errorOf({ ...base, ...extra })).toStrictEqual({
+        setting,
+        message: `invalid configuration: ${setting}: ${reason}`,
+      })
+    },
+  )
+})

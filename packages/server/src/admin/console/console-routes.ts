@@ -58,7 +58,11 @@ const BACK = /^\/admin\/(sessions|users\/[A-Za-z0-9_-]{1,200})(\?[A-Za-z0-9_.~%=
 
 export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const admin = new AdminServices(ctx)
-  const base = ctx.config.issuer + '/admin'
+  // On the public listener the console's links are absolute under the issuer (which may carry a
+  // path a proxy strips); on the internal admin listener (admin.port) they are root-relative, so
+  // they work at whatever address operators reach that listener by.
+  const origin = ctx.config.admin.port === undefined ? ctx.config.issuer : ''
+  const base = origin + '/admin'
 
   const redirect = (reply: FastifyReply, to: string): FastifyReply =>
     reply
@@ -69,7 +73,7 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): vo
       .send()
 
   const frame = (title: string, s?: ConsoleSignIn, section?: Section, notice?: string): Frame => ({
-    issuer: ctx.config.issuer,
+    issuer: origin,
     title,
     ...(s ? { signIn: s } : {}),
     ...(section ? { section } : {}),
@@ -131,7 +135,7 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): vo
         )
       }
       try {
-        return redirect(reply, ctx.config.issuer + (await run(req, reply, s, form)))
+        return redirect(reply, origin + (await run(req, reply, s, form)))
       } catch (err) {
         // The services' refusals (a session ended meanwhile, a user disabled already) are shown.
         if (!(err instanceof OAuthError) || err.status >= 500 || err.status === 429) throw err
@@ -343,7 +347,7 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): vo
           }
           const filters = { user: q.user, client: q.client, state: q.state }
           const next = list.nextCursor
-            ? ctx.config.issuer + backTo('/admin/sessions', { ...filters, cursor: list.nextCursor })
+            ? origin + backTo('/admin/sessions', { ...filters, cursor: list.nextCursor })
             : null
           return sendConsolePage(
             reply,
@@ -392,7 +396,7 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): vo
           })
           const filters = { type: q.type, user: q.user, client: q.client, session: q.session }
           const next = list.nextCursor
-            ? ctx.config.issuer + backTo('/admin/events', { ...filters, cursor: list.nextCursor })
+            ? origin + backTo('/admin/events', { ...filters, cursor: list.nextCursor })
             : null
           return sendConsolePage(
             reply,
