@@ -94,10 +94,16 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     config.defaultAccessTokenTtlSeconds,
     ...config.apis.map((a) => a.accessTokenTtlSeconds ?? 0),
   )
-  const keys = new KeyManager(store, clock, random, config.secret, {
+  const keys = new KeyManager(store, clock, random, config.secrets, {
     alg: config.signingAlg,
     jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
     maxTokenLifetimeSeconds: maxTokenLifetime,
+    onUndecryptable: (kid) =>
+      log.error(
+        { kid },
+        'a signing key in the store opens with none of the configured secrets: it is left out ' +
+          '(give every instance the same secrets)',
+      ),
   })
   await keys.init()
 
@@ -107,7 +113,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     clock,
     random,
     keys,
-    refreshTokens: new RefreshTokenCodec(config.secret),
+    refreshTokens: new RefreshTokenCodec(config.secrets),
     tokens: new TokenIssuer({
       issuer: config.issuer,
       keys,
@@ -119,7 +125,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     events: new EventFactory(clock, random),
     throttle: new Throttle(store, clock),
     metrics: new Metrics(),
-    dpopNonces: new DpopNonces(config.secret, clock),
+    dpopNonces: new DpopNonces(config.secrets, clock),
     sessionFacts: new SessionFacts(),
     log,
   }

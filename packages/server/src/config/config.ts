@@ -171,8 +171,11 @@ export interface TesseraConfig {
   issuer: string
   host: string
   port: number
-  /** Server secret (>= 32 bytes): keys refresh-token MACs, cookies and the signing-key encryption. */
-  secret: Buffer
+  /** The server secrets (each >= 32 bytes), newest first: they key refresh-token MACs, CSRF and
+   * login-transaction MACs, DPoP nonces and the signing-key encryption (one derived key per
+   * purpose). The first signs and encrypts; every one verifies and decrypts, so a secret can be
+   * rotated without ending sessions. */
+  secrets: readonly Buffer[]
   database: SqliteConfig | PostgresConfig
   signingAlg: SigningAlg
   /** Seconds clients may cache the JWKS. Default 300. */

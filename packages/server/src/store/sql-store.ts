@@ -10,6 +10,7 @@ import {
 import { BoundedMap } from '../lib/bounded-map.js'
 import { migrationsFor } from './migrations/index.js'
 import { PreparedQuery } from './prepared-query.js'
+import { reencryptSigningKey } from './sql/signing-keys.js'
 import { sessionMessages } from '../webhooks/messages.js'
 import type {
   AdminWriteResult,
@@ -1242,6 +1243,10 @@ export abstract class SqlStore implements Store {
       .set({ retired_at: retiredAt, expires_at: expiresAt })
       .where('kid', '=', kid)
       .execute()
+  }
+
+  reencryptSigningKey(kid: string, expected: string, next: string): Promise<boolean> {
+    return reencryptSigningKey(this.db, kid, expected, next)
   }
 
   // throttling ------------------------------------------------------------------------------------

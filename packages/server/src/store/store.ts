@@ -237,6 +237,9 @@ export interface Store {
   insertFirstSigningKey(k: SigningKeyRecord): Promise<boolean>
   /** Sets retirement and expiry of a key. */
   updateSigningKey(kid: string, retiredAt: number | null, expiresAt: number | null): Promise<void>
+  /** Replaces the key's encrypted private JWK with `next` iff it is still `expected` (a secret
+   * rotation re-encrypting it; instances doing so at once write once). Returns whether it did. */
+  reencryptSigningKey(kid: string, expected: string, next: string): Promise<boolean>
 
   /** Adds one hit to a fixed-window counter and returns the count in the window including it. */
   throttleHit(key: string, now: number, windowSeconds: number): Promise<number>

@@ -70,7 +70,7 @@ describe('loadConfig', () => {
       trustProxy: ['10.0.0.1', '::1'],
       signingAlg: 'EdDSA',
     })
-    expect(c.secret.toString()).toBe('x'.repeat(40))
+    expect(c.secrets.map(String)).toEqual(['x'.repeat(40)])
   })
 
   it('DATABASE_URL selects PostgreSQL', () => {
