@@ -15,6 +15,7 @@ import { Throttle } from './security/throttle.js'
 import { PostgresStore } from './store/postgres-store.js'
 import { SqliteStore } from './store/sqlite-store.js'
 import type { Store } from './store/store.js'
+import type { WebhookEventType } from './store/types.js'
 import { RefreshTokenCodec } from './tokens/refresh-token.js'
 import { KeyManager } from './tokens/signing-keys.js'
 import { TokenIssuer, type AccessTokenClaimsHook } from './tokens/token-issuer.js'
@@ -86,6 +87,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
   const random = opts.random ?? cryptoRandom
   const log = opts.logger ?? createLogger(config.logLevel)
   const store = opts.store ?? (await openStore(config))
+  store.recordWebhookTypes(subscribedWebhookTypes(config))
   await store.migrate()
   await syncConfig(store, config, clock.now())
 
@@ -167,6 +169,12 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
       await store.close()
     },
   }
+}
+
+/** The webhook event types some configured endpoint receives: the only ones worth writing to the
+ * outbox (with no endpoint, none: nothing would ever send them). */
+export function subscribedWebhookTypes(config: TesseraConfig): WebhookEventType[] {
+  return [...new Set(config.webhooks.endpoints.flatMap((e) => e.events))]
 }
 
 /** The store the configuration names: a SQLite file, or a PostgreSQL pool. */

@@ -57,6 +57,7 @@ const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
   apis: true,
   account: true,
   webhooks: true,
+  retention: true,
 }
 const FILE_KEYS = new Set<string>(Object.keys(FILE_KEYS_RECORD))
 

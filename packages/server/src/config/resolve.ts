@@ -10,6 +10,7 @@ import {
   type ClientConfig,
   type DpopConfig,
   type PostgresConfig,
+  type RetentionConfig,
   type SqliteConfig,
   type TesseraConfig,
   type WebhookEndpointConfig,
@@ -49,6 +50,7 @@ export interface ConfigInput {
   clients?: ClientConfig[]
   apis?: ApiConfig[]
   account?: Partial<TesseraConfig['account']>
+  retention?: Partial<RetentionConfig>
   webhooks?: {
     endpoints?: WebhookEndpointConfig[]
     timeoutSeconds?: number
@@ -233,6 +235,44 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
       ),
     },
     webhooks: resolveWebhooks(input.webhooks, dev),
+    retention: resolveRetention(input.retention),
+  }
+}
+
+const YEAR = 365 * 86_400
+
+/** A retention: 0 (keep forever) or from an hour to 10 years. */
+function retentionSeconds(setting: string, v: unknown): number {
+  if (v === 0) return 0
+  return int(setting, v, 3600, 10 * YEAR)
+}
+
+function resolveRetention(r: Partial<RetentionConfig> | undefined): RetentionConfig {
+  if (r !== undefined && (typeof r !== 'object' || r === null || Array.isArray(r))) {
+    throw new ConfigError('retention', 'must be an object')
+  }
+  const keys: (keyof RetentionConfig)[] = [
+    'sessionsSeconds',
+    'browserSessionsSeconds',
+    'eventsSeconds',
+    'batchSize',
+  ]
+  for (const key of Object.keys(r ?? {})) {
+    if (!(keys as string[]).includes(key)) {
+      throw new ConfigError(`retention.${key}`, 'is not a retention setting')
+    }
+  }
+  return {
+    sessionsSeconds: retentionSeconds(
+      'retention.sessionsSeconds',
+      r?.sessionsSeconds ?? 30 * 86_400,
+    ),
+    browserSessionsSeconds: retentionSeconds(
+      'retention.browserSessionsSeconds',
+      r?.browserSessionsSeconds ?? 30 * 86_400,
+    ),
+    eventsSeconds: retentionSeconds('retention.eventsSeconds', r?.eventsSeconds ?? 90 * 86_400),
+    batchSize: int('retention.batchSize', r?.batchSize ?? 500, 10, 10_000),
   }
 }
 

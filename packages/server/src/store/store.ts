@@ -19,6 +19,7 @@ import type {
   WebhookAttemptRecord,
   WebhookDeliveryFilter,
   WebhookDeliveryRecord,
+  WebhookEventType,
   WebhookMessageRecord,
   WebhookOutcome,
   WebhookSubscription,
@@ -84,7 +85,8 @@ export type RotateResult =
  *
  * Every move of a session to a terminal state (endSession, endSessions, sweepSessions) also writes
  * its webhook messages (src/webhooks/messages.ts) to the outbox in the same transaction, whoever
- * the caller is (a request, the maintenance sweep, the CLI), so no event is lost to a crash.
+ * the caller is (a request, the maintenance sweep, the CLI), so no event is lost to a crash; only
+ * messages of the types `recordWebhookTypes` names are written (default: all).
  */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres'
@@ -93,6 +95,10 @@ export interface Store {
   close(): Promise<void>
   /** Cheap liveness check of the database, for /readyz. */
   ping(): Promise<void>
+  /** Which webhook event types session ends write to the outbox from now on: the server passes
+   * those its configured endpoints subscribe to (none: no message is written at all, since
+   * nothing would send it). Default `all`. */
+  recordWebhookTypes(types: readonly WebhookEventType[] | 'all'): void
 
   getClient(id: string): Promise<ClientRecord | undefined>
   listClients(): Promise<ClientRecord[]>
@@ -298,4 +304,13 @@ export interface Store {
   useDpopProof(key: string, now: number, expiresAt: number): Promise<boolean>
   /** Deletes proof records that expired before `now`; returns how many. */
   pruneDpopProofs(now: number): Promise<number>
+
+  /** Retention, one batch per call (the caller loops and yields between batches): deletes up to
+   * `limit` sessions in a terminal state that ended before `endedBefore`; returns how many. */
+  deleteEndedSessions(endedBefore: number, limit: number): Promise<number>
+  /** Deletes up to `limit` browser sessions over before `before` (ended, past their absolute end,
+   * or last active before `before - idleMs`) that no active or pending session belongs to. */
+  deleteBrowserSessions(o: { before: number; idleMs: number; limit: number }): Promise<number>
+  /** Deletes up to `limit` security events recorded before `before`. */
+  deleteEvents(before: number, limit: number): Promise<number>
 }
