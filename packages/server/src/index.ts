@@ -21,6 +21,7 @@ export type {
   ApiConfig,
   ClientConfig,
   DpopConfig,
+  RetentionConfig,
   TesseraConfig,
   ThrottleRule,
   WebhookEndpoint,

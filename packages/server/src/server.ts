@@ -16,6 +16,7 @@ import { Throttle } from './security/throttle.js'
 import { PostgresStore } from './store/postgres-store.js'
 import { SqliteStore } from './store/sqlite-store.js'
 import type { Store } from './store/store.js'
+import type { WebhookEventType } from './store/types.js'
 import { RefreshTokenCodec } from './tokens/refresh-token.js'
 import { KeyManager } from './tokens/signing-keys.js'
 import { TokenIssuer, type AccessTokenClaimsHook } from './tokens/token-issuer.js'
@@ -107,6 +108,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
   const random = opts.random ?? cryptoRandom
   const log = opts.logger ?? createLogger(config.logLevel)
   const store = opts.store ?? (await openStore(config))
+  store.recordWebhookTypes(subscribedWebhookTypes(config))
   await store.migrate()
   await syncConfig(store, config, clock.now())
 
@@ -115,10 +117,16 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     config.defaultAccessTokenTtlSeconds,
     ...config.apis.map((a) => a.accessTokenTtlSeconds ?? 0),
   )
-  const keys = new KeyManager(store, clock, random, config.secret, {
+  const keys = new KeyManager(store, clock, random, config.secrets, {
     alg: config.signingAlg,
     jwksMaxAgeSeconds: config.jwksMaxAgeSeconds,
     maxTokenLifetimeSeconds: maxTokenLifetime,
+    onUndecryptable: (kid) =>
+      log.error(
+        { kid },
+        'a signing key in the store opens with none of the configured secrets: it is left out ' +
+          '(give every instance the same secrets)',
+      ),
   })
   await keys.init()
 
@@ -128,7 +136,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     clock,
     random,
     keys,
-    refreshTokens: new RefreshTokenCodec(config.secret),
+    refreshTokens: new RefreshTokenCodec(config.secrets),
     tokens: new TokenIssuer({
       issuer: config.issuer,
       keys,
@@ -140,7 +148,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     events: new EventFactory(clock, random),
     throttle: new Throttle(store, clock),
     metrics: new Metrics(),
-    dpopNonces: new DpopNonces(config.secret, clock),
+    dpopNonces: new DpopNonces(config.secrets, clock),
     sessionFacts: new SessionFacts(),
     log,
   }
@@ -227,6 +235,12 @@ function internalListeners(
     out.push({ serves: ['metrics'], port: metrics.port, host: metrics.host })
   }
   return out
+}
+
+/** The webhook event types some configured endpoint receives: the only ones worth writing to the
+ * outbox (with no endpoint, none: nothing would ever send them). */
+export function subscribedWebhookTypes(config: TesseraConfig): WebhookEventType[] {
+  return [...new Set(config.webhooks.endpoints.flatMap((e) => e.events))]
 }
 
 /** The store the configuration names: a SQLite file, or a PostgreSQL pool. */

@@ -2,6 +2,7 @@ import { ConfigError } from '../config/config.js'
 import { loadConfig } from '../config/load.js'
 import type { ConfigInput } from '../config/resolve.js'
 import { createTesseraServer } from '../server.js'
+import { UndecryptableKeysError } from '../tokens/signing-keys.js'
 import { CONFIG_HELP, CONFIG_OPTION, portOption, str, type Command } from './command.js'
 import { serve } from './serve.js'
 
@@ -26,10 +27,12 @@ export const startCommand: Command = {
     const server = await createTesseraServer({ config, routes: extras.routes ?? [] }).catch(
       (err: unknown) => {
         // Keys made under another secret: a configuration mistake, reported as one.
-        if (err instanceof Error && err.message.startsWith('cannot decrypt the signing keys')) {
+        if (err instanceof UndecryptableKeysError) {
           throw new ConfigError(
-            'secret',
-            'is not the secret the stored signing keys were made with',
+            config.secrets.length > 1 ? 'secrets' : 'secret',
+            config.secrets.length > 1
+              ? 'none of these is the secret the stored signing keys were made with'
+              : 'is not the secret the stored signing keys were made with',
           )
         }
         throw err

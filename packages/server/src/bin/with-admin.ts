@@ -4,7 +4,7 @@ import type { TesseraConfig } from '../config/config.js'
 import { MonotonicClock } from '../lib/clock.js'
 import { cryptoRandom } from '../lib/random.js'
 import { EventFactory } from '../security/events.js'
-import { openStore } from '../server.js'
+import { openStore, subscribedWebhookTypes } from '../server.js'
 import type { CliIo } from './cli-io.js'
 
 /**
@@ -16,6 +16,7 @@ export async function withAdmin<T>(
   fn: (admin: AdminServices, deps: AdminDeps) => Promise<T>,
 ): Promise<T> {
   const store = await openStore(config)
+  store.recordWebhookTypes(subscribedWebhookTypes(config))
   try {
     await store.migrate()
     const clock = new MonotonicClock()

@@ -93,6 +93,21 @@ export interface PostgresConfig {
   schema?: string
 }
 
+/** How long records that have ended are kept before the maintenance pass deletes them. 0 keeps
+ * them forever. */
+export interface RetentionConfig {
+  /** Seconds a session is kept after it ended (signed out, revoked, expired, abandoned ...).
+   * Default 2592000 (30 days, what the account API lists as recently ended). */
+  sessionsSeconds: number
+  /** Seconds a browser (SSO) session is kept after it ended, expired or went idle, once no live
+   * session belongs to it. Default 2592000 (30 days). */
+  browserSessionsSeconds: number
+  /** Seconds a security event is kept. Default 7776000 (90 days). */
+  eventsSeconds: number
+  /** Rows deleted per statement; the pass yields to requests between statements. Default 500. */
+  batchSize: number
+}
+
 /** Server-wide DPoP settings (RFC 9449). */
 export interface DpopConfig {
   /** Algorithms accepted for proofs. Default ES256, EdDSA, Ed25519, RS256, PS256. */
@@ -206,8 +221,11 @@ export interface TesseraConfig {
   issuer: string
   host: string
   port: number
-  /** Server secret (>= 32 bytes): keys refresh-token MACs, cookies and the signing-key encryption. */
-  secret: Buffer
+  /** The server secrets (each >= 32 bytes), newest first: they key refresh-token MACs, CSRF and
+   * login-transaction MACs, DPoP nonces and the signing-key encryption (one derived key per
+   * purpose). The first signs and encrypts; every one verifies and decrypts, so a secret can be
+   * rotated without ending sessions. */
+  secrets: readonly Buffer[]
   database: SqliteConfig | PostgresConfig
   signingAlg: SigningAlg
   /** Seconds clients may cache the JWKS. Default 300. */
@@ -268,6 +286,8 @@ export interface TesseraConfig {
   }
   /** Signed HTTP callbacks when sessions end. */
   webhooks: WebhookSettings
+  /** Deleting what has ended, in the maintenance pass. */
+  retention: RetentionConfig
 }
 
 export class ConfigError extends Error {

@@ -17,6 +17,7 @@ export const DEFAULT_CONFIG_FILE = 'tessera.json'
 export const ENVIRONMENT: Readonly<Record<string, string>> = {
   TESSERA_ISSUER: 'issuer',
   TESSERA_SECRET: 'secret',
+  TESSERA_SECRETS: 'secrets',
   TESSERA_PORT: 'port',
   PORT: 'port',
   TESSERA_HOST: 'host',
@@ -39,6 +40,7 @@ const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
   host: true,
   port: true,
   secret: true,
+  secrets: true,
   database: true,
   signingAlg: true,
   jwksMaxAgeSeconds: true,
@@ -61,6 +63,7 @@ const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
   apis: true,
   account: true,
   webhooks: true,
+  retention: true,
 }
 const FILE_KEYS = new Set<string>(Object.keys(FILE_KEYS_RECORD))
 
@@ -119,8 +122,22 @@ export function loadConfigInput(opts: LoadConfigOptions = {}): LoadedConfigInput
 
   const issuer = set('TESSERA_ISSUER')
   if (issuer !== undefined) input.issuer = issuer
+  // One setting in two forms: either variable replaces the file's `secret` or `secrets`.
   const secret = set('TESSERA_SECRET')
-  if (secret !== undefined) input.secret = secret
+  const secrets = set('TESSERA_SECRETS')
+  if (secret !== undefined && secrets !== undefined) {
+    throw new ConfigError('TESSERA_SECRET', 'and TESSERA_SECRETS are both set; set one of them')
+  }
+  if (secret !== undefined) {
+    delete input.secrets
+    input.secret = secret
+  }
+  if (secrets !== undefined) {
+    delete input.secret
+    // Comma-separated, newest first; spaces around the commas are dropped. An empty item is kept,
+    // so resolveConfig names it (secrets[i]) instead of the ring silently shrinking.
+    input.secrets = secrets.split(',').map((s) => s.trim())
+  }
   // TESSERA_PORT, else PORT (the variable hosting platforms set); either overrides the file.
   const portVariable = env.TESSERA_PORT ? 'TESSERA_PORT' : 'PORT'
   const port = set(portVariable)

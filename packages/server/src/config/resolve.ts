@@ -12,6 +12,7 @@ import {
   type HttpSettings,
   type MetricsSettings,
   type PostgresConfig,
+  type RetentionConfig,
   type SqliteConfig,
   type TesseraConfig,
   type WebhookEndpointConfig,
@@ -28,8 +29,11 @@ export interface ConfigInput {
   issuer?: string
   host?: string
   port?: number
-  /** base64url (or any string of >= 32 characters); see TesseraConfig.secret. */
+  /** The server secret: any string of >= 32 bytes (`openssl rand -base64 48`). Or `secrets`. */
   secret?: string | Buffer
+  /** The server secrets, newest first, for a rotation: the first signs and encrypts, every one
+   * verifies and decrypts (see TesseraConfig.secrets). Instead of `secret`. */
+  secrets?: (string | Buffer)[]
   database?: SqliteConfig | PostgresConfig
   signingAlg?: SigningAlg
   jwksMaxAgeSeconds?: number
@@ -51,6 +55,7 @@ export interface ConfigInput {
   clients?: ClientConfig[]
   apis?: ApiConfig[]
   account?: Partial<TesseraConfig['account']>
+  retention?: Partial<RetentionConfig>
   webhooks?: {
     endpoints?: WebhookEndpointConfig[]
     timeoutSeconds?: number
@@ -77,6 +82,41 @@ function strings(setting: string, v: unknown): string[] {
   return v as string[]
 }
 
+/** Most secrets a ring may hold: a rotation needs two, a second one started before the first
+ * finished three; more is a forgotten clean-up, and every extra one costs a MAC per bad token. */
+export const MAX_SECRETS = 4
+
+/** `secret` or `secrets` (not both): at least one, each >= 32 bytes, no two alike. The values are
+ * never part of an error. */
+function resolveSecrets(input: ConfigInput): Buffer[] {
+  const bytes = (setting: string, v: unknown): Buffer => {
+    const b = typeof v === 'string' ? Buffer.from(v, 'utf8') : Buffer.isBuffer(v) ? v : undefined
+    if (!b) throw new ConfigError(setting, 'must be a string')
+    if (b.length < 32) throw new ConfigError(setting, 'must be at least 32 bytes')
+    return b
+  }
+  if (input.secrets !== undefined && input.secret !== undefined) {
+    throw new ConfigError('secrets', 'and secret are both set; list every secret in secrets')
+  }
+  if (input.secrets === undefined) {
+    if (input.secret === undefined) {
+      throw new ConfigError('secret', 'is required (TESSERA_SECRET, or TESSERA_SECRETS)')
+    }
+    return [bytes('secret', input.secret)]
+  }
+  const list: unknown = input.secrets
+  if (!Array.isArray(list) || list.length === 0 || list.length > MAX_SECRETS) {
+    throw new ConfigError('secrets', `must be a list of 1 to ${MAX_SECRETS} secrets, newest first`)
+  }
+  const out = list.map((s, i) => bytes(`secrets[${i}]`, s))
+  for (const [i, s] of out.entries()) {
+    if (out.findIndex((o) => o.equals(s)) !== i) {
+      throw new ConfigError(`secrets[${i}]`, 'is listed twice')
+    }
+  }
+  return out
+}
+
 /** Validates and completes a configuration; throws ConfigError naming the first bad setting. */
 export function resolveConfig(input: ConfigInput): TesseraConfig {
   if (typeof input.issuer !== 'string') throw new ConfigError('issuer', 'is required')
@@ -98,10 +138,7 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
   }
   const issuer = input.issuer.replace(/\/$/, '')
 
-  const secretRaw = input.secret
-  if (secretRaw === undefined) throw new ConfigError('secret', 'is required (TESSERA_SECRET)')
-  const secret = typeof secretRaw === 'string' ? Buffer.from(secretRaw, 'utf8') : secretRaw
-  if (secret.length < 32) throw new ConfigError('secret', 'must be at least 32 bytes')
+  const secrets = resolveSecrets(input)
 
   const signingAlg = input.signingAlg ?? 'ES256'
   if (!ALGS.includes(signingAlg))
@@ -162,7 +199,7 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
     issuer,
     host,
     port,
-    secret,
+    secrets,
     database,
     signingAlg,
     jwksMaxAgeSeconds: int('jwksMaxAgeSeconds', input.jwksMaxAgeSeconds ?? 300, 0, 86_400),
@@ -215,6 +252,44 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
       ),
     },
     webhooks: resolveWebhooks(input.webhooks, dev),
+    retention: resolveRetention(input.retention),
+  }
+}
+
+const YEAR = 365 * 86_400
+
+/** A retention: 0 (keep forever) or from an hour to 10 years. */
+function retentionSeconds(setting: string, v: unknown): number {
+  if (v === 0) return 0
+  return int(setting, v, 3600, 10 * YEAR)
+}
+
+function resolveRetention(r: Partial<RetentionConfig> | undefined): RetentionConfig {
+  if (r !== undefined && (typeof r !== 'object' || r === null || Array.isArray(r))) {
+    throw new ConfigError('retention', 'must be an object')
+  }
+  const keys: (keyof RetentionConfig)[] = [
+    'sessionsSeconds',
+    'browserSessionsSeconds',
+    'eventsSeconds',
+    'batchSize',
+  ]
+  for (const key of Object.keys(r ?? {})) {
+    if (!(keys as string[]).includes(key)) {
+      throw new ConfigError(`retention.${key}`, 'is not a retention setting')
+    }
+  }
+  return {
+    sessionsSeconds: retentionSeconds(
+      'retention.sessionsSeconds',
+      r?.sessionsSeconds ?? 30 * 86_400,
+    ),
+    browserSessionsSeconds: retentionSeconds(
+      'retention.browserSessionsSeconds',
+      r?.browserSessionsSeconds ?? 30 * 86_400,
+    ),
+    eventsSeconds: retentionSeconds('retention.eventsSeconds', r?.eventsSeconds ?? 90 * 86_400),
+    batchSize: int('retention.batchSize', r?.batchSize ?? 500, 10, 10_000),
   }
 }
 

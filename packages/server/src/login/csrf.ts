@@ -12,7 +12,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { cookies, serializeCookie } from '../http/request-info.js'
-import { deriveKey, hmac, safeEqual } from '../lib/crypto.js'
+import { hmac } from '../lib/crypto.js'
+import { matchesAny, purposeKeys } from '../lib/secret-ring.js'
 import { secureCookies } from '../sessions/browser-session.js'
 
 export const CSRF_COOKIE_SECURE = '__Host-tessera_csrf'
@@ -21,16 +22,6 @@ export const CSRF_COOKIE_PLAIN = 'tessera_csrf'
 export type CsrfPurpose = 'login' | 'logout' | 'admin-sign-in'
 
 const VALUE = /^[A-Za-z0-9_-]{43}$/
-const keys = new WeakMap<Buffer, Buffer>()
-
-function csrfKey(ctx: ServerContext): Buffer {
-  let k = keys.get(ctx.config.secret)
-  if (!k) {
-    k = deriveKey(ctx.config.secret, 'csrf')
-    keys.set(ctx.config.secret, k)
-  }
-  return k
-}
 
 export function csrfCookieName(ctx: ServerContext): string {
   return secureCookies(ctx) ? CSRF_COOKIE_SECURE : CSRF_COOKIE_PLAIN
@@ -61,19 +52,15 @@ export function issueCsrfToken(
       }),
     )
   }
-  return csrfToken(ctx, value, purpose, binding)
+  return csrfToken(purposeKeys(ctx.config.secrets, 'csrf').current, value, purpose, binding)
 }
 
-function csrfToken(
-  ctx: ServerContext,
-  value: string,
-  purpose: CsrfPurpose,
-  binding: string,
-): string {
-  return hmac(csrfKey(ctx), 'csrf', purpose, value, binding).toString('base64url')
+function csrfToken(key: Buffer, value: string, purpose: CsrfPurpose, binding: string): string {
+  return hmac(key, 'csrf', purpose, value, binding).toString('base64url')
 }
 
-/** Whether the form's token matches the request's cookie for `purpose` and `binding`. */
+/** Whether the form's token matches the request's cookie for `purpose` and `binding` (under any
+ * secret of the ring: a form rendered before a secret rotation still posts). */
 export function verifyCsrfToken(
   ctx: ServerContext,
   req: FastifyRequest,
@@ -83,5 +70,7 @@ export function verifyCsrfToken(
 ): boolean {
   const value = cookieValue(ctx, req)
   if (value === undefined || token === undefined) return false
-  return safeEqual(token, csrfToken(ctx, value, purpose, binding))
+  return matchesAny(purposeKeys(ctx.config.secrets, 'csrf'), token, (k) =>
+    csrfToken(k, value, purpose, binding),
+  )
 }

@@ -38,7 +38,7 @@ import { checkCredentials, dummyPasswordHash, PASSWORD_AMR, signInThrottle } fro
 export const SIGN_IN_FAILED = 'Incorrect username or password.'
 
 export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const codec = new LoginTransactionCodec(ctx.config.secret)
+  const codec = new LoginTransactionCodec(ctx.config.secrets)
   const action = ctx.config.issuer + PATHS.login
 
   // The dummy hash exists before the first unknown username arrives, so that one is not slower.

@@ -2,14 +2,16 @@
  * The pending authorization request while the user signs in, kept stateless: the request's
  * parameters in an HMAC-signed, expiring blob that travels in the sign-in page's URL and hidden
  * field. Nothing is stored until the user has authenticated, so an unauthenticated visitor cannot
- * fill a table. The key is `deriveKey(secret, 'login-transaction')`, used for nothing else.
+ * fill a table. The key is `deriveKey(secret, 'login-transaction')`, used for nothing else; the
+ * first secret of the ring seals, every one opens.
  *
  * @example
- * const codec = new LoginTransactionCodec(config.secret)
+ * const codec = new LoginTransactionCodec(config.secrets)
  * const sealed = codec.seal(params, clock.now(), random)
  * const tx = codec.open(sealed, clock.now()) // undefined when forged or expired
  */
-import { deriveKey, hmac, safeEqual } from '../lib/crypto.js'
+import { hmac } from '../lib/crypto.js'
+import { matchesAny, purposeKeys, type PurposeKeys, type Secrets } from '../lib/secret-ring.js'
 import type { Params } from '../http/form.js'
 import { randomId, type Random } from '../lib/random.js'
 
@@ -35,10 +37,10 @@ interface Payload {
 }
 
 export class LoginTransactionCodec {
-  readonly #key: Buffer
+  readonly #keys: PurposeKeys
 
-  constructor(secret: Buffer) {
-    this.#key = deriveKey(secret, 'login-transaction')
+  constructor(secrets: Secrets) {
+    this.#keys = purposeKeys(secrets, 'login-transaction')
   }
 
   seal(params: Params, now: number, random: Random): string {
@@ -48,7 +50,7 @@ export class LoginTransactionCodec {
       e: now + LOGIN_TRANSACTION_TTL_SECONDS * 1000,
     }
     const body = Buffer.from(JSON.stringify(payload), 'utf8').toString('base64url')
-    return `${body}.${this.#mac(body)}`
+    return `${body}.${this.#mac(this.#keys.current, body)}`
   }
 
   /** The transaction, or undefined when it is malformed, forged or expired at `now`. */
@@ -58,7 +60,7 @@ export class LoginTransactionCodec {
     if (dot < 0) return undefined
     const body = sealed.slice(0, dot)
     const mac = sealed.slice(dot + 1)
-    if (!safeEqual(mac, this.#mac(body))) return undefined
+    if (!matchesAny(this.#keys, mac, (k) => this.#mac(k, body))) return undefined
     let payload: Payload
     try {
       payload = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Payload
@@ -76,7 +78,7 @@ export class LoginTransactionCodec {
     return { id: payload.i, params: new Map(payload.p), expiresAt: payload.e }
   }
 
-  #mac(body: string): string {
-    return hmac(this.#key, 'login-transaction', body).toString('base64url')
+  #mac(key: Buffer, body: string): string {
+    return hmac(key, 'login-transaction', body).toString('base64url')
   }
 }

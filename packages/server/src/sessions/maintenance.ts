@@ -1,6 +1,7 @@
 import type { ServerContext } from '../context.js'
+import { runRetention, type RetentionResult } from './retention.js'
 
-export interface MaintenanceResult {
+export interface MaintenanceResult extends RetentionResult {
   expired: number
   abandoned: number
   codesDeleted: number
@@ -13,10 +14,14 @@ export interface MaintenanceResult {
  * One maintenance pass: brings session states up to date (expired, abandoned) so lists and admin
  * views show the truth without waiting for a refresh to notice, recording a `session_expired` or
  * `session_abandoned` event (and the webhook message) for each in the same transaction; deletes
- * long-dead codes, throttle windows, webhook records and DPoP proof records; and reloads signing
- * keys rotated by another instance or the CLI.
+ * long-dead codes, throttle windows, webhook records and DPoP proof records; deletes ended
+ * sessions, browser sessions and security events past their retention (in small batches, see
+ * runRetention); and reloads signing keys rotated by another instance or the CLI.
  */
-export async function runMaintenance(ctx: ServerContext): Promise<MaintenanceResult> {
+export async function runMaintenance(
+  ctx: ServerContext,
+  stopped: () => boolean = () => false,
+): Promise<MaintenanceResult> {
   const now = ctx.clock.now()
   const { expired, abandoned } = await ctx.store.sweepSessions(now, (s) =>
     ctx.events.make(s.state === 'expired' ? 'session_expired' : 'session_abandoned', {
@@ -36,6 +41,11 @@ export async function runMaintenance(ctx: ServerContext): Promise<MaintenanceRes
     recordsBefore: now - retentionSeconds * 1000,
   })
   const dpopProofsDeleted = await ctx.store.pruneDpopProofs(now)
+  const retained = await runRetention(ctx.store, now, {
+    retention: ctx.config.retention,
+    browserIdleSeconds: ctx.config.browserSession.idleSeconds,
+    stopped,
+  })
   await ctx.keys.refreshIfStale()
   return {
     expired,
@@ -44,6 +54,7 @@ export async function runMaintenance(ctx: ServerContext): Promise<MaintenanceRes
     throttleDeleted,
     webhookRecordsDeleted,
     dpopProofsDeleted,
+    ...retained,
   }
 }
 
@@ -52,12 +63,14 @@ export function scheduleMaintenance(ctx: ServerContext): () => void {
   const every = ctx.config.maintenanceIntervalSeconds
   if (every === 0) return () => {}
   let running = false
+  let stopped = false
   const timer = setInterval(() => {
     if (running) return
     running = true
-    runMaintenance(ctx)
+    runMaintenance(ctx, () => stopped)
       .then((r) => {
-        if (r.expired + r.abandoned > 0) ctx.log.info(r, 'maintenance')
+        const deleted = r.sessionsDeleted + r.browserSessionsDeleted + r.eventsDeleted
+        if (r.expired + r.abandoned + deleted > 0) ctx.log.info(r, 'maintenance')
       })
       .catch((err: unknown) => ctx.log.warn({ err }, 'maintenance failed'))
       .finally(() => {
@@ -65,5 +78,8 @@ export function scheduleMaintenance(ctx: ServerContext): () => void {
       })
   }, every * 1000)
   timer.unref()
-  return () => clearInterval(timer)
+  return () => {
+    stopped = true
+    clearInterval(timer)
+  }
 }

@@ -10,6 +10,9 @@ import {
 import { BoundedMap } from '../lib/bounded-map.js'
 import { migrationsFor } from './migrations/index.js'
 import { PreparedQuery } from './prepared-query.js'
+import { deleteBrowserSessions, deleteEndedSessions, deleteEvents } from './sql/retention.js'
+import { reencryptSigningKey } from './sql/signing-keys.js'
+import { recordedMessages, type WebhookTypes } from './sql/webhook-types.js'
 import { sessionMessages } from '../webhooks/messages.js'
 import type {
   AdminWriteResult,
@@ -271,6 +274,13 @@ export abstract class SqlStore implements Store {
 
   protected constructor(db: Kysely<Database>) {
     this.db = db
+  }
+
+  /** The webhook event types the outbox records (see `Store.recordWebhookTypes`). */
+  protected webhookTypes: WebhookTypes = 'all'
+
+  recordWebhookTypes(types: readonly WebhookEventType[] | 'all'): void {
+    this.webhookTypes = types === 'all' ? 'all' : new Set(types)
   }
 
   /**
@@ -550,7 +560,7 @@ export abstract class SqlStore implements Store {
       .where('user_id', '=', userId)
       .where('ended_at', 'is', null)
       .executeTakeFirst()
-    const endedSessionIds = await endLive(trx, { userId }, revoked(revoke))
+    const endedSessionIds = await endLive(trx, { userId }, revoked(revoke, this.webhookTypes))
     return { endedSessionIds, endedBrowserSessions: Number(browser.numUpdatedRows) }
   }
 
@@ -596,7 +606,11 @@ export abstract class SqlStore implements Store {
         if (opts.revoke) {
           // As for a user: codes first, so an exchange in flight cannot leave a live session.
           await voidCodes(trx, { clientId: id }, opts.revoke.now)
-          endedSessionIds = await endLive(trx, { clientId: id }, revoked(opts.revoke))
+          endedSessionIds = await endLive(
+            trx,
+            { clientId: id },
+            revoked(opts.revoke, this.webhookTypes),
+          )
         }
       }
       if (!('delete' in change)) {
@@ -911,7 +925,7 @@ export abstract class SqlStore implements Store {
         reason,
         endedAt,
       }
-      await writeMessages(trx, [ended], now)
+      await writeMessages(trx, [ended], now, this.webhookTypes)
       return true
     })
   }
@@ -930,7 +944,9 @@ export abstract class SqlStore implements Store {
     ) {
       throw new Error('endSessions needs sessionId, userId or browserSessionId')
     }
-    return this.transaction((trx) => endLive(trx, filter, { state, reason, now, event }))
+    return this.transaction((trx) =>
+      endLive(trx, filter, { state, reason, now, event, types: this.webhookTypes }),
+    )
   }
 
   async listSessions(f: SessionFilter): Promise<SessionRecord[]> {
@@ -1026,7 +1042,7 @@ export abstract class SqlStore implements Store {
           ...exp.map((r) => endedRow(r, 'expired', 'absolute_lifetime')),
           ...aba.map((r) => endedRow(r, 'abandoned', 'idle_timeout')),
         ]
-        await writeEnded(trx, ended, now, event)
+        await writeEnded(trx, ended, now, event, this.webhookTypes)
         return { expired: exp.length, abandoned: aba.length }
       })
       expired += batch.expired
@@ -1247,6 +1263,10 @@ export abstract class SqlStore implements Store {
       .set({ retired_at: retiredAt, expires_at: expiresAt })
       .where('kid', '=', kid)
       .execute()
+  }
+
+  reencryptSigningKey(kid: string, expected: string, next: string): Promise<boolean> {
+    return reencryptSigningKey(this.db, kid, expected, next)
   }
 
   // throttling ------------------------------------------------------------------------------------
@@ -1562,6 +1582,20 @@ export abstract class SqlStore implements Store {
     return rows.length === 1
   }
 
+  // retention (store/sql/retention.ts) ---------------------------------------------------------
+
+  deleteEndedSessions(endedBefore: number, limit: number): Promise<number> {
+    return this.write((db) => deleteEndedSessions(db, endedBefore, limit))
+  }
+
+  deleteBrowserSessions(o: { before: number; idleMs: number; limit: number }): Promise<number> {
+    return this.write((db) => deleteBrowserSessions(db, o))
+  }
+
+  deleteEvents(before: number, limit: number): Promise<number> {
+    return this.write((db) => deleteEvents(db, before, limit))
+  }
+
   async pruneDpopProofs(now: number): Promise<number> {
     const r = await this.db
       .deleteFrom('dpop_proofs')
@@ -1614,6 +1648,7 @@ async function endLive(
     reason: SessionEndReason
     now: number
     event: EndedSessionEvent | undefined
+    types: WebhookTypes
   },
 ): Promise<string[]> {
   const { state, reason, now } = end
@@ -1638,13 +1673,13 @@ async function endLive(
     endedAt: now,
   }))
   // The events and the sessions' webhook messages, in the transaction that ends them.
-  await writeEnded(trx, ended, now, end.event)
+  await writeEnded(trx, ended, now, end.event, end.types)
   return ended.map((e) => e.id)
 }
 
 /** An admin revocation as the end endLive makes. */
-function revoked(r: RevokeAll) {
-  return { state: 'revoked' as const, reason: r.reason, now: r.now, event: r.event }
+function revoked(r: RevokeAll, types: WebhookTypes) {
+  return { state: 'revoked' as const, reason: r.reason, now: r.now, event: r.event, types }
 }
 
 async function insertEvents(trx: Kysely<Database>, events: SecurityEventRecord[]): Promise<void> {
@@ -1833,14 +1868,17 @@ function endedRow(
   }
 }
 
-/** Writes the webhook messages of sessions just ended, inside the caller's transaction. */
+/** Writes the webhook messages of sessions just ended, of the types recorded, inside the caller's
+ * transaction. */
 async function writeMessages(
   trx: Kysely<Database>,
   ended: readonly EndedSession[],
   now: number,
+  types: WebhookTypes,
 ): Promise<void> {
+  if (types !== 'all' && types.size === 0) return
   const rows = ended.flatMap((e) =>
-    sessionMessages(e, now).map((m) => ({
+    recordedMessages(sessionMessages(e, now), types).map((m) => ({
       id: m.id,
       type: m.type,
       payload: m.payload,
@@ -1861,10 +1899,11 @@ async function writeEnded(
   ended: readonly EndedSession[],
   now: number,
   event: EndedSessionEvent | undefined,
+  types: WebhookTypes,
 ): Promise<void> {
   if (ended.length === 0) return
   if (event) await insertEvents(trx, ended.map(event))
-  await writeMessages(trx, ended, now)
+  await writeMessages(trx, ended, now, types)
 }
 
 function toDelivery(r: Selectable<WebhookDeliveriesTable>): WebhookDeliveryRecord {

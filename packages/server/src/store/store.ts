@@ -19,6 +19,7 @@ import type {
   WebhookAttemptRecord,
   WebhookDeliveryFilter,
   WebhookDeliveryRecord,
+  WebhookEventType,
   WebhookMessageRecord,
   WebhookOutcome,
   WebhookSubscription,
@@ -77,15 +78,6 @@ export type RotateResult =
   /** Someone else rotated first, or the session is no longer active: read again and decide. */
   | { ok: false }
 
-/**
- * Persistence for the server. Every method is one atomic operation: a caller never sees or leaves a
- * partial write. Implementations: SQLite (embedded default) and PostgreSQL; both pass the shared
- * conformance suite in `test/store/conformance.ts`.
- *
- * Every move of a session to a terminal state (endSession, endSessions, sweepSessions) also writes
- * its webhook messages (src/webhooks/messages.ts) to the outbox in the same transaction, whoever
- * the caller is (a request, the maintenance sweep, the CLI), so no event is lost to a crash.
- */
 /** A store's connections at one moment. */
 export interface PoolStats {
   /** Connections open. */
@@ -96,6 +88,16 @@ export interface PoolStats {
   waiting: number
 }
 
+/**
+ * Persistence for the server. Every method is one atomic operation: a caller never sees or leaves a
+ * partial write. Implementations: SQLite (embedded default) and PostgreSQL; both pass the shared
+ * conformance suite in `test/store/conformance.ts`.
+ *
+ * Every move of a session to a terminal state (endSession, endSessions, sweepSessions) also writes
+ * its webhook messages (src/webhooks/messages.ts) to the outbox in the same transaction, whoever
+ * the caller is (a request, the maintenance sweep, the CLI), so no event is lost to a crash; only
+ * messages of the types `recordWebhookTypes` names are written (default: all).
+ */
 export interface Store {
   readonly kind: 'sqlite' | 'postgres'
   /** Applies pending migrations; safe to call on every start. */
@@ -106,6 +108,10 @@ export interface Store {
   /** The connections now, for `/metrics`: open, idle, and requests waiting for one. Optional: a
    * store without it reports no pool figures. */
   poolStats?(): PoolStats
+  /** Which webhook event types session ends write to the outbox from now on: the server passes
+   * those its configured endpoints subscribe to (none: no message is written at all, since
+   * nothing would send it). Default `all`. */
+  recordWebhookTypes(types: readonly WebhookEventType[] | 'all'): void
 
   getClient(id: string): Promise<ClientRecord | undefined>
   listClients(): Promise<ClientRecord[]>
@@ -250,6 +256,9 @@ export interface Store {
   insertFirstSigningKey(k: SigningKeyRecord): Promise<boolean>
   /** Sets retirement and expiry of a key. */
   updateSigningKey(kid: string, retiredAt: number | null, expiresAt: number | null): Promise<void>
+  /** Replaces the key's encrypted private JWK with `next` iff it is still `expected` (a secret
+   * rotation re-encrypting it; instances doing so at once write once). Returns whether it did. */
+  reencryptSigningKey(kid: string, expected: string, next: string): Promise<boolean>
 
   /** Adds one hit to a fixed-window counter and returns the count in the window including it. */
   throttleHit(key: string, now: number, windowSeconds: number): Promise<number>
@@ -308,4 +317,13 @@ export interface Store {
   useDpopProof(key: string, now: number, expiresAt: number): Promise<boolean>
   /** Deletes proof records that expired before `now`; returns how many. */
   pruneDpopProofs(now: number): Promise<number>
+
+  /** Retention, one batch per call (the caller loops and yields between batches): deletes up to
+   * `limit` sessions in a terminal state that ended before `endedBefore`; returns how many. */
+  deleteEndedSessions(endedBefore: number, limit: number): Promise<number>
+  /** Deletes up to `limit` browser sessions over before `before` (ended, past their absolute end,
+   * or last active before `before - idleMs`) that no active or pending session belongs to. */
+  deleteBrowserSessions(o: { before: number; idleMs: number; limit: number }): Promise<number>
+  /** Deletes up to `limit` security events recorded before `before`. */
+  deleteEvents(before: number, limit: number): Promise<number>
 }

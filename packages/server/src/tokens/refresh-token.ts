@@ -1,4 +1,5 @@
-import { hmac, deriveKey, safeEqual } from '../lib/crypto.js'
+import { hmac } from '../lib/crypto.js'
+import { matchesAny, purposeKeys, type PurposeKeys, type Secrets } from '../lib/secret-ring.js'
 
 /** Prefix that lets secret scanners recognise a leaked Tessera refresh token. */
 export const REFRESH_TOKEN_PREFIX = 'tsr_'
@@ -12,18 +13,19 @@ export interface ParsedRefreshToken {
 /**
  * Refresh tokens are `tsr_<session id>.<generation>.<MAC>`, where the MAC is HMAC-SHA256 (256 bits)
  * over the session id, the generation and the session's salt, keyed by a key derived from the
- * server secret. Nothing secret is stored: the database holds the salt and the current generation,
+ * server secret (the first of the ring signs, every one verifies). Nothing secret is stored: the database holds the salt and the current generation,
  * so the server can re-issue the current token (grace window) and a stolen database cannot forge one.
  */
 export class RefreshTokenCodec {
-  readonly #key: Buffer
+  readonly #keys: PurposeKeys
 
-  constructor(serverSecret: Buffer) {
-    this.#key = deriveKey(serverSecret, 'refresh-token')
+  constructor(serverSecrets: Secrets) {
+    this.#keys = purposeKeys(serverSecrets, 'refresh-token')
   }
 
   encode(sessionId: string, generation: number, salt: string): string {
-    return `${REFRESH_TOKEN_PREFIX}${sessionId}.${generation}.${this.#mac(sessionId, generation, salt)}`
+    const mac = this.#mac(this.#keys.current, sessionId, generation, salt)
+    return `${REFRESH_TOKEN_PREFIX}${sessionId}.${generation}.${mac}`
   }
 
   /** Splits a presented token; returns undefined for anything not of the shape. */
@@ -38,12 +40,15 @@ export class RefreshTokenCodec {
     return { sessionId, generation: Number(gen), mac }
   }
 
-  /** Constant-time check of the MAC against the session's salt. */
+  /** Constant-time check of the MAC against the session's salt, under any secret of the ring (a
+   * token issued before a secret rotation keeps working). */
   verify(parsed: ParsedRefreshToken, salt: string): boolean {
-    return safeEqual(parsed.mac, this.#mac(parsed.sessionId, parsed.generation, salt))
+    return matchesAny(this.#keys, parsed.mac, (k) =>
+      this.#mac(k, parsed.sessionId, parsed.generation, salt),
+    )
   }
 
-  #mac(sessionId: string, generation: number, salt: string): string {
-    return hmac(this.#key, sessionId, String(generation), salt).toString('base64url')
+  #mac(key: Buffer, sessionId: string, generation: number, salt: string): string {
+    return hmac(key, sessionId, String(generation), salt).toString('base64url')
   }
 }

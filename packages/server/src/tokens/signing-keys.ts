@@ -7,7 +7,8 @@ import {
 } from 'node:crypto'
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose'
 import type { Clock } from '../lib/clock.js'
-import { deriveKey, sha256b64u } from '../lib/crypto.js'
+import { sha256b64u } from '../lib/crypto.js'
+import { purposeKeys, type PurposeKeys, type Secrets } from '../lib/secret-ring.js'
 import type { Random } from '../lib/random.js'
 import type { Store } from '../store/store.js'
 import type { SigningAlg, SigningKeyRecord } from '../store/types.js'
@@ -32,18 +33,38 @@ export interface KeyManagerOptions {
   /** Seconds the longest-lived token signed by a key lives; a retired key stays published this
    * long after it stops signing. */
   maxTokenLifetimeSeconds: number
+  /** Told once per key that none of the secrets opens, when another instance or the CLI stored
+   * it under a secret this instance does not have (at start such a key fails `init` instead). */
+  onUndecryptable?: (kid: string) => void
+}
+
+/** Thrown by `init` when a stored key opens with none of the configured secrets. */
+export class UndecryptableKeysError extends Error {
+  override readonly name = 'UndecryptableKeysError'
+  constructor(readonly kids: string[]) {
+    super(
+      'cannot decrypt the signing keys: none of the configured secrets is the one they were created with',
+    )
+  }
 }
 
 /**
  * Signing keys: created on first start, persisted encrypted under the server secret, rotated with
  * publish-before-use and keep-until-expiry (JWT-17). Several server instances read the same keys
  * from the store and reload them periodically.
+ *
+ * Secret rotation: keys are encrypted under the first secret of the ring and opened with any.
+ * `init` re-encrypts every key still under an older secret, one compare-and-set per key, so the
+ * older secret can then be dropped; instances starting together each try, one write wins per key.
  */
 export class KeyManager {
   readonly #store: Store
   readonly #clock: Clock
   readonly #random: Random
-  readonly #encKey: Buffer
+  readonly #encKeys: PurposeKeys
+  /** Kids stored under a secret older than the first, found by the last read. */
+  #stale = new Map<string, string>()
+  readonly #reported = new Set<string>()
   readonly options: KeyManagerOptions
   #keys: LoadedKey[] = []
   /** When the keys were last read, by the injected clock (the 30 s staleness rule). */
@@ -56,53 +77,93 @@ export class KeyManager {
     store: Store,
     clock: Clock,
     random: Random,
-    secret: Buffer,
+    secrets: Secrets,
     options: KeyManagerOptions,
   ) {
     this.#store = store
     this.#clock = clock
     this.#random = random
-    this.#encKey = deriveKey(secret, 'signing-keys')
+    this.#encKeys = purposeKeys(secrets, 'signing-keys')
     this.options = options
   }
 
   /** Loads the keys, creating the first one when there is none. Instances starting together on an
    * empty database create one first key between them (the store inserts it atomically). */
   async init(): Promise<void> {
-    await this.reload()
+    await this.#load(true)
     if (this.#keys.length === 0) {
       await this.#store.insertFirstSigningKey(await this.#make(this.#clock.now()))
-      await this.#load()
+      await this.#load(true)
     }
+    if (this.#stale.size > 0) await this.#reencrypt()
+  }
+
+  /** How many stored keys are still encrypted under an older secret of the ring (after `init`:
+   * none, unless a key was stored under an older secret since). */
+  get keysUnderOlderSecret(): number {
+    return this.#stale.size
+  }
+
+  /** Re-encrypts every key found under an older secret with the current one. Each write is a
+   * compare-and-set on the stored ciphertext: an instance starting at the same time may have
+   * written first (then this one matches nothing and keeps that instance's ciphertext, which
+   * the same ring opens). */
+  async #reencrypt(): Promise<void> {
+    for (const [kid, enc] of this.#stale) {
+      const plain = this.#decrypt(enc)?.plain
+      if (plain === undefined) continue
+      await this.#store.reencryptSigningKey(kid, enc, this.#encrypt(plain))
+    }
+    await this.#load(true)
   }
 
   /** Reads the keys from the store again. Concurrent callers share one read; keys already loaded
    * are not imported again, only their record (retirement, expiry) is updated. */
   reload(): Promise<void> {
-    this.#reloading ??= this.#load().finally(() => {
+    this.#reloading ??= this.#load(false).finally(() => {
       this.#reloading = undefined
     })
     return this.#reloading
   }
 
-  async #load(): Promise<void> {
+  /** Reads the keys. `strict` (at start): a key no secret opens is an error. Later such a key
+   * (stored by an instance with another secret) is left out and reported once, so requests keep
+   * being served with the keys this instance has instead of failing on every reload. */
+  async #load(strict: boolean): Promise<void> {
     const records = await this.#store.listSigningKeys()
     const byKid = new Map(this.#keys.map((k) => [k.record.kid, k]))
     const loaded: LoadedKey[] = []
+    const stale = new Map<string, string>()
+    const unreadable: string[] = []
     for (const record of records) {
+      const opened = this.#decrypt(record.privateJwkEnc)
+      if (!opened) {
+        unreadable.push(record.kid)
+        continue
+      }
+      if (opened.keyIndex > 0) stale.set(record.kid, record.privateJwkEnc)
       const known = byKid.get(record.kid)
       if (known) {
         loaded.push({ ...known, record })
         continue
       }
-      const jwk = JSON.parse(this.#decrypt(record.privateJwkEnc)) as JWK
+      const jwk = JSON.parse(opened.plain) as JWK
       const privateKey = (await importJWK(jwk, record.alg)) as CryptoKey
       const publicJwk = JSON.parse(record.publicJwk) as JWK
       const publicKey = (await importJWK(publicJwk, record.alg)) as CryptoKey
       const signingKey = createPrivateKey({ key: jwk as NodeJsonWebKey, format: 'jwk' })
       loaded.push({ record, privateKey, signingKey, publicKey, publicJwk })
     }
+    if (unreadable.length > 0) {
+      if (strict) throw new UndecryptableKeysError(unreadable)
+      for (const kid of unreadable) {
+        if (this.#reported.has(kid)) continue
+        this.#reported.add(kid)
+        this.options.onUndecryptable?.(kid)
+      }
+    }
     this.#keys = loaded
+    this.#stale = stale
     this.#loadedAt = this.#clock.now()
   }
 
@@ -166,7 +227,7 @@ export class KeyManager {
    * stops signing then, and leaves the JWKS once its last tokens have expired.
    */
   async rotate(alg: SigningAlg = this.options.alg): Promise<SigningKeyRecord> {
-    await this.#load()
+    await this.#load(false)
     const now = this.#clock.now()
     const activatesAt = now + this.options.jwksMaxAgeSeconds * 1000
     const expiresAt = activatesAt + (this.options.maxTokenLifetimeSeconds + 60) * 1000
@@ -178,7 +239,7 @@ export class KeyManager {
     const rec = await this.#make(activatesAt, alg)
     await this.#store.insertSigningKey(rec)
     // A read of our own (not one already under way, which may predate the insert).
-    await this.#load()
+    await this.#load(false)
     return rec
   }
 
@@ -207,21 +268,25 @@ export class KeyManager {
 
   #encrypt(plain: string): string {
     const iv = this.#random.bytes(12)
-    const c = createCipheriv('aes-256-gcm', this.#encKey, iv)
+    const c = createCipheriv('aes-256-gcm', this.#encKeys.current, iv)
     const body = Buffer.concat([c.update(plain, 'utf8'), c.final()])
     return Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url')
   }
 
-  #decrypt(enc: string): string {
+  /** The plaintext and the index in the ring of the secret that opened it, or undefined when
+   * none does (GCM's tag tells a wrong key apart). */
+  #decrypt(enc: string): { plain: string; keyIndex: number } | undefined {
     const buf = Buffer.from(enc, 'base64url')
-    const d = createDecipheriv('aes-256-gcm', this.#encKey, buf.subarray(0, 12))
-    d.setAuthTag(buf.subarray(12, 28))
-    try {
-      return Buffer.concat([d.update(buf.subarray(28)), d.final()]).toString('utf8')
-    } catch {
-      throw new Error(
-        'cannot decrypt the signing keys: the configured secret is not the one they were created with',
-      )
+    for (const [keyIndex, key] of this.#encKeys.all.entries()) {
+      const d = createDecipheriv('aes-256-gcm', key, buf.subarray(0, 12))
+      d.setAuthTag(buf.subarray(12, 28))
+      try {
+        const plain = Buffer.concat([d.update(buf.subarray(28)), d.final()]).toString('utf8')
+        return { plain, keyIndex }
+      } catch {
+        // Not this secret: try the next one.
+      }
     }
+    return undefined
   }
 }

@@ -70,7 +70,7 @@ describe('loadConfig', () => {
       trustProxy: ['10.0.0.1', '::1'],
       signingAlg: 'EdDSA',
     })
-    expect(c.secret.toString()).toBe('x'.repeat(40))
+    expect(c.secrets.map(String)).toEqual(['x'.repeat(40)])
   })
 
   it('DATABASE_URL selects PostgreSQL', () => {
@@ -118,7 +118,7 @@ describe('loadConfig', () => {
       loadConfig({ cwd: tmp.dir, env: { TESSERA_ISSUER: 'https://a.example.test' } }),
     )
     expect(e.setting).toBe('secret')
-    expect(e.message).toBe('invalid configuration: secret: is required (TESSERA_SECRET)')
+    expect(e.message).toBe('invalid configuration: secret: is required (TESSERA_SECRET, or TESSERA_SECRETS)')
     const proxy = configError(() =>
       loadConfig({ file: 'etc/tessera.json', cwd: tmp.dir, env: { TESSERA_TRUST_PROXY: 'a, b' } }),
     )

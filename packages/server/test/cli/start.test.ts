@@ -64,6 +64,11 @@ describe('tessera start: bad configuration', () => {
     { name: 'a short secret', env: { TESSERA_SECRET: 'short' }, setting: 'TESSERA_SECRET' },
     { name: 'no secret at all', env: { TESSERA_SECRET: '' }, setting: 'secret' },
     {
+      name: 'a short secret in the ring',
+      env: { TESSERA_SECRET: '', TESSERA_SECRETS: `${SECRET},short` },
+      setting: 'TESSERA_SECRETS',
+    },
+    {
       name: 'an unknown log level',
       env: { TESSERA_LOG_LEVEL: 'loud' },
       setting: 'TESSERA_LOG_LEVEL',
@@ -160,6 +165,25 @@ describe('tessera start: a secret that does not match the data', () => {
       env: prodEnv({ TESSERA_SQLITE_FILE: db, TESSERA_SECRET: 'another-secret-'.repeat(3) }),
     })
     expectConfigError(r, 'secret')
+  })
+
+  it('exits 78 naming secrets when no secret of the ring opens the stored signing keys', async () => {
+    const db = join(tmp.dir, 'other-ring.db')
+    expect(
+      (
+        await runInProcess(['keys', 'list'], {
+          cwd: tmp.dir,
+          env: prodEnv({ TESSERA_SQLITE_FILE: db }),
+        })
+      ).code,
+    ).toBe(0)
+    const other = ['another-secret-'.repeat(3), 'yet-another-secret-'.repeat(3)].join(',')
+    const r = await runInProcess(['start', '--port', '0'], {
+      cwd: tmp.dir,
+      env: prodEnv({ TESSERA_SQLITE_FILE: db, TESSERA_SECRET: '', TESSERA_SECRETS: other }),
+    })
+    expectConfigError(r, 'secrets')
+    expect(r.stderr).toContain('none of these is the secret the stored signing keys were made with')
   })
 })
 

@@ -364,3 +364,67 @@ describe('internal listeners and HTTP limits (admin.port, metrics.port, http.*)'
     },
   )
 })
+
+describe('retention settings', () => {
+  it('defaults: ended sessions and browser sessions 30 days, events 90 days, batches of 500', () => {
+    expect(resolveConfig(base).retention).toEqual({
+      sessionsSeconds: 2_592_000,
+      browserSessionsSeconds: 2_592_000,
+      eventsSeconds: 7_776_000,
+      batchSize: 500,
+    })
+  })
+
+  it('0 keeps forever; an hour to 10 years otherwise', () => {
+    const r = resolveConfig({
+      ...base,
+      retention: { sessionsSeconds: 0, browserSessionsSeconds: 3600, eventsSeconds: 315_360_000 },
+    }).retention
+    expect(r).toMatchObject({ sessionsSeconds: 0, browserSessionsSeconds: 3600 })
+  })
+
+  it.each<[string, unknown, string, string]>([
+    [
+      'a retention under an hour',
+      { sessionsSeconds: 60 },
+      'retention.sessionsSeconds',
+      'must be a whole number from 3600 to 315360000',
+    ],
+    [
+      'a retention over 10 years',
+      { eventsSeconds: 315_360_001 },
+      'retention.eventsSeconds',
+      'must be a whole number from 3600 to 315360000',
+    ],
+    [
+      'a retention as text',
+      { browserSessionsSeconds: '3600' },
+      'retention.browserSessionsSeconds',
+      'must be a whole number from 3600 to 315360000',
+    ],
+    [
+      'a negative retention',
+      { eventsSeconds: -1 },
+      'retention.eventsSeconds',
+      'must be a whole number from 3600 to 315360000',
+    ],
+    [
+      'a batch of 5',
+      { batchSize: 5 },
+      'retention.batchSize',
+      'must be a whole number from 10 to 10000',
+    ],
+    [
+      'a misspelt key',
+      { sessionSeconds: 3600 },
+      'retention.sessionSeconds',
+      'is not a retention setting',
+    ],
+    ['not an object', 30, 'retention', 'must be an object'],
+  ])('%s is refused naming %s', (_name, retention, setting, reason) => {
+    expect(errorOf({ ...base, retention: retention as ConfigInput['retention'] })).toEqual({
+      setting,
+      message: `invalid configuration: ${setting}: ${reason}`,
+    })
+  })
+})

@@ -23,7 +23,7 @@ describe('dev configuration', () => {
       logLevel: 'info',
       database: { driver: 'sqlite', file: join(tmp.dir, '.tessera', 'tessera.db') },
     })
-    expect(c.secret.toString()).toBe(
+    expect(c.secrets[0]?.toString()).toBe(
       readFileSync(join(tmp.dir, '.tessera', 'secret'), 'utf8').trim(),
     )
     expect(statSync(join(tmp.dir, '.tessera')).mode & 0o777).toBe(0o700)
@@ -53,7 +53,7 @@ describe('dev configuration', () => {
       },
     })
     expect(c.issuer).toBe('http://localhost:4000')
-    expect(c.secret.toString()).not.toBe('x'.repeat(40))
+    expect(c.secrets[0]?.toString()).not.toBe('x'.repeat(40))
     expect(c.database.driver).toBe('sqlite')
     expect(c.logLevel).toBe('warn')
   })

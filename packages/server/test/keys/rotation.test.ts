@@ -90,7 +90,7 @@ describe('signing key rotation', () => {
         }),
         store: wrong,
       }),
-    ).rejects.toThrow(/configured secret is not the one they were created with/)
+    ).rejects.toThrow(/none of the configured secrets is the one they were created with/)
     await wrong.close()
     // the private key material is stored encrypted, never as a plain JWK
     const raw = new SqliteStore({ file: dbFile })

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runMaintenance } from '../../src/sessions/maintenance.js'
 import { mintCode, signInTokens } from '../helpers/grants.js'
 import { startTestServer, type TestServer } from '../helpers/test-server.js'
+import { manualTimers, newSecret } from '../webhooks/receiver.js'
 
 /**
  * The README's promise: the maintenance pass deletes old codes, throttle windows, webhook records
@@ -16,7 +17,14 @@ const DAY = 86_400_000
 let t: TestServer
 let t0: number
 beforeAll(async () => {
-  t = await startTestServer({ config: { maintenanceIntervalSeconds: 0 } })
+  // An endpoint (never polled: manual timers), so ending a session writes its outbox message.
+  t = await startTestServer({
+    config: {
+      maintenanceIntervalSeconds: 0,
+      webhooks: { endpoints: [{ url: 'http://127.0.0.1:9/hook', secret: newSecret() }] },
+    },
+    timers: manualTimers,
+  })
   t0 = t.clock.now()
   expect(t0 % 60_000).toBe(0)
   const alice = await t.createUser()

@@ -18,6 +18,7 @@ import {
   uid,
   userRecord,
 } from './records.js'
+import { retentionConformance } from './retention-conformance.js'
 import { webhookOutboxConformance } from './webhook-conformance.js'
 
 export interface OpenedStore {
@@ -434,6 +435,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     })
 
     webhookOutboxConformance(() => store, RACERS)
+    retentionConformance(() => store)
 
     describe('sessions', () => {
       it('round-trips every field of an active and of an ended session', async () => {

@@ -9,7 +9,8 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerContext } from '../../context.js'
 import { cookies, serializeCookie } from '../../http/request-info.js'
-import { deriveKey, hmac, safeEqual, sha256b64u } from '../../lib/crypto.js'
+import { hmac, safeEqual, sha256b64u } from '../../lib/crypto.js'
+import { purposeKeys } from '../../lib/secret-ring.js'
 import { secureCookies } from '../../sessions/browser-session.js'
 import type { AdminSessionRecord, SecurityEventRecord } from '../../store/types.js'
 import type { AdminAuthenticator, AdminPrincipal } from '../auth/admin-auth.js'
@@ -27,24 +28,26 @@ export function adminCookieName(ctx: ServerContext): string {
 export interface ConsoleSignIn {
   record: AdminSessionRecord
   principal: AdminPrincipal
-  /** The CSRF token every form of this sign-in carries. */
+  /** The CSRF token every form of this sign-in carries (under the current secret). */
   csrf: string
+  /** The tokens accepted: `csrf`, and the same under each older secret of the ring, so a page
+   * rendered before a secret rotation still posts. */
+  acceptedCsrf: readonly string[]
 }
 
-const csrfKeys = new WeakMap<Buffer, Buffer>()
-
-/** HMAC of the console session id: another site can neither read nor compute it. */
-function csrfFor(ctx: ServerContext, sessionId: string): string {
-  let k = csrfKeys.get(ctx.config.secret)
-  if (!k) {
-    k = deriveKey(ctx.config.secret, 'admin-console-csrf')
-    csrfKeys.set(ctx.config.secret, k)
-  }
-  return hmac(k, 'admin-console', sessionId).toString('base64url')
+/** HMACs of the console session id, one per secret of the ring, current first: another site can
+ * neither read nor compute them. */
+function csrfFor(ctx: ServerContext, sessionId: string): string[] {
+  return purposeKeys(ctx.config.secrets, 'admin-console-csrf').all.map((k) =>
+    hmac(k, 'admin-console', sessionId).toString('base64url'),
+  )
 }
 
 export function csrfMatches(s: ConsoleSignIn, token: string | undefined): boolean {
-  return token !== undefined && safeEqual(token, s.csrf)
+  if (token === undefined) return false
+  let ok = false
+  for (const t of s.acceptedCsrf) ok = safeEqual(token, t) || ok
+  return ok
 }
 
 /** The request's live console sign-in, touched; an expired one is ended in the store. */
@@ -66,7 +69,13 @@ export async function readConsoleSession(
     return undefined
   }
   await ctx.store.touchAdminSession(id, now)
-  return { record: { ...record, lastActiveAt: now }, principal, csrf: csrfFor(ctx, id) }
+  const accepted = csrfFor(ctx, id)
+  return {
+    record: { ...record, lastActiveAt: now },
+    principal,
+    csrf: accepted[0] as string,
+    acceptedCsrf: accepted,
+  }
 }
 
 /** Starts a console session for `principal` and sets its cookie; ends the one presented, if any. */

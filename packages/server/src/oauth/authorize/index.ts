@@ -150,7 +150,7 @@ function redirectError(
 
 /** 303 to the sign-in page, carrying the request as a signed, expiring transaction. */
 function toSignIn(ctx: ServerContext, reply: FastifyReply, r: TrustedRequest): FastifyReply {
-  const sealed = new LoginTransactionCodec(ctx.config.secret).seal(
+  const sealed = new LoginTransactionCodec(ctx.config.secrets).seal(
     r.params,
     ctx.clock.now(),
     ctx.random,

@@ -1,5 +1,6 @@
 import type { Clock } from '../../lib/clock.js'
-import { deriveKey, hmac, safeEqual } from '../../lib/crypto.js'
+import { hmac } from '../../lib/crypto.js'
+import { matchesAny, purposeKeys, type PurposeKeys, type Secrets } from '../../lib/secret-ring.js'
 
 /** Seconds one nonce is handed out; it is accepted for this long and one period more. */
 export const NONCE_PERIOD_SECONDS = 300
@@ -20,17 +21,17 @@ export const NONCE_PERIOD_SECONDS = 300
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-8
  */
 export class DpopNonces {
-  readonly #key: Buffer
+  readonly #keys: PurposeKeys
   readonly #clock: Clock
 
-  constructor(secret: Buffer, clock: Clock) {
-    this.#key = deriveKey(secret, 'dpop-nonce')
+  constructor(secrets: Secrets, clock: Clock) {
+    this.#keys = purposeKeys(secrets, 'dpop-nonce')
     this.#clock = clock
   }
 
   /** The nonce of the current period. */
   current(): string {
-    return this.#make(this.#period())
+    return this.#make(this.#keys.current, this.#period())
   }
 
   /** Whether `nonce` is the current or the previous period's nonce. */
@@ -40,15 +41,15 @@ export class DpopNonces {
     const period = Number.parseInt(nonce.slice(0, dot), 36)
     const now = this.#period()
     if (period !== now && period !== now - 1) return false
-    return safeEqual(nonce, this.#make(period))
+    return matchesAny(this.#keys, nonce, (k) => this.#make(k, period))
   }
 
   #period(): number {
     return Math.floor(this.#clock.now() / (NONCE_PERIOD_SECONDS * 1000))
   }
 
-  #make(period: number): string {
+  #make(key: Buffer, period: number): string {
     const p = period.toString(36)
-    return `${p}.${hmac(this.#key, 'dpop-nonce', p).subarray(0, 16).toString('base64url')}`
+    return `${p}.${hmac(key, 'dpop-nonce', p).subarray(0, 16).toString('base64url')}`
   }
 }

@@ -11,6 +11,7 @@ export function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migra
     '0003_admin': admin,
     '0004_webhooks': webhooks(kind),
     '0005_dpop': dpop,
+    '0006_retention': retention,
   }
 }
 
@@ -329,5 +330,20 @@ const dpop: Migration = {
       .on('dpop_proofs')
       .column('expires_at')
       .execute()
+  },
+}
+
+/** Indexes the retention pass deletes by: ended sessions by end time, and browser sessions by
+ * each of the times that can make them over. None is on a column the refresh path writes. */
+const retention: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.createIndex('sessions_ended').on('sessions').column('ended_at').execute()
+    for (const column of ['ended_at', 'expires_at', 'last_active_at']) {
+      await db.schema
+        .createIndex(`browser_sessions_${column}`)
+        .on('browser_sessions')
+        .column(column)
+        .execute()
+    }
   },
 }
