@@ -16,7 +16,7 @@ export function ProtectedLayout({ router, children }: { router: Router; children
       navigate={(to) => router.replace(to)}
       signInRoute="/sign-in"
       returnTo={router.pathname}
-      taskRoutes={{ mfa_setup: '/tasks/mfa' }}
+      taskRoutes={{ 'setup-mfa': '/tasks/mfa' }}
     >
       {children}
     </Protect>

@@ -4,6 +4,8 @@ import { accountRoutes } from './account/index.js'
 import { playgroundRoutes } from './dev/playground.js'
 import type { RouteModule } from './http/app.js'
 import { loginRoutes } from './login/login-routes.js'
+import { secondFactorRoutes } from './login/second-factor-step.js'
+import { accountMfaRoutes } from './mfa/account-mfa-page.js'
 import { authorizeRoutes } from './oauth/authorize/index.js'
 import { endSessionRoutes } from './oauth/end-session.js'
 import { introspectRoutes } from './oauth/introspect.js'
@@ -18,6 +20,8 @@ import { userinfoRoutes } from './oauth/userinfo.js'
 export const routeModules: RouteModule[] = [
   authorizeRoutes,
   loginRoutes,
+  secondFactorRoutes,
+  accountMfaRoutes,
   endSessionRoutes,
   tokenRoutes,
   revokeRoutes,

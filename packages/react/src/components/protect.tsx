@@ -22,7 +22,7 @@ export interface ProtectProps {
   signInRoute?: string
   /** Where to come back after sign-in: the current path. Default: the client's `currentUrl`. */
   returnTo?: string
-  /** The route of each session task (`{ mfa_setup: '/tasks/mfa' }`). Put those routes outside
+  /** The route of each session task (`{ 'setup-mfa': '/tasks/mfa' }`). Put those routes outside
    * the guard. */
   taskRoutes?: Readonly<Record<string, string>>
   /** See `useAuth`; default true: a session with a task whose route is not listed renders the
@@ -38,7 +38,7 @@ export interface ProtectProps {
  *
  * @example
  * <Protect fallback={<Spinner />} navigate={(to) => router.replace(to)} signInRoute="/sign-in"
- *   returnTo={pathname} taskRoutes={{ mfa_setup: '/tasks/mfa' }}>
+ *   returnTo={pathname} taskRoutes={{ 'setup-mfa': '/tasks/mfa' }}>
  *   <Slot />
  * </Protect>
  */

@@ -68,7 +68,7 @@ export interface SessionView {
   readonly abandonAt: number | null
   /** Device time (ms) of the last activity known to the client. */
   readonly lastActiveAt: number | null
-  /** The open task of a session pending one (`mfa_setup` ...), else null. */
+  /** The open task of a session pending one (`setup-mfa`: the server's `tessera_task` claim), else null. */
   readonly currentTask: string | null
   /** The idle timeout locked the session; `client.unlock()` opens it. */
   readonly locked: boolean

@@ -12,6 +12,9 @@ export interface SessionView {
   state: SessionRecord['state']
   /** Why it ended (`sign_out`, `user`, `admin`, `idle_timeout`, ...); null while active. */
   end_reason: SessionRecord['reason']
+  /** The task of a `pending` session (`setup-mfa`: enrol a second factor at `/account/mfa`),
+   * else null. */
+  task: string | null
   client: { id: string; name: string }
   device: Device
   user_agent: string | null
@@ -43,6 +46,7 @@ export function sessionView(
     current: s.id === currentId,
     state: live ? s.state : verdict.state,
     end_reason: live ? null : verdict.reason,
+    task: live && s.state === 'pending' ? (s.task ?? null) : null,
     client: { id: s.clientId, name: client?.name ?? s.clientId },
     device: describeDevice(s.userAgent),
     user_agent: s.userAgent,

@@ -13,6 +13,9 @@ export interface ApiConfig {
   accessTokenTtlSeconds?: number
   /** User metadata keys copied into this API's access tokens (e.g. `roles`, `permissions`). */
   userClaims?: string[]
+  /** Tokens for this API need a second factor: a sign-in whose grant includes it asks for a code
+   * (or leaves the session `pending` with the task `setup-mfa`). Default false. */
+  requireMfa?: boolean
 }
 
 export interface ClientConfig {
@@ -61,6 +64,10 @@ export interface ClientConfig {
   /** DPoP (RFC 9449): `optional` binds tokens when the client sends a proof; `required` refuses
    * token requests without one. Default `optional`. */
   dpop?: 'optional' | 'required'
+  /** Every sign-in to this client needs a second factor: a user with an authenticator is asked
+   * for a code; one without gets a `pending` session with the task `setup-mfa`, which receives no
+   * API access tokens until the user enrols. Default false. */
+  requireMfa?: boolean
 }
 
 export type RefreshTokenDelivery = 'body' | 'cookie'
@@ -259,6 +266,10 @@ export interface TesseraConfig {
     /** Wrong admin keys (Admin API and console sign-in) per client IP; past it wrong keys get 429,
      * a valid key is still accepted. Default 20 per 900 s. */
     adminPerIp: ThrottleRule
+    /** Wrong second-factor codes (TOTP or recovery codes) of one account, from all addresses;
+     * past it every code of that account is refused (429) until the window ends. Only someone who
+     * knows the password can spend it. Default 10 per 900 s. */
+    mfaPerAccount: ThrottleRule
   }
   /** The Admin API and the admin console. */
   admin: AdminSettings

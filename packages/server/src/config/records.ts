@@ -10,6 +10,7 @@ export function apiRecord(a: ApiConfig, now: number): ApiRecord {
     scopes: a.scopes ?? [],
     accessTokenTtlSeconds: a.accessTokenTtlSeconds ?? 900,
     userClaims: a.userClaims ?? [],
+    ...(a.requireMfa ? { requireMfa: true } : {}),
     createdAt: now,
     updatedAt: now,
   }
@@ -34,6 +35,7 @@ export function clientRecord(c: ClientConfig, now: number): ClientRecord {
     sessionIdleSeconds: c.sessionIdleSeconds ?? 14 * 86_400,
     sessionAbsoluteSeconds: c.sessionAbsoluteSeconds ?? 90 * 86_400,
     dpop: c.dpop ?? 'optional',
+    ...(c.requireMfa ? { requireMfa: true } : {}),
     ...(c.refreshTokenDelivery === 'cookie' ? { refreshTokenDelivery: 'cookie' as const } : {}),
     ...(c.webOrigins?.length ? { webOrigins: c.webOrigins } : {}),
     createdAt: now,

@@ -393,7 +393,15 @@ export function resolveApi(a: ApiConfig, at: string): ApiConfig {
       86_400,
     ),
     userClaims: strings(`${at}.userClaims`, a.userClaims ?? []),
+    ...(bool(`${at}.requireMfa`, a.requireMfa) ? { requireMfa: true } : {}),
   }
+}
+
+/** An optional boolean setting; undefined is false. */
+function bool(at: string, v: unknown): boolean {
+  if (v === undefined) return false
+  if (typeof v !== 'boolean') throw new ConfigError(at, 'must be true or false')
+  return v
 }
 
 export function resolveClient(
@@ -523,6 +531,7 @@ export function resolveClient(
     sessionIdleSeconds: idle,
     sessionAbsoluteSeconds: absolute,
     dpop: resolveClientDpop(c.dpop, at),
+    ...(bool(`${at}.requireMfa`, c.requireMfa) ? { requireMfa: true } : {}),
     ...resolveRefreshDelivery(c, at, { method, applicationType, grantTypes }, server),
   }
 }
@@ -629,6 +638,7 @@ const THROTTLE_DEFAULTS: TesseraConfig['throttle'] = {
   invalidGrantPerClient: { limit: 300, windowSeconds: 60 },
   invalidGrantPerIp: { limit: 60, windowSeconds: 60 },
   adminPerIp: { limit: 20, windowSeconds: 900 },
+  mfaPerAccount: { limit: 10, windowSeconds: 900 },
 }
 
 /** Each rule replaces its default as a whole: `limit` and `windowSeconds` are required; the

@@ -32,6 +32,8 @@ import { issueCsrfToken, verifyCsrfToken } from './csrf.js'
 import { sendLoginForm, type LoginFormView } from './login-page.js'
 import { LoginTransactionCodec, type LoginTransaction } from './login-transaction.js'
 import { htmlErrors, sendMessage } from './page.js'
+import { confirmedTotp } from '../mfa/second-factor.js'
+import { sendOtpForm } from './second-factor-step.js'
 import { checkCredentials, dummyPasswordHash, PASSWORD_AMR, signInThrottle } from './sign-in.js'
 
 /** The one message for every failed credential check: no account enumeration. */
@@ -113,7 +115,7 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (username === undefined || password === undefined) {
       return sendLoginForm(reply, 400, view(username ?? '', 'Enter your username and password.'))
     }
-    return signIn(ctx, req, reply, p.tx, p.client, username, password, (error) =>
+    return signIn(ctx, req, reply, p.sealed, p.tx, p.client, username, password, (error) =>
       view(username, error),
     )
   })
@@ -123,6 +125,7 @@ async function signIn(
   ctx: ServerContext,
   req: FastifyRequest,
   reply: FastifyReply,
+  sealed: string,
   tx: LoginTransaction,
   client: ClientRecord,
   username: string,
@@ -171,6 +174,16 @@ async function signIn(
   }
 
   await ctx.throttle.reset(throttle.source[0].key)
+  // A user with an authenticator always takes the second step (login/second-factor-step.ts).
+  if (await confirmedTotp(ctx, result.user.id)) {
+    return sendOtpForm(ctx, req, reply, 200, {
+      sealedTx: sealed,
+      tx,
+      client,
+      user: result.user,
+      browserSessionId: null,
+    })
+  }
   const session = await startBrowserSession(ctx, req, reply, result.user, PASSWORD_AMR)
   await ctx.store.recordEvent(
     ctx.events.make('sign_in_success', {

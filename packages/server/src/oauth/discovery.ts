@@ -1,3 +1,4 @@
+import { ACR_VALUES } from '../mfa/second-factor.js'
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { corsPreflight } from '../http/app.js'
@@ -48,6 +49,8 @@ export function metadata(ctx: ServerContext): Record<string, unknown> {
       'sid',
       'azp',
       'amr',
+      'acr',
+      'tessera_task',
       'at_hash',
       'name',
       'preferred_username',
@@ -56,6 +59,7 @@ export function metadata(ctx: ServerContext): Record<string, unknown> {
       'email_verified',
     ],
     prompt_values_supported: ['none', 'login'],
+    acr_values_supported: [...ACR_VALUES],
     authorization_response_iss_parameter_supported: true,
     claims_parameter_supported: false,
     request_parameter_supported: false,

@@ -22,6 +22,7 @@ export type OAuthErrorCode =
   | 'insufficient_user_authentication'
   | 'invalid_dpop_proof'
   | 'use_dpop_nonce'
+  | 'session_pending'
   | 'temporarily_unavailable'
   | 'server_error'
   // Not RFC 6749 values: the JSON account and admin APIs answer in the same shape with these too.
@@ -103,6 +104,26 @@ export class LoginRequired extends OAuthError {
   readonly error = 'login_required'
   readonly status = 400
   override readonly name = 'LoginRequired'
+}
+export class InteractionRequired extends OAuthError {
+  readonly error = 'interaction_required'
+  readonly status = 400
+  override readonly name = 'InteractionRequired'
+}
+/** The session is `pending` a task (OIDC-style extension error of the token endpoint): it gets
+ * no API access tokens until the task is done. Not terminal: the session stays. */
+export class SessionPending extends OAuthError {
+  readonly error = 'session_pending'
+  readonly status = 400
+  override readonly name = 'SessionPending'
+  constructor(readonly task: string) {
+    super(
+      `the session is pending the task ${task}: complete it before requesting tokens for an API`,
+    )
+  }
+  override toJSON(): { error: OAuthErrorCode; error_description: string } {
+    return { ...super.toJSON(), tessera_task: this.task } as ReturnType<OAuthError['toJSON']>
+  }
 }
 export class InvalidToken extends OAuthError {
   readonly error = 'invalid_token'

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { corsPreflight } from '../http/app.js'
 import { userClaims } from '../users/claims.js'
+import { taskClaim } from './token/grant.js'
 import { verifyOwnAccessToken } from '../tokens/verify-own-token.js'
 import { authChallenge, checkSenderConstraint, presentedToken } from './bearer.js'
 import { InsufficientScope, InvalidToken } from './errors.js'
@@ -42,7 +43,13 @@ export function userinfoRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
     return reply
       .header('content-type', 'application/json; charset=utf-8')
-      .send(JSON.stringify({ sub: live.user.id, ...userClaims(live.user, scope) }))
+      .send(
+        JSON.stringify({
+          sub: live.user.id,
+          ...userClaims(live.user, scope),
+          ...(live.session ? taskClaim(live.session) : {}),
+        }),
+      )
   }
   corsPreflight(app, PATHS.userinfo, 'GET, POST')
   app.get(PATHS.userinfo, handler)

@@ -10,6 +10,8 @@ import {
 import { BoundedMap } from '../lib/bounded-map.js'
 import { migrationsFor } from './migrations/index.js'
 import { PreparedQuery } from './prepared-query.js'
+import * as mfa from './sql/mfa-store.js'
+import type { RecoveryCodesTable, TotpCredentialsTable } from './sql/mfa-store.js'
 import { deleteBrowserSessions, deleteEndedSessions, deleteEvents } from './sql/retention.js'
 import { reencryptSigningKey } from './sql/signing-keys.js'
 import { recordedMessages, type WebhookTypes } from './sql/webhook-types.js'
@@ -40,7 +42,9 @@ import type {
   SessionFilter,
   SessionRecord,
   SessionState,
+  SessionTask,
   SigningAlg,
+  TotpRecord,
   SigningKeyRecord,
   UserFilter,
   UserRecord,
@@ -124,6 +128,8 @@ export interface SessionsTable {
   user_agent: string | null
   ip: string | null
   dpop_jkt: string | null
+  /** The task of a pending session (migration 0007_mfa). */
+  task: string | null
 }
 interface EventsTable {
   id: string
@@ -220,6 +226,8 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable
   webhook_attempts: WebhookAttemptsTable
   dpop_proofs: DpopProofsTable
+  totp_credentials: TotpCredentialsTable
+  recovery_codes: RecoveryCodesTable
 }
 
 const num = (v: Ms): number => (typeof v === 'number' ? v : Number(v))
@@ -860,7 +868,18 @@ export abstract class SqlStore implements Store {
   }
 
   readonly #rotate = new PreparedQuery((id: string, expectedGeneration: number, now: number) =>
-    this.db
+    this.#rotateIn('active', id, expectedGeneration, now),
+  )
+
+  /** A pending session rotates too (its refresh tokens get issuer tokens only; see the grant),
+   * through its own statement so the hot path's stays one prepared query on `active`. */
+  readonly #rotatePending = new PreparedQuery(
+    (id: string, expectedGeneration: number, now: number) =>
+      this.#rotateIn('pending', id, expectedGeneration, now),
+  )
+
+  #rotateIn(state: 'active' | 'pending', id: string, expectedGeneration: number, now: number) {
+    return this.db
       .updateTable('sessions')
       .set((eb) => ({
         generation: eb('generation', '+', 1),
@@ -870,26 +889,38 @@ export abstract class SqlStore implements Store {
       }))
       .where('id', '=', id)
       .where('generation', '=', expectedGeneration)
-      .where('state', '=', 'active')
+      .where('state', '=', state)
       // Live at `now`, as judgeSession decides: before both the absolute and the idle end.
       .where('expires_at', '>', now)
       .where(sql<number>`last_active_at + idle_seconds * cast(1000 as bigint)`, '>', now)
-      .returningAll(),
-  )
+      .returningAll()
+  }
 
-  async rotateRefresh(id: string, expectedGeneration: number, now: number): Promise<RotateResult> {
-    const [r] = await this.hotWrite((db) => this.#rotate.execute(db, id, expectedGeneration, now))
+  async rotateRefresh(
+    id: string,
+    expectedGeneration: number,
+    now: number,
+    state: 'active' | 'pending' = 'active',
+  ): Promise<RotateResult> {
+    const q = state === 'active' ? this.#rotate : this.#rotatePending
+    const [r] = await this.hotWrite((db) => q.execute(db, id, expectedGeneration, now))
     return r ? { ok: true, session: toSession(r) } : { ok: false }
   }
 
-  async useGrace(id: string, generation: number, maxUses: number, now: number): Promise<boolean> {
+  async useGrace(
+    id: string,
+    generation: number,
+    maxUses: number,
+    now: number,
+    state: 'active' | 'pending' = 'active',
+  ): Promise<boolean> {
     const r = await this.hotWrite((db) =>
       db
         .updateTable('sessions')
         .set((eb) => ({ grace_uses: eb('grace_uses', '+', 1), last_active_at: now }))
         .where('id', '=', id)
         .where('generation', '=', generation)
-        .where('state', '=', 'active')
+        .where('state', '=', state)
         .where('grace_uses', '<', maxUses)
         .executeTakeFirst(),
     )
@@ -1603,6 +1634,63 @@ export abstract class SqlStore implements Store {
       .executeTakeFirst()
     return Number(r.numDeletedRows)
   }
+
+  // second factors and session tasks (store/sql/mfa-store.ts) -------------------------------------
+
+  getTotp(userId: string): Promise<TotpRecord | undefined> {
+    return mfa.getTotp(this.db, userId)
+  }
+
+  beginTotp(t: TotpRecord): Promise<boolean> {
+    return this.transaction((trx) => mfa.beginTotp(trx, t))
+  }
+
+  confirmTotp(o: {
+    userId: string
+    secretEnc: string
+    step: number
+    now: number
+    recoveryCodeHashes: string[]
+    event: SecurityEventRecord
+  }): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      if (!(await mfa.confirmTotp(trx, o))) return false
+      await insertEvents(trx, [o.event])
+      return true
+    })
+  }
+
+  useTotpStep(userId: string, step: number): Promise<boolean> {
+    return mfa.useTotpStep(this.db, userId, step)
+  }
+
+  useRecoveryCode(userId: string, codeHash: string, now: number): Promise<boolean> {
+    return mfa.useRecoveryCode(this.db, userId, codeHash, now)
+  }
+
+  countRecoveryCodes(userId: string): Promise<number> {
+    return mfa.countRecoveryCodes(this.db, userId)
+  }
+
+  resetMfa(userId: string, event: SecurityEventRecord): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      const had = await mfa.resetMfa(trx, userId)
+      if (had) await insertEvents(trx, [event])
+      return had
+    })
+  }
+
+  completeSessionTask(
+    o: { browserSessionId: string; task: SessionTask; amr: string[]; authTime: number },
+    events: mfa.EventsFor,
+  ): Promise<string[]> {
+    return this.transaction(async (trx) => {
+      const done = await mfa.completeSessionTask(trx, o)
+      await insertEvents(trx, events(done))
+      return done.map((d) => d.id)
+    })
+  }
+
 }
 
 /** Marks the unredeemed codes of a user or client consumed (without a session). */
@@ -1791,6 +1879,7 @@ export function toSession(r: Selectable<SessionsTable>): SessionRecord {
     userAgent: r.user_agent,
     ip: r.ip,
     dpopJkt: r.dpop_jkt ?? null,
+    task: r.state === 'pending' ? ((r.task ?? null) as SessionTask | null) : null,
   }
 }
 
@@ -1820,6 +1909,7 @@ function fromSession(s: SessionRecord): SessionsTable {
     user_agent: s.userAgent,
     ip: s.ip,
     dpop_jkt: s.dpopJkt ?? null,
+    task: s.task ?? null,
   }
 }
 

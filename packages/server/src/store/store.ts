@@ -13,7 +13,9 @@ import type {
   SessionFilter,
   SessionRecord,
   SessionState,
+  SessionTask,
   SigningKeyRecord,
+  TotpRecord,
   UserFilter,
   UserRecord,
   WebhookAttemptRecord,
@@ -185,10 +187,22 @@ export interface Store {
   /** Compare-and-set: advances the generation iff the session is active, still at
    * `expectedGeneration` and live at `now` (before its absolute end and its idle end, as
    * judgeSession decides). One row update. */
-  rotateRefresh(id: string, expectedGeneration: number, now: number): Promise<RotateResult>
-  /** Counts a grace replay of the previous token iff the session is active, still at `generation`
-   * and under `maxUses`. */
-  useGrace(id: string, generation: number, maxUses: number, now: number): Promise<boolean>
+  rotateRefresh(
+    id: string,
+    expectedGeneration: number,
+    now: number,
+    /** The state the session must be in; default `active`. */
+    state?: 'active' | 'pending',
+  ): Promise<RotateResult>
+  /** Counts a grace replay of the previous token iff the session is in `state` (default
+   * `active`), still at `generation` and under `maxUses`. */
+  useGrace(
+    id: string,
+    generation: number,
+    maxUses: number,
+    now: number,
+    state?: 'active' | 'pending',
+  ): Promise<boolean>
   /** Ends the session iff it is active or pending, recording `event` (and the webhook messages of
    * the change) in the same transaction. Returns false when it had already ended; `event` is
    * recorded then too, the messages are not. */
@@ -326,4 +340,38 @@ export interface Store {
   deleteBrowserSessions(o: { before: number; idleMs: number; limit: number }): Promise<number>
   /** Deletes up to `limit` security events recorded before `before`. */
   deleteEvents(before: number, limit: number): Promise<number>
+  /** The user's TOTP authenticator, confirmed or being enrolled. */
+  getTotp(userId: string): Promise<TotpRecord | undefined>
+  /** Writes an unconfirmed authenticator (replacing an unconfirmed one); false, writing nothing,
+   * when the user has a confirmed one. */
+  beginTotp(t: TotpRecord): Promise<boolean>
+  /** In one transaction: confirms the unconfirmed authenticator with secret `secretEnc` at time
+   * step `step`, replaces the user's recovery codes with `recoveryCodeHashes` and records
+   * `event`. False, writing nothing, when there is no such unconfirmed authenticator. */
+  confirmTotp(o: {
+    userId: string
+    secretEnc: string
+    step: number
+    now: number
+    recoveryCodeHashes: string[]
+    event: SecurityEventRecord
+  }): Promise<boolean>
+  /** Compare-and-set: records `step` as the last one used iff the user's authenticator is
+   * confirmed and has accepted no code of this step or a later one (RFC 6238 5.2). */
+  useTotpStep(userId: string, step: number): Promise<boolean>
+  /** Spends a recovery code iff it is the user's and unused. */
+  useRecoveryCode(userId: string, codeHash: string, now: number): Promise<boolean>
+  /** How many unused recovery codes the user has. */
+  countRecoveryCodes(userId: string): Promise<number>
+  /** Deletes the user's authenticator and recovery codes and records `event`, in one transaction;
+   * false (no event) when the user had no authenticator. */
+  resetMfa(userId: string, event: SecurityEventRecord): Promise<boolean>
+  /** Completes `task` of the pending sessions of a browser session: they become `active` with
+   * `amr` and `authTime`, with the events `events` builds, in one transaction. Returns their ids. */
+  completeSessionTask(
+    o: { browserSessionId: string; task: SessionTask; amr: string[]; authTime: number },
+    events: (
+      sessions: { id: string; userId: string; clientId: string }[],
+    ) => SecurityEventRecord[],
+  ): Promise<string[]>
 }

@@ -36,6 +36,8 @@ export interface ClientRecord {
   webOrigins?: string[]
   /** DPoP (RFC 9449): `required` refuses token requests without a proof. Absent: `optional`. */
   dpop?: 'optional' | 'required'
+  /** Sign-ins need a second factor (else the session is `pending`, task `setup-mfa`). */
+  requireMfa?: boolean
   createdAt: number
   updatedAt: number
 }
@@ -49,6 +51,8 @@ export interface ApiRecord {
   accessTokenTtlSeconds: number
   /** User metadata keys copied into this API's access tokens. */
   userClaims: string[]
+  /** Tokens for this API need a session with a second factor (else `pending`, `setup-mfa`). */
+  requireMfa?: boolean
   createdAt: number
   updatedAt: number
 }
@@ -105,7 +109,14 @@ export interface AuthorizationCodeRecord {
   ip: string | null
   /** RFC 9449 10 `dpop_jkt`: the code may only be redeemed with a DPoP proof of this key. */
   dpopJkt?: string | null
+  /** The client, an API of the grant or `acr_values` asked for a second factor: a session
+   * redeemed from a code whose `amr` has none is `pending` with the task `setup-mfa`. */
+  mfaRequired?: boolean
 }
+
+/** A task a `pending` session must complete before it gets API access tokens (the ID token's and
+ * userinfo's `tessera_task` claim). */
+export type SessionTask = 'setup-mfa'
 
 export type SessionState =
   'active' | 'pending' | 'ended' | 'expired' | 'abandoned' | 'revoked' | 'removed' | 'replaced'
@@ -165,6 +176,8 @@ export interface SessionRecord {
   /** RFC 7638 thumbprint of the DPoP key the refresh tokens are bound to (RFC 9449 5); absent or
    * null: not bound. Set at the code exchange only, never later. */
   dpopJkt?: string | null
+  /** The task of a `pending` session; absent or null otherwise. */
+  task?: SessionTask | null
 }
 
 export type SecurityEventType =
@@ -207,6 +220,16 @@ export type SecurityEventType =
   | 'admin_auth_failure'
   | 'admin_sign_in'
   | 'admin_sign_out'
+  /** A user confirmed a TOTP authenticator (enrolment done; recovery codes issued). */
+  | 'mfa_enrolled'
+  /** A second-factor code (TOTP or recovery code) was accepted at sign-in or step-up. */
+  | 'mfa_success'
+  /** A wrong, reused or throttled second-factor code. */
+  | 'mfa_failure'
+  /** An admin removed a user's TOTP authenticator and recovery codes. */
+  | 'mfa_reset'
+  /** A pending session's task was completed; the session is active. */
+  | 'session_task_completed'
 
 export interface SecurityEventRecord {
   id: string
@@ -387,4 +410,17 @@ export interface EventFilter {
    * last event of the previous page. */
   after?: { at: number; id: string }
   limit?: number
+}
+
+/** A user's TOTP authenticator (RFC 6238): one per user. */
+export interface TotpRecord {
+  userId: string
+  /** The shared secret, AES-256-GCM under a key derived from the server secret, base64url. */
+  secretEnc: string
+  createdAt: number
+  /** When the user proved the authenticator with a first valid code; null while enrolling. */
+  confirmedAt: number | null
+  /** The highest time step accepted so far: a code of this step or an earlier one is refused
+   * (RFC 6238 5.2, no reuse within the window). Null before the first accepted code. */
+  lastStep: number | null
 }

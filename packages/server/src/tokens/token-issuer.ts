@@ -50,6 +50,8 @@ export interface AccessTokenInput {
   sessionId?: string
   authTime?: number
   amr?: string[]
+  /** Authentication context class of the session (`urn:tessera:acr:pwd` / `...:mfa`). */
+  acr?: string
   /** RFC 9449 6.1: binds the token to this DPoP key thumbprint (`cnf.jkt`). */
   jkt?: string
 }
@@ -108,6 +110,7 @@ export class TokenIssuer {
       scope,
       ...(input.sessionId ? { sid: input.sessionId } : {}),
       ...(input.authTime !== undefined ? { auth_time: seconds(input.authTime) } : {}),
+      ...(input.acr !== undefined ? { acr: input.acr } : {}),
       ...(input.amr && input.amr.length > 0 ? { amr: input.amr } : {}),
       ...(input.jkt !== undefined ? { cnf: { jkt: input.jkt } } : {}),
     }
@@ -134,6 +137,8 @@ export class TokenIssuer {
     sessionId: string
     authTime: number
     amr: string[]
+    /** `acr` (OIDC Core 2), from the session's `amr`. */
+    acr?: string
     nonce: string | null
     accessToken: string | undefined
     claims: Record<string, unknown>
@@ -145,6 +150,7 @@ export class TokenIssuer {
       sid: input.sessionId,
       auth_time: seconds(input.authTime),
       azp: input.client.id,
+      ...(input.acr !== undefined ? { acr: input.acr } : {}),
       ...(input.amr.length > 0 ? { amr: input.amr } : {}),
       ...(input.nonce ? { nonce: input.nonce } : {}),
       ...(input.accessToken ? { at_hash: atHash(input.accessToken, key.record.alg) } : {}),

@@ -77,6 +77,7 @@ describe('SES-07 listing my sessions', () => {
           current: false,
           state: 'active',
           end_reason: null,
+          task: null,
           client: { id: 'native-app', name: 'Phone App' },
           device: {
             description: 'Android app on Android',
@@ -97,6 +98,7 @@ describe('SES-07 listing my sessions', () => {
           current: true,
           state: 'active',
           end_reason: null,
+          task: null,
           client: { id: 'web-app', name: 'Web App' },
           device: {
             description: 'Chrome 120 on macOS',

@@ -81,6 +81,7 @@ describe('GET /sessions', () => {
       clientId: 'web-app',
       state: 'active',
       reason: null,
+      task: null,
       createdAt: stored.createdAt,
       lastActiveAt: stored.lastActiveAt,
       endedAt: null,

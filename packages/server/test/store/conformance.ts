@@ -1841,5 +1841,87 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect((await mustGetSession(s.id)).dpopJkt).toBe(s.dpopJkt)
       })
     })
+
+    describe('second factors and session tasks', () => {
+      const totp = (userId: string, secretEnc = 'enc-1') => ({
+        userId,
+        secretEnc,
+        createdAt: T0,
+        confirmedAt: null,
+        lastStep: null,
+      })
+
+      it('an enrolment is replaced while unconfirmed, confirmed once with its recovery codes and event, then kept', async () => {
+        const u = uid('usr')
+        expect(await store.getTotp(u)).toBeUndefined()
+        expect(await store.beginTotp(totp(u, 'enc-1'))).toBe(true)
+        expect(await store.beginTotp(totp(u, 'enc-2'))).toBe(true)
+        const event = eventRecord({ type: 'mfa_enrolled', userId: u })
+        // The secret shown first is no longer the one being enrolled.
+        expect(
+          await store.confirmTotp({ userId: u, secretEnc: 'enc-1', step: 5, now: T0 + 1, recoveryCodeHashes: ['a'], event }),
+        ).toBe(false)
+        expect(
+          await store.confirmTotp({ userId: u, secretEnc: 'enc-2', step: 5, now: T0 + 1, recoveryCodeHashes: ['a', 'b'], event }),
+        ).toBe(true)
+        expect(await store.getTotp(u)).toEqual({ ...totp(u, 'enc-2'), confirmedAt: T0 + 1, lastStep: 5 })
+        expect(await store.countRecoveryCodes(u)).toBe(2)
+        expect((await store.listEvents({ type: 'mfa_enrolled', limit: 5 })).map((e) => e.id)).toEqual([event.id])
+        expect(await store.beginTotp(totp(u, 'enc-3'))).toBe(false)
+        expect((await store.getTotp(u))?.secretEnc).toBe('enc-2')
+      })
+
+      it('useTotpStep accepts only a later step than the last one, once under a race', async () => {
+        const u = uid('usr')
+        await store.beginTotp(totp(u))
+        expect(await store.useTotpStep(u, 10)).toBe(false) // not confirmed yet
+        await store.confirmTotp({ userId: u, secretEnc: 'enc-1', step: 5, now: T0, recoveryCodeHashes: [], event: eventRecord({ type: 'mfa_enrolled' }) })
+        expect(await store.useTotpStep(u, 5)).toBe(false)
+        expect(await store.useTotpStep(u, 4)).toBe(false)
+        const results = await race(RACERS, () => store.useTotpStep(u, 6))
+        expect(results.filter((r) => r)).toHaveLength(1)
+        expect((await store.getTotp(u))?.lastStep).toBe(6)
+      })
+
+      it('a recovery code is spent once, also under a race; reset removes everything with its event', async () => {
+        const u = uid('usr')
+        await store.beginTotp(totp(u))
+        await store.confirmTotp({ userId: u, secretEnc: 'enc-1', step: 1, now: T0, recoveryCodeHashes: ['h1', 'h2'], event: eventRecord({ type: 'mfa_enrolled' }) })
+        expect(await store.useRecoveryCode(u, 'nope', T0)).toBe(false)
+        expect(await store.useRecoveryCode(uid('usr'), 'h1', T0)).toBe(false)
+        const results = await race(RACERS, () => store.useRecoveryCode(u, 'h1', T0))
+        expect(results.filter((r) => r)).toHaveLength(1)
+        expect(await store.countRecoveryCodes(u)).toBe(1)
+        const reset = eventRecord({ type: 'mfa_reset', userId: u })
+        expect(await store.resetMfa(u, reset)).toBe(true)
+        expect(await store.getTotp(u)).toBeUndefined()
+        expect(await store.countRecoveryCodes(u)).toBe(0)
+        expect(await store.resetMfa(u, eventRecord({ type: 'mfa_reset', userId: u }))).toBe(false)
+        expect((await store.listEvents({ type: 'mfa_reset', limit: 5 })).map((e) => e.id)).toEqual([reset.id])
+      })
+
+      it('a pending session keeps its task, rotates only as pending, and completeSessionTask activates the browser session\'s pending ones', async () => {
+        const bs = uid('bs')
+        const pending = sessionRecord({ state: 'pending', task: 'setup-mfa', browserSessionId: bs, generation: 0 })
+        const elsewhere = sessionRecord({ state: 'pending', task: 'setup-mfa', browserSessionId: uid('bs') })
+        const active = sessionRecord({ browserSessionId: bs })
+        for (const x of [pending, elsewhere, active]) await store.createSession(x)
+        expect((await mustGetSession(pending.id)).task).toBe('setup-mfa')
+        expect((await mustGetSession(active.id)).task).toBeNull()
+        expect((await store.rotateRefresh(pending.id, 0, T0 + 1)).ok).toBe(false)
+        const r = await store.rotateRefresh(pending.id, 0, T0 + 1, 'pending')
+        expect(r.ok && r.session.generation).toBe(1)
+        expect(await store.useGrace(pending.id, 1, 10, T0 + 2)).toBe(false)
+        expect(await store.useGrace(pending.id, 1, 10, T0 + 2, 'pending')).toBe(true)
+        const done = await store.completeSessionTask(
+          { browserSessionId: bs, task: 'setup-mfa', amr: ['pwd', 'otp', 'mfa'], authTime: T0 + 5 },
+          (xs) => xs.map((x) => eventRecord({ type: 'session_task_completed', sessionId: x.id })),
+        )
+        expect(done).toEqual([pending.id])
+        expect(await mustGetSession(pending.id)).toMatchObject({ state: 'active', task: null, amr: ['pwd', 'otp', 'mfa'], authTime: T0 + 5 })
+        expect((await mustGetSession(elsewhere.id)).state).toBe('pending')
+        expect((await store.listEvents({ type: 'session_task_completed', limit: 5 })).map((e) => e.sessionId)).toEqual([pending.id])
+      })
+    })
   })
 }

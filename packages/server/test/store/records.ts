@@ -143,6 +143,7 @@ export function sessionRecord(o: Partial<SessionRecord> = {}): SessionRecord {
     userAgent: 'okhttp/4.12',
     ip: '2001:db8::1',
     dpopJkt: 'NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs',
+    task: null,
     ...o,
   }
 }

@@ -81,6 +81,7 @@ const CLIENT = {
   sessionAbsoluteSeconds: SECONDS,
   refreshTokenDelivery: { type: 'enum', values: ['body', 'cookie'] },
   webOrigins: { type: 'strings' },
+  requireMfa: { type: 'boolean' },
 } as const satisfies Spec
 
 const API = {
@@ -89,6 +90,7 @@ const API = {
   scopes: { type: 'strings' },
   accessTokenTtlSeconds: SECONDS,
   userClaims: { type: 'strings' },
+  requireMfa: { type: 'boolean' },
 } as const satisfies Spec
 
 const id = (c: Call, name = 'id'): string => c.req.params[name] ?? ''
@@ -153,6 +155,12 @@ export const ROUTES: Route[] = [
       const b = jsonBody(c.req, { password: { type: 'string', max: 1024 } }, ['password'])
       return c.admin.users.setPassword(c.actor, id(c), b.password ?? '')
     },
+  },
+  { method: 'GET', url: '/users/:id/mfa', handler: (c) => c.admin.users.mfa(id(c)) },
+  {
+    method: 'DELETE',
+    url: '/users/:id/mfa',
+    handler: (c) => (noBody(c.req), c.admin.users.resetMfa(c.actor, id(c))),
   },
   {
     method: 'POST',

@@ -14,6 +14,7 @@ export type Field =
   | { type: 'int'; min: number; max: number }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'object' }
+  | { type: 'boolean' }
 
 export type Spec = Record<string, Field>
 
@@ -27,7 +28,9 @@ type Value<F extends Field> = F extends { type: 'string'; nullable: true }
         ? number
         : F extends { type: 'enum'; values: readonly (infer V)[] }
           ? V
-          : Record<string, unknown>
+          : F extends { type: 'boolean' }
+            ? boolean
+            : Record<string, unknown>
 
 export type Body<S extends Spec> = { [K in keyof S]?: Value<S[K]> }
 
@@ -95,6 +98,9 @@ function checkField(key: string, f: Field, v: unknown): unknown {
       if (typeof v !== 'object' || v === null || Array.isArray(v)) {
         throw new InvalidRequest(`${key}: must be a JSON object`)
       }
+      return v
+    case 'boolean':
+      if (typeof v !== 'boolean') throw new InvalidRequest(`${key}: must be true or false`)
       return v
   }
 }

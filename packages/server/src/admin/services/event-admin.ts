@@ -36,6 +36,11 @@ const TYPES: Record<SecurityEventType, true> = {
   admin_auth_failure: true,
   admin_sign_in: true,
   admin_sign_out: true,
+  mfa_enrolled: true,
+  mfa_success: true,
+  mfa_failure: true,
+  mfa_reset: true,
+  session_task_completed: true,
 }
 export const EVENT_TYPES = Object.keys(TYPES) as SecurityEventType[]
 

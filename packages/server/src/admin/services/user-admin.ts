@@ -31,6 +31,14 @@ export interface RevocationSummary {
  * security events; disabling, deleting and a password reset also revoke every session, browser
  * (SSO) session and unredeemed code of the user (SES-05, SES-06).
  */
+/** What the Admin API shows of a user's second factors. */
+export interface MfaView {
+  userId: string
+  /** The TOTP authenticator, or null; `confirmed` false while the user is enrolling. */
+  totp: { confirmed: boolean; createdAt: number; confirmedAt: number | null } | null
+  recoveryCodesLeft: number
+}
+
 export class UserAdmin {
   readonly #d: AdminDeps
 
@@ -76,6 +84,33 @@ export class UserAdmin {
 
   async get(ref: string, byUsername = false): Promise<UserView> {
     return userView(await this.find(ref, byUsername))
+  }
+
+  /** The user's second factors: never the secret or the codes, only their state. */
+  async mfa(ref: string, byUsername = false): Promise<MfaView> {
+    const user = await this.find(ref, byUsername)
+    const totp = await this.#d.store.getTotp(user.id)
+    return {
+      userId: user.id,
+      totp: totp
+        ? { confirmed: totp.confirmedAt !== null, createdAt: totp.createdAt, confirmedAt: totp.confirmedAt }
+        : null,
+      recoveryCodesLeft: await this.#d.store.countRecoveryCodes(user.id),
+    }
+  }
+
+  /**
+   * Admin reset of the second factor (a lost phone): deletes the user's authenticator and recovery
+   * codes, with an `mfa_reset` event. Sessions are left alone; the next sign-in to a client that
+   * requires MFA is `pending` with the task `setup-mfa`. 404 when the user has none.
+   */
+  async resetMfa(actor: Actor, ref: string, byUsername = false): Promise<MfaView> {
+    const user = await this.find(ref, byUsername)
+    const event = adminEvent(this.#d, actor, 'mfa_reset', { userId: user.id })
+    if (!(await this.#d.store.resetMfa(user.id, event))) {
+      throw new NotFound(`user ${user.id} has no authenticator`)
+    }
+    return this.mfa(user.id)
   }
 
   async create(actor: Actor, input: NewUser): Promise<UserView> {

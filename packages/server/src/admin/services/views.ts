@@ -45,6 +45,8 @@ export interface SessionView {
   clientId: string
   state: SessionRecord['state']
   reason: SessionRecord['reason']
+  /** The task of a `pending` session (`setup-mfa`), else null. */
+  task: string | null
   createdAt: number
   lastActiveAt: number
   endedAt: number | null
@@ -67,6 +69,7 @@ export function sessionView(s: SessionRecord): SessionView {
     clientId: s.clientId,
     state: s.state,
     reason: s.reason,
+    task: s.task ?? null,
     createdAt: s.createdAt,
     lastActiveAt: s.lastActiveAt,
     endedAt: s.endedAt,

@@ -25,6 +25,7 @@ export const AUTHORIZATION_PARAMETERS: ReadonlyMap<string, number> = new Map([
   ['max_age', 16],
   ['login_hint', 256],
   ['dpop_jkt', 64],
+  ['acr_values', 2048],
   ['request', 2048],
   ['request_uri', 2048],
 ])
@@ -49,6 +50,8 @@ export interface AuthorizationRequest {
   loginHint: string | undefined
   /** RFC 9449 10: the DPoP key thumbprint the code is bound to. */
   dpopJkt: string | null
+  /** OIDC `acr_values`, in order of preference. */
+  acrValues: string[]
 }
 
 /** A request whose client and redirect URI are known: errors may now go back to the client. */
@@ -74,5 +77,6 @@ export function newAuthorizationRequest(all: Params): AuthorizationRequest {
     maxAge: undefined,
     loginHint: undefined,
     dpopJkt: null,
+    acrValues: [],
   }
 }

@@ -14,6 +14,9 @@
  * 3. Authentication: the SSO session, unless prompt=login / select_account, max_age or the lack of
  *    a session asks for the sign-in form (src/login). The form's POST comes back here with the
  *    fresh session, and the code is issued.
+ * 4. Second factor (mfa-policy.ts): when the client, an API of the grant or `acr_values` wants
+ *    one and the sign-in has none, a user with an authenticator is sent to the code step
+ *    (`/login/otp`); a user without one gets a code whose session starts `pending`.
  *
  * @example
  * // GET /authorize?response_type=code&client_id=web-app&redirect_uri=...&scope=openid
@@ -30,10 +33,18 @@ import type { Params } from '../../http/form.js'
 import { frontChannelHeaders, htmlErrors } from '../../login/page.js'
 import { LoginTransactionCodec } from '../../login/login-transaction.js'
 import { readBrowserSession, type ActiveBrowserSession } from '../../sessions/browser-session.js'
-import { InvalidRequest, LoginRequired, OAuthError, safeDescription } from '../errors.js'
+import {
+  InteractionRequired,
+  InvalidRequest,
+  LoginRequired,
+  OAuthError,
+  safeDescription,
+} from '../errors.js'
 import { PATHS } from '../paths.js'
 import type { AuthorizeCheck } from './authorize-check.js'
 import { isTrusted, newAuthorizationRequest, type TrustedRequest } from './authorization-request.js'
+import { confirmedTotp, hasSecondFactor } from '../../mfa/second-factor.js'
+import { checkAcrValues } from './checks/check-acr-values.js'
 import { checkClient } from './checks/check-client.js'
 import { checkDpopJkt } from './checks/check-dpop-jkt.js'
 import { checkGrantType } from './checks/check-grant-type.js'
@@ -51,6 +62,7 @@ import { checkResponseType } from './checks/check-response-type.js'
 import { checkScope } from './checks/check-scope.js'
 import { checkState } from './checks/check-state.js'
 import { issueCode } from './issue-code.js'
+import { mfaWanted } from './mfa-policy.js'
 import { formParams, queryParams } from './query-params.js'
 import { redirectToClient } from './redirect-to-client.js'
 
@@ -76,6 +88,7 @@ export const REQUEST_CHECKS: readonly AuthorizeCheck[] = [
   checkMaxAge,
   checkLoginHint,
   checkDpopJkt, //       dpop_jkt is a JWK thumbprint (RFC 9449 10)
+  checkAcrValues, //     acr_values: urn:tessera:acr:mfa asks for a second factor
 ]
 
 /**
@@ -113,8 +126,38 @@ export async function authorize(
     if (r.prompt.has('none')) return redirectError(ctx, req, reply, r, loginRequired())
     return toSignIn(ctx, reply, r)
   }
-  const code = await issueCode(ctx, req, r, session)
+  const mfaRequired = await mfaWanted(ctx, r)
+  // A second factor is wanted, the sign-in has none and the user has an authenticator: ask for a
+  // code. A user without one gets the code, and the session it starts is `pending` (setup-mfa).
+  if (
+    mfaRequired &&
+    !hasSecondFactor(session.record.amr) &&
+    (await confirmedTotp(ctx, session.user.id))
+  ) {
+    if (r.prompt.has('none')) {
+      return redirectError(
+        ctx,
+        req,
+        reply,
+        r,
+        new InteractionRequired('a second factor is required: the user must enter a code'),
+      )
+    }
+    return toSecondFactor(ctx, reply, r)
+  }
+  const code = await issueCode(ctx, req, r, session, mfaRequired)
   return redirectToClient(ctx, reply, r.redirectUri, { code, state: r.state })
+}
+
+/** 303 to the second sign-in step, for the browser's current sign-in. */
+function toSecondFactor(ctx: ServerContext, reply: FastifyReply, r: TrustedRequest): FastifyReply {
+  const sealed = new LoginTransactionCodec(ctx.config.secret).seal(
+    r.params,
+    ctx.clock.now(),
+    ctx.random,
+  )
+  const url = `${ctx.config.issuer}${PATHS.loginOtp}?${new URLSearchParams({ tx: sealed })}`
+  return frontChannelHeaders(reply).code(303).header('location', url).send()
 }
 
 /** Whether a live session still needs the sign-in form: prompt=login / select_account, max_age. */

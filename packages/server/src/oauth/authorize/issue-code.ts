@@ -20,6 +20,8 @@ export async function issueCode(
   req: FastifyRequest,
   r: TrustedRequest,
   session: ActiveBrowserSession,
+  /** The request wants a second factor (mfa-policy.ts). */
+  mfaRequired = false,
 ): Promise<string> {
   const code = ctx.random.bytes(CODE_BYTES).toString('base64url')
   const now = ctx.clock.now()
@@ -43,6 +45,7 @@ export async function issueCode(
     userAgent: userAgent(req),
     ip: clientIp(req, ctx.config.trustProxy),
     dpopJkt: r.dpopJkt,
+    ...(mfaRequired ? { mfaRequired: true } : {}),
   })
   return code
 }

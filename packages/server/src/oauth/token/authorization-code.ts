@@ -6,7 +6,8 @@ import { checkCodeBinding, sessionJkt } from '../dpop/token-binding.js'
 import { InvalidGrant, InvalidRequest } from '../errors.js'
 import { parseScope, requestedResources, resolveAudience } from './audience.js'
 import { graceWindow } from './grace-window.js'
-import { sessionTokens, type GrantHandler } from './grant.js'
+import { hasSecondFactor } from '../../mfa/second-factor.js'
+import { refuseApiWhilePending, sessionTokens, type GrantHandler } from './grant.js'
 
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/
 
@@ -57,6 +58,9 @@ export const authorizationCodeGrant: GrantHandler = async (g) => {
   if (!user || user.disabled)
     throw new InvalidGrant('the user is not allowed to sign in', 'user gone or disabled')
 
+  // The request wanted a second factor and the sign-in has none: the user has no authenticator
+  // yet (else /authorize would have asked for a code), so the session waits for the enrolment.
+  const pending = rec.mfaRequired === true && !hasSecondFactor(rec.amr)
   const dpopJkt = sessionJkt(client, g.dpop)
   const grace = graceWindow(client, { dpopJkt })
   const session: SessionRecord = {
@@ -64,7 +68,8 @@ export const authorizationCodeGrant: GrantHandler = async (g) => {
     userId: user.id,
     clientId: client.id,
     browserSessionId: rec.browserSessionId,
-    state: 'active',
+    state: pending ? 'pending' : 'active',
+    task: pending ? 'setup-mfa' : null,
     reason: null,
     endedAt: null,
     scope: rec.scope,
@@ -87,6 +92,7 @@ export const authorizationCodeGrant: GrantHandler = async (g) => {
   }
   // Validate the audience before anything is written, so a bad resource changes nothing.
   const api = await resolveAudience(ctx, resources, rec.resources)
+  refuseApiWhilePending(ctx, session, api)
   const redemption = await ctx.store.redeemCode(codeHash, now, session)
   if (!redemption.ok) {
     if (redemption.reason === 'consumed') return replay(g, redemption.sessionId)

@@ -8,6 +8,30 @@ import { scopeForApi } from './audience.js'
 import type { TokenResponse } from './token-response.js'
 import { sessionDeadline } from '../../sessions/lifecycle.js'
 import { seconds } from '../../lib/clock.js'
+import { acrOf } from '../../mfa/second-factor.js'
+import { SessionPending } from '../errors.js'
+
+/**
+ * `tessera_task`: the task a `pending` session must complete (`setup-mfa`), in its ID tokens and
+ * at /userinfo, so an app's route guard can send the user to it. Absent when there is none.
+ */
+export const TASK_CLAIM = 'tessera_task'
+
+export function taskClaim(session: SessionRecord): Record<string, string> {
+  return session.state === 'pending' && session.task ? { [TASK_CLAIM]: session.task } : {}
+}
+
+/** A pending session gets access tokens for the issuer only (userinfo, the account API): no API
+ * access token until its task is done. */
+export function refuseApiWhilePending(
+  ctx: ServerContext,
+  session: Pick<SessionRecord, 'state' | 'task'>,
+  api: ApiRecord,
+): void {
+  if (session.state === 'pending' && api.audience !== ctx.config.issuer) {
+    throw new SessionPending(session.task ?? 'setup-mfa')
+  }
+}
 
 export interface GrantRequest {
   ctx: ServerContext
@@ -52,6 +76,7 @@ export async function sessionTokens(
     sessionId: session.id,
     authTime: session.authTime,
     amr: session.amr,
+    acr: acrOf(session.amr),
     ...(g.dpop ? { jkt: g.dpop.jkt } : {}),
   })
   const res: TokenResponse = {
@@ -71,9 +96,10 @@ export async function sessionTokens(
       sessionId: session.id,
       authTime: session.authTime,
       amr: session.amr,
+      acr: acrOf(session.amr),
       nonce: o.nonce,
       accessToken: at.token,
-      claims: userClaims(user, session.scope),
+      claims: { ...userClaims(user, session.scope), ...taskClaim(session) },
     })
   }
   ctx.metrics.tokens.inc({ grant_type: o.grantType })

@@ -6,7 +6,12 @@ import { checkRefreshBinding } from '../dpop/token-binding.js'
 import { InvalidGrant, TemporarilyUnavailable } from '../errors.js'
 import { narrowScope, parseScope, requestedResources, resolveAudience } from './audience.js'
 import { graceWindow } from './grace-window.js'
-import { sessionTokens, type GrantHandler, type GrantRequest } from './grant.js'
+import {
+  refuseApiWhilePending,
+  sessionTokens,
+  type GrantHandler,
+  type GrantRequest,
+} from './grant.js'
 import type { TokenResponse } from './token-response.js'
 
 /** Attempts at the compare-and-set before giving up on a session that keeps moving. */
@@ -49,9 +54,6 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
 
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const now = ctx.clock.now()
-    if (session.state === 'pending') {
-      throw new InvalidGrant('the session has a pending task', 'session pending')
-    }
     const verdict = judgeSession(session, now)
     if (!verdict.live) {
       if (verdict.persist && verdict.reason) {
@@ -100,11 +102,14 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
     }
     // Check the request before writing anything: a bad scope or resource changes nothing.
     const { scopes, api } = await tokenRequest(g, requestedScope, resources, session)
+    // A pending session refreshes for the issuer only; an API token waits for its task.
+    refuseApiWhilePending(ctx, session, api)
+    const state = session.state === 'pending' ? 'pending' : 'active'
 
     const current = session.generation
     let next: SessionRecord | undefined
     if (parsed.generation === current) {
-      const r = await ctx.store.rotateRefresh(session.id, current, now)
+      const r = await ctx.store.rotateRefresh(session.id, current, now, state)
       if (r.ok) next = r.session
     } else if (parsed.generation === current - 1) {
       const grace = graceWindow(client, session)
@@ -120,7 +125,7 @@ export const refreshTokenGrant: GrantHandler = async (g) => {
           'grace replay limit',
         )
       }
-      if (await ctx.store.useGrace(session.id, current, grace.maxUses, now)) {
+      if (await ctx.store.useGrace(session.id, current, grace.maxUses, now, state)) {
         next = { ...session, graceUses: session.graceUses + 1, lastActiveAt: now }
         await ctx.store.recordEvent(
           ctx.events.make('refresh_token_retry', {

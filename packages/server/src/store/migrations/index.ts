@@ -12,6 +12,7 @@ export function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migra
     '0004_webhooks': webhooks(kind),
     '0005_dpop': dpop,
     '0006_retention': retention,
+    '0007_mfa': mfa,
   }
 }
 
@@ -345,5 +346,31 @@ const retention: Migration = {
         .column(column)
         .execute()
     }
+  },
+}
+
+/** TOTP second factor (RFC 6238) and pending session tasks: the task of a `pending` session, one
+ * TOTP authenticator per user (its secret encrypted under the server secret, the last accepted
+ * time step against reuse) and the user's single-use recovery codes (keyed HMACs, never the
+ * codes). */
+const mfa: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('sessions').addColumn('task', 'text').execute()
+    await db.schema
+      .createTable('totp_credentials')
+      .addColumn('user_id', 'text', (c) => c.primaryKey())
+      .addColumn('secret_enc', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('confirmed_at', 'bigint')
+      .addColumn('last_step', 'bigint')
+      .execute()
+    await db.schema
+      .createTable('recovery_codes')
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('code_hash', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .addPrimaryKeyConstraint('recovery_codes_pk', ['user_id', 'code_hash'])
+      .execute()
   },
 }
