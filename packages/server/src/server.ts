@@ -22,10 +22,17 @@ import { routeModules } from './routes.js'
 import { SessionFacts } from './sessions/session-facts.js'
 import { scheduleMaintenance } from './sessions/maintenance.js'
 import { WebhookDispatcher, type Timers } from './webhooks/dispatcher.js'
+import { AccountServices } from './accounts/account-services.js'
+import type { CaptchaHook } from './accounts/captcha.js'
+import { MailTemplates } from './email/mail-templates.js'
+import { MemoryTransport, SmtpTransport, type MailTransport } from './email/mail-transport.js'
+import { Mailer } from './email/mailer.js'
 
 export interface ServerHooks {
   /** Adds claims to access tokens per API (the role of Auth0 Actions). Reserved claims are kept. */
   accessTokenClaims?: AccessTokenClaimsHook
+  /** A CAPTCHA for sign-up and password reset requests (see src/accounts/captcha.ts). */
+  captcha?: CaptchaHook
 }
 
 export interface CreateServerOptions {
@@ -85,6 +92,8 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
   const clock = opts.clock ?? new MonotonicClock()
   const random = opts.random ?? cryptoRandom
   const log = opts.logger ?? createLogger(config.logLevel)
+  // Read before anything opens: a broken template override is a configuration error.
+  const templates = MailTemplates.load(config.email.templatesDir)
   const store = opts.store ?? (await openStore(config))
   await store.migrate()
   await syncConfig(store, config, clock.now())
@@ -121,6 +130,8 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     metrics: new Metrics(),
     dpopNonces: new DpopNonces(config.secret, clock),
     sessionFacts: new SessionFacts(),
+    mailer: new Mailer(mailTransport(config), config.email.from, log),
+    accounts: new AccountServices(templates, opts.hooks?.captcha),
     log,
   }
 
@@ -158,9 +169,16 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
       stopMaintenance()
       await webhooks?.stop()
       await app.close()
+      await ctx.mailer.close()
       await store.close()
     },
   }
+}
+
+/** SMTP when configured; in dev mode without it, mail caught in memory (`/dev/mail`); else none. */
+function mailTransport(config: TesseraConfig): MailTransport | undefined {
+  if (config.email.smtp) return new SmtpTransport(config.email.smtp)
+  return config.dev ? new MemoryTransport() : undefined
 }
 
 /** The store the configuration names: a SQLite file, or a PostgreSQL pool. */

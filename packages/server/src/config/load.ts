@@ -26,6 +26,7 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   TESSERA_TRUST_PROXY: 'trustProxy',
   TESSERA_SIGNING_ALG: 'signingAlg',
   TESSERA_ADMIN_API_KEY: 'admin.apiKeys',
+  TESSERA_SMTP_PASSWORD: 'email.smtp.pass',
 }
 
 /** Top-level keys a configuration file may have: those of ConfigInput (the type keeps the list
@@ -55,6 +56,8 @@ const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
   apis: true,
   account: true,
   webhooks: true,
+  email: true,
+  accounts: true,
 }
 const FILE_KEYS = new Set<string>(Object.keys(FILE_KEYS_RECORD))
 
@@ -169,6 +172,15 @@ export function loadConfigInput(opts: LoadConfigOptions = {}): LoadedConfigInput
         { name: 'TESSERA_ADMIN_API_KEY', hash: hashAdminKey(adminKey) },
       ],
     }
+  }
+
+  const smtpPassword = set('TESSERA_SMTP_PASSWORD')
+  if (smtpPassword !== undefined) {
+    const email = input.email ?? {}
+    input.email = { ...email, smtp: { ...(email.smtp ?? {}), pass: smtpPassword } }
+  }
+  if (typeof input.email?.templatesDir === 'string') {
+    input.email = { ...input.email, templatesDir: absolute(base, input.email.templatesDir) }
   }
 
   Object.assign(input, opts.overrides ?? {})

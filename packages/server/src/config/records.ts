@@ -36,6 +36,7 @@ export function clientRecord(c: ClientConfig, now: number): ClientRecord {
     dpop: c.dpop ?? 'optional',
     ...(c.refreshTokenDelivery === 'cookie' ? { refreshTokenDelivery: 'cookie' as const } : {}),
     ...(c.webOrigins?.length ? { webOrigins: c.webOrigins } : {}),
+    ...(c.signUp !== undefined ? { signUp: c.signUp } : {}),
     createdAt: now,
     updatedAt: now,
   }

@@ -15,6 +15,13 @@ import {
   type WebhookEndpointConfig,
 } from './config.js'
 import { resolveWebhooks } from './resolve-webhooks.js'
+import {
+  resolveAccounts,
+  resolveClientSignUp,
+  resolveEmail,
+  type AccountsInput,
+  type EmailInput,
+} from './resolve-accounts.js'
 import { SCOPE_TOKEN } from '../oauth/scope-token.js'
 import { sameSiteProblem, webOriginProblem } from '../oauth/refresh-cookie/web-origins.js'
 import { ACCOUNT_SESSIONS_SCOPE } from '../oauth/token/audience.js'
@@ -52,6 +59,8 @@ export interface ConfigInput {
     retryForSeconds?: number
     retentionSeconds?: number
   }
+  email?: EmailInput
+  accounts?: AccountsInput
 }
 
 const ALGS: SigningAlg[] = ['ES256', 'EdDSA', 'RS256']
@@ -198,6 +207,8 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
       ),
     },
     webhooks: resolveWebhooks(input.webhooks, dev),
+    email: resolveEmail(input.email),
+    accounts: resolveAccounts(input.accounts),
   }
 }
 
@@ -429,6 +440,7 @@ export function resolveClient(
     sessionIdleSeconds: idle,
     sessionAbsoluteSeconds: absolute,
     dpop: resolveClientDpop(c.dpop, at),
+    ...resolveClientSignUp(c.signUp, at),
     ...resolveRefreshDelivery(c, at, { method, applicationType, grantTypes }, server),
   }
 }
@@ -535,6 +547,9 @@ const THROTTLE_DEFAULTS: TesseraConfig['throttle'] = {
   invalidGrantPerClient: { limit: 300, windowSeconds: 60 },
   invalidGrantPerIp: { limit: 60, windowSeconds: 60 },
   adminPerIp: { limit: 20, windowSeconds: 900 },
+  signUpPerIp: { limit: 10, windowSeconds: 3600 },
+  accountMailPerIp: { limit: 10, windowSeconds: 900 },
+  accountMailPerAddress: { limit: 3, windowSeconds: 900 },
 }
 
 /** Each rule replaces its default as a whole: `limit` and `windowSeconds` are required; the

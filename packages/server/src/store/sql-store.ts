@@ -11,6 +11,18 @@ import { BoundedMap } from '../lib/bounded-map.js'
 import { migrationsFor } from './migrations/index.js'
 import { PreparedQuery } from './prepared-query.js'
 import { sessionMessages } from '../webhooks/messages.js'
+import {
+  deleteExpiredEmailTokens,
+  insertEmailToken,
+  selectEmailToken,
+  selectSetting,
+  selectUserIdsByEmail,
+  takeEmailToken,
+  upsertSetting,
+  voidEmailTokens,
+  type EmailTokensTable,
+  type SettingsTable,
+} from './sql/account-records.js'
 import type {
   AdminWriteResult,
   ApiChange,
@@ -28,6 +40,8 @@ import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
   ClientRecord,
+  EmailTokenPurpose,
+  EmailTokenRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -73,6 +87,7 @@ export interface UsersTable {
   disabled: number
   metadata: string
   password_changed_at: Ms
+  email_verified_at: Ms | null
   created_at: Ms
   updated_at: Ms
 }
@@ -217,6 +232,8 @@ export interface Database {
   webhook_deliveries: WebhookDeliveriesTable
   webhook_attempts: WebhookAttemptsTable
   dpop_proofs: DpopProofsTable
+  email_tokens: EmailTokensTable
+  settings: SettingsTable
 }
 
 const num = (v: Ms): number => (typeof v === 'number' ? v : Number(v))
@@ -1557,6 +1574,46 @@ export abstract class SqlStore implements Store {
     return rows.length === 1
   }
 
+  // self-service accounts (src/store/sql/account-records.ts) --------------------------------------
+
+  async createEmailToken(t: EmailTokenRecord): Promise<void> {
+    await this.write((db) => insertEmailToken(db, t))
+  }
+
+  getEmailToken(tokenHash: string): Promise<EmailTokenRecord | undefined> {
+    return selectEmailToken(this.db, tokenHash)
+  }
+
+  useEmailToken(
+    tokenHash: string,
+    purpose: EmailTokenPurpose,
+    now: number,
+  ): Promise<EmailTokenRecord | undefined> {
+    return this.write((db) => takeEmailToken(db, tokenHash, purpose, now))
+  }
+
+  voidEmailTokens(userId: string, purpose: EmailTokenPurpose, now: number): Promise<number> {
+    return this.write((db) => voidEmailTokens(db, userId, purpose, now))
+  }
+
+  pruneEmailTokens(now: number): Promise<number> {
+    return this.write((db) => deleteExpiredEmailTokens(db, now))
+  }
+
+  async getUsersByEmail(email: string): Promise<UserRecord[]> {
+    const ids = await selectUserIdsByEmail(this.db, email)
+    const users = await Promise.all(ids.map((id) => this.readUser(id)))
+    return users.filter((u): u is UserRecord => u !== undefined)
+  }
+
+  getSetting(key: string): Promise<string | undefined> {
+    return selectSetting(this.db, key)
+  }
+
+  async putSetting(key: string, value: string | null, now: number): Promise<void> {
+    await this.write((db) => upsertSetting(db, key, value, now))
+  }
+
   async pruneDpopProofs(now: number): Promise<number> {
     const r = await this.db
       .deleteFrom('dpop_proofs')
@@ -1704,6 +1761,7 @@ export function toUser(r: Selectable<UsersTable>): UserRecord {
     disabled: Boolean(r.disabled),
     metadata: parse<Record<string, unknown>>(r.metadata),
     passwordChangedAt: num(r.password_changed_at),
+    emailVerifiedAt: numOrNull(r.email_verified_at),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
   }
@@ -1720,6 +1778,7 @@ function fromUser(u: UserRecord): UsersTable {
     disabled: u.disabled ? 1 : 0,
     metadata: JSON.stringify(u.metadata),
     password_changed_at: u.passwordChangedAt,
+    email_verified_at: u.emailVerifiedAt,
     created_at: u.createdAt,
     updated_at: u.updatedAt,
   }

@@ -36,6 +36,12 @@ const TYPES: Record<SecurityEventType, true> = {
   admin_auth_failure: true,
   admin_sign_in: true,
   admin_sign_out: true,
+  user_signed_up: true,
+  email_verification_sent: true,
+  email_verified: true,
+  password_reset_requested: true,
+  password_reset: true,
+  sign_up_setting_changed: true,
 }
 export const EVENT_TYPES = Object.keys(TYPES) as SecurityEventType[]
 
