@@ -16,6 +16,7 @@ import { InvalidRequest, InvalidToken, type OAuthError } from '../../oauth/error
 import { GRACE_MAX_USES_RANGE, GRACE_SECONDS_RANGE } from '../../oauth/token/grace-window.js'
 import type { Actor } from '../actor.js'
 import { AdminServices } from '../admin-services.js'
+import { AccountAdmin } from '../services/account-admin.js'
 import type { ClientInput } from '../services/client-admin.js'
 import { PAGE } from '../services/cursor.js'
 import { EVENT_TYPES } from '../services/event-admin.js'
@@ -36,6 +37,13 @@ interface Call {
   reply: FastifyReply
   admin: AdminServices
   actor: Actor
+  /** Self-service account actions (mail, sign-up); absent where no server runs. */
+  accounts?: AccountAdmin
+}
+
+function accountAdmin(c: Call): AccountAdmin {
+  if (!c.accounts) throw new InvalidRequest('account actions need a running server')
+  return c.accounts
 }
 
 interface Route {
@@ -81,6 +89,7 @@ const CLIENT = {
   sessionAbsoluteSeconds: SECONDS,
   refreshTokenDelivery: { type: 'enum', values: ['body', 'cookie'] },
   webOrigins: { type: 'strings' },
+  signUp: { type: 'boolean' },
 } as const satisfies Spec
 
 const API = {
@@ -152,6 +161,30 @@ export const ROUTES: Route[] = [
     handler: (c) => {
       const b = jsonBody(c.req, { password: { type: 'string', max: 1024 } }, ['password'])
       return c.admin.users.setPassword(c.actor, id(c), b.password ?? '')
+    },
+  },
+  {
+    method: 'POST',
+    url: '/users/:id/verification-email',
+    handler: async (c) => (noBody(c.req), c.reply.code(202), accountAdmin(c).resendVerification(c.actor, id(c))),
+  },
+  {
+    method: 'POST',
+    url: '/users/:id/password-reset-email',
+    handler: async (c) => (noBody(c.req), c.reply.code(202), accountAdmin(c).sendPasswordReset(c.actor, id(c))),
+  },
+  {
+    method: 'GET',
+    url: '/settings/sign-up',
+    handler: (c) => accountAdmin(c).signUp(),
+  },
+  {
+    method: 'PUT',
+    url: '/settings/sign-up',
+    handler: (c) => {
+      const b = jsonBody(c.req, { enabled: { type: 'boolean', nullable: true } })
+      if (b.enabled === undefined) throw new InvalidRequest('enabled is required (true, false or null)')
+      return accountAdmin(c).setSignUp(c.actor, b.enabled)
     },
   },
   {
@@ -289,6 +322,7 @@ function unauthorized(description: string, invalidKey: boolean): OAuthError {
 /** Route module: the Admin API, in its own Fastify scope (own hooks, error and 404 handlers). */
 export function adminApiRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const admin = new AdminServices(ctx)
+  const accounts = new AccountAdmin(ctx)
 
   const authenticate = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     reply.header('cache-control', 'no-store')
@@ -348,7 +382,7 @@ export function adminApiRoutes(app: FastifyInstance, ctx: ServerContext): void {
           handler: async (req, reply) => {
             const actor = req.adminActor
             if (!actor) throw unauthorized('this API needs an admin key', false)
-            const body = await r.handler({ req, reply, admin, actor })
+            const body = await r.handler({ req, reply, admin, actor, accounts })
             return reply
               .header('content-type', 'application/json; charset=utf-8')
               .send(JSON.stringify(body))

@@ -14,10 +14,15 @@ export type Field =
   | { type: 'int'; min: number; max: number }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'object' }
+  | { type: 'boolean'; nullable?: boolean }
 
 export type Spec = Record<string, Field>
 
-type Value<F extends Field> = F extends { type: 'string'; nullable: true }
+type Value<F extends Field> = F extends { type: 'boolean'; nullable: true }
+  ? boolean | null
+  : F extends { type: 'boolean' }
+    ? boolean
+    : F extends { type: 'string'; nullable: true }
   ? string | null
   : F extends { type: 'string' }
     ? string
@@ -89,6 +94,12 @@ function checkField(key: string, f: Field, v: unknown): unknown {
     case 'enum':
       if (typeof v !== 'string' || !f.values.includes(v)) {
         throw new InvalidRequest(`${key}: must be one of ${f.values.join(', ')}`)
+      }
+      return v
+    case 'boolean':
+      if (v === null && f.nullable) return null
+      if (typeof v !== 'boolean') {
+        throw new InvalidRequest(`${key}: must be true or false${f.nullable ? ', or null' : ''}`)
       }
       return v
     case 'object':
