@@ -39,6 +39,9 @@ export class Mailer {
     if (!transport) return
     this.#pending++
     this.#tail = this.#tail.then(async () => {
+      // Let the request's answer leave first: SQLite reads are synchronous and would otherwise
+      // run before it is written, and make an answer that queued a message slower.
+      await new Promise((resolve) => setImmediate(resolve))
       try {
         const out = await job()
         const list = out === undefined ? [] : Array.isArray(out) ? out : [out]
