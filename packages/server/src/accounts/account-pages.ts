@@ -5,13 +5,7 @@ import { escapeHtml, formAction, hidden, sendPage } from '../login/page.js'
 const alert = (error: string | undefined): string =>
   error ? `<p class="alert" role="alert">${escapeHtml(error)}</p>` : ''
 
-const field = (
-  id: string,
-  label: string,
-  type: string,
-  attrs: string,
-  value = '',
-): string =>
+const field = (id: string, label: string, type: string, attrs: string, value = ''): string =>
   `<label for="${id}">${escapeHtml(label)}</label>` +
   `<input type="${type}" id="${id}" name="${id}" value="${escapeHtml(value)}" ${attrs}>`
 
@@ -35,9 +29,20 @@ export function sendSignUpForm(reply: FastifyReply, status: number, v: SignUpVie
     `<form method="post" action="${escapeHtml(v.action)}">` +
     hidden('tx', v.tx) +
     hidden('csrf', v.csrf) +
-    field('email', 'Email', 'email', 'autocomplete="email" maxlength="254" required autofocus', v.email) +
+    field(
+      'email',
+      'Email',
+      'email',
+      'autocomplete="email" maxlength="254" required autofocus',
+      v.email,
+    ) +
     field('name', 'Name (optional)', 'text', 'autocomplete="name" maxlength="200"', v.name) +
-    field('password', 'Password', 'password', 'autocomplete="new-password" maxlength="1024" required') +
+    field(
+      'password',
+      'Password',
+      'password',
+      'autocomplete="new-password" maxlength="1024" required',
+    ) +
     v.captchaHtml +
     `<button type="submit">Create account</button></form>` +
     `<p><a href="${escapeHtml(v.signInUrl)}">I have an account: sign in</a></p>`
@@ -83,7 +88,12 @@ export function sendResetForm(reply: FastifyReply, status: number, v: ResetView)
     hidden('csrf', v.csrf) +
     // A hidden username lets password managers file the new password under the right account.
     `<input type="hidden" name="username" value="${escapeHtml(v.username)}" autocomplete="username">` +
-    field('password', 'New password', 'password', 'autocomplete="new-password" maxlength="1024" required autofocus') +
+    field(
+      'password',
+      'New password',
+      'password',
+      'autocomplete="new-password" maxlength="1024" required autofocus',
+    ) +
     `<button type="submit">Change password</button></form>`
   return sendPage(reply, status, 'Choose a new password', body, ["'self'"])
 }
@@ -119,8 +129,18 @@ export function sendAccountPage(reply: FastifyReply, status: number, v: AccountV
     `<form method="post" action="${escapeHtml(v.passwordAction)}">` +
     hidden('csrf', v.csrf) +
     `<input type="hidden" name="username" value="${escapeHtml(v.username)}" autocomplete="username">` +
-    field('current_password', 'Current password', 'password', 'autocomplete="current-password" maxlength="1024" required') +
-    field('new_password', 'New password', 'password', 'autocomplete="new-password" maxlength="1024" required') +
+    field(
+      'current_password',
+      'Current password',
+      'password',
+      'autocomplete="current-password" maxlength="1024" required',
+    ) +
+    field(
+      'new_password',
+      'New password',
+      'password',
+      'autocomplete="new-password" maxlength="1024" required',
+    ) +
     `<button type="submit">Change password</button></form>`
   return sendPage(reply, status, 'Your account', body, ["'self'"])
 }

@@ -28,7 +28,11 @@ import { authorize } from '../oauth/authorize/index.js'
 import { formParams, queryParams } from '../oauth/authorize/query-params.js'
 import { InvalidRequest, TemporarilyUnavailable } from '../oauth/errors.js'
 import { PATHS } from '../oauth/paths.js'
-import { clearBrowserSessionCookie, readBrowserSession, startBrowserSession } from '../sessions/browser-session.js'
+import {
+  clearBrowserSessionCookie,
+  readBrowserSession,
+  startBrowserSession,
+} from '../sessions/browser-session.js'
 import type { ThrottleEntry } from '../security/throttle.js'
 import type { EndedSession, UserRecord } from '../store/types.js'
 import type { RevokeAll } from '../store/store.js'
@@ -43,7 +47,8 @@ const EMAIL = /^[^@\s<>"]{1,64}@[^@\s<>"]{1,189}$/
 /** The one answer to a reset request, whether the address has an account or not. */
 export const RESET_REQUESTED =
   'If an account uses that address, we have sent it a link to choose a new password. Check your mail.'
-const LINK_INVALID = 'This link is not valid: it was used already, it has expired, or it was changed.'
+const LINK_INVALID =
+  'This link is not valid: it was used already, it has expired, or it was changed.'
 
 function formObject(form: Params): Record<string, string> {
   const out: Record<string, string> = {}
@@ -82,7 +87,12 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
   function throttled(reply: FastifyReply, over: ThrottleEntry): FastifyReply {
     const err = ctx.throttle.refusal(over)
     reply.header('retry-after', err.headers['retry-after'] ?? '60')
-    return sendMessage(reply, 429, 'Too many requests', 'Too many requests from here. Try again later.')
+    return sendMessage(
+      reply,
+      429,
+      'Too many requests',
+      'Too many requests from here. Try again later.',
+    )
   }
 
   async function openTx(p: Params) {
@@ -120,7 +130,13 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
 
   app.get(ACCOUNT_PATHS.signUp, { onRequest: htmlErrors }, async (req, reply) => {
     const p = await openTx(queryParams(req))
-    if (!p) return sendMessage(reply, 400, 'Sign-up expired', 'This page has expired. Go back to the application and start again.')
+    if (!p)
+      return sendMessage(
+        reply,
+        400,
+        'Sign-up expired',
+        'This page has expired. Go back to the application and start again.',
+      )
     if (!(await ctx.accounts.signUpEnabled(ctx, p.client))) return unavailable(reply)
     return sendSignUpForm(reply, 200, {
       action: url(ACCOUNT_PATHS.signUp),
@@ -139,7 +155,13 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const form = formParams(req)
     if (!form) throw new InvalidRequest('the request body must be a form')
     const p = await openTx(form)
-    if (!p) return sendMessage(reply, 400, 'Sign-up expired', 'This page has expired. Go back to the application and start again.')
+    if (!p)
+      return sendMessage(
+        reply,
+        400,
+        'Sign-up expired',
+        'This page has expired. Go back to the application and start again.',
+      )
     if (!(await ctx.accounts.signUpEnabled(ctx, p.client))) return unavailable(reply)
     const email = param(form, 'email', 254)?.trim() ?? ''
     const name = param(form, 'name', 200)?.trim() ?? ''
@@ -199,7 +221,12 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
       { create: user },
       {
         events: [
-          ctx.events.make('user_signed_up', { userId: user.id, clientId: p.client.id, ip, userAgent: ua }),
+          ctx.events.make('user_signed_up', {
+            userId: user.id,
+            clientId: p.client.id,
+            ip,
+            userAgent: ua,
+          }),
         ],
       },
     )
@@ -250,16 +277,23 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!verifyCsrfToken(ctx, req, param(form, 'csrf', 128), 'account', 'forgot')) {
       return show(403, 'This form has expired. Please try again.')
     }
-    if (!(await captchaPasses(req, form, 'password_reset'))) return show(400, 'Please complete the check.')
+    if (!(await captchaPasses(req, form, 'password_reset')))
+      return show(400, 'Please complete the check.')
     const email = param(form, 'email', 254)?.trim() ?? ''
     if (!EMAIL.test(email)) return show(400, 'Enter your email address.')
     const ip = clientIp(req, ctx.config.trustProxy)
-    const over = await spend([{ key: `account-mail-ip:${ip}`, rule: ctx.config.throttle.accountMailPerIp }])
+    const over = await spend([
+      { key: `account-mail-ip:${ip}`, rule: ctx.config.throttle.accountMailPerIp },
+    ])
     if (over) return throttled(reply, over)
     // Nothing above depends on the address being known; what does runs in the mail queue.
     const addressKey = `account-mail-address:${sha256b64u(email.toLowerCase())}`
-    ctx.accounts.queueResetByAddress(ctx, email, async () =>
-      (await spend([{ key: addressKey, rule: ctx.config.throttle.accountMailPerAddress }])) === undefined,
+    ctx.accounts.queueResetByAddress(
+      ctx,
+      email,
+      async () =>
+        (await spend([{ key: addressKey, rule: ctx.config.throttle.accountMailPerAddress }])) ===
+        undefined,
     )
     return sendMessage(reply, 200, 'Check your mail', RESET_REQUESTED)
   })
@@ -328,7 +362,13 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
         ],
       },
     )
-    if (!r.ok) return sendMessage(reply, 409, 'Try again', 'Your account changed meanwhile. Ask for a new link.')
+    if (!r.ok)
+      return sendMessage(
+        reply,
+        409,
+        'Try again',
+        'Your account changed meanwhile. Ask for a new link.',
+      )
     await ctx.store.voidEmailTokens(user.id, 'reset_password', now)
     ctx.accounts.queuePasswordChanged(ctx, next, 'with a reset link sent by mail')
     clearBrowserSessionCookie(ctx, reply)
@@ -351,7 +391,10 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (user.emailVerifiedAt === null) {
       const now = ctx.clock.now()
       await ctx.store.writeUser(
-        { update: { ...user, emailVerifiedAt: now, updatedAt: now }, expectedUpdatedAt: user.updatedAt },
+        {
+          update: { ...user, emailVerifiedAt: now, updatedAt: now },
+          expectedUpdatedAt: user.updatedAt,
+        },
         {
           events: [
             ctx.events.make('email_verified', {
@@ -365,7 +408,12 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
       // The verify-email session task (issue 13) would be completed here for the user's
       // pending sessions.
     }
-    return sendMessage(reply, 200, 'Address verified', `${used.email} is verified. You can close this page.`)
+    return sendMessage(
+      reply,
+      200,
+      'Address verified',
+      `${used.email} is verified. You can close this page.`,
+    )
   })
 
   // Account area --------------------------------------------------------------------------------
@@ -390,7 +438,12 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
   }
 
   const notSignedIn = (reply: FastifyReply) =>
-    sendMessage(reply, 401, 'Not signed in', 'Sign in through your application first, then open this page again.')
+    sendMessage(
+      reply,
+      401,
+      'Not signed in',
+      'Sign in through your application first, then open this page again.',
+    )
 
   app.get(ACCOUNT_PATHS.accountPage, { onRequest: htmlErrors }, async (req, reply) => {
     const s = await readBrowserSession(ctx, req)
@@ -404,11 +457,15 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
     const s = await readBrowserSession(ctx, req)
     if (!s) return notSignedIn(reply)
     if (!verifyCsrfToken(ctx, req, param(form, 'csrf', 128), 'account', s.record.id)) {
-      return accountPage(req, reply, 403, s.user, s.record.id, { error: 'This form has expired. Please try again.' })
+      return accountPage(req, reply, 403, s.user, s.record.id, {
+        error: 'This form has expired. Please try again.',
+      })
     }
     if (!ctx.mailer.available || s.user.email === null) return unavailable(reply)
     if (s.user.emailVerifiedAt !== null) {
-      return accountPage(req, reply, 200, s.user, s.record.id, { notice: 'Your address is verified already.' })
+      return accountPage(req, reply, 200, s.user, s.record.id, {
+        notice: 'Your address is verified already.',
+      })
     }
     const ip = clientIp(req, ctx.config.trustProxy)
     const over = await spend([
@@ -418,7 +475,12 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (over) return throttled(reply, over)
     ctx.accounts.queueVerification(ctx, s.user)
     await ctx.store.recordEvent(
-      ctx.events.make('email_verification_sent', { userId: s.user.id, ip, userAgent: userAgent(req), data: { via: 'account' } }),
+      ctx.events.make('email_verification_sent', {
+        userId: s.user.id,
+        ip,
+        userAgent: userAgent(req),
+        data: { via: 'account' },
+      }),
     )
     return accountPage(req, reply, 200, s.user, s.record.id, {
       notice: `We sent a new verification link to ${s.user.email}.`,
@@ -430,7 +492,8 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!form) throw new InvalidRequest('the request body must be a form')
     const s = await readBrowserSession(ctx, req)
     if (!s) return notSignedIn(reply)
-    const show = (status: number, error: string) => accountPage(req, reply, status, s.user, s.record.id, { error })
+    const show = (status: number, error: string) =>
+      accountPage(req, reply, status, s.user, s.record.id, { error })
     if (!verifyCsrfToken(ctx, req, param(form, 'csrf', 128), 'account', s.record.id)) {
       return show(403, 'This form has expired. Please try again.')
     }

@@ -32,9 +32,12 @@ export class AccountServices {
   }
 
   /** The server-wide sign-up setting: the Admin API's when it set one, else the configuration's. */
-  async signUpDefault(ctx: ServerContext): Promise<{ enabled: boolean; source: 'admin' | 'config' }> {
+  async signUpDefault(
+    ctx: ServerContext,
+  ): Promise<{ enabled: boolean; source: 'admin' | 'config' }> {
     const stored = await ctx.store.getSetting(SIGN_UP_SETTING)
-    if (stored === 'true' || stored === 'false') return { enabled: stored === 'true', source: 'admin' }
+    if (stored === 'true' || stored === 'false')
+      return { enabled: stored === 'true', source: 'admin' }
     return { enabled: ctx.config.accounts.signUp, source: 'config' }
   }
 
@@ -75,7 +78,11 @@ export class AccountServices {
   /** Queues reset mails for `address`: everything (finding the users, the links) happens in the
    * queue, after the answer, so the request costs the same whether the address is known or not.
    * `perAddress`: the address is over its mail limit, so nothing is sent. */
-  queueResetByAddress(ctx: ServerContext, address: string, perAddress: () => Promise<boolean>): void {
+  queueResetByAddress(
+    ctx: ServerContext,
+    address: string,
+    perAddress: () => Promise<boolean>,
+  ): void {
     ctx.mailer.queue('password reset', async () => {
       if (!(await perAddress())) return undefined
       const users = (await ctx.store.getUsersByEmail(address)).filter((u) => !u.disabled)

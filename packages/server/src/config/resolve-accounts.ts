@@ -1,5 +1,10 @@
 import { statSync } from 'node:fs'
-import { ConfigError, type AccountSettings, type EmailSettings, type SmtpSettings } from './config.js'
+import {
+  ConfigError,
+  type AccountSettings,
+  type EmailSettings,
+  type SmtpSettings,
+} from './config.js'
 
 /** `email` as written in the configuration file. */
 export interface EmailInput {
@@ -44,7 +49,8 @@ function whole(setting: string, v: unknown, fallback: number, min: number, max: 
 
 /** Validates `email`: the SMTP relay, the sender and the template directory. */
 export function resolveEmail(input: unknown): EmailSettings {
-  if (input === undefined) return { smtp: null, from: 'Tessera <no-reply@localhost>', templatesDir: null }
+  if (input === undefined)
+    return { smtp: null, from: 'Tessera <no-reply@localhost>', templatesDir: null }
   const e = object('email', input)
   only('email', e, ['smtp', 'from', 'templatesDir'])
   let templatesDir: string | null = null
@@ -101,7 +107,12 @@ function resolveSmtp(s: Record<string, unknown>): SmtpSettings {
 /** Validates `accounts`: sign-up, the password length, the link lifetimes. */
 export function resolveAccounts(input: unknown): AccountSettings {
   const a = input === undefined ? {} : object('accounts', input)
-  only('accounts', a, ['signUp', 'passwordMinLength', 'verifyLinkTtlSeconds', 'resetLinkTtlSeconds'])
+  only('accounts', a, [
+    'signUp',
+    'passwordMinLength',
+    'verifyLinkTtlSeconds',
+    'resetLinkTtlSeconds',
+  ])
   return {
     signUp: bool('accounts.signUp', a.signUp, false),
     passwordMinLength: whole('accounts.passwordMinLength', a.passwordMinLength, 8, 8, 64),

@@ -59,7 +59,8 @@ export class MailTemplates {
     for (const name of Object.keys(MAIL_TEMPLATES) as MailTemplateName[]) {
       const read = (ext: 'txt' | 'html'): string => {
         const own = dir === null ? undefined : join(dir, `${name}.${ext}`)
-        const file = own !== undefined && existsSync(own) ? own : join(BUILT_IN_TEMPLATES, `${name}.${ext}`)
+        const file =
+          own !== undefined && existsSync(own) ? own : join(BUILT_IN_TEMPLATES, `${name}.${ext}`)
         return readFileSync(file, 'utf8')
       }
       const raw = read('txt')

@@ -12,7 +12,9 @@ import type { FastifyBaseLogger } from 'fastify'
 import { sendFailure, type MailTransport, type OutgoingMail } from './mail-transport.js'
 
 /** A job returns the message(s) to send, or nothing. */
-export type MailJob = () => Promise<Omit<OutgoingMail, 'from'>[] | Omit<OutgoingMail, 'from'> | undefined>
+export type MailJob = () => Promise<
+  Omit<OutgoingMail, 'from'>[] | Omit<OutgoingMail, 'from'> | undefined
+>
 
 export class Mailer {
   readonly transport: MailTransport | undefined

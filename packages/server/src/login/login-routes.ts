@@ -79,7 +79,10 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
   }
 
   /** Sign-up and password reset links of the form, when available for this client. */
-  async function links(p: { sealed: string; client: ClientRecord }): Promise<LoginFormView['links']> {
+  async function links(p: {
+    sealed: string
+    client: ClientRecord
+  }): Promise<LoginFormView['links']> {
     const tx = `?tx=${encodeURIComponent(p.sealed)}`
     const signUp = await ctx.accounts.signUpEnabled(ctx, p.client)
     return {

@@ -87,7 +87,9 @@ describe('password reset by email', () => {
     expect(session?.state).toBe('revoked')
     expect(session?.reason).toBe('password_change')
     const events = await t.store.listEvents({ userId: alice.id })
-    expect(events.map((e) => e.type)).toEqual(expect.arrayContaining(['password_reset', 'session_revoked']))
+    expect(events.map((e) => e.type)).toEqual(
+      expect.arrayContaining(['password_reset', 'session_revoked']),
+    )
     const refreshed = await postForm(t.url + '/oauth/token', {
       grant_type: 'refresh_token',
       refresh_token: tokens.body.refresh_token as string,
@@ -154,7 +156,8 @@ describe('password reset by email', () => {
       await t.server.ctx.mailer.idle()
     }
     expect(knownBody).toBe(unknownBody)
-    const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number
+    const median = (xs: number[]) =>
+      [...xs].sort((x, y) => x - y)[Math.floor(xs.length / 2)] as number
     const mk = median(known)
     const mu = median(unknown)
     console.log(

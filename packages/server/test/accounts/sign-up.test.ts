@@ -13,7 +13,12 @@ import {
   startAuthorize,
 } from '../helpers/oauth-flow.js'
 import { TestSmtp } from '../helpers/smtp.js'
-import { defaultClients, startTestServer, TEST_SECRET, type TestServer } from '../helpers/test-server.js'
+import {
+  defaultClients,
+  startTestServer,
+  TEST_SECRET,
+  type TestServer,
+} from '../helpers/test-server.js'
 import { adminApi, startAdminServer } from '../admin/admin-helpers.js'
 
 let smtp: TestSmtp
@@ -51,7 +56,11 @@ async function openSignUp(clientId = 'web-app') {
   const jar = new CookieJar()
   const a = authorizationParams(
     clientId === 'other-app'
-      ? { clientId, redirectUri: 'https://other.example.test/callback', scope: 'openid offline_access' }
+      ? {
+          clientId,
+          redirectUri: 'https://other.example.test/callback',
+          scope: 'openid offline_access',
+        }
       : { clientId, scope: 'openid email profile offline_access' },
   )
   const login = await openLogin(t, await startAuthorize(t, a.params, jar), jar)
@@ -94,12 +103,17 @@ describe('sign-up, email verification', () => {
     const { res, a } = await signUp('Grace@example.test', 'lovelace analytical engine')
     expect(res.status).toBe(303)
     const code = new URL(res.headers.get('location') as string).searchParams.get('code') as string
-    const tokens = await postForm(t.url + '/oauth/token', codeForm({ code, verifier: a.codeVerifier, redirectUri: a.redirectUri, clientId: 'web-app' }))
+    const tokens = await postForm(
+      t.url + '/oauth/token',
+      codeForm({ code, verifier: a.codeVerifier, redirectUri: a.redirectUri, clientId: 'web-app' }),
+    )
     expect(tokens.status).toBe(200)
     expect(decodeJwt(tokens.body.id_token as string).email_verified).toBe(false)
     const [user] = await t.store.getUsersByEmail('grace@example.test')
     expect(user?.emailVerifiedAt).toBeNull()
-    expect((await t.store.listEvents({ userId: user?.id })).map((e) => e.type)).toContain('user_signed_up')
+    expect((await t.store.listEvents({ userId: user?.id })).map((e) => e.type)).toContain(
+      'user_signed_up',
+    )
 
     const mail = await smtp.next((m) => m.subject === 'Confirm your email address', from)
     expect(smtp.logins).toContain('mailer')
@@ -138,27 +152,45 @@ describe('sign-up, email verification', () => {
     expect(html).toContain('(not verified)')
     const fields = formFields(html)
     const from = smtp.messages.length
-    const resent = await browserFetch(jar, t.url + ACCOUNT_PATHS.accountResend, { form: { csrf: fields.csrf as string } })
+    const resent = await browserFetch(jar, t.url + ACCOUNT_PATHS.accountResend, {
+      form: { csrf: fields.csrf as string },
+    })
     expect(resent.status).toBe(200)
-    await smtp.next((m) => m.subject === 'Confirm your email address' && JSON.stringify(m.to).includes('hopper@'), from)
+    await smtp.next(
+      (m) => m.subject === 'Confirm your email address' && JSON.stringify(m.to).includes('hopper@'),
+      from,
+    )
     let last = resent
     for (let i = 0; i < 4; i++) {
-      last = await browserFetch(jar, t.url + ACCOUNT_PATHS.accountResend, { form: { csrf: fields.csrf as string } })
+      last = await browserFetch(jar, t.url + ACCOUNT_PATHS.accountResend, {
+        form: { csrf: fields.csrf as string },
+      })
     }
     expect(last.status).toBe(429)
 
     const [user] = await t.store.getUsersByEmail('hopper@example.test')
     const wrong = await browserFetch(jar, t.url + ACCOUNT_PATHS.accountPassword, {
-      form: { csrf: fields.csrf as string, current_password: 'nope nope nope', new_password: 'a fresh passphrase' },
+      form: {
+        csrf: fields.csrf as string,
+        current_password: 'nope nope nope',
+        new_password: 'a fresh passphrase',
+      },
     })
     expect(wrong.status).toBe(400)
     const changed = await browserFetch(jar, t.url + ACCOUNT_PATHS.accountPassword, {
-      form: { csrf: fields.csrf as string, current_password: 'cobol compiler pioneer', new_password: 'a fresh passphrase' },
+      form: {
+        csrf: fields.csrf as string,
+        current_password: 'cobol compiler pioneer',
+        new_password: 'a fresh passphrase',
+      },
     })
     expect(changed.status).toBe(200)
     const events = (await t.store.listEvents({ userId: user?.id })).map((e) => e.type)
     expect(events).toContain('password_changed')
-    await smtp.next((m) => m.subject === 'Your password was changed' && JSON.stringify(m.to).includes('hopper@'), from)
+    await smtp.next(
+      (m) => m.subject === 'Your password was changed' && JSON.stringify(m.to).includes('hopper@'),
+      from,
+    )
     // Still signed in here, with a fresh sign-in.
     expect((await browserFetch(jar, t.url + ACCOUNT_PATHS.accountPage)).status).toBe(200)
   })
@@ -170,12 +202,22 @@ describe('sign-up, email verification', () => {
     const from = smtp.messages.length
     const resend = await adminApi(t, 'POST', `/users/${u.id}/verification-email`)
     expect(resend.status).toBe(202)
-    await smtp.next((m) => m.subject === 'Confirm your email address' && JSON.stringify(m.to).includes('ada@'), from)
+    await smtp.next(
+      (m) => m.subject === 'Confirm your email address' && JSON.stringify(m.to).includes('ada@'),
+      from,
+    )
     const reset = await adminApi(t, 'POST', `/users/${u.id}/password-reset-email`)
     expect(reset.status).toBe(202)
-    await smtp.next((m) => m.subject === 'Reset your password' && JSON.stringify(m.to).includes('ada@'), from)
+    await smtp.next(
+      (m) => m.subject === 'Reset your password' && JSON.stringify(m.to).includes('ada@'),
+      from,
+    )
 
-    expect((await adminApi(t, 'GET', '/settings/sign-up')).body).toEqual({ enabled: false, source: 'config', mailAvailable: true })
+    expect((await adminApi(t, 'GET', '/settings/sign-up')).body).toEqual({
+      enabled: false,
+      source: 'config',
+      mailAvailable: true,
+    })
     const on = await adminApi(t, 'PUT', '/settings/sign-up', { enabled: true })
     expect(on.body.enabled).toBe(true)
     expect((await openSignUp('other-app')).link).toBeDefined()

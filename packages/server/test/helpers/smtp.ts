@@ -17,7 +17,8 @@ export class TestSmtp {
       logger: false,
       onAuth: (a, _session, cb) => {
         this.logins.push(a.username ?? '')
-        if (auth && a.username === auth.user && a.password === auth.pass) cb(null, { user: a.username })
+        if (auth && a.username === auth.user && a.password === auth.pass)
+          cb(null, { user: a.username })
         else cb(new Error('invalid credentials'))
       },
       onData: (stream, _session, cb) => {

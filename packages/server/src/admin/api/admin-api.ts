@@ -166,12 +166,20 @@ export const ROUTES: Route[] = [
   {
     method: 'POST',
     url: '/users/:id/verification-email',
-    handler: async (c) => (noBody(c.req), c.reply.code(202), accountAdmin(c).resendVerification(c.actor, id(c))),
+    handler: async (c) => (
+      noBody(c.req),
+      c.reply.code(202),
+      accountAdmin(c).resendVerification(c.actor, id(c))
+    ),
   },
   {
     method: 'POST',
     url: '/users/:id/password-reset-email',
-    handler: async (c) => (noBody(c.req), c.reply.code(202), accountAdmin(c).sendPasswordReset(c.actor, id(c))),
+    handler: async (c) => (
+      noBody(c.req),
+      c.reply.code(202),
+      accountAdmin(c).sendPasswordReset(c.actor, id(c))
+    ),
   },
   {
     method: 'GET',
@@ -183,7 +191,8 @@ export const ROUTES: Route[] = [
     url: '/settings/sign-up',
     handler: (c) => {
       const b = jsonBody(c.req, { enabled: { type: 'boolean', nullable: true } })
-      if (b.enabled === undefined) throw new InvalidRequest('enabled is required (true, false or null)')
+      if (b.enabled === undefined)
+        throw new InvalidRequest('enabled is required (true, false or null)')
       return accountAdmin(c).setSignUp(c.actor, b.enabled)
     },
   },

@@ -23,16 +23,16 @@ type Value<F extends Field> = F extends { type: 'boolean'; nullable: true }
   : F extends { type: 'boolean' }
     ? boolean
     : F extends { type: 'string'; nullable: true }
-  ? string | null
-  : F extends { type: 'string' }
-    ? string
-    : F extends { type: 'strings' }
-      ? string[]
-      : F extends { type: 'int' }
-        ? number
-        : F extends { type: 'enum'; values: readonly (infer V)[] }
-          ? V
-          : Record<string, unknown>
+      ? string | null
+      : F extends { type: 'string' }
+        ? string
+        : F extends { type: 'strings' }
+          ? string[]
+          : F extends { type: 'int' }
+            ? number
+            : F extends { type: 'enum'; values: readonly (infer V)[] }
+              ? V
+              : Record<string, unknown>
 
 export type Body<S extends Spec> = { [K in keyof S]?: Value<S[K]> }
 

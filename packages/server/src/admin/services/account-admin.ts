@@ -32,7 +32,8 @@ export class AccountAdmin {
     if (!user) throw new NotFound('no such user')
     if (user.email === null) throw new Conflict('the user has no email address')
     if (user.disabled) throw new Conflict('the user is disabled')
-    if (!this.#ctx.mailer.available) throw new Conflict('no mail transport is configured (email.smtp)')
+    if (!this.#ctx.mailer.available)
+      throw new Conflict('no mail transport is configured (email.smtp)')
     return user as UserRecord & { email: string }
   }
 

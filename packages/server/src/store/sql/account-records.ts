@@ -103,10 +103,7 @@ export async function voidEmailTokens(
 }
 
 /** Deletes tokens a day past their expiry (kept that long so a replay is told "used"). */
-export async function deleteExpiredEmailTokens(
-  db: Kysely<Database>,
-  now: number,
-): Promise<number> {
+export async function deleteExpiredEmailTokens(db: Kysely<Database>, now: number): Promise<number> {
   const r = await db
     .deleteFrom('email_tokens')
     .where('expires_at', '<=', now - 86_400_000)
@@ -145,10 +142,7 @@ export async function upsertSetting(
 }
 
 /** Ids of users whose email is `email`, compared case-insensitively, at most 10, oldest first. */
-export async function selectUserIdsByEmail(
-  db: Kysely<Database>,
-  email: string,
-): Promise<string[]> {
+export async function selectUserIdsByEmail(db: Kysely<Database>, email: string): Promise<string[]> {
   const rows = await db
     .selectFrom('users')
     .select('id')
