@@ -1,4 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
+import type { AccountServices } from './accounts/account-services.js'
+import type { Mailer } from './email/mailer.js'
 import type { TesseraConfig } from './config/config.js'
 import type { Clock } from './lib/clock.js'
 import type { Random } from './lib/random.js'
@@ -28,5 +30,9 @@ export interface ServerContext {
   dpopNonces: DpopNonces
   /** The immutable fields of recently read sessions (see SessionFacts). */
   sessionFacts: SessionFacts
+  /** Outgoing mail, queued after the answer (src/email/). */
+  mailer: Mailer
+  /** Sign-up, verification and password reset mails and settings (src/accounts/). */
+  accounts: AccountServices
   log: FastifyBaseLogger
 }

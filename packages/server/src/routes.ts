@@ -1,6 +1,8 @@
 import { adminApiRoutes } from './admin/api/admin-api.js'
 import { adminConsoleRoutes } from './admin/console/console-routes.js'
 import { accountRoutes } from './account/index.js'
+import { accountRoutes as accountPageRoutes } from './accounts/account-routes.js'
+import { devMailRoutes } from './dev/mail-page.js'
 import { playgroundRoutes } from './dev/playground.js'
 import type { RouteModule } from './http/app.js'
 import { loginRoutes } from './login/login-routes.js'
@@ -28,7 +30,9 @@ export const routeModules: RouteModule[] = [
   introspectRoutes,
   userinfoRoutes,
   accountRoutes,
+  accountPageRoutes,
   playgroundRoutes,
+  devMailRoutes,
 ]
 
 /** The Admin API and the admin console: on the public listener, or on the internal one that

@@ -24,10 +24,17 @@ import { adminRouteModules, routeModules } from './routes.js'
 import { SessionFacts } from './sessions/session-facts.js'
 import { scheduleMaintenance } from './sessions/maintenance.js'
 import { WebhookDispatcher, type Timers } from './webhooks/dispatcher.js'
+import { AccountServices } from './accounts/account-services.js'
+import type { CaptchaHook } from './accounts/captcha.js'
+import { MailTemplates } from './email/mail-templates.js'
+import { MemoryTransport, SmtpTransport, type MailTransport } from './email/mail-transport.js'
+import { Mailer } from './email/mailer.js'
 
 export interface ServerHooks {
   /** Adds claims to access tokens per API (the role of Auth0 Actions). Reserved claims are kept. */
   accessTokenClaims?: AccessTokenClaimsHook
+  /** A CAPTCHA for sign-up and password reset requests (see src/accounts/captcha.ts). */
+  captcha?: CaptchaHook
 }
 
 export interface CreateServerOptions {
@@ -107,6 +114,8 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
   const clock = opts.clock ?? new MonotonicClock()
   const random = opts.random ?? cryptoRandom
   const log = opts.logger ?? createLogger(config.logLevel)
+  // Read before anything opens: a broken template override is a configuration error.
+  const templates = MailTemplates.load(config.email.templatesDir)
   const store = opts.store ?? (await openStore(config))
   store.recordWebhookTypes(subscribedWebhookTypes(config))
   await store.migrate()
@@ -150,6 +159,8 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     metrics: new Metrics(),
     dpopNonces: new DpopNonces(config.secrets, clock),
     sessionFacts: new SessionFacts(),
+    mailer: new Mailer(mailTransport(config), config.email.from, log),
+    accounts: new AccountServices(templates, opts.hooks?.captcha),
     log,
   }
 
@@ -211,6 +222,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
       await webhooks?.stop()
       await Promise.all([app.close(), ...listeners.map((l) => l.app.close())])
       runtime.stop()
+      await ctx.mailer.close()
       await store.close()
     },
   }
@@ -241,6 +253,12 @@ function internalListeners(
  * outbox (with no endpoint, none: nothing would ever send them). */
 export function subscribedWebhookTypes(config: TesseraConfig): WebhookEventType[] {
   return [...new Set(config.webhooks.endpoints.flatMap((e) => e.events))]
+}
+
+/** SMTP when configured; in dev mode without it, mail caught in memory (`/dev/mail`); else none. */
+function mailTransport(config: TesseraConfig): MailTransport | undefined {
+  if (config.email.smtp) return new SmtpTransport(config.email.smtp)
+  return config.dev ? new MemoryTransport() : undefined
 }
 
 /** The store the configuration names: a SQLite file, or a PostgreSQL pool. */

@@ -68,6 +68,9 @@ export interface ClientConfig {
    * for a code; one without gets a `pending` session with the task `setup-mfa`, which receives no
    * API access tokens until the user enrols. Default false. */
   requireMfa?: boolean
+  /** Whether the sign-in page offers sign-up for this client. Absent: the server-wide setting
+   * (`accounts.signUp`, or what the Admin API set). */
+  signUp?: boolean
 }
 
 export type RefreshTokenDelivery = 'body' | 'cookie'
@@ -270,6 +273,14 @@ export interface TesseraConfig {
      * past it every code of that account is refused (429) until the window ends. Only someone who
      * knows the password can spend it. Default 10 per 900 s. */
     mfaPerAccount: ThrottleRule
+    /** Sign-ups per client IP (every attempt counts). Default 10 per 3600 s. */
+    signUpPerIp: ThrottleRule
+    /** Account mails asked for (password reset, verification resend) per client IP, every request
+     * counting. Default 10 per 900 s. */
+    accountMailPerIp: ThrottleRule
+    /** Account mails asked for per address (password reset) or per user (resend). Past it the
+     * request gets the same answer but no mail is sent. Default 3 per 900 s. */
+    accountMailPerAddress: ThrottleRule
   }
   /** The Admin API and the admin console. */
   admin: AdminSettings
@@ -299,6 +310,48 @@ export interface TesseraConfig {
   webhooks: WebhookSettings
   /** Deleting what has ended, in the maintenance pass. */
   retention: RetentionConfig
+  /** Outgoing mail (verification, password reset, notices). */
+  email: EmailSettings
+  /** Self-service accounts on the hosted pages: sign-up, verification, password reset. */
+  accounts: AccountSettings
+}
+
+/** An SMTP relay. The password never appears in logs or errors. */
+export interface SmtpSettings {
+  host: string
+  /** Default 587 (465 when `secure`). */
+  port: number
+  /** TLS from the first byte (SMTPS, usually port 465). Default: true on port 465. */
+  secure: boolean
+  /** Without `secure`: refuse to send unless the server offers STARTTLS. Default true. */
+  requireTls: boolean
+  /** SMTP AUTH user; with `pass`. */
+  user: string | null
+  /** SMTP AUTH password (prefer `TESSERA_SMTP_PASSWORD`). */
+  pass: string | null
+}
+
+export interface EmailSettings {
+  /** The relay; null: no mail is sent (sign-up, reset and verification are off), except in dev
+   * mode, where mail is caught in memory and shown at `/dev/mail`. */
+  smtp: SmtpSettings | null
+  /** The `From` header: `addr@example.com` or `Name <addr@example.com>`. Required with `smtp`. */
+  from: string
+  /** A directory whose template files replace the built-in ones of the same name. */
+  templatesDir: string | null
+}
+
+export interface AccountSettings {
+  /** Whether the sign-in page offers sign-up, for clients that do not decide themselves (a
+   * client's `signUp`). The Admin API can change it at run time. Default false. */
+  signUp: boolean
+  /** Shortest password accepted at sign-up, reset and change, 8-64. Default 8 (NIST SP 800-63B
+   * 5.1.1.2). */
+  passwordMinLength: number
+  /** Seconds a verification link works. Default 86400 (24 hours). */
+  verifyLinkTtlSeconds: number
+  /** Seconds a password reset link works. Default 1800 (30 minutes). */
+  resetLinkTtlSeconds: number
 }
 
 export class ConfigError extends Error {

@@ -31,6 +31,7 @@ export const ENVIRONMENT: Readonly<Record<string, string>> = {
   TESSERA_ADMIN_HOST: 'admin.host',
   TESSERA_METRICS_PORT: 'metrics.port',
   TESSERA_METRICS_HOST: 'metrics.host',
+  TESSERA_SMTP_PASSWORD: 'email.smtp.pass',
 }
 
 /** Top-level keys a configuration file may have: those of ConfigInput (the type keeps the list
@@ -64,6 +65,8 @@ const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
   account: true,
   webhooks: true,
   retention: true,
+  email: true,
+  accounts: true,
 }
 const FILE_KEYS = new Set<string>(Object.keys(FILE_KEYS_RECORD))
 
@@ -218,6 +221,14 @@ export function loadConfigInput(opts: LoadConfigOptions = {}): LoadedConfigInput
       ...(metricsPort !== undefined ? { port: metricsPort } : {}),
       ...(metricsHost !== undefined ? { host: metricsHost } : {}),
     }
+  }
+  const smtpPassword = set('TESSERA_SMTP_PASSWORD')
+  if (smtpPassword !== undefined) {
+    const email = input.email ?? {}
+    input.email = { ...email, smtp: { ...(email.smtp ?? {}), pass: smtpPassword } }
+  }
+  if (typeof input.email?.templatesDir === 'string') {
+    input.email = { ...input.email, templatesDir: absolute(base, input.email.templatesDir) }
   }
 
   Object.assign(input, opts.overrides ?? {})

@@ -38,6 +38,7 @@ export function clientRecord(c: ClientConfig, now: number): ClientRecord {
     ...(c.requireMfa ? { requireMfa: true } : {}),
     ...(c.refreshTokenDelivery === 'cookie' ? { refreshTokenDelivery: 'cookie' as const } : {}),
     ...(c.webOrigins?.length ? { webOrigins: c.webOrigins } : {}),
+    ...(c.signUp !== undefined ? { signUp: c.signUp } : {}),
     createdAt: now,
     updatedAt: now,
   }

@@ -19,6 +19,13 @@ import {
 } from './config.js'
 import { resolveListeners } from './resolve-listeners.js'
 import { resolveWebhooks } from './resolve-webhooks.js'
+import {
+  resolveAccounts,
+  resolveClientSignUp,
+  resolveEmail,
+  type AccountsInput,
+  type EmailInput,
+} from './resolve-accounts.js'
 import { SCOPE_TOKEN } from '../oauth/scope-token.js'
 import { sameSiteProblem, webOriginProblem } from '../oauth/refresh-cookie/web-origins.js'
 import { ACCOUNT_SESSIONS_SCOPE } from '../oauth/token/audience.js'
@@ -62,6 +69,8 @@ export interface ConfigInput {
     retryForSeconds?: number
     retentionSeconds?: number
   }
+  email?: EmailInput
+  accounts?: AccountsInput
 }
 
 const ALGS: SigningAlg[] = ['ES256', 'EdDSA', 'RS256']
@@ -252,6 +261,8 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
       ),
     },
     webhooks: resolveWebhooks(input.webhooks, dev),
+    email: resolveEmail(input.email),
+    accounts: resolveAccounts(input.accounts),
     retention: resolveRetention(input.retention),
   }
 }
@@ -532,6 +543,7 @@ export function resolveClient(
     sessionAbsoluteSeconds: absolute,
     dpop: resolveClientDpop(c.dpop, at),
     ...(bool(`${at}.requireMfa`, c.requireMfa) ? { requireMfa: true } : {}),
+    ...resolveClientSignUp(c.signUp, at),
     ...resolveRefreshDelivery(c, at, { method, applicationType, grantTypes }, server),
   }
 }
@@ -639,6 +651,9 @@ const THROTTLE_DEFAULTS: TesseraConfig['throttle'] = {
   invalidGrantPerIp: { limit: 60, windowSeconds: 60 },
   adminPerIp: { limit: 20, windowSeconds: 900 },
   mfaPerAccount: { limit: 10, windowSeconds: 900 },
+  signUpPerIp: { limit: 10, windowSeconds: 3600 },
+  accountMailPerIp: { limit: 10, windowSeconds: 900 },
+  accountMailPerAddress: { limit: 3, windowSeconds: 900 },
 }
 
 /** Each rule replaces its default as a whole: `limit` and `windowSeconds` are required; the

@@ -39,6 +39,7 @@ export async function ensureDemoUser(
       ...existing,
       passwordHash: await hashPassword(password, deps.passwordCost),
       passwordChangedAt: now,
+      emailVerifiedAt: null,
       updatedAt: now,
     })
     userId = existing.id

@@ -19,7 +19,13 @@ import { secureCookies } from '../sessions/browser-session.js'
 export const CSRF_COOKIE_SECURE = '__Host-tessera_csrf'
 export const CSRF_COOKIE_PLAIN = 'tessera_csrf'
 
-export type CsrfPurpose = 'login' | 'logout' | 'admin-sign-in' | 'login-otp' | 'account-mfa'
+export type CsrfPurpose =
+  | 'login'
+  | 'logout'
+  | 'admin-sign-in'
+  | 'login-otp'
+  | 'account-mfa'
+  | 'account'
 
 const VALUE = /^[A-Za-z0-9_-]{43}$/
 

@@ -12,6 +12,8 @@ export interface LoginFormView {
   error?: string
   /** Where the sign-in's answer redirects: the client's redirect URI of this request. */
   redirectUri: string | undefined
+  /** Links to the self-service pages, when they are available (sign-up, password reset). */
+  links?: { signUp?: string; forgotPassword?: string }
 }
 
 /** The sign-in form: a plain HTML form, no JavaScript. */
@@ -30,6 +32,10 @@ export function sendLoginForm(reply: FastifyReply, status: number, v: LoginFormV
     `<label for="password">Password</label>` +
     `<input type="password" id="password" name="password" autocomplete="current-password" ` +
     `maxlength="1024" required${focusPassword}>` +
-    `<button type="submit">Sign in</button></form>`
+    `<button type="submit">Sign in</button></form>` +
+    (v.links?.forgotPassword
+      ? `<p><a href="${escapeHtml(v.links.forgotPassword)}">Forgot your password?</a></p>`
+      : '') +
+    (v.links?.signUp ? `<p><a href="${escapeHtml(v.links.signUp)}">Create an account</a></p>` : '')
   return sendPage(reply, status, 'Sign in', body, formAction(v.redirectUri))
 }

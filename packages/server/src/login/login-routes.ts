@@ -34,6 +34,7 @@ import { LoginTransactionCodec, type LoginTransaction } from './login-transactio
 import { htmlErrors, sendMessage } from './page.js'
 import { confirmedTotp } from '../mfa/second-factor.js'
 import { sendOtpForm } from './second-factor-step.js'
+import { ACCOUNT_PATHS } from '../accounts/account-services.js'
 import { checkCredentials, dummyPasswordHash, PASSWORD_AMR, signInThrottle } from './sign-in.js'
 
 /** The one message for every failed credential check: no account enumeration. */
@@ -79,10 +80,26 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
     )
   }
 
+  /** Sign-up and password reset links of the form, when available for this client. */
+  async function links(p: {
+    sealed: string
+    client: ClientRecord
+  }): Promise<LoginFormView['links']> {
+    const tx = `?tx=${encodeURIComponent(p.sealed)}`
+    const signUp = await ctx.accounts.signUpEnabled(ctx, p.client)
+    return {
+      ...(signUp ? { signUp: ctx.config.issuer + ACCOUNT_PATHS.signUp + tx } : {}),
+      ...(ctx.mailer.available
+        ? { forgotPassword: ctx.config.issuer + ACCOUNT_PATHS.forgotPassword + tx }
+        : {}),
+    }
+  }
+
   app.get(PATHS.login, { onRequest: htmlErrors }, async (req, reply) => {
     const p = await pending(queryParams(req))
     if (!p) return expired(reply)
     return sendLoginForm(reply, 200, {
+      links: await links(p),
       action,
       clientName: p.client.name,
       tx: p.sealed,
@@ -97,7 +114,9 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
     if (!form) throw new InvalidRequest('the request body must be a form')
     const p = await pending(form)
     if (!p) return expired(reply)
+    const formLinks = await links(p)
     const view = (username: string, error: string): LoginFormView => ({
+      links: formLinks,
       action,
       clientName: p.client.name,
       tx: p.sealed,

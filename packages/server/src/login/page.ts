@@ -10,7 +10,7 @@ import { escapeHtml } from '../http/app.js'
 const STYLE = `body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
 main{max-width:22rem;margin:4rem auto;padding:2rem;background:#fff;border-radius:8px;box-shadow:0 1px 4px #0002}
 h1{font-size:1.4rem;margin:0 0 1rem}label{display:block;margin:.75rem 0 .25rem}
-input[type=text],input[type=password]{width:100%;box-sizing:border-box;padding:.5rem;font:inherit}
+input[type=text],input[type=password],input[type=email]{width:100%;box-sizing:border-box;padding:.5rem;font:inherit}
 button{margin-top:1.25rem;width:100%;padding:.6rem;font:inherit;cursor:pointer}
 .alert{background:#fdecea;color:#8a1c12;padding:.5rem .75rem;border-radius:4px}`
 

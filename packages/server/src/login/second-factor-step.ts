@@ -16,7 +16,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { param } from '../http/form.js'
 import { clientIp, userAgent } from '../http/request-info.js'
-import { deriveKey, hmac, safeEqual } from '../lib/crypto.js'
+import { hmac } from '../lib/crypto.js'
+import { matchesAny, purposeKeys } from '../lib/secret-ring.js'
 import {
   confirmedTotp,
   verifySecondFactor,
@@ -47,26 +48,18 @@ interface Challenge {
   e: number
 }
 
-const keys = new WeakMap<Buffer, Buffer>()
-function challengeKey(ctx: ServerContext): Buffer {
-  let k = keys.get(ctx.config.secret)
-  if (!k) {
-    k = deriveKey(ctx.config.secret, 'otp-challenge')
-    keys.set(ctx.config.secret, k)
-  }
-  return k
-}
-
 function sealChallenge(ctx: ServerContext, c: Omit<Challenge, 'e'>): string {
   const body = Buffer.from(
     JSON.stringify({ ...c, e: ctx.clock.now() + OTP_CHALLENGE_TTL_SECONDS * 1000 }),
   ).toString('base64url')
-  return `${body}.${hmac(challengeKey(ctx), 'otp-challenge', body).toString('base64url')}`
+  const key = purposeKeys(ctx.config.secrets, 'otp-challenge').current
+  return `${body}.${hmac(key, 'otp-challenge', body).toString('base64url')}`
 }
 
 function openChallenge(ctx: ServerContext, sealed: string): Challenge | undefined {
   const [body = '', mac = ''] = sealed.split('.')
-  if (!safeEqual(mac, hmac(challengeKey(ctx), 'otp-challenge', body).toString('base64url'))) {
+  const keys = purposeKeys(ctx.config.secrets, 'otp-challenge')
+  if (!matchesAny(keys, mac, (k) => hmac(k, 'otp-challenge', body).toString('base64url'))) {
     return undefined
   }
   const c = JSON.parse(Buffer.from(body, 'base64url').toString('utf8')) as Challenge
@@ -109,7 +102,7 @@ export function sendOtpForm(
 }
 
 export function secondFactorRoutes(app: FastifyInstance, ctx: ServerContext): void {
-  const codec = new LoginTransactionCodec(ctx.config.secret)
+  const codec = new LoginTransactionCodec(ctx.config.secrets)
 
   async function transaction(
     sealed: string | undefined,

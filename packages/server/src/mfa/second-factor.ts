@@ -13,7 +13,8 @@
  */
 import { createCipheriv, createDecipheriv } from 'node:crypto'
 import type { ServerContext } from '../context.js'
-import { deriveKey, hmac } from '../lib/crypto.js'
+import { hmac } from '../lib/crypto.js'
+import { purposeKeys } from '../lib/secret-ring.js'
 import type { ThrottleEntry } from '../security/throttle.js'
 import type { TotpRecord, UserRecord } from '../store/types.js'
 import { totpStep, verifyTotp } from './totp.js'
@@ -50,36 +51,36 @@ export function acrOf(amr: readonly string[]): string {
   return hasSecondFactor(amr) ? ACR_MFA : ACR_PWD
 }
 
-const keys = new WeakMap<Buffer, { enc: Buffer; codes: Buffer }>()
-
-function mfaKeys(ctx: ServerContext): { enc: Buffer; codes: Buffer } {
-  let k = keys.get(ctx.config.secret)
-  if (!k) {
-    k = {
-      enc: deriveKey(ctx.config.secret, 'totp-secrets'),
-      codes: deriveKey(ctx.config.secret, 'recovery-codes'),
-    }
-    keys.set(ctx.config.secret, k)
-  }
-  return k
-}
-
 /** AES-256-GCM with the user id as additional data, so a secret copied to another user's row
  * does not decrypt. Layout as for signing keys: iv (12) | tag (16) | ciphertext, base64url. */
 export function encryptTotpSecret(ctx: ServerContext, userId: string, secret: Buffer): string {
   const iv = ctx.random.bytes(12)
-  const c = createCipheriv('aes-256-gcm', mfaKeys(ctx).enc, iv)
+  const c = createCipheriv(
+    'aes-256-gcm',
+    purposeKeys(ctx.config.secrets, 'totp-secrets').current,
+    iv,
+  )
   c.setAAD(Buffer.from(userId, 'utf8'))
   const body = Buffer.concat([c.update(secret), c.final()])
   return Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url')
 }
 
+/** Opens a secret sealed under any secret of the ring (the current one first): an authenticator
+ * enrolled before a rotation keeps working while its secret is in the ring. */
 export function decryptTotpSecret(ctx: ServerContext, userId: string, enc: string): Buffer {
   const buf = Buffer.from(enc, 'base64url')
-  const d = createDecipheriv('aes-256-gcm', mfaKeys(ctx).enc, buf.subarray(0, 12))
-  d.setAAD(Buffer.from(userId, 'utf8'))
-  d.setAuthTag(buf.subarray(12, 28))
-  return Buffer.concat([d.update(buf.subarray(28)), d.final()])
+  let failure: unknown
+  for (const key of purposeKeys(ctx.config.secrets, 'totp-secrets').all) {
+    try {
+      const d = createDecipheriv('aes-256-gcm', key, buf.subarray(0, 12))
+      d.setAAD(Buffer.from(userId, 'utf8'))
+      d.setAuthTag(buf.subarray(12, 28))
+      return Buffer.concat([d.update(buf.subarray(28)), d.final()])
+    } catch (err) {
+      failure = err
+    }
+  }
+  throw failure
 }
 
 const CODE_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789'
@@ -109,7 +110,27 @@ export function normalizeRecoveryCode(code: string): string | undefined {
 /** What is stored of a recovery code: an HMAC under a key derived from the server secret, bound
  * to the user, so a copy of the database alone cannot be brute-forced offline. */
 export function recoveryCodeHash(ctx: ServerContext, userId: string, normalized: string): string {
-  return hmac(mfaKeys(ctx).codes, 'recovery-code', userId, normalized).toString('base64url')
+  return recoveryCodeHashes(ctx, userId, normalized)[0] as string
+}
+
+/** The code's hash under every secret of the ring, current first: codes issued before a secret
+ * rotation still work while their secret is in the ring. */
+export function recoveryCodeHashes(ctx: ServerContext, userId: string, normalized: string): string[] {
+  return purposeKeys(ctx.config.secrets, 'recovery-codes').all.map((k) =>
+    hmac(k, 'recovery-code', userId, normalized).toString('base64url'),
+  )
+}
+
+/** Spends the recovery code, whichever secret of the ring its hash was made under. */
+async function useRecoveryCode(
+  ctx: ServerContext,
+  userId: string,
+  normalized: string,
+): Promise<boolean> {
+  for (const hash of recoveryCodeHashes(ctx, userId, normalized)) {
+    if (await ctx.store.useRecoveryCode(userId, hash, ctx.clock.now())) return true
+  }
+  return false
 }
 
 /** The user's confirmed authenticator, or undefined. */
@@ -168,17 +189,12 @@ export async function verifySecondFactor(
     const secret = decryptTotpSecret(ctx, user.id, totp.secretEnc)
     const step = verifyTotp(secret, code, ctx.clock.now())
     if (step === undefined) result = { ok: false, reason: 'wrong_code' }
-    else if (!(await ctx.store.useTotpStep(user.id, step))) result = { ok: false, reason: 'reused_code' }
+    else if (!(await ctx.store.useTotpStep(user.id, step)))
+      result = { ok: false, reason: 'reused_code' }
     else result = { ok: true, method: 'totp' }
   } else {
     const normalized = normalizeRecoveryCode(code)
-    const used =
-      normalized !== undefined &&
-      (await ctx.store.useRecoveryCode(
-        user.id,
-        recoveryCodeHash(ctx, user.id, normalized),
-        ctx.clock.now(),
-      ))
+    const used = normalized !== undefined && (await useRecoveryCode(ctx, user.id, normalized))
     result = used ? { ok: true, method: 'recovery_code' } : { ok: false, reason: 'wrong_code' }
   }
   if (result.ok) {

@@ -8,6 +8,7 @@ export interface MaintenanceResult extends RetentionResult {
   throttleDeleted: number
   webhookRecordsDeleted: number
   dpopProofsDeleted: number
+  emailTokensDeleted: number
 }
 
 /**
@@ -46,6 +47,7 @@ export async function runMaintenance(
     browserIdleSeconds: ctx.config.browserSession.idleSeconds,
     stopped,
   })
+  const emailTokensDeleted = await ctx.store.pruneEmailTokens(now)
   await ctx.keys.refreshIfStale()
   return {
     expired,
@@ -55,6 +57,7 @@ export async function runMaintenance(
     webhookRecordsDeleted,
     dpopProofsDeleted,
     ...retained,
+    emailTokensDeleted,
   }
 }
 

@@ -16,6 +16,18 @@ import { deleteBrowserSessions, deleteEndedSessions, deleteEvents } from './sql/
 import { reencryptSigningKey } from './sql/signing-keys.js'
 import { recordedMessages, type WebhookTypes } from './sql/webhook-types.js'
 import { sessionMessages } from '../webhooks/messages.js'
+import {
+  deleteExpiredEmailTokens,
+  insertEmailToken,
+  selectEmailToken,
+  selectSetting,
+  selectUserIdsByEmail,
+  takeEmailToken,
+  upsertSetting,
+  voidEmailTokens,
+  type EmailTokensTable,
+  type SettingsTable,
+} from './sql/account-records.js'
 import type {
   AdminWriteResult,
   ApiChange,
@@ -33,6 +45,8 @@ import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
   ClientRecord,
+  EmailTokenPurpose,
+  EmailTokenRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -80,6 +94,7 @@ export interface UsersTable {
   disabled: number
   metadata: string
   password_changed_at: Ms
+  email_verified_at: Ms | null
   created_at: Ms
   updated_at: Ms
 }
@@ -228,6 +243,8 @@ export interface Database {
   dpop_proofs: DpopProofsTable
   totp_credentials: TotpCredentialsTable
   recovery_codes: RecoveryCodesTable
+  email_tokens: EmailTokensTable
+  settings: SettingsTable
 }
 
 const num = (v: Ms): number => (typeof v === 'number' ? v : Number(v))
@@ -1627,6 +1644,46 @@ export abstract class SqlStore implements Store {
     return this.write((db) => deleteEvents(db, before, limit))
   }
 
+  // self-service accounts (src/store/sql/account-records.ts) --------------------------------------
+
+  async createEmailToken(t: EmailTokenRecord): Promise<void> {
+    await this.write((db) => insertEmailToken(db, t))
+  }
+
+  getEmailToken(tokenHash: string): Promise<EmailTokenRecord | undefined> {
+    return selectEmailToken(this.db, tokenHash)
+  }
+
+  useEmailToken(
+    tokenHash: string,
+    purpose: EmailTokenPurpose,
+    now: number,
+  ): Promise<EmailTokenRecord | undefined> {
+    return this.write((db) => takeEmailToken(db, tokenHash, purpose, now))
+  }
+
+  voidEmailTokens(userId: string, purpose: EmailTokenPurpose, now: number): Promise<number> {
+    return this.write((db) => voidEmailTokens(db, userId, purpose, now))
+  }
+
+  pruneEmailTokens(now: number): Promise<number> {
+    return this.write((db) => deleteExpiredEmailTokens(db, now))
+  }
+
+  async getUsersByEmail(email: string): Promise<UserRecord[]> {
+    const ids = await selectUserIdsByEmail(this.db, email)
+    const users = await Promise.all(ids.map((id) => this.readUser(id)))
+    return users.filter((u): u is UserRecord => u !== undefined)
+  }
+
+  getSetting(key: string): Promise<string | undefined> {
+    return selectSetting(this.db, key)
+  }
+
+  async putSetting(key: string, value: string | null, now: number): Promise<void> {
+    await this.write((db) => upsertSetting(db, key, value, now))
+  }
+
   async pruneDpopProofs(now: number): Promise<number> {
     const r = await this.db
       .deleteFrom('dpop_proofs')
@@ -1832,6 +1889,7 @@ export function toUser(r: Selectable<UsersTable>): UserRecord {
     disabled: Boolean(r.disabled),
     metadata: parse<Record<string, unknown>>(r.metadata),
     passwordChangedAt: num(r.password_changed_at),
+    emailVerifiedAt: numOrNull(r.email_verified_at),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
   }
@@ -1848,6 +1906,7 @@ function fromUser(u: UserRecord): UsersTable {
     disabled: u.disabled ? 1 : 0,
     metadata: JSON.stringify(u.metadata),
     password_changed_at: u.passwordChangedAt,
+    email_verified_at: u.emailVerifiedAt,
     created_at: u.createdAt,
     updated_at: u.updatedAt,
   }

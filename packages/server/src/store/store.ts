@@ -5,6 +5,8 @@ import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
   ClientRecord,
+  EmailTokenPurpose,
+  EmailTokenRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -374,4 +376,24 @@ export interface Store {
       sessions: { id: string; userId: string; clientId: string }[],
     ) => SecurityEventRecord[],
   ): Promise<string[]>
+  /** Records a single-use email link (by the SHA-256 of its token). */
+  createEmailToken(t: EmailTokenRecord): Promise<void>
+  getEmailToken(tokenHash: string): Promise<EmailTokenRecord | undefined>
+  /** Marks the link used iff it has `purpose` and is unused and unexpired at `now`, atomically;
+   * returns it then, else undefined (of concurrent uses, exactly one gets it). */
+  useEmailToken(
+    tokenHash: string,
+    purpose: EmailTokenPurpose,
+    now: number,
+  ): Promise<EmailTokenRecord | undefined>
+  /** Marks every unused link of the user and purpose used; returns how many. */
+  voidEmailTokens(userId: string, purpose: EmailTokenPurpose, now: number): Promise<number>
+  /** Deletes links a day past their expiry. */
+  pruneEmailTokens(now: number): Promise<number>
+  /** Users whose email is `email` (any case), at most 10, oldest first. */
+  getUsersByEmail(email: string): Promise<UserRecord[]>
+  /** A run-time setting (Admin API), or undefined when never set. */
+  getSetting(key: string): Promise<string | undefined>
+  /** Sets a run-time setting; null removes it. */
+  putSetting(key: string, value: string | null, now: number): Promise<void>
 }

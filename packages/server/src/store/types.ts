@@ -38,6 +38,8 @@ export interface ClientRecord {
   dpop?: 'optional' | 'required'
   /** Sign-ins need a second factor (else the session is `pending`, task `setup-mfa`). */
   requireMfa?: boolean
+  /** Whether the sign-in page offers sign-up for this client. Absent: the server-wide setting. */
+  signUp?: boolean
   createdAt: number
   updatedAt: number
 }
@@ -68,8 +70,26 @@ export interface UserRecord {
   /** Arbitrary claims the per-API claims hook may read (roles, permissions, org). */
   metadata: Record<string, unknown>
   passwordChangedAt: number
+  /** When the user proved they receive mail at `email` (a verification or reset link); null: not
+   * verified. Cleared when the email changes. */
+  emailVerifiedAt: number | null
   createdAt: number
   updatedAt: number
+}
+
+/** What an email link does. */
+export type EmailTokenPurpose = 'verify_email' | 'reset_password'
+
+/** A single-use link sent by mail. Only the SHA-256 of its token is stored. */
+export interface EmailTokenRecord {
+  tokenHash: string
+  purpose: EmailTokenPurpose
+  userId: string
+  /** The address the link was sent to: a verification counts only while the user still has it. */
+  email: string
+  createdAt: number
+  expiresAt: number
+  usedAt: number | null
 }
 
 /** The browser's single sign-on session at the server, behind the `__Host-tessera_sso` cookie. */
@@ -230,6 +250,14 @@ export type SecurityEventType =
   | 'mfa_reset'
   /** A pending session's task was completed; the session is active. */
   | 'session_task_completed'
+  // Self-service accounts (hosted pages) and their admin actions.
+  | 'user_signed_up'
+  | 'email_verification_sent'
+  | 'email_verified'
+  | 'password_reset_requested'
+  | 'password_reset'
+  /** A sign-up setting changed through the Admin API. */
+  | 'sign_up_setting_changed'
 
 export interface SecurityEventRecord {
   id: string

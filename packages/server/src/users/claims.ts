@@ -12,7 +12,9 @@ export function userClaims(user: UserRecord, scope: string): Record<string, unkn
   }
   if (scopes.has('email') && user.email !== null) {
     out.email = user.email
-    out.email_verified = user.metadata.email_verified === true
+    // Proven by a verification or reset link; `metadata.email_verified` is how admins marked it
+    // before links existed, still honoured.
+    out.email_verified = user.emailVerifiedAt !== null || user.metadata.email_verified === true
   }
   return out
 }

@@ -47,6 +47,7 @@ export async function newUserRecord(
     disabled: false,
     metadata: input.metadata ?? {},
     passwordChangedAt: now,
+    emailVerifiedAt: null,
     createdAt: now,
     updatedAt: now,
   }

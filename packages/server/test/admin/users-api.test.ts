@@ -61,6 +61,7 @@ describe('POST /users', () => {
       disabled: false,
       metadata: { roles: ['admin'], org: { id: 'org_1' } },
       passwordChangedAt: t.clock.now(),
+      emailVerifiedAt: null,
       createdAt: t.clock.now(),
       updatedAt: t.clock.now(),
     })

@@ -10,7 +10,15 @@ import { resolveConfig, type ConfigInput } from '../../src/config/resolve.js'
 import { FakeClock, MonotonicClock } from '../../src/lib/clock.js'
 import { sha256b64u } from '../../src/lib/crypto.js'
 import { cryptoRandom } from '../../src/lib/random.js'
+import type { ServerContext } from '../../src/context.js'
+import { emailTokenHash, issueEmailToken } from '../../src/email/email-links.js'
 import { LoginTransactionCodec } from '../../src/login/login-transaction.js'
+import {
+  decryptTotpSecret,
+  encryptTotpSecret,
+  recoveryCodeHash,
+  recoveryCodeHashes,
+} from '../../src/mfa/second-factor.js'
 import { DpopNonces } from '../../src/oauth/dpop/dpop-nonces.js'
 import { RefreshTokenCodec } from '../../src/tokens/refresh-token.js'
 import { KeyManager, UndecryptableKeysError } from '../../src/tokens/signing-keys.js'
@@ -137,6 +145,22 @@ describe('every value derived from the secret: made under OLD, accepted by [NEW,
       make: (s) => new DpopNonces(s, clock).current(),
       accepts: (s, v) => new DpopNonces(s, clock).isValid(v),
     },
+    {
+      name: 'TOTP secret at rest',
+      make: (s) => encryptTotpSecret(secretsOnly(s), 'user-1', TOTP_SEED),
+      accepts: (s, v) => {
+        try {
+          return decryptTotpSecret(secretsOnly(s), 'user-1', v).equals(TOTP_SEED)
+        } catch {
+          return false
+        }
+      },
+    },
+    {
+      name: 'recovery code hash',
+      make: (s) => recoveryCodeHash(secretsOnly(s), 'user-1', 'abcde23456'),
+      accepts: (s, v) => recoveryCodeHashes(secretsOnly(s), 'user-1', 'abcde23456').includes(v),
+    },
   ]
   for (const r of rows) {
     it(`${r.name}`, () => {
@@ -151,7 +175,41 @@ describe('every value derived from the secret: made under OLD, accepted by [NEW,
       expect(r.accepts(ring('x'.repeat(40)), old)).toBe(false)
     })
   }
+
+  it('email link (verification, password reset)', async () => {
+    const issued = await issueEmailToken(
+      secretsOnly(ring(OLD)),
+      'reset_password',
+      'user-1',
+      'a@b.test',
+    )
+    const hash = emailTokenHash(secretsOnly(ring(OLD)), 'reset_password', issued)
+    expect(hash).toBeDefined()
+    expect(emailTokenHash(secretsOnly(ring(NEW, OLD)), 'reset_password', issued)).toBe(hash)
+    expect(emailTokenHash(secretsOnly(ring(NEW)), 'reset_password', issued)).toBeUndefined()
+    const made = await issueEmailToken(
+      secretsOnly(ring(NEW, OLD)),
+      'reset_password',
+      'u',
+      'a@b.test',
+    )
+    expect(emailTokenHash(secretsOnly(ring(NEW)), 'reset_password', made)).toBeDefined()
+    expect(emailTokenHash(secretsOnly(ring(OLD)), 'reset_password', made)).toBeUndefined()
+  })
 })
+
+const TOTP_SEED = Buffer.from('12345678901234567890')
+
+/** The part of a server context the MFA and email-link helpers read: the ring, randomness, a
+ * clock, the link lifetimes, and a store that takes the link record (nothing else is read). */
+function secretsOnly(secrets: Buffer[]): ServerContext {
+  return {
+    config: { secrets, accounts: { verifyLinkTtlSeconds: 3600, resetLinkTtlSeconds: 1800 } },
+    random: cryptoRandom,
+    clock: new FakeClock(),
+    store: { createEmailToken: () => Promise.resolve() },
+  } as unknown as ServerContext
+}
 
 describe('forms rendered before a restart with [NEW, OLD] still post (CSRF, login transaction, console)', () => {
   // One database per scenario: a start with [NEW, OLD] re-encrypts the keys, after which OLD

@@ -224,6 +224,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           disabled: false,
           metadata: { roles: [] },
           passwordChangedAt: FAR + 1,
+          emailVerifiedAt: null,
           createdAt: u.createdAt,
           updatedAt: FAR + 2,
         })

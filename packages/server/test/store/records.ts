@@ -70,6 +70,7 @@ export function userRecord(o: Partial<UserRecord> = {}): UserRecord {
     disabled: true,
     metadata: { roles: ['admin', 'billing'], org: { id: 'org_1', tier: 2 }, flag: false, n: null },
     passwordChangedAt: T0 + 5,
+    emailVerifiedAt: null,
     createdAt: T0 + 6,
     updatedAt: FAR + 7,
     ...o,

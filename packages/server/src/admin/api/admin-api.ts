@@ -16,6 +16,7 @@ import { InvalidRequest, InvalidToken, type OAuthError } from '../../oauth/error
 import { GRACE_MAX_USES_RANGE, GRACE_SECONDS_RANGE } from '../../oauth/token/grace-window.js'
 import type { Actor } from '../actor.js'
 import { AdminServices } from '../admin-services.js'
+import { AccountAdmin } from '../services/account-admin.js'
 import type { ClientInput } from '../services/client-admin.js'
 import { PAGE } from '../services/cursor.js'
 import { EVENT_TYPES } from '../services/event-admin.js'
@@ -36,6 +37,13 @@ interface Call {
   reply: FastifyReply
   admin: AdminServices
   actor: Actor
+  /** Self-service account actions (mail, sign-up); absent where no server runs. */
+  accounts?: AccountAdmin
+}
+
+function accountAdmin(c: Call): AccountAdmin {
+  if (!c.accounts) throw new InvalidRequest('account actions need a running server')
+  return c.accounts
 }
 
 interface Route {
@@ -82,6 +90,7 @@ const CLIENT = {
   refreshTokenDelivery: { type: 'enum', values: ['body', 'cookie'] },
   webOrigins: { type: 'strings' },
   requireMfa: { type: 'boolean' },
+  signUp: { type: 'boolean' },
 } as const satisfies Spec
 
 const API = {
@@ -161,6 +170,39 @@ export const ROUTES: Route[] = [
     method: 'DELETE',
     url: '/users/:id/mfa',
     handler: (c) => (noBody(c.req), c.admin.users.resetMfa(c.actor, id(c))),
+  },
+  {
+    method: 'POST',
+    url: '/users/:id/verification-email',
+    handler: async (c) => (
+      noBody(c.req),
+      c.reply.code(202),
+      accountAdmin(c).resendVerification(c.actor, id(c))
+    ),
+  },
+  {
+    method: 'POST',
+    url: '/users/:id/password-reset-email',
+    handler: async (c) => (
+      noBody(c.req),
+      c.reply.code(202),
+      accountAdmin(c).sendPasswordReset(c.actor, id(c))
+    ),
+  },
+  {
+    method: 'GET',
+    url: '/settings/sign-up',
+    handler: (c) => accountAdmin(c).signUp(),
+  },
+  {
+    method: 'PUT',
+    url: '/settings/sign-up',
+    handler: (c) => {
+      const b = jsonBody(c.req, { enabled: { type: 'boolean', nullable: true } })
+      if (b.enabled === undefined)
+        throw new InvalidRequest('enabled is required (true, false or null)')
+      return accountAdmin(c).setSignUp(c.actor, b.enabled)
+    },
   },
   {
     method: 'POST',
@@ -297,6 +339,7 @@ function unauthorized(description: string, invalidKey: boolean): OAuthError {
 /** Route module: the Admin API, in its own Fastify scope (own hooks, error and 404 handlers). */
 export function adminApiRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const admin = new AdminServices(ctx)
+  const accounts = new AccountAdmin(ctx)
 
   const authenticate = async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     reply.header('cache-control', 'no-store')
@@ -356,7 +399,7 @@ export function adminApiRoutes(app: FastifyInstance, ctx: ServerContext): void {
           handler: async (req, reply) => {
             const actor = req.adminActor
             if (!actor) throw unauthorized('this API needs an admin key', false)
-            const body = await r.handler({ req, reply, admin, actor })
+            const body = await r.handler({ req, reply, admin, actor, accounts })
             return reply
               .header('content-type', 'application/json; charset=utf-8')
               .send(JSON.stringify(body))

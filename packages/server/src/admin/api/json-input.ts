@@ -14,23 +14,25 @@ export type Field =
   | { type: 'int'; min: number; max: number }
   | { type: 'enum'; values: readonly string[] }
   | { type: 'object' }
-  | { type: 'boolean' }
+  | { type: 'boolean'; nullable?: boolean }
 
 export type Spec = Record<string, Field>
 
-type Value<F extends Field> = F extends { type: 'string'; nullable: true }
-  ? string | null
-  : F extends { type: 'string' }
-    ? string
-    : F extends { type: 'strings' }
-      ? string[]
-      : F extends { type: 'int' }
-        ? number
-        : F extends { type: 'enum'; values: readonly (infer V)[] }
-          ? V
-          : F extends { type: 'boolean' }
-            ? boolean
-            : Record<string, unknown>
+type Value<F extends Field> = F extends { type: 'boolean'; nullable: true }
+  ? boolean | null
+  : F extends { type: 'boolean' }
+    ? boolean
+    : F extends { type: 'string'; nullable: true }
+      ? string | null
+      : F extends { type: 'string' }
+        ? string
+        : F extends { type: 'strings' }
+          ? string[]
+          : F extends { type: 'int' }
+            ? number
+            : F extends { type: 'enum'; values: readonly (infer V)[] }
+              ? V
+              : Record<string, unknown>
 
 export type Body<S extends Spec> = { [K in keyof S]?: Value<S[K]> }
 
@@ -94,13 +96,16 @@ function checkField(key: string, f: Field, v: unknown): unknown {
         throw new InvalidRequest(`${key}: must be one of ${f.values.join(', ')}`)
       }
       return v
+    case 'boolean':
+      if (v === null && f.nullable) return null
+      if (typeof v !== 'boolean') {
+        throw new InvalidRequest(`${key}: must be true or false${f.nullable ? ', or null' : ''}`)
+      }
+      return v
     case 'object':
       if (typeof v !== 'object' || v === null || Array.isArray(v)) {
         throw new InvalidRequest(`${key}: must be a JSON object`)
       }
-      return v
-    case 'boolean':
-      if (typeof v !== 'boolean') throw new InvalidRequest(`${key}: must be true or false`)
       return v
   }
 }

@@ -41,6 +41,12 @@ const TYPES: Record<SecurityEventType, true> = {
   mfa_failure: true,
   mfa_reset: true,
   session_task_completed: true,
+  user_signed_up: true,
+  email_verification_sent: true,
+  email_verified: true,
+  password_reset_requested: true,
+  password_reset: true,
+  sign_up_setting_changed: true,
 }
 export const EVENT_TYPES = Object.keys(TYPES) as SecurityEventType[]
 

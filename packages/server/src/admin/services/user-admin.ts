@@ -152,6 +152,8 @@ export class UserAdmin {
     const changed: string[] = []
     if (patch.email !== undefined) {
       next.email = checkEmail(patch.email)
+      // A new address is unproven; the same address (any case) keeps its verification.
+      if (next.email?.toLowerCase() !== user.email?.toLowerCase()) next.emailVerifiedAt = null
       changed.push('email')
     }
     if (patch.name !== undefined) {

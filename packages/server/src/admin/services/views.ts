@@ -17,6 +17,9 @@ export interface UserView {
   id: string
   username: string
   email: string | null
+  /** Whether the user proved they receive mail at `email`. */
+  emailVerified: boolean
+  emailVerifiedAt: number | null
   name: string | null
   disabled: boolean
   metadata: Record<string, unknown>
@@ -30,6 +33,8 @@ export function userView(u: UserRecord): UserView {
     id: u.id,
     username: u.username,
     email: u.email,
+    emailVerified: u.emailVerifiedAt !== null,
+    emailVerifiedAt: u.emailVerifiedAt,
     name: u.name,
     disabled: u.disabled,
     metadata: u.metadata,

@@ -151,7 +151,7 @@ export async function authorize(
 
 /** 303 to the second sign-in step, for the browser's current sign-in. */
 function toSecondFactor(ctx: ServerContext, reply: FastifyReply, r: TrustedRequest): FastifyReply {
-  const sealed = new LoginTransactionCodec(ctx.config.secret).seal(
+  const sealed = new LoginTransactionCodec(ctx.config.secrets).seal(
     r.params,
     ctx.clock.now(),
     ctx.random,

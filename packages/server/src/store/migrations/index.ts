@@ -13,6 +13,7 @@ export function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migra
     '0005_dpop': dpop,
     '0006_retention': retention,
     '0007_mfa': mfa,
+    '0008_accounts': accounts,
   }
 }
 
@@ -371,6 +372,43 @@ const mfa: Migration = {
       .addColumn('created_at', 'bigint', (c) => c.notNull())
       .addColumn('used_at', 'bigint')
       .addPrimaryKeyConstraint('recovery_codes_pk', ['user_id', 'code_hash'])
+      .execute()
+  },
+}
+
+/** Self-service accounts: when a user's email was verified, the single-use email links (stored
+ * as the SHA-256 of their token, never the token), and run-time settings the Admin API changes
+ * (sign-up on or off). The expression index serves the case-insensitive lookup by email of a
+ * password reset. */
+const accounts: Migration = {
+  async up(db: Kysely<unknown>): Promise<void> {
+    await db.schema.alterTable('users').addColumn('email_verified_at', 'bigint').execute()
+    await sql`create index users_email_lower on users (lower(email))`.execute(db)
+    await db.schema
+      .createTable('email_tokens')
+      .addColumn('token_hash', 'text', (c) => c.primaryKey())
+      .addColumn('purpose', 'text', (c) => c.notNull())
+      .addColumn('user_id', 'text', (c) => c.notNull())
+      .addColumn('email', 'text', (c) => c.notNull())
+      .addColumn('created_at', 'bigint', (c) => c.notNull())
+      .addColumn('expires_at', 'bigint', (c) => c.notNull())
+      .addColumn('used_at', 'bigint')
+      .execute()
+    await db.schema
+      .createIndex('email_tokens_user')
+      .on('email_tokens')
+      .columns(['user_id', 'purpose'])
+      .execute()
+    await db.schema
+      .createIndex('email_tokens_expires')
+      .on('email_tokens')
+      .column('expires_at')
+      .execute()
+    await db.schema
+      .createTable('settings')
+      .addColumn('key', 'text', (c) => c.primaryKey())
+      .addColumn('value', 'text', (c) => c.notNull())
+      .addColumn('updated_at', 'bigint', (c) => c.notNull())
       .execute()
   },
 }
