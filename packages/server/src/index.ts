@@ -11,7 +11,13 @@
  * ```
  */
 export { createTesseraServer } from './server.js'
-export type { CreateServerOptions, ServerHooks, TesseraServer } from './server.js'
+export type {
+  CreateServerOptions,
+  InternalListener,
+  InternalRole,
+  ServerHooks,
+  TesseraServer,
+} from './server.js'
 export { resolveConfig } from './config/resolve.js'
 export type { ConfigInput } from './config/resolve.js'
 export { loadConfig } from './config/load.js'
@@ -21,6 +27,8 @@ export type {
   ApiConfig,
   ClientConfig,
   DpopConfig,
+  HttpSettings,
+  MetricsSettings,
   RetentionConfig,
   TesseraConfig,
   ThrottleRule,
@@ -42,6 +50,7 @@ export type { DriverPackage, PackageLoader } from './store/optional-package.js'
 export type { PostgresStoreOptions } from './store/postgres-store.js'
 export type {
   Store,
+  PoolStats,
   CodeRedemption,
   RotateResult,
   AdminWriteResult,

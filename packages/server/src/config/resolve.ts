@@ -199,7 +199,7 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
   const listeners = resolveListeners({
     publicPort: port,
     host,
-    admin: (input.admin ?? {}) as { port?: unknown; host?: unknown },
+    admin: input.admin ?? {},
     metrics: input.metrics,
     http: input.http,
   })

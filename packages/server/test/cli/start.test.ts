@@ -1,5 +1,6 @@
 import { existsSync, writeFileSync } from 'node:fs'
 import { request } from 'node:http'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
@@ -234,6 +235,28 @@ describe('tessera start: running and stopping', () => {
       expect((await get(`${admin}/admin/sign-in`)).status).toBe(200)
     } finally {
       expect((await p.stop()).code).toBe(0)
+    }
+  })
+
+  it('an internal port in use stops start-up with exit 1 and one line naming that address', async () => {
+    const taken = createServer()
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve))
+    const port = (taken.address() as { port: number }).port
+    try {
+      const r = await runCli(['start', '--port', '0'], {
+        cwd: tmp.dir,
+        env: prodEnv({
+          TESSERA_SQLITE_FILE: join(tmp.dir, 'taken.db'),
+          TESSERA_ADMIN_PORT: String(port),
+        }),
+      })
+      expect(r.code).toBe(1)
+      expect(r.stderr).toContain(
+        `tessera: cannot listen on 127.0.0.1:${port}: the address is in use\n`,
+      )
+      expect(r.stdout).not.toContain('url:')
+    } finally {
+      taken.close()
     }
   })
 

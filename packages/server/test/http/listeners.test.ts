@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest'
 import { hashAdminKey } from '../../src/admin/auth/admin-key-hash.js'
+import { browserFetch, CookieJar, formFields } from '../helpers/oauth-flow.js'
 import { freePort, startTestServer, type TestServer } from '../helpers/test-server.js'
 
 const ADMIN_KEY = 'tsa_listeners-test-admin-key-0123456789abcdef'
@@ -72,6 +73,33 @@ describe('internal listeners (admin.port, metrics.port)', () => {
     expect(m.headers.get('content-type')).toContain('text/plain')
     expect(m.body).toContain('tessera_http_requests_total{method="GET",route="/admin/api/v1/users"')
     expect((await get(`${metrics}/admin/api/v1/users`, bearer)).status).toBe(404)
+  })
+
+  it('the admin console works on the internal listener: sign-in, pages and actions redirect within it', async () => {
+    t = await startTestServer({ config: { admin: { apiKeys, port: 0 } } })
+    const alice = await t.createUser('alice')
+    const admin = t.server.urlOf('admin')!
+    const jar = new CookieJar()
+    const page = await browserFetch(jar, `${admin}/admin/sign-in`)
+    const signedIn = await browserFetch(jar, `${admin}/admin/sign-in`, {
+      form: { ...formFields(await page.text()), key: ADMIN_KEY },
+    })
+    expect(signedIn.status).toBe(303)
+    expect(signedIn.headers.get('location')).toBe('/admin/users')
+    const users = await browserFetch(jar, new URL('/admin/users', admin).href)
+    expect(users.status).toBe(200)
+    const html = await users.text()
+    expect(html).toContain(`href="/admin/users/${alice.id}"`)
+    expect(html).toContain('action="/admin/sign-out"')
+    // An action: disable alice; the redirect stays on the internal listener.
+    const userPage = await browserFetch(jar, `${admin}/admin/users/${alice.id}`)
+    const { csrf } = formFields(await userPage.text())
+    const disabled = await browserFetch(jar, `${admin}/admin/users/${alice.id}/disable`, {
+      form: { csrf: csrf! },
+    })
+    expect(disabled.status).toBe(303)
+    expect(disabled.headers.get('location')).toMatch(new RegExp(`^/admin/users/${alice.id}\\?`))
+    expect((await t.store.getUser(alice.id))?.disabled).toBe(true)
   })
 
   it('metrics.port equal to admin.port shares one internal listener', async () => {
