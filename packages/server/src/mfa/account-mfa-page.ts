@@ -135,7 +135,9 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
       margin: 2,
       width: 200,
     })
-    const manual = base32(secret).replace(/(.{4})/g, '$1 ').trim()
+    const manual = base32(secret)
+      .replace(/(.{4})/g, '$1 ')
+      .trim()
     const csrf = issueCsrfToken(ctx, req, reply, 'account-mfa', live.record.id)
     const body =
       `<h1>Set up two-step verification</h1>` +
@@ -253,7 +255,13 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
     if (!live) return notSignedIn(reply)
     const what = param(form, 'action', 16)
     const expiredForm = 'This form has expired. Please try again.'
-    const csrfOk = verifyCsrfToken(ctx, req, param(form, 'csrf', 128), 'account-mfa', live.record.id)
+    const csrfOk = verifyCsrfToken(
+      ctx,
+      req,
+      param(form, 'csrf', 128),
+      'account-mfa',
+      live.record.id,
+    )
     const code = param(form, 'code', 64) ?? ''
 
     if (what === 'verify') {

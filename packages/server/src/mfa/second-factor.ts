@@ -168,7 +168,8 @@ export async function verifySecondFactor(
     const secret = decryptTotpSecret(ctx, user.id, totp.secretEnc)
     const step = verifyTotp(secret, code, ctx.clock.now())
     if (step === undefined) result = { ok: false, reason: 'wrong_code' }
-    else if (!(await ctx.store.useTotpStep(user.id, step))) result = { ok: false, reason: 'reused_code' }
+    else if (!(await ctx.store.useTotpStep(user.id, step)))
+      result = { ok: false, reason: 'reused_code' }
     else result = { ok: true, method: 'totp' }
   } else {
     const normalized = normalizeRecoveryCode(code)

@@ -340,8 +340,6 @@ export interface Store {
    * `amr` and `authTime`, with the events `events` builds, in one transaction. Returns their ids. */
   completeSessionTask(
     o: { browserSessionId: string; task: SessionTask; amr: string[]; authTime: number },
-    events: (
-      sessions: { id: string; userId: string; clientId: string }[],
-    ) => SecurityEventRecord[],
+    events: (sessions: { id: string; userId: string; clientId: string }[]) => SecurityEventRecord[],
   ): Promise<string[]>
 }

@@ -24,7 +24,6 @@ export interface RecoveryCodesTable {
   used_at: Ms | null
 }
 
-
 const num = (v: Ms): number => (typeof v === 'number' ? v : Number(v))
 
 function toTotp(r: Selectable<TotpCredentialsTable>): TotpRecord {
@@ -37,7 +36,10 @@ function toTotp(r: Selectable<TotpCredentialsTable>): TotpRecord {
   }
 }
 
-export async function getTotp(db: Kysely<Database>, userId: string): Promise<TotpRecord | undefined> {
+export async function getTotp(
+  db: Kysely<Database>,
+  userId: string,
+): Promise<TotpRecord | undefined> {
   const r = await db
     .selectFrom('totp_credentials')
     .selectAll()
@@ -141,7 +143,10 @@ export async function countRecoveryCodes(db: Kysely<Database>, userId: string): 
 
 /** Deletes the user's authenticator and recovery codes; whether there was an authenticator. */
 export async function resetMfa(trx: Kysely<Database>, userId: string): Promise<boolean> {
-  const r = await trx.deleteFrom('totp_credentials').where('user_id', '=', userId).executeTakeFirst()
+  const r = await trx
+    .deleteFrom('totp_credentials')
+    .where('user_id', '=', userId)
+    .executeTakeFirst()
   await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute()
   return Number(r.numDeletedRows) > 0
 }
