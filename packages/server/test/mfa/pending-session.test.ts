@@ -5,7 +5,7 @@
  */
 import BetterSqlite3 from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
-import { adminApi, startAdminServer } from '../admin/admin-helpers.js'
+import { ADMIN_KEY, adminApi, startAdminServer } from '../admin/admin-helpers.js'
 import { browserFetch, CookieJar, formFields } from '../helpers/oauth-flow.js'
 import { postForm } from '../helpers/grants.js'
 import {
@@ -349,5 +349,39 @@ describe('MFA-15 the hosted enrolment page', () => {
     const page = await browserFetch(flow.jar, `${t.url}/account/mfa`)
     expect(page.status).toBe(401)
     expect(await page.text()).toContain('needs a recent sign-in')
+  })
+})
+
+describe('MFA-14 admin reset in the console', () => {
+  it('MFA-14 the user page shows two-step verification and resets it with a CSRF-checked form, recording the console actor', async () => {
+    await start()
+    const user = (await t.store.getUserByUsername('alice'))!
+    const first = await passwordStep(t)
+    await enrolTotp(t, first.jar)
+    const jar = new CookieJar()
+    const signInPage = await browserFetch(jar, t.url + '/admin/sign-in')
+    const signIn = await browserFetch(jar, t.url + '/admin/sign-in', {
+      form: { ...formFields(await signInPage.text()), key: ADMIN_KEY },
+    })
+    expect(signIn.status).toBe(303)
+    const page = await browserFetch(jar, `${t.url}/admin/users/${user.id}`)
+    const html = await page.text()
+    expect(html).toContain('on (10 recovery codes left)')
+    expect(html).toContain(`/admin/users/${user.id}/reset-mfa`)
+    const csrf = formFields(html).csrf ?? ''
+    const forged = await browserFetch(jar, `${t.url}/admin/users/${user.id}/reset-mfa`, {
+      form: { csrf: 'x' },
+    })
+    expect(forged.status).toBe(403)
+    expect(await t.store.getTotp(user.id)).toBeDefined()
+    const reset = await browserFetch(jar, `${t.url}/admin/users/${user.id}/reset-mfa`, {
+      form: { csrf },
+    })
+    expect(reset.status).toBe(303)
+    expect(await t.store.getTotp(user.id)).toBeUndefined()
+    const after = await (await browserFetch(jar, reset.headers.get('location') ?? '')).text()
+    expect(after).toContain('Two-step verification is reset')
+    const events = await t.store.listEvents({ type: 'mfa_reset', limit: 5 })
+    expect(events[0]?.data.actor).toMatchObject({ kind: 'api_key', via: 'console' })
   })
 })
