@@ -112,21 +112,21 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
     status: number,
     error?: string,
   ): Promise<FastifyReply> {
-    const existing = await ctx.store.getTotp(live.user.id)
-    let secret: Buffer
-    if (existing && existing.confirmedAt === null) {
-      secret = decryptTotpSecret(ctx, live.user.id, existing.secretEnc)
-    } else {
-      secret = newTotpSecret(ctx.random)
+    let enrolling = await ctx.store.getTotp(live.user.id)
+    if (!enrolling || enrolling.confirmedAt !== null) {
       const written = await ctx.store.beginTotp({
         userId: live.user.id,
-        secretEnc: encryptTotpSecret(ctx, live.user.id, secret),
+        secretEnc: encryptTotpSecret(ctx, live.user.id, newTotpSecret(ctx.random)),
         createdAt: ctx.clock.now(),
         confirmedAt: null,
         lastStep: null,
       })
       if (!written) return statusPage(req, reply, live, p)
+      // Read back: of two enrolments racing, the page shows the secret that was stored.
+      enrolling = await ctx.store.getTotp(live.user.id)
+      if (!enrolling) return statusPage(req, reply, live, p)
     }
+    const secret = decryptTotpSecret(ctx, live.user.id, enrolling.secretEnc)
     const issuer = new URL(ctx.config.issuer).host
     const uri = otpauthUri({ issuer, account: live.user.username, secret })
     const svg = await QRCode.toString(uri, {

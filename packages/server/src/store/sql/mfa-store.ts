@@ -49,11 +49,14 @@ export async function getTotp(
 }
 
 /** Writes an unconfirmed authenticator, replacing an unconfirmed one; false (nothing written)
- * when the user has a confirmed one. */
+ * when the user has a confirmed one. Two enrolments racing leave one of their secrets: callers
+ * read the record back and show what was stored. */
 export async function beginTotp(trx: Kysely<Database>, t: TotpRecord): Promise<boolean> {
-  const existing = await getTotp(trx, t.userId)
-  if (existing?.confirmedAt != null) return false
-  if (existing) await trx.deleteFrom('totp_credentials').where('user_id', '=', t.userId).execute()
+  await trx
+    .deleteFrom('totp_credentials')
+    .where('user_id', '=', t.userId)
+    .where('confirmed_at', 'is', null)
+    .execute()
   await trx
     .insertInto('totp_credentials')
     .values({
@@ -63,8 +66,10 @@ export async function beginTotp(trx: Kysely<Database>, t: TotpRecord): Promise<b
       confirmed_at: null,
       last_step: null,
     })
+    .onConflict((oc) => oc.column('user_id').doNothing())
     .execute()
-  return true
+  const stored = await getTotp(trx, t.userId)
+  return stored !== undefined && stored.confirmedAt === null
 }
 
 /** Confirms the user's unconfirmed authenticator whose secret is `secretEnc`, at time step
