@@ -99,6 +99,14 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
       'You are not signed in here. Go back to the application and sign in again.',
     )
 
+  const signInAgain = (reply: FastifyReply): FastifyReply =>
+    sendMessage(
+      reply,
+      401,
+      'Sign in again',
+      'Setting up two-step verification needs a recent sign-in. Go back to the application and sign in again.',
+    )
+
   /** Enrolment needs a recent sign-in: whoever finds an unattended signed-in browser must not be
    * able to bind their own authenticator to the account. */
   const recent = (live: ActiveBrowserSession): boolean =>
@@ -237,14 +245,7 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
       if (hasSecondFactor(live.record.amr)) return statusPage(req, reply, live, p)
       return verifyForm(req, reply, live, p, 200)
     }
-    if (!recent(live)) {
-      return sendMessage(
-        reply,
-        401,
-        'Sign in again',
-        'Setting up two-step verification needs a recent sign-in. Go back to the application and sign in again.',
-      )
-    }
+    if (!recent(live)) return signInAgain(reply)
     return enrolForm(req, reply, live, p, 200)
   })
 
@@ -273,7 +274,9 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
         via: 'account_page',
       })
       if (!r.ok) {
-        if (r.reason === 'no_authenticator') return enrolForm(req, reply, live, form, 400)
+        if (r.reason === 'no_authenticator') {
+          return recent(live) ? enrolForm(req, reply, live, form, 400) : signInAgain(reply)
+        }
         if (r.reason === 'throttled') {
           reply.header('retry-after', r.retryAfter)
           return verifyForm(req, reply, live, form, 429, 'Too many wrong codes. Try again later.')
@@ -291,14 +294,7 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
     if (what !== 'enrol') throw new InvalidRequest('action must be enrol or verify')
 
     if (!csrfOk) return enrolForm(req, reply, live, form, 403, expiredForm)
-    if (!recent(live)) {
-      return sendMessage(
-        reply,
-        401,
-        'Sign in again',
-        'Setting up two-step verification needs a recent sign-in. Go back to the application and sign in again.',
-      )
-    }
+    if (!recent(live)) return signInAgain(reply)
     const pendingTotp = await ctx.store.getTotp(live.user.id)
     if (!pendingTotp || pendingTotp.confirmedAt !== null) {
       return statusPage(req, reply, live, form)
