@@ -93,15 +93,17 @@ describe('MFA-01 TOTP at sign-in', () => {
     }
   })
 
-  it('MFA-01 the step boundary: at the last millisecond of a step its successor passes, one step later its predecessor', async () => {
+  it('MFA-01 the step boundary: at the last millisecond of step s the code of s+2 is refused; one millisecond later (step s+1) it passes', async () => {
     const e = await enrolled()
     const stepMs = 30_000
     t.clock.set(Math.floor(t.clock.now() / stepMs) * stepMs + stepMs - 1) // last ms of step s
+    const code = codeAt(t, e.secret, 2)
     const f1 = await codeForm()
-    expect((await submitCode(t, f1.jar, f1.html, codeAt(t, e.secret, 2))).status).toBe(400)
+    expect((await submitCode(t, f1.jar, f1.html, code)).status).toBe(400)
     t.clock.advance(1) // first ms of step s+1: s+2 is now t+1
+    expect(codeAt(t, e.secret, 1)).toBe(code)
     const f2 = await codeForm()
-    expect((await submitCode(t, f2.jar, f2.html, codeAt(t, e.secret, 1))).status).toBe(303)
+    expect((await submitCode(t, f2.jar, f2.html, code)).status).toBe(303)
   })
 
   it('MFA-01 a code is not accepted twice, nor an earlier step once a later one was used', async () => {
