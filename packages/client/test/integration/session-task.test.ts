@@ -5,7 +5,13 @@
  * hosted page the next refresh clears the task and API tokens flow.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { browserFetch, CookieJar, isLoginRedirect, openLogin, submitLogin } from '../../../server/test/helpers/oauth-flow.js'
+import {
+  browserFetch,
+  CookieJar,
+  isLoginRedirect,
+  openLogin,
+  submitLogin,
+} from '../../../server/test/helpers/oauth-flow.js'
 import { enrolTotp } from '../../../server/test/mfa/mfa-helpers.js'
 import { TesseraClientError } from '../../src/index.js'
 import { ALICE, API_A, clientFor, startTessera, type Tessera } from '../helpers/tessera.js'

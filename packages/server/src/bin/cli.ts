@@ -24,6 +24,7 @@ import {
   usersDisableCommand,
   usersEnableCommand,
   usersListCommand,
+  usersResetMfaCommand,
   usersResetPasswordCommand,
 } from './users.js'
 
@@ -40,6 +41,7 @@ export const COMMANDS: readonly Command[] = [
   usersEnableCommand,
   usersDeleteCommand,
   usersResetPasswordCommand,
+  usersResetMfaCommand,
   sessionsListCommand,
   sessionsRevokeCommand,
   sessionsRevokeUserCommand,

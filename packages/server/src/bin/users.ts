@@ -146,6 +146,25 @@ export const usersEnableCommand: Command = {
   },
 }
 
+export const usersResetMfaCommand: Command = {
+  name: 'users reset-mfa',
+  summary: "Remove a user's authenticator and recovery codes (a lost phone)",
+  usage: '<user> [--config FILE]',
+  options: ADMIN_OPTIONS,
+  positionals: ['user'],
+  help: [`      ${USER_ARG}`, ...ADMIN_OPTIONS_HELP],
+  async run(values, io, _extras, [ref = '']) {
+    const v = await withAdmin(adminConfigOf(io, values), (admin) =>
+      admin.users.resetMfa(cliActor(io), ref, true),
+    )
+    print(io, [
+      ['id', v.userId],
+      ['mfa', 'reset'],
+    ])
+    return 0
+  },
+}
+
 export const usersDeleteCommand: Command = {
   name: 'users delete',
   summary: 'Delete a user after revoking all their sessions',

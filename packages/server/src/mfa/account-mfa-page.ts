@@ -99,6 +99,14 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
       'You are not signed in here. Go back to the application and sign in again.',
     )
 
+  const signInAgain = (reply: FastifyReply): FastifyReply =>
+    sendMessage(
+      reply,
+      401,
+      'Sign in again',
+      'Setting up two-step verification needs a recent sign-in. Go back to the application and sign in again.',
+    )
+
   /** Enrolment needs a recent sign-in: whoever finds an unattended signed-in browser must not be
    * able to bind their own authenticator to the account. */
   const recent = (live: ActiveBrowserSession): boolean =>
@@ -112,21 +120,21 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
     status: number,
     error?: string,
   ): Promise<FastifyReply> {
-    const existing = await ctx.store.getTotp(live.user.id)
-    let secret: Buffer
-    if (existing && existing.confirmedAt === null) {
-      secret = decryptTotpSecret(ctx, live.user.id, existing.secretEnc)
-    } else {
-      secret = newTotpSecret(ctx.random)
+    let enrolling = await ctx.store.getTotp(live.user.id)
+    if (!enrolling || enrolling.confirmedAt !== null) {
       const written = await ctx.store.beginTotp({
         userId: live.user.id,
-        secretEnc: encryptTotpSecret(ctx, live.user.id, secret),
+        secretEnc: encryptTotpSecret(ctx, live.user.id, newTotpSecret(ctx.random)),
         createdAt: ctx.clock.now(),
         confirmedAt: null,
         lastStep: null,
       })
       if (!written) return statusPage(req, reply, live, p)
+      // Read back: of two enrolments racing, the page shows the secret that was stored.
+      enrolling = await ctx.store.getTotp(live.user.id)
+      if (!enrolling) return statusPage(req, reply, live, p)
     }
+    const secret = decryptTotpSecret(ctx, live.user.id, enrolling.secretEnc)
     const issuer = new URL(ctx.config.issuer).host
     const uri = otpauthUri({ issuer, account: live.user.username, secret })
     const svg = await QRCode.toString(uri, {
@@ -135,7 +143,9 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
       margin: 2,
       width: 200,
     })
-    const manual = base32(secret).replace(/(.{4})/g, '$1 ').trim()
+    const manual = base32(secret)
+      .replace(/(.{4})/g, '$1 ')
+      .trim()
     const csrf = issueCsrfToken(ctx, req, reply, 'account-mfa', live.record.id)
     const body =
       `<h1>Set up two-step verification</h1>` +
@@ -235,14 +245,7 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
       if (hasSecondFactor(live.record.amr)) return statusPage(req, reply, live, p)
       return verifyForm(req, reply, live, p, 200)
     }
-    if (!recent(live)) {
-      return sendMessage(
-        reply,
-        401,
-        'Sign in again',
-        'Setting up two-step verification needs a recent sign-in. Go back to the application and sign in again.',
-      )
-    }
+    if (!recent(live)) return signInAgain(reply)
     return enrolForm(req, reply, live, p, 200)
   })
 
@@ -253,7 +256,13 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
     if (!live) return notSignedIn(reply)
     const what = param(form, 'action', 16)
     const expiredForm = 'This form has expired. Please try again.'
-    const csrfOk = verifyCsrfToken(ctx, req, param(form, 'csrf', 128), 'account-mfa', live.record.id)
+    const csrfOk = verifyCsrfToken(
+      ctx,
+      req,
+      param(form, 'csrf', 128),
+      'account-mfa',
+      live.record.id,
+    )
     const code = param(form, 'code', 64) ?? ''
 
     if (what === 'verify') {
@@ -265,7 +274,9 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
         via: 'account_page',
       })
       if (!r.ok) {
-        if (r.reason === 'no_authenticator') return enrolForm(req, reply, live, form, 400)
+        if (r.reason === 'no_authenticator') {
+          return recent(live) ? enrolForm(req, reply, live, form, 400) : signInAgain(reply)
+        }
         if (r.reason === 'throttled') {
           reply.header('retry-after', r.retryAfter)
           return verifyForm(req, reply, live, form, 429, 'Too many wrong codes. Try again later.')
@@ -283,14 +294,7 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
     if (what !== 'enrol') throw new InvalidRequest('action must be enrol or verify')
 
     if (!csrfOk) return enrolForm(req, reply, live, form, 403, expiredForm)
-    if (!recent(live)) {
-      return sendMessage(
-        reply,
-        401,
-        'Sign in again',
-        'Setting up two-step verification needs a recent sign-in. Go back to the application and sign in again.',
-      )
-    }
+    if (!recent(live)) return signInAgain(reply)
     const pendingTotp = await ctx.store.getTotp(live.user.id)
     if (!pendingTotp || pendingTotp.confirmedAt !== null) {
       return statusPage(req, reply, live, form)

@@ -41,15 +41,13 @@ export function userinfoRoutes(app: FastifyInstance, ctx: ServerContext): void {
         presented.scheme,
       )
     }
-    return reply
-      .header('content-type', 'application/json; charset=utf-8')
-      .send(
-        JSON.stringify({
-          sub: live.user.id,
-          ...userClaims(live.user, scope),
-          ...(live.session ? taskClaim(live.session) : {}),
-        }),
-      )
+    return reply.header('content-type', 'application/json; charset=utf-8').send(
+      JSON.stringify({
+        sub: live.user.id,
+        ...userClaims(live.user, scope),
+        ...(live.session ? taskClaim(live.session) : {}),
+      }),
+    )
   }
   corsPreflight(app, PATHS.userinfo, 'GET, POST')
   app.get(PATHS.userinfo, handler)

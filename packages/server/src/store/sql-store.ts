@@ -896,21 +896,23 @@ export abstract class SqlStore implements Store {
   )
 
   #rotateIn(state: 'active' | 'pending', id: string, expectedGeneration: number, now: number) {
-    return this.db
-      .updateTable('sessions')
-      .set((eb) => ({
-        generation: eb('generation', '+', 1),
-        rotated_at: now,
-        last_active_at: now,
-        grace_uses: 0,
-      }))
-      .where('id', '=', id)
-      .where('generation', '=', expectedGeneration)
-      .where('state', '=', state)
-      // Live at `now`, as judgeSession decides: before both the absolute and the idle end.
-      .where('expires_at', '>', now)
-      .where(sql<number>`last_active_at + idle_seconds * cast(1000 as bigint)`, '>', now)
-      .returningAll()
+    return (
+      this.db
+        .updateTable('sessions')
+        .set((eb) => ({
+          generation: eb('generation', '+', 1),
+          rotated_at: now,
+          last_active_at: now,
+          grace_uses: 0,
+        }))
+        .where('id', '=', id)
+        .where('generation', '=', expectedGeneration)
+        .where('state', '=', state)
+        // Live at `now`, as judgeSession decides: before both the absolute and the idle end.
+        .where('expires_at', '>', now)
+        .where(sql<number>`last_active_at + idle_seconds * cast(1000 as bigint)`, '>', now)
+        .returningAll()
+    )
   }
 
   async rotateRefresh(
@@ -1747,7 +1749,6 @@ export abstract class SqlStore implements Store {
       return done.map((d) => d.id)
     })
   }
-
 }
 
 /** Marks the unredeemed codes of a user or client consumed (without a session). */

@@ -372,9 +372,7 @@ export interface Store {
    * `amr` and `authTime`, with the events `events` builds, in one transaction. Returns their ids. */
   completeSessionTask(
     o: { browserSessionId: string; task: SessionTask; amr: string[]; authTime: number },
-    events: (
-      sessions: { id: string; userId: string; clientId: string }[],
-    ) => SecurityEventRecord[],
+    events: (sessions: { id: string; userId: string; clientId: string }[]) => SecurityEventRecord[],
   ): Promise<string[]>
   /** Records a single-use email link (by the SHA-256 of its token). */
   createEmailToken(t: EmailTokenRecord): Promise<void>

@@ -59,7 +59,12 @@ describe('interop: openid-client and a sign-in that requires MFA', () => {
     const tokens = await client.authorizationCodeGrant(
       config,
       new URL(back.headers.get('location') ?? ''),
-      { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true },
+      {
+        pkceCodeVerifier: verifier,
+        expectedState: state,
+        expectedNonce: nonce,
+        idTokenExpected: true,
+      },
     )
     const c = tokens.claims()
     expect(c?.amr).toEqual(['pwd', 'otp', 'mfa'])

@@ -49,11 +49,7 @@ export interface Enrolment {
 }
 
 /** Enrols a TOTP authenticator for the browser's signed-in user through the hosted page. */
-export async function enrolTotp(
-  t: TestServer,
-  jar: CookieJar,
-  query = '',
-): Promise<Enrolment> {
+export async function enrolTotp(t: TestServer, jar: CookieJar, query = ''): Promise<Enrolment> {
   const page = await browserFetch(jar, `${t.url}/account/mfa${query}`)
   const html = await page.text()
   expect(page.status, html.slice(0, 300)).toBe(200)
@@ -77,16 +73,34 @@ export async function enrolTotp(
 export async function passwordStep(
   t: TestServer,
   o: AuthorizeOptions & { jar?: CookieJar } = {},
-): Promise<{ res: Response; jar: CookieJar; codeVerifier: string; redirectUri: string; clientId: string }> {
+): Promise<{
+  res: Response
+  jar: CookieJar
+  codeVerifier: string
+  redirectUri: string
+  clientId: string
+}> {
   const jar = o.jar ?? new CookieJar()
   const a = authorizationParams(o)
   const start = await startAuthorize(t, a.params, jar)
   if (!isLoginRedirect(t, start)) {
-    return { res: start, jar, codeVerifier: a.codeVerifier, redirectUri: a.redirectUri, clientId: a.clientId }
+    return {
+      res: start,
+      jar,
+      codeVerifier: a.codeVerifier,
+      redirectUri: a.redirectUri,
+      clientId: a.clientId,
+    }
   }
   const login = await openLogin(t, start, jar)
   const res = await submitLogin(t, login.fields, jar, o.username ?? 'alice', o.password ?? PASSWORD)
-  return { res, jar, codeVerifier: a.codeVerifier, redirectUri: a.redirectUri, clientId: a.clientId }
+  return {
+    res,
+    jar,
+    codeVerifier: a.codeVerifier,
+    redirectUri: a.redirectUri,
+    clientId: a.clientId,
+  }
 }
 
 /** Posts a code to the code form `page` (an HTML response of the code step). */

@@ -5,7 +5,7 @@
  */
 import BetterSqlite3 from 'better-sqlite3'
 import { afterEach, describe, expect, it } from 'vitest'
-import { adminApi, startAdminServer } from '../admin/admin-helpers.js'
+import { ADMIN_KEY, adminApi, startAdminServer } from '../admin/admin-helpers.js'
 import { browserFetch, CookieJar, formFields } from '../helpers/oauth-flow.js'
 import { postForm } from '../helpers/grants.js'
 import {
@@ -42,7 +42,9 @@ const strictClient = {
 async function start(o: { apiMfa?: boolean } = {}): Promise<void> {
   t = await startAdminServer({
     clients: [...defaultClients, strictClient],
-    apis: defaultApis.map((a) => (a.audience === API_B && o.apiMfa ? { ...a, requireMfa: true } : a)),
+    apis: defaultApis.map((a) =>
+      a.audience === API_B && o.apiMfa ? { ...a, requireMfa: true } : a,
+    ),
   })
   await t.createUser()
 }
@@ -59,7 +61,10 @@ function refresh(rt: string, clientId: string, resource?: string) {
 function sessionRow(id: string): Record<string, unknown> {
   const d = new BetterSqlite3(t.dbFile, { readonly: true, fileMustExist: true })
   try {
-    return d.prepare('select state, task, amr from sessions where id = ?').get(id) as Record<string, unknown>
+    return d.prepare('select state, task, amr from sessions where id = ?').get(id) as Record<
+      string,
+      unknown
+    >
   } finally {
     d.close()
   }
@@ -68,7 +73,10 @@ function sessionRow(id: string): Record<string, unknown> {
 describe('MFA-13 pending session: setup-mfa', () => {
   it('MFA-13 a client that requires MFA: the session is pending, tessera_task everywhere, no API token at any grant; enrolment makes it active', async () => {
     await start()
-    const flow = await passwordStep(t, { clientId: 'strict-app', scope: 'openid offline_access read account:sessions' })
+    const flow = await passwordStep(t, {
+      clientId: 'strict-app',
+      scope: 'openid offline_access read account:sessions',
+    })
     const code = codeFrom(flow.res)
 
     // An API token at the code exchange is refused before the code is spent.
@@ -105,7 +113,11 @@ describe('MFA-13 pending session: setup-mfa', () => {
     expect(claims(issuer.body.id_token).tessera_task).toBe('setup-mfa')
 
     // Enrolment in the same browser completes the task.
-    await enrolTotp(t, flow.jar, `?client_id=strict-app&return_to=${encodeURIComponent('https://app.example.test/home')}`)
+    await enrolTotp(
+      t,
+      flow.jar,
+      `?client_id=strict-app&return_to=${encodeURIComponent('https://app.example.test/home')}`,
+    )
     expect(sessionRow(id.sid)).toEqual({ state: 'active', task: null, amr: '["pwd","otp","mfa"]' })
     const api = await refresh(issuer.body.refresh_token, 'strict-app', API_A)
     expect(api.status).toBe(200)
@@ -128,7 +140,9 @@ describe('MFA-13 pending session: setup-mfa', () => {
     const flow = await passwordStep(t)
     const tokens = await redeem(t, flow, codeFrom(flow.res))
     expect(claims(tokens.body.id_token).tessera_task).toBe('setup-mfa')
-    expect((await refresh(tokens.body.refresh_token, 'web-app', API_A)).body.error).toBe('session_pending')
+    expect((await refresh(tokens.body.refresh_token, 'web-app', API_A)).body.error).toBe(
+      'session_pending',
+    )
     // native-app covers API_A only: active.
     const other = await passwordStep(t, {
       clientId: 'native-app',
@@ -185,7 +199,10 @@ describe('STEP-02 acr_values and max_age at /authorize', () => {
     expect(formFields(html).password).toBeUndefined()
     const res = await submitCode(t, a.jar, html, codeAt(t, e.secret))
     const id = claims((await redeem(t, step, codeFrom(res))).body.id_token)
-    expect({ amr: id.amr, acr: id.acr }).toEqual({ amr: ['pwd', 'otp', 'mfa'], acr: 'urn:tessera:acr:mfa' })
+    expect({ amr: id.amr, acr: id.acr }).toEqual({
+      amr: ['pwd', 'otp', 'mfa'],
+      acr: 'urn:tessera:acr:mfa',
+    })
     expect(id.auth_time).toBe(Math.floor(t.clock.now() / 1000))
     expect(id.auth_time).toBeGreaterThan(before.auth_time)
     // The code step of one browser's sign-in cannot be finished from another browser.
@@ -212,9 +229,14 @@ describe('STEP-02 acr_values and max_age at /authorize', () => {
 
   it('STEP-02 discovery advertises acr_values_supported and the claims', async () => {
     await start()
-    const d = (await (await fetch(t.url + '/.well-known/openid-configuration')).json()) as Record<string, string[]>
+    const d = (await (await fetch(t.url + '/.well-known/openid-configuration')).json()) as Record<
+      string,
+      string[]
+    >
     expect(d.acr_values_supported).toEqual(['urn:tessera:acr:pwd', 'urn:tessera:acr:mfa'])
-    expect(d.claims_supported).toEqual(expect.arrayContaining(['acr', 'amr', 'auth_time', 'tessera_task']))
+    expect(d.claims_supported).toEqual(
+      expect.arrayContaining(['acr', 'amr', 'auth_time', 'tessera_task']),
+    )
   })
 })
 
@@ -226,10 +248,16 @@ describe('MFA-14 admin reset', () => {
     await enrolTotp(t, first.jar)
     const shown = await adminApi(t, 'GET', `/users/${user.id}/mfa`)
     expect(shown.status).toBe(200)
-    expect(shown.body).toMatchObject({ userId: user.id, totp: { confirmed: true }, recoveryCodesLeft: 10 })
+    expect(shown.body).toMatchObject({
+      userId: user.id,
+      totp: { confirmed: true },
+      recoveryCodesLeft: 10,
+    })
     expect(JSON.stringify(shown.body)).not.toMatch(/secret/i)
 
-    expect((await adminApi(t, 'DELETE', `/users/${user.id}/mfa`, undefined, { key: null })).status).toBe(401)
+    expect(
+      (await adminApi(t, 'DELETE', `/users/${user.id}/mfa`, undefined, { key: null })).status,
+    ).toBe(401)
     expect((await adminApi(t, 'DELETE', `/users/${user.id}/mfa`, { extra: 1 })).status).toBe(400)
     expect(await t.store.getTotp(user.id)).toBeDefined()
 
@@ -283,12 +311,31 @@ describe('MFA-15 the hosted enrolment page', () => {
     const fields = formFields(html)
     const user = (await t.store.getUserByUsername('alice'))!
     // Wrong CSRF token, wrong code: nothing confirmed.
-    expect((await browserFetch(flow.jar, t.url + '/account/mfa', { form: { ...fields, csrf: 'x', code: '123456' } })).status).toBe(403)
-    expect((await browserFetch(flow.jar, t.url + '/account/mfa', { form: { ...fields, code: 'abc' } })).status).toBe(400)
+    expect(
+      (
+        await browserFetch(flow.jar, t.url + '/account/mfa', {
+          form: { ...fields, csrf: 'x', code: '123456' },
+        })
+      ).status,
+    ).toBe(403)
+    expect(
+      (await browserFetch(flow.jar, t.url + '/account/mfa', { form: { ...fields, code: 'abc' } }))
+        .status,
+    ).toBe(400)
     expect((await t.store.getTotp(user.id))?.confirmedAt).toBeNull()
     // An unknown action is a clear 400 page, not a 5xx.
-    expect((await browserFetch(flow.jar, t.url + '/account/mfa', { form: { ...fields, action: 'nope' } })).status).toBe(400)
-    const e = await enrolTotp(t, flow.jar, `?client_id=web-app&return_to=${encodeURIComponent('https://evil.example.test/')}`)
+    expect(
+      (
+        await browserFetch(flow.jar, t.url + '/account/mfa', {
+          form: { ...fields, action: 'nope' },
+        })
+      ).status,
+    ).toBe(400)
+    const e = await enrolTotp(
+      t,
+      flow.jar,
+      `?client_id=web-app&return_to=${encodeURIComponent('https://evil.example.test/')}`,
+    )
     expect(e.html).not.toContain('evil.example.test')
     const events = await t.store.listEvents({ type: 'mfa_enrolled', limit: 5 })
     expect(events).toHaveLength(1)
@@ -302,5 +349,39 @@ describe('MFA-15 the hosted enrolment page', () => {
     const page = await browserFetch(flow.jar, `${t.url}/account/mfa`)
     expect(page.status).toBe(401)
     expect(await page.text()).toContain('needs a recent sign-in')
+  })
+})
+
+describe('MFA-14 admin reset in the console', () => {
+  it('MFA-14 the user page shows two-step verification and resets it with a CSRF-checked form, recording the console actor', async () => {
+    await start()
+    const user = (await t.store.getUserByUsername('alice'))!
+    const first = await passwordStep(t)
+    await enrolTotp(t, first.jar)
+    const jar = new CookieJar()
+    const signInPage = await browserFetch(jar, t.url + '/admin/sign-in')
+    const signIn = await browserFetch(jar, t.url + '/admin/sign-in', {
+      form: { ...formFields(await signInPage.text()), key: ADMIN_KEY },
+    })
+    expect(signIn.status).toBe(303)
+    const page = await browserFetch(jar, `${t.url}/admin/users/${user.id}`)
+    const html = await page.text()
+    expect(html).toContain('on (10 recovery codes left)')
+    expect(html).toContain(`/admin/users/${user.id}/reset-mfa`)
+    const csrf = formFields(html).csrf ?? ''
+    const forged = await browserFetch(jar, `${t.url}/admin/users/${user.id}/reset-mfa`, {
+      form: { csrf: 'x' },
+    })
+    expect(forged.status).toBe(403)
+    expect(await t.store.getTotp(user.id)).toBeDefined()
+    const reset = await browserFetch(jar, `${t.url}/admin/users/${user.id}/reset-mfa`, {
+      form: { csrf },
+    })
+    expect(reset.status).toBe(303)
+    expect(await t.store.getTotp(user.id)).toBeUndefined()
+    const after = await (await browserFetch(jar, reset.headers.get('location') ?? '')).text()
+    expect(after).toContain('Two-step verification is reset')
+    const events = await t.store.listEvents({ type: 'mfa_reset', limit: 5 })
+    expect(events[0]?.data.actor).toMatchObject({ kind: 'api_key', via: 'console' })
   })
 })

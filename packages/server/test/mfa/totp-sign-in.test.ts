@@ -5,7 +5,7 @@
 import BetterSqlite3 from 'better-sqlite3'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { totpCode } from '../../src/mfa/totp.js'
-import { browserFetch, CookieJar } from '../helpers/oauth-flow.js'
+import { browserFetch, type CookieJar } from '../helpers/oauth-flow.js'
 import { startTestServer, type TestServer } from '../helpers/test-server.js'
 import {
   claims,
@@ -38,7 +38,11 @@ async function enrolled(): Promise<Enrolment & { jar: CookieJar }> {
 }
 
 /** A fresh browser's password step: the code form's HTML. */
-async function codeForm(): Promise<{ html: string; jar: CookieJar; flow: Awaited<ReturnType<typeof passwordStep>> }> {
+async function codeForm(): Promise<{
+  html: string
+  jar: CookieJar
+  flow: Awaited<ReturnType<typeof passwordStep>>
+}> {
   const flow = await passwordStep(t)
   const html = await flow.res.text()
   expect(flow.res.status, html.slice(0, 200)).toBe(200)
@@ -61,7 +65,8 @@ describe('MFA-01 TOTP at sign-in', () => {
       [2000000000, '279037'],
       [20000000000, '353130'],
     ]
-    for (const [seconds, code] of table) expect(totpCode(secret, Math.floor(seconds / 30))).toBe(code)
+    for (const [seconds, code] of table)
+      expect(totpCode(secret, Math.floor(seconds / 30))).toBe(code)
   })
 
   it('MFA-01 a user with an authenticator gets the code step after the password, and no code without it', async () => {
@@ -88,15 +93,17 @@ describe('MFA-01 TOTP at sign-in', () => {
     }
   })
 
-  it('MFA-01 the step boundary: at the last millisecond of a step its successor passes, one step later its predecessor', async () => {
+  it('MFA-01 the step boundary: at the last millisecond of step s the code of s+2 is refused; one millisecond later (step s+1) it passes', async () => {
     const e = await enrolled()
     const stepMs = 30_000
     t.clock.set(Math.floor(t.clock.now() / stepMs) * stepMs + stepMs - 1) // last ms of step s
+    const code = codeAt(t, e.secret, 2)
     const f1 = await codeForm()
-    expect((await submitCode(t, f1.jar, f1.html, codeAt(t, e.secret, 2))).status).toBe(400)
+    expect((await submitCode(t, f1.jar, f1.html, code)).status).toBe(400)
     t.clock.advance(1) // first ms of step s+1: s+2 is now t+1
+    expect(codeAt(t, e.secret, 1)).toBe(code)
     const f2 = await codeForm()
-    expect((await submitCode(t, f2.jar, f2.html, codeAt(t, e.secret, 1))).status).toBe(303)
+    expect((await submitCode(t, f2.jar, f2.html, code)).status).toBe(303)
   })
 
   it('MFA-01 a code is not accepted twice, nor an earlier step once a later one was used', async () => {
@@ -122,7 +129,12 @@ describe('MFA-01 TOTP at sign-in', () => {
     const f = await codeForm()
     let html = f.html
     for (let i = 0; i < 10; i++) {
-      const res = await submitCode(t, f.jar, html, '000000' === codeAt(t, e.secret) ? '111111' : '000000')
+      const res = await submitCode(
+        t,
+        f.jar,
+        html,
+        '000000' === codeAt(t, e.secret) ? '111111' : '000000',
+      )
       expect(res.status).toBe(400)
       html = await res.text()
     }
@@ -152,7 +164,10 @@ describe('MFA-01 TOTP at sign-in', () => {
     expect(id.auth_time).toBe(Math.floor(t.clock.now() / 1000))
     expect(id.tessera_task).toBeUndefined()
     const at = claims(tokens.body.access_token)
-    expect({ amr: at.amr, acr: at.acr }).toEqual({ amr: ['pwd', 'otp', 'mfa'], acr: 'urn:tessera:acr:mfa' })
+    expect({ amr: at.amr, acr: at.acr }).toEqual({
+      amr: ['pwd', 'otp', 'mfa'],
+      acr: 'urn:tessera:acr:mfa',
+    })
   })
 
   it('a password-only sign-in has amr pwd and acr urn:tessera:acr:pwd', async () => {

@@ -1860,14 +1860,34 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         const event = eventRecord({ type: 'mfa_enrolled', userId: u })
         // The secret shown first is no longer the one being enrolled.
         expect(
-          await store.confirmTotp({ userId: u, secretEnc: 'enc-1', step: 5, now: T0 + 1, recoveryCodeHashes: ['a'], event }),
+          await store.confirmTotp({
+            userId: u,
+            secretEnc: 'enc-1',
+            step: 5,
+            now: T0 + 1,
+            recoveryCodeHashes: ['a'],
+            event,
+          }),
         ).toBe(false)
         expect(
-          await store.confirmTotp({ userId: u, secretEnc: 'enc-2', step: 5, now: T0 + 1, recoveryCodeHashes: ['a', 'b'], event }),
+          await store.confirmTotp({
+            userId: u,
+            secretEnc: 'enc-2',
+            step: 5,
+            now: T0 + 1,
+            recoveryCodeHashes: ['a', 'b'],
+            event,
+          }),
         ).toBe(true)
-        expect(await store.getTotp(u)).toEqual({ ...totp(u, 'enc-2'), confirmedAt: T0 + 1, lastStep: 5 })
+        expect(await store.getTotp(u)).toEqual({
+          ...totp(u, 'enc-2'),
+          confirmedAt: T0 + 1,
+          lastStep: 5,
+        })
         expect(await store.countRecoveryCodes(u)).toBe(2)
-        expect((await store.listEvents({ type: 'mfa_enrolled', limit: 5 })).map((e) => e.id)).toEqual([event.id])
+        expect(
+          (await store.listEvents({ type: 'mfa_enrolled', limit: 5 })).map((e) => e.id),
+        ).toEqual([event.id])
         expect(await store.beginTotp(totp(u, 'enc-3'))).toBe(false)
         expect((await store.getTotp(u))?.secretEnc).toBe('enc-2')
       })
@@ -1876,7 +1896,14 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         const u = uid('usr')
         await store.beginTotp(totp(u))
         expect(await store.useTotpStep(u, 10)).toBe(false) // not confirmed yet
-        await store.confirmTotp({ userId: u, secretEnc: 'enc-1', step: 5, now: T0, recoveryCodeHashes: [], event: eventRecord({ type: 'mfa_enrolled' }) })
+        await store.confirmTotp({
+          userId: u,
+          secretEnc: 'enc-1',
+          step: 5,
+          now: T0,
+          recoveryCodeHashes: [],
+          event: eventRecord({ type: 'mfa_enrolled' }),
+        })
         expect(await store.useTotpStep(u, 5)).toBe(false)
         expect(await store.useTotpStep(u, 4)).toBe(false)
         const results = await race(RACERS, () => store.useTotpStep(u, 6))
@@ -1887,7 +1914,14 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
       it('a recovery code is spent once, also under a race; reset removes everything with its event', async () => {
         const u = uid('usr')
         await store.beginTotp(totp(u))
-        await store.confirmTotp({ userId: u, secretEnc: 'enc-1', step: 1, now: T0, recoveryCodeHashes: ['h1', 'h2'], event: eventRecord({ type: 'mfa_enrolled' }) })
+        await store.confirmTotp({
+          userId: u,
+          secretEnc: 'enc-1',
+          step: 1,
+          now: T0,
+          recoveryCodeHashes: ['h1', 'h2'],
+          event: eventRecord({ type: 'mfa_enrolled' }),
+        })
         expect(await store.useRecoveryCode(u, 'nope', T0)).toBe(false)
         expect(await store.useRecoveryCode(uid('usr'), 'h1', T0)).toBe(false)
         const results = await race(RACERS, () => store.useRecoveryCode(u, 'h1', T0))
@@ -1898,13 +1932,24 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(await store.getTotp(u)).toBeUndefined()
         expect(await store.countRecoveryCodes(u)).toBe(0)
         expect(await store.resetMfa(u, eventRecord({ type: 'mfa_reset', userId: u }))).toBe(false)
-        expect((await store.listEvents({ type: 'mfa_reset', limit: 5 })).map((e) => e.id)).toEqual([reset.id])
+        expect((await store.listEvents({ type: 'mfa_reset', limit: 5 })).map((e) => e.id)).toEqual([
+          reset.id,
+        ])
       })
 
-      it('a pending session keeps its task, rotates only as pending, and completeSessionTask activates the browser session\'s pending ones', async () => {
+      it("a pending session keeps its task, rotates only as pending, and completeSessionTask activates the browser session's pending ones", async () => {
         const bs = uid('bs')
-        const pending = sessionRecord({ state: 'pending', task: 'setup-mfa', browserSessionId: bs, generation: 0 })
-        const elsewhere = sessionRecord({ state: 'pending', task: 'setup-mfa', browserSessionId: uid('bs') })
+        const pending = sessionRecord({
+          state: 'pending',
+          task: 'setup-mfa',
+          browserSessionId: bs,
+          generation: 0,
+        })
+        const elsewhere = sessionRecord({
+          state: 'pending',
+          task: 'setup-mfa',
+          browserSessionId: uid('bs'),
+        })
         const active = sessionRecord({ browserSessionId: bs })
         for (const x of [pending, elsewhere, active]) await store.createSession(x)
         expect((await mustGetSession(pending.id)).task).toBe('setup-mfa')
@@ -1919,9 +1964,18 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           (xs) => xs.map((x) => eventRecord({ type: 'session_task_completed', sessionId: x.id })),
         )
         expect(done).toEqual([pending.id])
-        expect(await mustGetSession(pending.id)).toMatchObject({ state: 'active', task: null, amr: ['pwd', 'otp', 'mfa'], authTime: T0 + 5 })
+        expect(await mustGetSession(pending.id)).toMatchObject({
+          state: 'active',
+          task: null,
+          amr: ['pwd', 'otp', 'mfa'],
+          authTime: T0 + 5,
+        })
         expect((await mustGetSession(elsewhere.id)).state).toBe('pending')
-        expect((await store.listEvents({ type: 'session_task_completed', limit: 5 })).map((e) => e.sessionId)).toEqual([pending.id])
+        expect(
+          (await store.listEvents({ type: 'session_task_completed', limit: 5 })).map(
+            (e) => e.sessionId,
+          ),
+        ).toEqual([pending.id])
       })
     })
   })

@@ -12,7 +12,7 @@
  * | `POST /admin/sign-out` | ends the console session |
  * | `GET /admin/users` | users, searchable, paged |
  * | `GET /admin/users/:id` | a user and their sessions |
- * | `POST /admin/users/:id/disable`, `/enable`, `/revoke-sessions` | actions on a user |
+ * | `POST /admin/users/:id/disable`, `/enable`, `/revoke-sessions`, `/reset-mfa` | actions on a user |
  * | `GET /admin/sessions` | sessions, filterable by user, client and state, paged |
  * | `POST /admin/sessions/:id/revoke` | revokes one session |
  * | `GET /admin/events` | security events, filterable by type, user, client and session, paged |
@@ -49,6 +49,7 @@ const DONE = {
   enabled: 'The user is enabled.',
   'signed-out': 'Every session of the user is revoked.',
   revoked: 'The session is revoked.',
+  'mfa-reset': 'Two-step verification is reset: the authenticator and recovery codes are removed.',
 } as const
 type Done = keyof typeof DONE
 const DONE_VALUES = Object.keys(DONE) as Done[]
@@ -292,11 +293,12 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): vo
           const q = readParams(p, { done: { type: 'enum', values: DONE_VALUES } })
           const user = await admin.users.get(id(req))
           const sessions = await admin.sessions.list({ userId: user.id, limit: PAGE_SIZE })
+          const mfa = await admin.users.mfa(user.id)
           return sendConsolePage(
             reply,
             200,
             frame(user.username, s, 'users', q.done ? DONE[q.done] : undefined),
-            userBody(base, s, user, sessions.items, userPath(user.id)),
+            userBody(base, s, user, sessions.items, userPath(user.id), mfa),
           )
         }),
       )
@@ -313,6 +315,13 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): vo
         action(async (req, _reply, s) => {
           const u = await admin.users.enable(actorOf(req, s), id(req))
           return withDone(userPath(u.id), 'enabled')
+        }),
+      )
+      scope.post(
+        '/users/:id/reset-mfa',
+        action(async (req, _reply, s) => {
+          await admin.users.resetMfa(actorOf(req, s), id(req))
+          return withDone(userPath(id(req)), 'mfa-reset')
         }),
       )
       scope.post(

@@ -2,6 +2,7 @@ import type { SecurityEventRecord } from '../../store/types.js'
 import { EVENT_TYPES } from '../services/event-admin.js'
 import { SESSION_STATES } from '../services/session-admin.js'
 import type { SessionView, UserView } from '../services/views.js'
+import type { MfaView } from '../services/user-admin.js'
 import { badge, cell, escapeHtml, link, postForm, table, text, time } from './console-layout.js'
 import type { ConsoleSignIn } from './console-session.js'
 
@@ -80,8 +81,14 @@ export function userBody(
   u: UserView,
   sessions: SessionView[],
   back: string,
+  mfa?: MfaView,
 ): string {
   const action = `${base}/users/${encodeURIComponent(u.id)}`
+  const twoStep = !mfa?.totp
+    ? 'off'
+    : mfa.totp.confirmed
+      ? `on (${mfa.recoveryCodesLeft} recovery codes left)`
+      : 'being set up'
   return (
     `<h1>${escapeHtml(u.username)} ${badge(u.disabled ? 'disabled' : 'active')}</h1>` +
     `<div class="card"><dl>` +
@@ -92,11 +99,15 @@ export function userBody(
     `<dt>Updated</dt><dd>${escapeHtml(time(u.updatedAt))}</dd>` +
     `<dt>Password changed</dt><dd>${escapeHtml(time(u.passwordChangedAt))}</dd>` +
     `<dt>Metadata</dt><dd class="mono">${escapeHtml(JSON.stringify(u.metadata))}</dd>` +
+    `<dt>Two-step verification</dt><dd>${escapeHtml(twoStep)}</dd>` +
     `</dl><div class="actions">` +
     (u.disabled
       ? postForm(action + '/enable', s.csrf, 'Enable user', 'primary')
       : postForm(action + '/disable', s.csrf, 'Disable user', 'danger')) +
     postForm(action + '/revoke-sessions', s.csrf, 'Sign out everywhere') +
+    (mfa?.totp
+      ? postForm(action + '/reset-mfa', s.csrf, 'Reset two-step verification', 'danger')
+      : '') +
     link(`${base}/events?user=${encodeURIComponent(u.id)}`, 'Security events of this user') +
     `</div></div>` +
     `<h2>Sessions</h2>` +

@@ -93,7 +93,11 @@ export class UserAdmin {
     return {
       userId: user.id,
       totp: totp
-        ? { confirmed: totp.confirmedAt !== null, createdAt: totp.createdAt, confirmedAt: totp.confirmedAt }
+        ? {
+            confirmed: totp.confirmedAt !== null,
+            createdAt: totp.createdAt,
+            confirmedAt: totp.confirmedAt,
+          }
         : null,
       recoveryCodesLeft: await this.#d.store.countRecoveryCodes(user.id),
     }

@@ -24,7 +24,6 @@ export interface RecoveryCodesTable {
   used_at: Ms | null
 }
 
-
 const num = (v: Ms): number => (typeof v === 'number' ? v : Number(v))
 
 function toTotp(r: Selectable<TotpCredentialsTable>): TotpRecord {
@@ -37,7 +36,10 @@ function toTotp(r: Selectable<TotpCredentialsTable>): TotpRecord {
   }
 }
 
-export async function getTotp(db: Kysely<Database>, userId: string): Promise<TotpRecord | undefined> {
+export async function getTotp(
+  db: Kysely<Database>,
+  userId: string,
+): Promise<TotpRecord | undefined> {
   const r = await db
     .selectFrom('totp_credentials')
     .selectAll()
@@ -47,11 +49,14 @@ export async function getTotp(db: Kysely<Database>, userId: string): Promise<Tot
 }
 
 /** Writes an unconfirmed authenticator, replacing an unconfirmed one; false (nothing written)
- * when the user has a confirmed one. */
+ * when the user has a confirmed one. Two enrolments racing leave one of their secrets: callers
+ * read the record back and show what was stored. */
 export async function beginTotp(trx: Kysely<Database>, t: TotpRecord): Promise<boolean> {
-  const existing = await getTotp(trx, t.userId)
-  if (existing?.confirmedAt != null) return false
-  if (existing) await trx.deleteFrom('totp_credentials').where('user_id', '=', t.userId).execute()
+  await trx
+    .deleteFrom('totp_credentials')
+    .where('user_id', '=', t.userId)
+    .where('confirmed_at', 'is', null)
+    .execute()
   await trx
     .insertInto('totp_credentials')
     .values({
@@ -61,8 +66,10 @@ export async function beginTotp(trx: Kysely<Database>, t: TotpRecord): Promise<b
       confirmed_at: null,
       last_step: null,
     })
+    .onConflict((oc) => oc.column('user_id').doNothing())
     .execute()
-  return true
+  const stored = await getTotp(trx, t.userId)
+  return stored !== undefined && stored.confirmedAt === null
 }
 
 /** Confirms the user's unconfirmed authenticator whose secret is `secretEnc`, at time step
@@ -141,7 +148,10 @@ export async function countRecoveryCodes(db: Kysely<Database>, userId: string): 
 
 /** Deletes the user's authenticator and recovery codes; whether there was an authenticator. */
 export async function resetMfa(trx: Kysely<Database>, userId: string): Promise<boolean> {
-  const r = await trx.deleteFrom('totp_credentials').where('user_id', '=', userId).executeTakeFirst()
+  const r = await trx
+    .deleteFrom('totp_credentials')
+    .where('user_id', '=', userId)
+    .executeTakeFirst()
   await trx.deleteFrom('recovery_codes').where('user_id', '=', userId).execute()
   return Number(r.numDeletedRows) > 0
 }
