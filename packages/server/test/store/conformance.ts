@@ -19,6 +19,7 @@ import {
   userRecord,
 } from './records.js'
 import { webhookOutboxConformance } from './webhook-conformance.js'
+import { accountStoreConformance } from './account-conformance.js'
 
 export interface OpenedStore {
   store: Store
@@ -435,6 +436,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     })
 
     webhookOutboxConformance(() => store, RACERS)
+    accountStoreConformance(() => store, RACERS)
 
     describe('sessions', () => {
       it('round-trips every field of an active and of an ended session', async () => {
