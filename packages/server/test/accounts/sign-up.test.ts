@@ -19,7 +19,7 @@ import {
   TEST_SECRET,
   type TestServer,
 } from '../helpers/test-server.js'
-import { adminApi, startAdminServer } from '../admin/admin-helpers.js'
+import { ADMIN_KEY, adminApi, startAdminServer } from '../admin/admin-helpers.js'
 
 let smtp: TestSmtp
 let t: TestServer
@@ -266,5 +266,45 @@ describe('email configuration', () => {
     }
     expect(err).toBeInstanceOf(ConfigError)
     expect((err as ConfigError).setting).toBe(setting)
+  })
+})
+
+describe('admin console', () => {
+  it('shows whether the address is verified and sends verification and reset mails', async () => {
+    const u = await t.createUser('console-user')
+    const jar = new CookieJar()
+    const signIn = await browserFetch(jar, t.url + '/admin/sign-in')
+    const signed = await browserFetch(jar, t.url + '/admin/sign-in', {
+      form: { ...formFields(await signIn.text()), key: ADMIN_KEY },
+    })
+    expect(signed.status).toBe(303)
+    const page = await browserFetch(jar, `${t.url}/admin/users/${u.id}`)
+    const html = await page.text()
+    expect(html).toContain('unverified')
+    expect(html).toContain('Send verification mail')
+    const csrf = formFields(html).csrf as string
+    const from = smtp.messages.length
+    const sent = await browserFetch(jar, `${t.url}/admin/users/${u.id}/verification-email`, {
+      form: { csrf },
+    })
+    expect(sent.status).toBe(303)
+    await smtp.next(
+      (m) =>
+        m.subject === 'Confirm your email address' &&
+        JSON.stringify(m.to).includes('console-user@'),
+      from,
+    )
+    const reset = await browserFetch(jar, `${t.url}/admin/users/${u.id}/password-reset-email`, {
+      form: { csrf },
+    })
+    expect(reset.status).toBe(303)
+    await smtp.next(
+      (m) => m.subject === 'Reset your password' && JSON.stringify(m.to).includes('console-user@'),
+      from,
+    )
+    const events = (await t.store.listEvents({ userId: u.id })).map((e) => e.type)
+    expect(events).toEqual(
+      expect.arrayContaining(['email_verification_sent', 'password_reset_requested']),
+    )
   })
 })

@@ -12,7 +12,7 @@
  * | `POST /admin/sign-out` | ends the console session |
  * | `GET /admin/users` | users, searchable, paged |
  * | `GET /admin/users/:id` | a user and their sessions |
- * | `POST /admin/users/:id/disable`, `/enable`, `/revoke-sessions` | actions on a user |
+ * | `POST /admin/users/:id/disable`, `/enable`, `/revoke-sessions`, `/verification-email`, `/password-reset-email` | actions on a user |
  * | `GET /admin/sessions` | sessions, filterable by user, client and state, paged |
  * | `POST /admin/sessions/:id/revoke` | revokes one session |
  * | `GET /admin/events` | security events, filterable by type, user, client and session, paged |
@@ -39,6 +39,7 @@ import {
   startConsoleSession,
   type ConsoleSignIn,
 } from './console-session.js'
+import { AccountAdmin } from '../services/account-admin.js'
 import { eventsBody, sessionsBody, signInBody, userBody, usersBody } from './console-views.js'
 
 const PAGE_SIZE = 50
@@ -49,6 +50,8 @@ const DONE = {
   enabled: 'The user is enabled.',
   'signed-out': 'Every session of the user is revoked.',
   revoked: 'The session is revoked.',
+  'verification-sent': 'A new verification link is on its way to the user.',
+  'reset-sent': 'A password reset link is on its way to the user.',
 } as const
 type Done = keyof typeof DONE
 const DONE_VALUES = Object.keys(DONE) as Done[]
@@ -58,6 +61,7 @@ const BACK = /^\/admin\/(sessions|users\/[A-Za-z0-9_-]{1,200})(\?[A-Za-z0-9_.~%=
 
 export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): void {
   const admin = new AdminServices(ctx)
+  const accounts = new AccountAdmin(ctx)
   const base = ctx.config.issuer + '/admin'
 
   const redirect = (reply: FastifyReply, to: string): FastifyReply =>
@@ -309,6 +313,20 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): vo
         action(async (req, _reply, s) => {
           const u = await admin.users.enable(actorOf(req, s), id(req))
           return withDone(userPath(u.id), 'enabled')
+        }),
+      )
+      scope.post(
+        '/users/:id/verification-email',
+        action(async (req, _reply, s) => {
+          await accounts.resendVerification(actorOf(req, s), id(req))
+          return withDone(userPath(id(req)), 'verification-sent')
+        }),
+      )
+      scope.post(
+        '/users/:id/password-reset-email',
+        action(async (req, _reply, s) => {
+          await accounts.sendPasswordReset(actorOf(req, s), id(req))
+          return withDone(userPath(id(req)), 'reset-sent')
         }),
       )
       scope.post(
