@@ -137,6 +137,48 @@ describe('sign-up, email verification', () => {
     expect(decodeJwt(refreshed.body.id_token as string).email_verified).toBe(true)
   })
 
+  it('ACC-02 a verification link is refused on replay, tampered, expired, or after the address changed', async () => {
+    const ctx = t.server.ctx
+    const mailFor = async (user: Awaited<ReturnType<TestServer['createUser']>>) => {
+      const from = smtp.messages.length
+      ctx.accounts.queueVerification(ctx, user)
+      const m = await smtp.next(
+        (x) =>
+          x.subject === 'Confirm your email address' &&
+          JSON.stringify(x.to).includes(`${user.username}@`),
+        from,
+      )
+      return TestSmtp.link(m, ACCOUNT_PATHS.verifyEmail)
+    }
+    const u = await t.createUser('acc02')
+    const link = await mailFor(u)
+    const url = new URL(link)
+    const token = url.searchParams.get('t') as string
+    url.searchParams.set(
+      't',
+      token.slice(0, -2) + (token.at(-2) === 'A' ? 'B' : 'A') + token.slice(-1),
+    )
+    expect((await fetch(url)).status).toBe(400)
+    expect((await t.store.getUser(u.id))?.emailVerifiedAt).toBeNull()
+    expect((await fetch(link)).status).toBe(200)
+    const verifiedAt = (await t.store.getUser(u.id))?.emailVerifiedAt
+    expect(verifiedAt).not.toBeNull()
+    expect((await fetch(link)).status).toBe(400)
+
+    const late = await t.createUser('acc02late')
+    const lateLink = await mailFor(late)
+    t.clock.advance(ctx.config.accounts.verifyLinkTtlSeconds * 1000)
+    expect((await fetch(lateLink)).status).toBe(400)
+    expect((await t.store.getUser(late.id))?.emailVerifiedAt).toBeNull()
+
+    // A link sent to an address the user no longer has proves nothing about the new one.
+    const moved = await t.createUser('acc02moved')
+    const movedLink = await mailFor(moved)
+    await adminApi(t, 'PATCH', `/users/${moved.id}`, { email: 'elsewhere@example.test' })
+    expect((await fetch(movedLink)).status).toBe(400)
+    expect((await t.store.getUser(moved.id))?.emailVerifiedAt).toBeNull()
+  })
+
   it('a taken address is refused', async () => {
     await signUp('taken@example.test', 'first owner passphrase')
     const again = await signUp('TAKEN@example.test', 'second owner passphrase')
