@@ -4,7 +4,16 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { pino } from 'pino'
 import { cleanEnv, runInProcess, tempDir } from '../cli/cli-process.js'
 import { TestSmtp } from '../helpers/smtp.js'
-import { startTestServer } from '../helpers/test-server.js'
+import { ACCOUNT_PATHS } from '../../src/accounts/account-services.js'
+import {
+  authorizationParams,
+  browserFetch,
+  CookieJar,
+  formFields,
+  openLogin,
+  startAuthorize,
+} from '../helpers/oauth-flow.js'
+import { defaultClients, startTestServer } from '../helpers/test-server.js'
 
 const SECRET = 'email-config-secret-email-config-secret-0123456789'
 const SMTP_PASSWORD = 'smtp-password-that-must-never-be-printed'
@@ -117,6 +126,85 @@ describe('SMTP failures', () => {
       expect(warnings[0]).toContain('EAUTH')
       expect(lines.join('\n')).not.toContain(SMTP_PASSWORD)
       expect(lines.join('\n')).not.toContain('bob@example.test')
+    } finally {
+      await t.close()
+      await smtp.close()
+    }
+  })
+})
+
+describe('CAPTCHA hook', () => {
+  it('is asked first on sign-up and reset requests; a failed check creates nothing and sends nothing', async () => {
+    const smtp = await new TestSmtp().start()
+    const asked: string[] = []
+    const t = await startTestServer({
+      clients: defaultClients.map((c) => (c.id === 'web-app' ? { ...c, signUp: true } : c)),
+      hooks: {
+        captcha: {
+          fields: (action) =>
+            `<label for="q">What is 3 + 4? (${action})</label><input id="q" name="q">`,
+          verify: ({ action, form }) => {
+            asked.push(action)
+            return Promise.resolve(form.q === '7')
+          },
+        },
+      },
+      config: {
+        email: {
+          smtp: { host: '127.0.0.1', port: smtp.port, requireTls: false },
+          from: 'a@example.test',
+        },
+      },
+    })
+    try {
+      await t.createUser('carol')
+      // Reset: the form carries the operator's field; a wrong answer is refused and sends nothing.
+      const jar = new CookieJar()
+      const forgot = await (await browserFetch(jar, t.url + ACCOUNT_PATHS.forgotPassword)).text()
+      expect(forgot).toContain('What is 3 + 4? (password_reset)')
+      const fields = formFields(forgot)
+      const wrong = await browserFetch(jar, t.url + ACCOUNT_PATHS.forgotPassword, {
+        form: { ...fields, email: 'carol@example.test', q: '8' },
+      })
+      expect(wrong.status).toBe(400)
+      expect(await wrong.text()).toContain('Please complete the check.')
+      const right = await browserFetch(jar, t.url + ACCOUNT_PATHS.forgotPassword, {
+        form: { ...fields, email: 'carol@example.test', q: '7' },
+      })
+      expect(right.status).toBe(200)
+      await smtp.next((m) => m.subject === 'Reset your password')
+      expect(smtp.messages).toHaveLength(1)
+
+      // Sign-up: a wrong answer creates no user.
+      const a = authorizationParams({})
+      const login = await openLogin(t, await startAuthorize(t, a.params, jar), jar)
+      const link = (/href="([^"]*\/signup\?tx=[^"]*)"/.exec(login.html)?.[1] as string).replace(
+        /&amp;/g,
+        '&',
+      )
+      const page = await (await browserFetch(jar, link)).text()
+      expect(page).toContain('What is 3 + 4? (sign_up)')
+      const refused = await browserFetch(jar, t.url + ACCOUNT_PATHS.signUp, {
+        form: {
+          ...formFields(page),
+          email: 'dave@example.test',
+          password: 'a good long passphrase',
+          q: 'x',
+        },
+      })
+      expect(refused.status).toBe(400)
+      expect(await t.store.getUsersByEmail('dave@example.test')).toEqual([])
+      const created = await browserFetch(jar, t.url + ACCOUNT_PATHS.signUp, {
+        form: {
+          ...formFields(page),
+          email: 'dave@example.test',
+          password: 'a good long passphrase',
+          q: '7',
+        },
+      })
+      expect(created.status).toBe(303)
+      expect(await t.store.getUsersByEmail('dave@example.test')).toHaveLength(1)
+      expect(asked).toEqual(['password_reset', 'password_reset', 'sign_up', 'sign_up'])
     } finally {
       await t.close()
       await smtp.close()
