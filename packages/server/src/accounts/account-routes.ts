@@ -22,7 +22,7 @@ import { sha256b64u } from '../lib/crypto.js'
 import { randomId } from '../lib/random.js'
 import { issueCsrfToken, verifyCsrfToken } from '../login/csrf.js'
 import { LoginTransactionCodec } from '../login/login-transaction.js'
-import { htmlErrors, sendMessage } from '../login/page.js'
+import { escapeHtml, htmlErrors, sendMessage, sendPage } from '../login/page.js'
 import { checkCredentials, PASSWORD_AMR, signInThrottle } from '../login/sign-in.js'
 import { authorize } from '../oauth/authorize/index.js'
 import { formParams, queryParams } from '../oauth/authorize/query-params.js'
@@ -36,6 +36,7 @@ import {
 import type { ThrottleEntry } from '../security/throttle.js'
 import type { EndedSession, UserRecord } from '../store/types.js'
 import type { RevokeAll } from '../store/store.js'
+import { USERNAME } from '../users/create-user.js'
 import { hashPassword } from '../users/password.js'
 import { useEmailToken, peekEmailToken } from '../email/email-links.js'
 import { ACCOUNT_PATHS } from './account-services.js'
@@ -191,6 +192,13 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
     const password = param(form, 'password', 4096) ?? ''
     if (!EMAIL.test(email)) return show(400, 'Enter your email address.')
+    // The address becomes the username, whose characters are limited.
+    if (!USERNAME.test(email)) {
+      return show(
+        400,
+        'Use an address of letters, digits and . _ @ + - only, at most 128 characters.',
+      )
+    }
     const problem = passwordProblem(password, {
       minLength: ctx.config.accounts.passwordMinLength,
       email,
@@ -295,7 +303,16 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
         (await spend([{ key: addressKey, rule: ctx.config.throttle.accountMailPerAddress }])) ===
         undefined,
     )
-    return sendMessage(reply, 200, 'Check your mail', RESET_REQUESTED)
+    const back =
+      tx === undefined
+        ? ''
+        : `<p><a href="${escapeHtml(`${url(PATHS.login)}?tx=${encodeURIComponent(tx)}`)}">Back to sign-in</a></p>`
+    return sendPage(
+      reply,
+      200,
+      'Check your mail',
+      `<h1>Check your mail</h1><p>${escapeHtml(RESET_REQUESTED)}</p>${back}`,
+    )
   })
 
   app.get(ACCOUNT_PATHS.resetPassword, { onRequest: htmlErrors }, async (req, reply) => {

@@ -50,6 +50,9 @@ export function devConfig(o: DevConfigOptions): TesseraConfig {
     secret: devSecret(dir, o.random),
     admin: { apiKeys: [{ name: 'dev', hash: hashAdminKey(devAdminKey(dir, o.random)) }] },
     database: { driver: 'sqlite', file: resolve(dir, 'tessera.db') },
+    // Mail is caught at /dev/mail, so a newcomer can try sign-up and its verification link.
+    accounts: { signUp: true },
+    ...(extra?.input.email ? { email: extra.input.email } : {}),
     dev: true,
   })
 }

@@ -115,7 +115,11 @@ export function recoveryCodeHash(ctx: ServerContext, userId: string, normalized:
 
 /** The code's hash under every secret of the ring, current first: codes issued before a secret
  * rotation still work while their secret is in the ring. */
-export function recoveryCodeHashes(ctx: ServerContext, userId: string, normalized: string): string[] {
+export function recoveryCodeHashes(
+  ctx: ServerContext,
+  userId: string,
+  normalized: string,
+): string[] {
   return purposeKeys(ctx.config.secrets, 'recovery-codes').all.map((k) =>
     hmac(k, 'recovery-code', userId, normalized).toString('base64url'),
   )

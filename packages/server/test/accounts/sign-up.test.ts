@@ -19,7 +19,7 @@ import {
   TEST_SECRET,
   type TestServer,
 } from '../helpers/test-server.js'
-import { adminApi, startAdminServer } from '../admin/admin-helpers.js'
+import { ADMIN_KEY, adminApi, startAdminServer } from '../admin/admin-helpers.js'
 
 let smtp: TestSmtp
 let t: TestServer
@@ -135,6 +135,48 @@ describe('sign-up, email verification', () => {
       client_id: 'web-app',
     })
     expect(decodeJwt(refreshed.body.id_token as string).email_verified).toBe(true)
+  })
+
+  it('ACC-02 a verification link is refused on replay, tampered, expired, or after the address changed', async () => {
+    const ctx = t.server.ctx
+    const mailFor = async (user: Awaited<ReturnType<TestServer['createUser']>>) => {
+      const from = smtp.messages.length
+      ctx.accounts.queueVerification(ctx, user)
+      const m = await smtp.next(
+        (x) =>
+          x.subject === 'Confirm your email address' &&
+          JSON.stringify(x.to).includes(`${user.username}@`),
+        from,
+      )
+      return TestSmtp.link(m, ACCOUNT_PATHS.verifyEmail)
+    }
+    const u = await t.createUser('acc02')
+    const link = await mailFor(u)
+    const url = new URL(link)
+    const token = url.searchParams.get('t') as string
+    url.searchParams.set(
+      't',
+      token.slice(0, -2) + (token.at(-2) === 'A' ? 'B' : 'A') + token.slice(-1),
+    )
+    expect((await fetch(url)).status).toBe(400)
+    expect((await t.store.getUser(u.id))?.emailVerifiedAt).toBeNull()
+    expect((await fetch(link)).status).toBe(200)
+    const verifiedAt = (await t.store.getUser(u.id))?.emailVerifiedAt
+    expect(verifiedAt).not.toBeNull()
+    expect((await fetch(link)).status).toBe(400)
+
+    const late = await t.createUser('acc02late')
+    const lateLink = await mailFor(late)
+    t.clock.advance(ctx.config.accounts.verifyLinkTtlSeconds * 1000)
+    expect((await fetch(lateLink)).status).toBe(400)
+    expect((await t.store.getUser(late.id))?.emailVerifiedAt).toBeNull()
+
+    // A link sent to an address the user no longer has proves nothing about the new one.
+    const moved = await t.createUser('acc02moved')
+    const movedLink = await mailFor(moved)
+    await adminApi(t, 'PATCH', `/users/${moved.id}`, { email: 'elsewhere@example.test' })
+    expect((await fetch(movedLink)).status).toBe(400)
+    expect((await t.store.getUser(moved.id))?.emailVerifiedAt).toBeNull()
   })
 
   it('a taken address is refused', async () => {
@@ -266,5 +308,45 @@ describe('email configuration', () => {
     }
     expect(err).toBeInstanceOf(ConfigError)
     expect((err as ConfigError).setting).toBe(setting)
+  })
+})
+
+describe('admin console', () => {
+  it('shows whether the address is verified and sends verification and reset mails', async () => {
+    const u = await t.createUser('console-user')
+    const jar = new CookieJar()
+    const signIn = await browserFetch(jar, t.url + '/admin/sign-in')
+    const signed = await browserFetch(jar, t.url + '/admin/sign-in', {
+      form: { ...formFields(await signIn.text()), key: ADMIN_KEY },
+    })
+    expect(signed.status).toBe(303)
+    const page = await browserFetch(jar, `${t.url}/admin/users/${u.id}`)
+    const html = await page.text()
+    expect(html).toContain('unverified')
+    expect(html).toContain('Send verification mail')
+    const csrf = formFields(html).csrf as string
+    const from = smtp.messages.length
+    const sent = await browserFetch(jar, `${t.url}/admin/users/${u.id}/verification-email`, {
+      form: { csrf },
+    })
+    expect(sent.status).toBe(303)
+    await smtp.next(
+      (m) =>
+        m.subject === 'Confirm your email address' &&
+        JSON.stringify(m.to).includes('console-user@'),
+      from,
+    )
+    const reset = await browserFetch(jar, `${t.url}/admin/users/${u.id}/password-reset-email`, {
+      form: { csrf },
+    })
+    expect(reset.status).toBe(303)
+    await smtp.next(
+      (m) => m.subject === 'Reset your password' && JSON.stringify(m.to).includes('console-user@'),
+      from,
+    )
+    const events = (await t.store.listEvents({ userId: u.id })).map((e) => e.type)
+    expect(events).toEqual(
+      expect.arrayContaining(['email_verification_sent', 'password_reset_requested']),
+    )
   })
 })

@@ -57,6 +57,7 @@ describe('POST /users', () => {
       id: expect.stringMatching(/^usr_[A-Za-z0-9_-]{22}$/),
       username: 'Ada',
       email: 'ada@example.test',
+      emailVerified: false,
       name: 'Ada Lovelace',
       disabled: false,
       metadata: { roles: ['admin'], org: { id: 'org_1' } },

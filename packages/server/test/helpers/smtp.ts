@@ -6,6 +6,8 @@ export class TestSmtp {
   readonly messages: ParsedMail[] = []
   /** AUTH attempts seen (user names only). */
   readonly logins: string[] = []
+  /** Milliseconds the server waits before accepting a message, as a slow relay does. */
+  delayMs = 0
   readonly #waiters: (() => void)[] = []
   readonly #server: SMTPServer
   port = 0
@@ -24,9 +26,11 @@ export class TestSmtp {
       onData: (stream, _session, cb) => {
         simpleParser(stream)
           .then((m) => {
-            this.messages.push(m)
-            for (const w of this.#waiters.splice(0)) w()
-            cb()
+            setTimeout(() => {
+              this.messages.push(m)
+              for (const w of this.#waiters.splice(0)) w()
+              cb()
+            }, this.delayMs)
           })
           .catch((err: Error) => cb(err))
       },

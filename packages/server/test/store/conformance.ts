@@ -20,6 +20,7 @@ import {
 } from './records.js'
 import { retentionConformance } from './retention-conformance.js'
 import { webhookOutboxConformance } from './webhook-conformance.js'
+import { accountStoreConformance } from './account-conformance.js'
 
 export interface OpenedStore {
   store: Store
@@ -437,6 +438,7 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
 
     webhookOutboxConformance(() => store, RACERS)
     retentionConformance(() => store)
+    accountStoreConformance(() => store, RACERS)
 
     describe('sessions', () => {
       it('round-trips every field of an active and of an ended session', async () => {

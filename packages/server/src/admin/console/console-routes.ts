@@ -12,7 +12,7 @@
  * | `POST /admin/sign-out` | ends the console session |
  * | `GET /admin/users` | users, searchable, paged |
  * | `GET /admin/users/:id` | a user and their sessions |
- * | `POST /admin/users/:id/disable`, `/enable`, `/revoke-sessions`, `/reset-mfa` | actions on a user |
+ * | `POST /admin/users/:id/disable`, `/enable`, `/revoke-sessions`, `/reset-mfa`, `/verification-email`, `/password-reset-email` | actions on a user |
  * | `GET /admin/sessions` | sessions, filterable by user, client and state, paged |
  * | `POST /admin/sessions/:id/revoke` | revokes one session |
  * | `GET /admin/events` | security events, filterable by type, user, client and session, paged |
@@ -39,6 +39,7 @@ import {
   startConsoleSession,
   type ConsoleSignIn,
 } from './console-session.js'
+import { AccountAdmin } from '../services/account-admin.js'
 import { eventsBody, sessionsBody, signInBody, userBody, usersBody } from './console-views.js'
 
 const PAGE_SIZE = 50
@@ -50,6 +51,8 @@ const DONE = {
   'signed-out': 'Every session of the user is revoked.',
   revoked: 'The session is revoked.',
   'mfa-reset': 'Two-step verification is reset: the authenticator and recovery codes are removed.',
+  'verification-sent': 'A new verification link is on its way to the user.',
+  'reset-sent': 'A password reset link is on its way to the user.',
 } as const
 type Done = keyof typeof DONE
 const DONE_VALUES = Object.keys(DONE) as Done[]
@@ -64,6 +67,7 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): vo
   // they work at whatever address operators reach that listener by.
   const origin = ctx.config.admin.port === undefined ? ctx.config.issuer : ''
   const base = origin + '/admin'
+  const accounts = new AccountAdmin(ctx)
 
   const redirect = (reply: FastifyReply, to: string): FastifyReply =>
     reply
@@ -322,6 +326,20 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): vo
         action(async (req, _reply, s) => {
           await admin.users.resetMfa(actorOf(req, s), id(req))
           return withDone(userPath(id(req)), 'mfa-reset')
+        }),
+      )
+      scope.post(
+        '/users/:id/verification-email',
+        action(async (req, _reply, s) => {
+          await accounts.resendVerification(actorOf(req, s), id(req))
+          return withDone(userPath(id(req)), 'verification-sent')
+        }),
+      )
+      scope.post(
+        '/users/:id/password-reset-email',
+        action(async (req, _reply, s) => {
+          await accounts.sendPasswordReset(actorOf(req, s), id(req))
+          return withDone(userPath(id(req)), 'reset-sent')
         }),
       )
       scope.post(

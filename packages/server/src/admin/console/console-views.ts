@@ -94,7 +94,9 @@ export function userBody(
     `<div class="card"><dl>` +
     `<dt>ID</dt><dd class="mono">${escapeHtml(u.id)}</dd>` +
     `<dt>Name</dt><dd>${escapeHtml(u.name ?? '-')}</dd>` +
-    `<dt>Email</dt><dd>${escapeHtml(u.email ?? '-')}</dd>` +
+    `<dt>Email</dt><dd>${escapeHtml(u.email ?? '-')}` +
+    (u.email === null ? '' : ` ${badge(u.emailVerified ? 'verified' : 'unverified')}`) +
+    `</dd>` +
     `<dt>Created</dt><dd>${escapeHtml(time(u.createdAt))}</dd>` +
     `<dt>Updated</dt><dd>${escapeHtml(time(u.updatedAt))}</dd>` +
     `<dt>Password changed</dt><dd>${escapeHtml(time(u.passwordChangedAt))}</dd>` +
@@ -107,6 +109,12 @@ export function userBody(
     postForm(action + '/revoke-sessions', s.csrf, 'Sign out everywhere') +
     (mfa?.totp
       ? postForm(action + '/reset-mfa', s.csrf, 'Reset two-step verification', 'danger')
+      : '') +
+    (u.email !== null && !u.emailVerified && !u.disabled
+      ? postForm(action + '/verification-email', s.csrf, 'Send verification mail')
+      : '') +
+    (u.email !== null && !u.disabled
+      ? postForm(action + '/password-reset-email', s.csrf, 'Send password reset mail')
       : '') +
     link(`${base}/events?user=${encodeURIComponent(u.id)}`, 'Security events of this user') +
     `</div></div>` +
