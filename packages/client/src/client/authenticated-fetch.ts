@@ -1,5 +1,6 @@
 import type { FetchInit, FetchInput, FetchResponse } from '../platform-types.js'
 import type { FetchLike } from '../http/http.js'
+import type { DpopAgent } from '../dpop/dpop-binding.js'
 import type { DiagnosticsHub } from './diagnostics-hub.js'
 import { apiForUrl, type ResolvedApi } from './options.js'
 
@@ -9,6 +10,9 @@ export interface AuthenticatedFetchDeps {
   events: DiagnosticsHub
   getToken: (o: { audience: string }) => Promise<string>
   invalidateToken: (token: string) => void
+  dpop: DpopAgent | undefined
+  /** Server time (ms), for DPoP proofs. */
+  now: () => number
 }
 
 /**
@@ -19,6 +23,8 @@ export interface AuthenticatedFetchDeps {
 export function authenticatedFetch(
   d: AuthenticatedFetchDeps,
 ): (input: FetchInput, init?: FetchInit) => Promise<FetchResponse> {
+  const send = (req: Request, token: string) =>
+    d.dpop ? d.dpop.send(d.fetch, req, undefined, token, d.now()) : d.fetch(withBearer(req, token))
   return async (input, init) => {
     const request = new Request(input, init)
     const api = apiForUrl(d.apis, request.url)
@@ -26,7 +32,7 @@ export function authenticatedFetch(
     const replay = request.clone()
     const opts = { audience: api.audience }
     const token = await d.getToken(opts)
-    const first = await d.fetch(withBearer(request, token))
+    const first = await send(request, token)
     if (first.status !== 401 || !saysInvalidToken(first.headers.get('www-authenticate')))
       return first
     d.events.emit({ type: 'token_rejected', audience: api.audience })
@@ -34,14 +40,15 @@ export function authenticatedFetch(
     const fresh = await d.getToken(opts)
     if (fresh === token) return first
     d.events.emit({ type: 'replay', audience: api.audience })
-    return d.fetch(withBearer(replay, fresh))
+    return send(replay, fresh)
   }
 }
 
-/** Whether a `WWW-Authenticate` value carries a Bearer challenge with `error="invalid_token"`. */
+/** Whether a `WWW-Authenticate` value carries a Bearer or DPoP challenge with
+ * `error="invalid_token"`. */
 export function saysInvalidToken(header: string | null): boolean {
   if (header === null) return false
-  return /(^|,)\s*bearer\b[^]*?\berror\s*=\s*"?invalid_token"?/i.test(header)
+  return /(^|,)\s*(bearer|dpop)\b[^]*?\berror\s*=\s*"?invalid_token"?/i.test(header)
 }
 
 function withBearer(req: Request, token: string): Request {

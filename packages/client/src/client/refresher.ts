@@ -216,7 +216,7 @@ export class Refresher {
     let r: TokenResult | undefined
     for (let attempt = 0; r === undefined; attempt++) {
       try {
-        r = await tokenRequest(env.http, meta.token_endpoint, form, { cookie: env.cookie })
+        r = await tokenRequest(env.tokenHttp, meta.token_endpoint, form, { cookie: env.cookie })
       } catch (err) {
         const e = asClientError(err)
         const retry =

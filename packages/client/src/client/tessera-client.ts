@@ -144,6 +144,8 @@ export class TesseraClient {
       events,
       getToken: (o) => this.getToken(o),
       invalidateToken: (t) => this.invalidateToken(t),
+      dpop: env.dpop,
+      now: () => env.time.now(),
     })
     this.#load = this.#start()
     this.#load.catch(() => {})

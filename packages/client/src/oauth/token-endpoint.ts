@@ -75,19 +75,15 @@ export async function tokenRequest(
     !b ||
     typeof b.access_token !== 'string' ||
     b.access_token === '' ||
-    typeof b.token_type !== 'string' ||
-    b.token_type.toLowerCase() !== 'bearer' ||
+    // `DPoP` (RFC 9449 5): a token bound to the key of the proof sent with the request.
+    !/^(bearer|dpop)$/i.test(b.token_type as string) ||
     (b.expires_in !== undefined && typeof b.expires_in !== 'number') ||
     (b.refresh_token !== undefined && typeof b.refresh_token !== 'string') ||
     (b.id_token !== undefined && typeof b.id_token !== 'string')
   ) {
-    throw new TesseraClientError(
-      'server',
-      'token endpoint: the response is not a bearer token response',
-      {
-        status: r.status,
-      },
-    )
+    throw new TesseraClientError('server', 'token endpoint: the response is not a token response', {
+      status: r.status,
+    })
   }
   const dateHeader = r.headers.get('date')
   const date = dateHeader === null ? undefined : Date.parse(dateHeader)
