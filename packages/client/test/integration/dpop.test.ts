@@ -278,6 +278,7 @@ describe('DPoP nonces (server with dpop.requireNonce)', () => {
     expect(calls().map((c) => decodeJwt(c.dpop!).nonce)).toEqual([
       undefined,
       'api-nonce-1',
+      'api-nonce-1',
       'api-nonce-1', // refused: the API moved on
       'api-nonce-2',
     ])
