@@ -132,18 +132,20 @@ function agent(keys: DpopKeys, id: string, o: DpopSignerOptions): DpopAgent {
   return {
     async send(fetch, input, init, token, now) {
       const request = new Request(input as RequestInfo, init as RequestInit)
+      // Read once, so the request can go again (the nonce retry) and tools see a plain body.
+      const body = request.body ? await request.arrayBuffer() : undefined
+      const go = (headers: Headers) =>
+        fetch(new Request(request, body === undefined ? { headers } : { headers, body }))
+      const headers = new Headers(request.headers)
       if (token !== undefined && !isBound(token)) {
-        const headers = new Headers(request.headers)
         headers.set('authorization', `Bearer ${token}`)
-        return fetch(new Request(request, { headers }))
+        return go(headers)
       }
+      if (token !== undefined) headers.set('authorization', `DPoP ${token}`)
       const url = new URL(request.url)
       for (let attempt = 0; ; attempt++) {
-        const sent = nonces.get(url.origin)
-        const headers = new Headers(request.headers)
-        headers.set('dpop', await proof(request.method, url, sent, token, now))
-        if (token !== undefined) headers.set('authorization', `DPoP ${token}`)
-        const res = await fetch(new Request(request.clone(), { headers }))
+        headers.set('dpop', await proof(request.method, url, nonces.get(url.origin), token, now))
+        const res = await go(headers)
         const nonce = res.headers.get('dpop-nonce')
         if (nonce !== null) nonces.set(url.origin, nonce)
         if (attempt === 0 && nonce !== null && (await asksForNonce(res))) {

@@ -10,11 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dpopKey, makeProof, tokenProof } from '../../../server/test/helpers/dpop.js'
 import { postForm } from '../../../server/test/helpers/grants.js'
 import { memoryStorage } from '../../src/index.js'
-import {
-  dpopSigner,
-  webCryptoDpopKeys,
-  type DpopKeyPairStore,
-} from '../../src/dpop/index.js'
+import { dpopSigner, webCryptoDpopKeys, type DpopKeyPairStore } from '../../src/dpop/index.js'
 import { CountingFetch } from '../helpers/counting-fetch.js'
 import {
   clientFor,
