@@ -26,7 +26,7 @@ export {
   type CallbackResult,
 } from './client/tessera-client.js'
 export type { TesseraClientOptions, ApiConfig } from './client/options.js'
-export type { DpopAgent, DpopBinding } from './dpop/dpop-binding.js'
+export type { DpopAgent, DpopBinding, DpopClient, DpopClock } from './dpop/dpop-binding.js'
 export {
   TesseraClientError,
   isTerminal,

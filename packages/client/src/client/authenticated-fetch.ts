@@ -1,6 +1,5 @@
 import type { FetchInit, FetchInput, FetchResponse } from '../platform-types.js'
 import type { FetchLike } from '../http/http.js'
-import type { DpopAgent } from '../dpop/dpop-binding.js'
 import type { DiagnosticsHub } from './diagnostics-hub.js'
 import { apiForUrl, type ResolvedApi } from './options.js'
 
@@ -10,9 +9,8 @@ export interface AuthenticatedFetchDeps {
   events: DiagnosticsHub
   getToken: (o: { audience: string }) => Promise<string>
   invalidateToken: (token: string) => void
-  dpop: DpopAgent | undefined
-  /** Server time (ms), for DPoP proofs. */
-  now: () => number
+  /** Sends the requests with a token: `fetch`, or the DPoP agent's `send`. */
+  send: FetchLike
 }
 
 /**
@@ -23,8 +21,6 @@ export interface AuthenticatedFetchDeps {
 export function authenticatedFetch(
   d: AuthenticatedFetchDeps,
 ): (input: FetchInput, init?: FetchInit) => Promise<FetchResponse> {
-  const send = (req: Request, token: string) =>
-    d.dpop ? d.dpop.send(d.fetch, req, undefined, token, d.now()) : d.fetch(withBearer(req, token))
   return async (input, init) => {
     const request = new Request(input, init)
     const api = apiForUrl(d.apis, request.url)
@@ -32,7 +28,7 @@ export function authenticatedFetch(
     const replay = request.clone()
     const opts = { audience: api.audience }
     const token = await d.getToken(opts)
-    const first = await send(request, token)
+    const first = await d.send(withBearer(request, token))
     if (first.status !== 401 || !saysInvalidToken(first.headers.get('www-authenticate')))
       return first
     d.events.emit({ type: 'token_rejected', audience: api.audience })
@@ -40,7 +36,7 @@ export function authenticatedFetch(
     const fresh = await d.getToken(opts)
     if (fresh === token) return first
     d.events.emit({ type: 'replay', audience: api.audience })
-    return send(replay, fresh)
+    return d.send(withBearer(replay, fresh))
   }
 }
 

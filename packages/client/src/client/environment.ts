@@ -31,6 +31,9 @@ export interface Environment {
   readonly http: HttpContext
   /** Requests to the token endpoint: with DPoP proofs when `dpop` is on. */
   readonly tokenHttp: HttpContext
+  /** Sends requests that carry a token or go to the token endpoint: the DPoP agent's `send`
+   * when `dpop` is on, else `fetch`. */
+  readonly send: FetchLike
   readonly dpop: DpopAgent | undefined
   /** The refresh token lives in the server's HttpOnly cookie: this client never holds it. */
   readonly cookie: boolean
@@ -53,7 +56,8 @@ export function createEnvironment(options: TesseraClientOptions): Environment {
   const prefix = `${options.storageKeyPrefix ?? 'tessera'}.${options.clientId}`
   const time = new ServerTime(clock)
   const http: HttpContext = { fetch, clock, timeoutMs: options.requestTimeoutMs ?? 30_000 }
-  const dpop = options.dpop?.forClient(options.issuer, options.clientId)
+  const dpop = options.dpop?.forClient(options, fetch, time)
+  const send = dpop?.send ?? fetch
   return {
     options,
     apis,
@@ -66,9 +70,8 @@ export function createEnvironment(options: TesseraClientOptions): Environment {
     tabs: options.tabs ?? localTabSync(),
     fetch,
     http,
-    tokenHttp: dpop
-      ? { ...http, fetch: (input, init) => dpop.send(fetch, input, init, undefined, time.now()) }
-      : http,
+    tokenHttp: { ...http, fetch: send },
+    send,
     dpop,
     cookie: options.refreshTokenDelivery === 'cookie',
     sessionKey: `${prefix}.session`,

@@ -203,7 +203,7 @@ export class Refresher {
         audience,
         ok,
         durationMs: env.clock.now() - started,
-        ...(errorCode !== undefined ? { errorCode } : {}),
+        errorCode,
       })
     events.emit({ type: 'refresh_start', audience, afterInterruption })
     const meta = await server.metadata()
@@ -272,7 +272,7 @@ export class Refresher {
       try {
         claims = await server.validateIdToken(r.tokens.id_token, meta, {
           nonce: undefined,
-          ...(s.claims ? { sub: s.claims.sub } : {}),
+          sub: s.claims?.sub,
         })
         idToken = r.tokens.id_token
         sameUserProven = s.claims !== null

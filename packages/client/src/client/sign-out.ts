@@ -109,7 +109,7 @@ export class SignOutFlow {
       }
     }
     // 4. The DPoP key bound the session: a new session gets a new key.
-    await env.dpop?.reset().catch(() => {})
+    await env.dpop?.reset()
     // 5. Storage, under the refresh lock, so a refresh in another tab cannot write it back after.
     if (o.clearStorage) {
       try {

@@ -139,13 +139,10 @@ export class TesseraClient {
       beginSession,
     })
     this.fetch = authenticatedFetch({
-      apis: env.apis,
-      fetch: env.fetch,
+      ...env, // apis, fetch, send
       events,
       getToken: (o) => this.getToken(o),
       invalidateToken: (t) => this.invalidateToken(t),
-      dpop: env.dpop,
-      now: () => env.time.now(),
     })
     this.#load = this.#start()
     this.#load.catch(() => {})

@@ -1,4 +1,3 @@
-import type { FetchInit, FetchInput, FetchResponse } from '../platform-types.js'
 import type { FetchLike } from '../http/http.js'
 
 /**
@@ -11,25 +10,32 @@ import type { FetchLike } from '../http/http.js'
 export interface DpopBinding {
   /** The agent of one client, called once by `createTesseraClient`: one key per issuer and
    * client. */
-  forClient(issuer: string, clientId: string): DpopAgent
+  forClient(client: DpopClient, fetch: FetchLike, serverTime: DpopClock): DpopAgent
+}
+
+/** The client a DPoP agent works for: its options. */
+export interface DpopClient {
+  issuer: string
+  clientId: string
+}
+
+/** The server's clock as the client measures it, for the proofs' `iat`. */
+export interface DpopClock {
+  /** Milliseconds since the epoch. */
+  now(): number
 }
 
 /** Sends one client's requests with DPoP proofs. */
 export interface DpopAgent {
   /**
-   * Sends a request with a DPoP proof made for it: to the token endpoint (`accessToken`
-   * undefined), or to an API with `accessToken`, which goes as `Authorization: DPoP <token>` with
-   * the proof's `ath` when the token is DPoP-bound and as `Bearer` without a proof otherwise.
-   * When the server or API asks for a nonce (`use_dpop_nonce`), resends once with it. `now` is
-   * the time (ms) on the server's clock, for the proof's `iat`.
+   * Sends a request with a DPoP proof made for it. A request with `Authorization: Bearer <token>`
+   * goes to an API: a DPoP-bound token is sent as `Authorization: DPoP <token>` with the proof's
+   * `ath`, an unbound one as it is, without a proof. Any other request goes to the token endpoint
+   * and gets a proof. When the server or API asks for a nonce (`use_dpop_nonce`), resends once
+   * with it. Called as a plain function (without `this`).
    */
-  send(
-    fetch: FetchLike,
-    input: FetchInput,
-    init: FetchInit | undefined,
-    accessToken: string | undefined,
-    now: number,
-  ): Promise<FetchResponse>
-  /** Discards the key: the session it bound has ended. The next sign-in makes a new one. */
+  send: FetchLike
+  /** Discards the key: the session it bound has ended. The next sign-in makes a new one. Never
+   * rejects. */
   reset(): Promise<void>
 }

@@ -2,7 +2,8 @@ import type { FetchResponse, Jwk } from '../platform-types.js'
 import { TesseraClientError } from '../errors.js'
 import { base64urlEncode, utf8Encode } from '../lib/base64url.js'
 import { decodeJwt } from '../lib/jwt.js'
-import type { DpopAgent, DpopBinding } from './dpop-binding.js'
+import type { FetchLike } from '../http/http.js'
+import type { DpopAgent, DpopBinding, DpopClient, DpopClock } from './dpop-binding.js'
 
 /** A DPoP key: its public half and a way to sign with the private half, which stays hidden. */
 export interface DpopKey {
@@ -53,10 +54,17 @@ const MAX_TOKENS = 64
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-4.2
  */
 export function dpopSigner(keys: DpopKeys, o: DpopSignerOptions = {}): DpopBinding {
-  return { forClient: (issuer, clientId) => agent(keys, `${issuer} ${clientId}`, o) }
+  return { forClient: (client, fetch, time) => agent(keys, client, fetch, time, o) }
 }
 
-function agent(keys: DpopKeys, id: string, o: DpopSignerOptions): DpopAgent {
+function agent(
+  keys: DpopKeys,
+  client: DpopClient,
+  fetch: FetchLike,
+  time: DpopClock,
+  o: DpopSignerOptions,
+): DpopAgent {
+  const id = `${client.issuer} ${client.clientId}`
   const nonces = new Map<string, string>()
   const tokenTypes = new Map<string, boolean>()
   let key: Promise<DpopKey> | undefined
@@ -87,7 +95,6 @@ function agent(keys: DpopKeys, id: string, o: DpopSignerOptions): DpopAgent {
     url: URL,
     nonce: string | undefined,
     token: string | undefined,
-    now: number,
   ) => {
     key ??= keys.key(id).catch((err: unknown) => {
       key = undefined
@@ -96,7 +103,12 @@ function agent(keys: DpopKeys, id: string, o: DpopSignerOptions): DpopAgent {
     const k = await key
     const jti = base64urlEncode(crypto().getRandomValues(new Uint8Array(16)))
     const htu = url.origin + url.pathname
-    const claims: Record<string, unknown> = { jti, htm: method, htu, iat: Math.floor(now / 1000) }
+    const claims: Record<string, unknown> = {
+      jti,
+      htm: method,
+      htu,
+      iat: Math.floor(time.now() / 1000),
+    }
     if (token !== undefined) claims.ath = base64urlEncode(await sha256(token))
     if (nonce !== undefined) claims.nonce = nonce
     const { kty, crv, x, y, n, e } = k.jwk
@@ -130,22 +142,20 @@ function agent(keys: DpopKeys, id: string, o: DpopSignerOptions): DpopAgent {
   }
 
   return {
-    async send(fetch, input, init, token, now) {
+    async send(input, init) {
       const request = new Request(input as RequestInfo, init as RequestInit)
+      const token = /^Bearer (.+)$/.exec(request.headers.get('authorization') ?? '')?.[1]
+      if (token !== undefined && !isBound(token)) return fetch(request)
       // Read once, so the request can go again (the nonce retry) and tools see a plain body.
       const body = request.body ? await request.arrayBuffer() : undefined
-      const go = (headers: Headers) =>
-        fetch(new Request(request, body === undefined ? { headers } : { headers, body }))
       const headers = new Headers(request.headers)
-      if (token !== undefined && !isBound(token)) {
-        headers.set('authorization', `Bearer ${token}`)
-        return go(headers)
-      }
       if (token !== undefined) headers.set('authorization', `DPoP ${token}`)
       const url = new URL(request.url)
       for (let attempt = 0; ; attempt++) {
-        headers.set('dpop', await proof(request.method, url, nonces.get(url.origin), token, now))
-        const res = await go(headers)
+        headers.set('dpop', await proof(request.method, url, nonces.get(url.origin), token))
+        const res = await fetch(
+          new Request(request, body === undefined ? { headers } : { headers, body }),
+        )
         const nonce = res.headers.get('dpop-nonce')
         if (nonce !== null) nonces.set(url.origin, nonce)
         if (attempt === 0 && nonce !== null && (await asksForNonce(res))) {
@@ -160,7 +170,8 @@ function agent(keys: DpopKeys, id: string, o: DpopSignerOptions): DpopAgent {
       key = undefined
       nonces.clear()
       tokenTypes.clear()
-      await keys.discard(id)
+      // A key that cannot be deleted is still forgotten here; the sign-out goes on.
+      await keys.discard(id).catch(() => {})
     },
   }
 }

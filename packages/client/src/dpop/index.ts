@@ -21,4 +21,4 @@ export {
   type DpopKeyPairStore,
   type WebCryptoDpopKeysOptions,
 } from './web-crypto-dpop-keys.js'
-export type { DpopAgent, DpopBinding } from './dpop-binding.js'
+export type { DpopAgent, DpopBinding, DpopClient, DpopClock } from './dpop-binding.js'
