@@ -15,6 +15,8 @@ export class VerifiedApi {
    * has no nonces): a proof without it gets 401 `use_dpop_nonce` with `DPoP-Nonce`. Default none.
    */
   nonce: string | undefined
+  /** Access tokens refused as `invalid_token` (as after a revocation) whatever their proof. */
+  readonly revoked = new Set<string>()
   #server: Server | undefined
   url = ''
 
@@ -40,6 +42,14 @@ export class VerifiedApi {
           'dpop-nonce': this.nonce,
         })
         res.end(JSON.stringify({ error: 'use_dpop_nonce' }))
+        return
+      }
+      const token = /^(?:DPoP|Bearer) (.+)$/.exec(authorization ?? '')?.[1]
+      if (token !== undefined && this.revoked.has(token)) {
+        res.writeHead(401, {
+          'www-authenticate': 'DPoP error="invalid_token", error_description="revoked"',
+        })
+        res.end(JSON.stringify({ error: 'invalid_token' }))
         return
       }
       verifier ??= createVerifier({ issuer: issuer(), audience: this.url })

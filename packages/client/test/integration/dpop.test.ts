@@ -167,6 +167,24 @@ describe('DPoP with a client registered dpop: required', () => {
     client.dispose()
   })
 
+  it('a 401 DPoP error="invalid_token" challenge refreshes once and replays the request with the new token and a new proof', async () => {
+    const { client, counting } = dpopClient()
+    await signIn(s, client)
+    const old = await client.getToken({ audience: verified.url })
+    verified.revoked.add(old)
+    const refreshes = counting.refreshes().length
+    const res = await client.fetch(`${verified.url}/orders`)
+    expect(res.status).toBe(200)
+    expect(counting.refreshes().length - refreshes).toBe(1)
+    const calls = counting.proofs.filter((p) => p.path === '/orders')
+    expect(calls).toHaveLength(2)
+    const fresh = await client.getToken({ audience: verified.url })
+    expect(fresh).not.toBe(old)
+    expect(calls.map((c) => c.authorization)).toEqual([`DPoP ${old}`, `DPoP ${fresh}`])
+    expect(decodeJwt(calls[1]!.dpop!).ath).toBe(sha256b64u(fresh))
+    client.dispose()
+  })
+
   it('RT-18 a stolen refresh token is refused at the token endpoint without the key and with another key; nothing changes at the server', async () => {
     const { client, storage } = dpopClient()
     await signIn(s, client)
