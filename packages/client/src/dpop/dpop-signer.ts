@@ -130,9 +130,9 @@ function agent(
   }
 
   const remember = async (res: FetchResponse): Promise<void> => {
-    if (res.status !== 200 || typeof (res as Response).clone !== 'function') return
+    if (res.status !== 200 || typeof res.clone !== 'function') return
     try {
-      const b = (await (res as Response).clone().json()) as Record<string, unknown>
+      const b = (await res.clone().json()) as Record<string, unknown>
       if (typeof b.access_token !== 'string' || typeof b.token_type !== 'string') return
       tokenTypes.set(b.access_token, b.token_type.toLowerCase() === 'dpop')
       if (tokenTypes.size > MAX_TOKENS) tokenTypes.delete(tokenTypes.keys().next().value!)
@@ -143,7 +143,7 @@ function agent(
 
   return {
     async send(input, init) {
-      const request = new Request(input as RequestInfo, init as RequestInit)
+      const request = new Request(input, init)
       const token = /^Bearer (.+)$/.exec(request.headers.get('authorization') ?? '')?.[1]
       if (token !== undefined && !isBound(token)) return fetch(request)
       // Read once, so the request can go again (the nonce retry) and tools see a plain body.
@@ -183,9 +183,9 @@ async function asksForNonce(res: FetchResponse): Promise<boolean> {
       res.headers.get('www-authenticate') ?? '',
     )
   }
-  if (res.status !== 400 || typeof (res as Response).clone !== 'function') return false
+  if (res.status !== 400 || typeof res.clone !== 'function') return false
   try {
-    const b = (await (res as Response).clone().json()) as { error?: unknown }
+    const b = (await res.clone().json()) as { error?: unknown }
     return b.error === 'use_dpop_nonce'
   } catch {
     return false

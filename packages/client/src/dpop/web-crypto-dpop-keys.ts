@@ -30,13 +30,14 @@ const ECDSA_P256 = { name: 'ECDSA', namedCurve: 'P-256' }
 export function webCryptoDpopKeys(o: WebCryptoDpopKeysOptions = {}): DpopKeys {
   const memory = new Map<string, CryptoKeyPair>()
   const store: DpopKeyPairStore = o.store ?? {
-    get: async (id) => memory.get(id),
-    add: async (id, pair) => {
+    get: (id) => Promise.resolve(memory.get(id)),
+    add: (id, pair) => {
       if (!memory.has(id)) memory.set(id, pair)
-      return memory.get(id)!
+      return Promise.resolve(memory.get(id)!)
     },
-    delete: async (id) => {
+    delete: (id) => {
       memory.delete(id)
+      return Promise.resolve()
     },
   }
   const subtle = () => o.subtle ?? globalThis.crypto.subtle
@@ -44,10 +45,7 @@ export function webCryptoDpopKeys(o: WebCryptoDpopKeysOptions = {}): DpopKeys {
     async key(id) {
       const pair =
         (await store.get(id)) ??
-        (await store.add(
-          id,
-          (await subtle().generateKey(ECDSA_P256, false, ['sign', 'verify'])) as CryptoKeyPair,
-        ))
+        (await store.add(id, await subtle().generateKey(ECDSA_P256, false, ['sign', 'verify'])))
       const { kty, crv, x, y } = (await subtle().exportKey('jwk', pair.publicKey)) as Jwk
       return {
         alg: 'ES256',

@@ -63,7 +63,7 @@ export class VerifiedApi {
         .then(
           (token) => {
             res.writeHead(200, { 'content-type': 'application/json' })
-            const cnf = token.claims.cnf as { jkt?: string } | undefined
+            const cnf = token.claims.cnf
             res.end(JSON.stringify({ sub: token.claims.sub, jkt: cnf?.jkt ?? null }))
           },
           (err: unknown) => {

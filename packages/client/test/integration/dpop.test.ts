@@ -4,14 +4,15 @@
  * public client's refresh token are bound to it, `fetch` sends `Authorization: DPoP` with a
  * proof, and tokens stolen from storage are useless without the key (the test steals them).
  */
-import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, type JWK } from 'jose'
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from 'jose'
 import { createHash } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dpopKey, makeProof, tokenProof } from '../../../server/test/helpers/dpop.js'
 import { postForm } from '../../../server/test/helpers/grants.js'
 import { memoryStorage } from '../../src/index.js'
-import { dpopSigner, webCryptoDpopKeys, type DpopKeyPairStore } from '../../src/dpop/index.js'
+import { dpopSigner, webCryptoDpopKeys } from '../../src/dpop/index.js'
 import { CountingFetch } from '../helpers/counting-fetch.js'
+import { inspectableKeyPairs } from '../helpers/dpop-keys.js'
 import {
   clientFor,
   sessionIdOf,
@@ -21,22 +22,6 @@ import {
   type Tessera,
 } from '../helpers/tessera.js'
 import { VerifiedApi } from '../helpers/verified-api.js'
-
-/** A key-pair store in memory that the test can look into. */
-function inspectableStore(): DpopKeyPairStore & { pairs: Map<string, CryptoKeyPair> } {
-  const pairs = new Map<string, CryptoKeyPair>()
-  return {
-    pairs,
-    get: async (id) => pairs.get(id),
-    add: async (id, pair) => {
-      if (!pairs.has(id)) pairs.set(id, pair)
-      return pairs.get(id)!
-    },
-    delete: async (id) => {
-      pairs.delete(id)
-    },
-  }
-}
 
 /** The platform fetch, recording the DPoP header of every request by path. */
 class ProofLog extends CountingFetch {
@@ -56,7 +41,7 @@ class ProofLog extends CountingFetch {
 
 async function thumbprintOf(pair: CryptoKeyPair): Promise<string> {
   const jwk = await crypto.subtle.exportKey('jwk', pair.publicKey)
-  return calculateJwkThumbprint(jwk as JWK, 'sha256')
+  return calculateJwkThumbprint(jwk, 'sha256')
 }
 
 const sha256b64u = (s: string) => createHash('sha256').update(s).digest('base64url')
@@ -73,7 +58,7 @@ describe('DPoP with a client registered dpop: required', () => {
   })
 
   function dpopClient() {
-    const store = inspectableStore()
+    const store = inspectableKeyPairs()
     const counting = new ProofLog()
     const storage = memoryStorage()
     const { client } = clientFor(s, {
@@ -150,12 +135,7 @@ describe('DPoP with a client registered dpop: required', () => {
     const noProof = await fetch(url, { headers: { authorization: `DPoP ${stolen}` } })
     expect(noProof.status).toBe(401)
     const thief = await dpopKey('ES256')
-    const proof = makeProof(thief, {
-      htm: 'GET',
-      htu: url,
-      iat: Math.floor(Date.now() / 1000),
-      accessToken: stolen,
-    })
+    const proof = makeProof(thief, { htm: 'GET', htu: url, accessToken: stolen }, Date.now())
     const otherKey = await fetch(url, { headers: { authorization: `DPoP ${stolen}`, dpop: proof } })
     expect(otherKey.status).toBe(401)
     expect(await otherKey.json()).toEqual({

@@ -13,8 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dpopKey, makeProof } from '../../../server/test/helpers/dpop.js'
 import { postForm } from '../../../server/test/helpers/grants.js'
 import { createTesseraClient, memoryStorage } from '../../src/index.js'
-import { dpopSigner, webCryptoDpopKeys, type DpopKeyPairStore } from '../../src/dpop/index.js'
+import { dpopSigner, webCryptoDpopKeys } from '../../src/dpop/index.js'
 import { CountingFetch } from '../helpers/counting-fetch.js'
+import { inspectableKeyPairs } from '../helpers/dpop-keys.js'
 import { followInteractions } from '../helpers/oidc-provider-interactions.js'
 import { VerifiedApi } from '../helpers/verified-api.js'
 
@@ -75,21 +76,6 @@ async function startProvider(api: string, dPoP: boolean): Promise<RunningProvide
   return { issuer, close: () => new Promise<void>((r) => server.close(() => r())) }
 }
 
-function keyStore(): DpopKeyPairStore & { pairs: Map<string, CryptoKeyPair> } {
-  const pairs = new Map<string, CryptoKeyPair>()
-  return {
-    pairs,
-    get: async (id) => pairs.get(id),
-    add: async (id, pair) => {
-      if (!pairs.has(id)) pairs.set(id, pair)
-      return pairs.get(id)!
-    },
-    delete: async (id) => {
-      pairs.delete(id)
-    },
-  }
-}
-
 /** The platform fetch, recording each request's path and DPoP and Authorization headers. */
 class HeaderLog extends CountingFetch {
   readonly sent: { path: string; dpop: string | null; authorization: string | null }[] = []
@@ -107,7 +93,7 @@ class HeaderLog extends CountingFetch {
 }
 
 function newClient(p: RunningProvider, api: VerifiedApi) {
-  const store = keyStore()
+  const store = inspectableKeyPairs()
   const log = new HeaderLog()
   const storage = memoryStorage()
   const client = createTesseraClient({
@@ -179,12 +165,7 @@ describe('DPoP against oidc-provider with nonces required', () => {
     // Another key, with the server's current nonce (as a thief would get it).
     const thief = await dpopKey('ES256')
     const proof = (nonce?: string) =>
-      makeProof(thief, {
-        htm: 'POST',
-        htu: `${p.issuer}/token`,
-        iat: Math.floor(Date.now() / 1000),
-        ...(nonce ? { nonce } : {}),
-      })
+      makeProof(thief, { htu: `${p.issuer}/token`, ...(nonce ? { nonce } : {}) }, Date.now())
     const first = await postForm(`${p.issuer}/token`, form, { dpop: proof() })
     const nonce = first.headers.get('dpop-nonce') ?? undefined
     const other = await postForm(`${p.issuer}/token`, form, { dpop: proof(nonce) })
