@@ -1,6 +1,7 @@
 import type { FetchResponse, Jwk } from '../platform-types.js'
 import { TesseraClientError } from '../errors.js'
 import { base64urlEncode, utf8Encode } from '../lib/base64url.js'
+import { randomBytes, type CryptoProvider } from '../lib/crypto.js'
 import { decodeJwt } from '../lib/jwt.js'
 import type { FetchLike } from '../http/http.js'
 import type { DpopAgent, DpopBinding, DpopClient, DpopClock } from './dpop-binding.js'
@@ -101,7 +102,8 @@ function agent(
       throw err
     })
     const k = await key
-    const jti = base64urlEncode(crypto().getRandomValues(new Uint8Array(16)))
+    // Checked like PKCE's random bytes: never an unfilled buffer (APP-14).
+    const jti = base64urlEncode(randomBytes(crypto() as CryptoProvider, 16))
     const htu = url.origin + url.pathname
     const claims: Record<string, unknown> = {
       jti,
