@@ -4,13 +4,13 @@
  * public client's refresh token are bound to it, `fetch` sends `Authorization: DPoP` with a
  * proof, and tokens stolen from storage are useless without the key (the test steals them).
  */
-import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader } from 'jose'
-import { createHash } from 'node:crypto'
+import { calculateJwkThumbprint, decodeJwt, decodeProtectedHeader, type JWK } from 'jose'
+import { createHash, createPublicKey, generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { dpopKey, makeProof, tokenProof } from '../../../server/test/helpers/dpop.js'
 import { postForm } from '../../../server/test/helpers/grants.js'
-import { memoryStorage } from '../../src/index.js'
-import { dpopSigner, webCryptoDpopKeys } from '../../src/dpop/index.js'
+import { memoryStorage, webCrypto } from '../../src/index.js'
+import { dpopSigner, webCryptoDpopKeys, type DpopKeys } from '../../src/dpop/index.js'
 import { CountingFetch } from '../helpers/counting-fetch.js'
 import { inspectableKeyPairs } from '../helpers/dpop-keys.js'
 import {
@@ -204,6 +204,47 @@ describe('DPoP with a client registered dpop: required', () => {
     expect(second).not.toBe(first)
     const token = await client.getToken({ audience: verified.url })
     expect(decodeJwt(token).cnf).toEqual({ jkt: second })
+    client.dispose()
+  })
+
+  it('an injected signer (keys of the platform, here node:crypto, and a crypto provider as on React Native) makes proofs the server and the API accept', async () => {
+    const made: string[] = []
+    const discarded: string[] = []
+    const pairs = new Map<string, KeyObject>()
+    const keys: DpopKeys = {
+      key(id) {
+        let priv = pairs.get(id)
+        if (!priv) {
+          made.push(id)
+          priv = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey
+          pairs.set(id, priv)
+        }
+        const key = priv
+        const { kty, crv, x, y } = createPublicKey(key).export({ format: 'jwk' })
+        return Promise.resolve({
+          alg: 'ES256',
+          jwk: { kty, crv, x, y },
+          sign: (data) => Promise.resolve(sign('sha256', data, { key, dsaEncoding: 'ieee-p1363' })),
+        })
+      },
+      discard(id) {
+        discarded.push(id)
+        pairs.delete(id)
+        return Promise.resolve()
+      },
+    }
+    const { client } = clientFor(s, {
+      apis: [{ baseUrl: verified.url, audience: verified.url, scope: 'orders' }],
+      dpop: dpopSigner(keys, { crypto: webCrypto() }),
+    })
+    await signIn(s, client)
+    const res = await client.fetch(`${verified.url}/orders`)
+    expect(res.status).toBe(200)
+    const jwk = createPublicKey(pairs.get(`${s.t.url} web-app`)!).export({ format: 'jwk' })
+    expect((await res.json()).jkt).toBe(await calculateJwkThumbprint(jwk as JWK))
+    expect(made).toEqual([`${s.t.url} web-app`])
+    await client.signOut()
+    expect(discarded).toEqual([`${s.t.url} web-app`])
     client.dispose()
   })
 
