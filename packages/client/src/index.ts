@@ -26,6 +26,7 @@ export {
   type CallbackResult,
 } from './client/tessera-client.js'
 export type { TesseraClientOptions, ApiConfig } from './client/options.js'
+export type { DpopAgent, DpopBinding, DpopClient, DpopClock } from './dpop/dpop-binding.js'
 export {
   TesseraClientError,
   isTerminal,

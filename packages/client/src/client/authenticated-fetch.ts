@@ -9,6 +9,8 @@ export interface AuthenticatedFetchDeps {
   events: DiagnosticsHub
   getToken: (o: { audience: string }) => Promise<string>
   invalidateToken: (token: string) => void
+  /** Sends the requests with a token: `fetch`, or the DPoP agent's `send`. */
+  send: FetchLike
 }
 
 /**
@@ -26,7 +28,7 @@ export function authenticatedFetch(
     const replay = request.clone()
     const opts = { audience: api.audience }
     const token = await d.getToken(opts)
-    const first = await d.fetch(withBearer(request, token))
+    const first = await d.send(withBearer(request, token))
     if (first.status !== 401 || !saysInvalidToken(first.headers.get('www-authenticate')))
       return first
     d.events.emit({ type: 'token_rejected', audience: api.audience })
@@ -34,14 +36,15 @@ export function authenticatedFetch(
     const fresh = await d.getToken(opts)
     if (fresh === token) return first
     d.events.emit({ type: 'replay', audience: api.audience })
-    return d.fetch(withBearer(replay, fresh))
+    return d.send(withBearer(replay, fresh))
   }
 }
 
-/** Whether a `WWW-Authenticate` value carries a Bearer challenge with `error="invalid_token"`. */
+/** Whether a `WWW-Authenticate` value carries a Bearer or DPoP challenge with
+ * `error="invalid_token"`. */
 export function saysInvalidToken(header: string | null): boolean {
   if (header === null) return false
-  return /(^|,)\s*bearer\b[^]*?\berror\s*=\s*"?invalid_token"?/i.test(header)
+  return /(^|,)\s*(bearer|dpop)\b[^]*?\berror\s*=\s*"?invalid_token"?/i.test(header)
 }
 
 function withBearer(req: Request, token: string): Request {

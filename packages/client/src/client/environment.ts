@@ -5,6 +5,7 @@ import { checkUrlSupport } from '../lib/platform.js'
 import { ServerTime } from '../lib/server-time.js'
 import { memoryStorage, type TesseraStorage } from '../storage/storage.js'
 import { localTabSync, type TabSync } from '../tabs/tab-sync.js'
+import type { DpopAgent } from '../dpop/dpop-binding.js'
 import { validateOptions, type ResolvedApi, type TesseraClientOptions } from './options.js'
 
 /** The message of the `network` error while the lifecycle says the device is offline. */
@@ -28,6 +29,12 @@ export interface Environment {
   readonly tabs: TabSync
   readonly fetch: FetchLike
   readonly http: HttpContext
+  /** Requests to the token endpoint: with DPoP proofs when `dpop` is on. */
+  readonly tokenHttp: HttpContext
+  /** Sends requests that carry a token or go to the token endpoint: the DPoP agent's `send`
+   * when `dpop` is on, else `fetch`. */
+  readonly send: FetchLike
+  readonly dpop: DpopAgent | undefined
   /** The refresh token lives in the server's HttpOnly cookie: this client never holds it. */
   readonly cookie: boolean
   readonly sessionKey: string
@@ -47,18 +54,25 @@ export function createEnvironment(options: TesseraClientOptions): Environment {
   }
   const fetch: FetchLike = options.fetch ?? ((input, init) => globalThis.fetch(input, init))
   const prefix = `${options.storageKeyPrefix ?? 'tessera'}.${options.clientId}`
+  const time = new ServerTime(clock)
+  const http: HttpContext = { fetch, clock, timeoutMs: options.requestTimeoutMs ?? 30_000 }
+  const dpop = options.dpop?.forClient(options, fetch, time)
+  const send = dpop?.send ?? fetch
   return {
     options,
     apis,
     issuer: options.issuer,
     clientId: options.clientId,
     clock,
-    time: new ServerTime(clock),
+    time,
     random: options.random ?? Math.random,
     storage: options.storage ?? memoryStorage(),
     tabs: options.tabs ?? localTabSync(),
     fetch,
-    http: { fetch, clock, timeoutMs: options.requestTimeoutMs ?? 30_000 },
+    http,
+    tokenHttp: { ...http, fetch: send },
+    send,
+    dpop,
     cookie: options.refreshTokenDelivery === 'cookie',
     sessionKey: `${prefix}.session`,
     txKey: `${prefix}.transactions`,

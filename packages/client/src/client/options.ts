@@ -5,6 +5,7 @@ import type { FetchLike } from '../http/http.js'
 import type { Lifecycle } from '../lifecycle/lifecycle.js'
 import type { BackoffOptions } from '../lib/backoff.js'
 import type { Clock } from '../lib/clock.js'
+import type { DpopBinding } from '../dpop/dpop-binding.js'
 import type { CryptoProvider } from '../lib/crypto.js'
 import { isAllowedUrl, type ServerMetadata } from '../oauth/metadata.js'
 import type { TesseraStorage } from '../storage/storage.js'
@@ -84,6 +85,14 @@ export interface TesseraClientOptions {
    * issuer (`app.example.com` with `auth.example.com`).
    */
   refreshTokenDelivery?: 'body' | 'cookie'
+  /**
+   * Sender-constrained tokens (DPoP, RFC 9449): `browserDpop()` (a non-extractable key in
+   * IndexedDB) or `dpopSigner(...)` (a signer of your own) from `@tessera/client/dpop`. Token
+   * requests then carry a proof of the key, so the server binds the access tokens and the refresh
+   * token of a public client to it, and `fetch` sends `Authorization: DPoP` with a proof to APIs.
+   * The key is discarded when the session ends. Default none (bearer tokens).
+   */
+  dpop?: DpopBinding
   onDiagnostic?: DiagnosticListener
 }
 

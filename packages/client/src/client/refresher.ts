@@ -203,7 +203,7 @@ export class Refresher {
         audience,
         ok,
         durationMs: env.clock.now() - started,
-        ...(errorCode !== undefined ? { errorCode } : {}),
+        errorCode,
       })
     events.emit({ type: 'refresh_start', audience, afterInterruption })
     const meta = await server.metadata()
@@ -216,7 +216,7 @@ export class Refresher {
     let r: TokenResult | undefined
     for (let attempt = 0; r === undefined; attempt++) {
       try {
-        r = await tokenRequest(env.http, meta.token_endpoint, form, { cookie: env.cookie })
+        r = await tokenRequest(env.tokenHttp, meta.token_endpoint, form, { cookie: env.cookie })
       } catch (err) {
         const e = asClientError(err)
         const retry =
@@ -272,7 +272,7 @@ export class Refresher {
       try {
         claims = await server.validateIdToken(r.tokens.id_token, meta, {
           nonce: undefined,
-          ...(s.claims ? { sub: s.claims.sub } : {}),
+          sub: s.claims?.sub,
         })
         idToken = r.tokens.id_token
         sameUserProven = s.claims !== null

@@ -67,7 +67,7 @@ export class ServerConnection {
       issuer: this.#env.issuer,
       clientId: this.#env.clientId,
       nonce: x.nonce,
-      ...(x.sub !== undefined ? { sub: x.sub } : {}),
+      sub: x.sub,
       nowSeconds: Math.floor(this.#env.time.now() / 1000),
       toleranceSeconds: this.#env.options.clockToleranceSeconds ?? 60,
       algorithms: this.#idTokenAlgs(meta),

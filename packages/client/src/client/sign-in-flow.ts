@@ -256,7 +256,7 @@ export class SignInFlow {
       code_verifier: tx.codeVerifier,
       client_id: env.clientId,
     })
-    const r = await tokenRequest(env.http, meta.token_endpoint, form, { cookie: env.cookie })
+    const r = await tokenRequest(env.tokenHttp, meta.token_endpoint, form, { cookie: env.cookie })
     if (!r.ok) {
       const c: TesseraClientErrorCode =
         r.error === 'invalid_grant' ? 'invalid_grant' : 'request_rejected'

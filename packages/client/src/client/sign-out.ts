@@ -108,7 +108,9 @@ export class SignOutFlow {
         events.emit({ type: 'error', operation: 'cache_clearer', code: 'aborted' })
       }
     }
-    // 4. Storage, under the refresh lock, so a refresh in another tab cannot write it back after.
+    // 4. The DPoP key bound the session: a new session gets a new key.
+    await env.dpop?.reset()
+    // 5. Storage, under the refresh lock, so a refresh in another tab cannot write it back after.
     if (o.clearStorage) {
       try {
         await env.tabs.withLock(env.lockName, async () => {

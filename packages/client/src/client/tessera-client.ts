@@ -139,8 +139,7 @@ export class TesseraClient {
       beginSession,
     })
     this.fetch = authenticatedFetch({
-      apis: env.apis,
-      fetch: env.fetch,
+      ...env, // apis, fetch, send
       events,
       getToken: (o) => this.getToken(o),
       invalidateToken: (t) => this.invalidateToken(t),

@@ -85,14 +85,11 @@ export class TokenCache {
   tokenFrom(r: TokenSuccess, audience: string): StoredToken {
     const issuedAt = this.#env.time.at(r.sentAt)
     const t = r.tokens
-    const lifetime = typeof t.expires_in === 'number' && t.expires_in > 0 ? t.expires_in : undefined
+    // `expires_in` is a number or absent (checked by tokenRequest).
+    const lifetime = t.expires_in ?? 0
     const exp = peekTimes(t.access_token)?.exp
     const expiresAt =
-      lifetime !== undefined
-        ? issuedAt + lifetime * 1000
-        : exp !== undefined
-          ? exp * 1000
-          : issuedAt + 60_000
+      lifetime > 0 ? issuedAt + lifetime * 1000 : exp !== undefined ? exp * 1000 : issuedAt + 60_000
     return { accessToken: t.access_token, audience, scope: t.scope ?? '', issuedAt, expiresAt }
   }
 

@@ -48,7 +48,7 @@ export async function requestJson(
   const sentAt = ctx.clock.now()
   let res: FetchResponse
   try {
-    res = await ctx.fetch(url, { ...init, ...(controller ? { signal: controller.signal } : {}) })
+    res = await ctx.fetch(url, { ...init, signal: controller?.signal })
   } catch (err) {
     if (timer !== undefined) ctx.clock.clearTimeout(timer)
     throw new TesseraClientError('network', `request to ${originOf(url)} failed`, { cause: err })
@@ -90,11 +90,8 @@ export function transientError(
 ): TesseraClientError | undefined {
   const oauthError = typeof r.body?.error === 'string' ? r.body.error : undefined
   const retryAfter = retryAfterSeconds(r.headers, now)
-  const o = {
-    status: r.status,
-    ...(oauthError !== undefined ? { oauthError } : {}),
-    ...(retryAfter !== undefined ? { retryAfterSeconds: retryAfter } : {}),
-  }
+  // Absent values are undefined on the error either way.
+  const o = { status: r.status, oauthError, retryAfterSeconds: retryAfter }
   if (r.status === 429) return new TesseraClientError('rate_limited', `${what}: rate limited`, o)
   if (
     r.status >= 500 ||

@@ -46,7 +46,7 @@ function requestInit(form: { toString(): string }, o: TokenRequestOptions): Fetc
     method: 'POST',
     headers,
     body: form.toString(),
-    ...(o.cookie ? { credentials: 'include' as const } : {}),
+    credentials: o.cookie ? 'include' : undefined,
   }
 }
 
@@ -75,28 +75,24 @@ export async function tokenRequest(
     !b ||
     typeof b.access_token !== 'string' ||
     b.access_token === '' ||
+    // `DPoP` (RFC 9449 5): a token bound to the key of the proof sent with the request.
     typeof b.token_type !== 'string' ||
-    b.token_type.toLowerCase() !== 'bearer' ||
+    !/^(bearer|dpop)$/i.test(b.token_type) ||
     (b.expires_in !== undefined && typeof b.expires_in !== 'number') ||
     (b.refresh_token !== undefined && typeof b.refresh_token !== 'string') ||
     (b.id_token !== undefined && typeof b.id_token !== 'string')
   ) {
-    throw new TesseraClientError(
-      'server',
-      'token endpoint: the response is not a bearer token response',
-      {
-        status: r.status,
-      },
-    )
+    throw new TesseraClientError('server', 'token endpoint: the response is not a token response', {
+      status: r.status,
+    })
   }
-  const dateHeader = r.headers.get('date')
-  const date = dateHeader === null ? undefined : Date.parse(dateHeader)
+  const date = Date.parse(r.headers.get('date') ?? '') // NaN without one
   return {
     ok: true,
     tokens: b as unknown as TokenResponse,
     sentAt: r.sentAt,
     receivedAt: r.receivedAt,
-    date: date === undefined || Number.isNaN(date) ? undefined : date,
+    date: Number.isNaN(date) ? undefined : date,
   }
 }
 

@@ -13,6 +13,7 @@ import {
   type DiagnosticEvent,
   type TesseraClient,
 } from '../../src/index.js'
+import { browserDpop } from '../../src/dpop/index.js'
 import { storageConformance } from '../storage-conformance.js'
 
 interface HarnessConfig {
@@ -21,6 +22,8 @@ interface HarnessConfig {
   apiA: string
   autoRefresh: boolean
   refreshTokenDelivery?: 'body' | 'cookie'
+  /** DPoP with `browserDpop()`. */
+  dpop?: boolean
 }
 
 declare global {
@@ -33,7 +36,16 @@ declare global {
     __conformance: () => Promise<string[]>
     /** Every value in the client's IndexedDB database, as one JSON string. */
     __indexedDbDump: () => Promise<string>
+    /** The DPoP key pairs `browserDpop()` keeps in IndexedDB: thumbprint and what export does. */
+    __dpopKeys: () => Promise<DpopKeyInfo[]>
   }
+}
+
+interface DpopKeyInfo {
+  jkt: string
+  privateExtractable: boolean
+  /** The error of exporting the private key (it must fail), or 'exported'. */
+  privateExport: string
 }
 
 const noLocks = new URLSearchParams(location.search).get('nolocks') === '1'
@@ -72,6 +84,7 @@ const client = createTesseraClient({
   clock,
   autoRefresh: cfg.autoRefresh,
   ...(cfg.refreshTokenDelivery ? { refreshTokenDelivery: cfg.refreshTokenDelivery } : {}),
+  ...(cfg.dpop ? { dpop: browserDpop() } : {}),
   navigate: (url) => location.assign(url),
   currentUrl: () => location.href,
   onDiagnostic: (e) => window.__events.push(e),
@@ -92,6 +105,37 @@ window.__indexedDbDump = () =>
       all.onerror = () => reject(new Error('cannot read IndexedDB'))
     }
   })
+
+window.__dpopKeys = async () => {
+  const pairs = await new Promise<CryptoKeyPair[]>((resolve, reject) => {
+    const open = indexedDB.open('tessera-dpop')
+    open.onerror = () => reject(new Error('cannot open IndexedDB'))
+    open.onsuccess = () => {
+      const db = open.result
+      if (!db.objectStoreNames.contains('keys')) return resolve([])
+      const all = db.transaction('keys').objectStore('keys').getAll()
+      all.onsuccess = () => resolve(all.result as CryptoKeyPair[])
+      all.onerror = () => reject(new Error('cannot read IndexedDB'))
+    }
+  })
+  const b64u = (b: ArrayBuffer) =>
+    btoa(String.fromCharCode(...new Uint8Array(b)))
+      .replace(/\+/g, '-')
+      .replace(/\//g, '_')
+      .replace(/=+$/, '')
+  return Promise.all(
+    pairs.map(async (pair) => {
+      const { crv, kty, x, y } = await crypto.subtle.exportKey('jwk', pair.publicKey)
+      const json = JSON.stringify({ crv, kty, x, y }) // RFC 7638: required members, sorted
+      const jkt = b64u(await crypto.subtle.digest('SHA-256', new TextEncoder().encode(json)))
+      const privateExport = await crypto.subtle.exportKey('jwk', pair.privateKey).then(
+        () => 'exported',
+        (err: Error) => err.name,
+      )
+      return { jkt, privateExtractable: pair.privateKey.extractable, privateExport }
+    }),
+  )
+}
 
 window.__callback = client.isRedirectCallback(location.href)
   ? client.handleRedirectCallback().then(

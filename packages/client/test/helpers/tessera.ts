@@ -5,6 +5,7 @@ import {
   startTestServer,
   WEB_REDIRECT,
   type TestServer,
+  type TestServerOptions,
 } from '../../../server/test/helpers/test-server.js'
 import {
   browserFetch,
@@ -24,6 +25,7 @@ import {
 } from '../../src/index.js'
 import { ApiServer } from './api-server.js'
 import { CountingFetch } from './counting-fetch.js'
+import type { VerifiedApi } from './verified-api.js'
 
 import { ALICE } from '../../../server/test/interop/hosted-sign-in.js'
 
@@ -57,24 +59,35 @@ export interface Tessera {
  * A real Tessera server on loopback whose clock starts at the real time, with a real API server
  * (an audience of its own) next to it, and the user alice.
  */
-export async function startTessera(o: { client?: Partial<ClientConfig> } = {}): Promise<Tessera> {
+export async function startTessera(
+  o: {
+    client?: Partial<ClientConfig>
+    /** Server settings besides the APIs and clients. */
+    config?: TestServerOptions['config']
+    /** A second API, checked by @tessera/verify, allowed for `web-app` too. */
+    verifiedApi?: VerifiedApi
+  } = {},
+): Promise<Tessera> {
   const api = new ApiServer()
   const box: { t?: TestServer } = {}
   await api.start(
     () => box.t!.url,
     () => box.t!.clock.now(),
   )
+  const extra = o.verifiedApi ? [await o.verifiedApi.start(() => box.t!.url)] : []
   const web = defaultClients.find((c) => c.id === 'web-app')!
   const t = await startTestServer({
     apis: [
       { audience: API_A, name: 'API A', scopes: ['read', 'write'], accessTokenTtlSeconds: 900 },
       { audience: API_B, name: 'API B', scopes: ['orders'], accessTokenTtlSeconds: 300 },
       { audience: api.url, name: 'Loopback API', scopes: ['orders'], accessTokenTtlSeconds: 600 },
+      ...extra.map((audience) => ({ audience, name: 'Verified API', scopes: ['orders'] })),
     ],
     clients: [
-      { ...web, audiences: [API_A, API_B, api.url], ...o.client },
+      { ...web, audiences: [API_A, API_B, api.url, ...extra], ...o.client },
       ...defaultClients.filter((c) => c.id !== 'web-app'),
     ],
+    ...(o.config ? { config: o.config } : {}),
   })
   box.t = t
   t.clock.set(Date.now())
@@ -86,6 +99,7 @@ export async function startTessera(o: { client?: Partial<ClientConfig> } = {}): 
     async close() {
       await t.close()
       await api.close()
+      await o.verifiedApi?.close()
     },
   }
 }

@@ -8,7 +8,6 @@ import { createServer, type Server } from 'node:http'
 import { exportJWK, generateKeyPair, jwtVerify, createLocalJWKSet, decodeJwt } from 'jose'
 import Provider from 'oidc-provider'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { browserFetch, CookieJar, formFields } from '../../../server/test/helpers/oauth-flow.js'
 import {
   createTesseraClient,
   memoryStorage,
@@ -18,6 +17,7 @@ import {
 } from '../../src/index.js'
 import { ShiftedClock } from '../helpers/clocks.js'
 import { CountingFetch } from '../helpers/counting-fetch.js'
+import { followInteractions } from '../helpers/oidc-provider-interactions.js'
 
 const REDIRECT = 'https://app.example.test/callback'
 const API_ONE = 'https://orders.example.test'
@@ -114,43 +114,8 @@ function newClient(o: Partial<TesseraClientOptions> = {}) {
   return { client, counting, storage }
 }
 
-/** Follows oidc-provider's login and consent pages like a browser, up to the redirect back. */
-async function followInteractions(start: URL): Promise<URL> {
-  const jar = new CookieJar()
-  let url = start.href
-  let res = await browserFetch(jar, url)
-  for (let step = 0; step < 20; step++) {
-    if (res.status >= 300 && res.status < 400) {
-      const loc = new URL(res.headers.get('location')!, url)
-      if (loc.href.startsWith(REDIRECT)) return loc
-      url = loc.href
-      res = await browserFetch(jar, url)
-      continue
-    }
-    const html = await res.text()
-    expect(
-      res.status,
-      html
-        .replace(/<style[^]*<\/style>/, '')
-        .replace(/<[^>]+>/g, ' ')
-        .replace(/\s+/g, ' ')
-        .slice(0, 400),
-    ).toBe(200)
-    const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1]
-    expect(action).toBeTruthy()
-    const fields = formFields(html)
-    if ('login' in fields || html.includes('name="login"')) {
-      fields.login = 'alice'
-      fields.password = 'any password'
-    }
-    url = new URL(action!.replace(/&amp;/g, '&'), url).href
-    res = await browserFetch(jar, url, { form: fields })
-  }
-  throw new Error('too many interaction steps')
-}
-
 async function signIn(client: TesseraClient) {
-  return client.handleRedirectCallback(await followInteractions(await client.signIn()))
+  return client.handleRedirectCallback(await followInteractions(await client.signIn(), REDIRECT))
 }
 
 async function rejection(p: Promise<unknown>): Promise<TesseraClientError> {
@@ -168,7 +133,7 @@ describe('@tessera/client against oidc-provider', () => {
     const { client, counting } = newClient()
     const url = await client.signIn()
     expect(url.searchParams.getAll('resource')).toEqual([API_ONE, API_TWO])
-    const cb = await followInteractions(url)
+    const cb = await followInteractions(url, REDIRECT)
     expect(cb.searchParams.get('iss')).toBe(issuer)
     const r = await client.handleRedirectCallback(cb)
     expect(r.user).toMatchObject({ sub: 'alice', iss: issuer, aud: 'spa' })

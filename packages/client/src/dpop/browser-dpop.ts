@@ -1,0 +1,96 @@
+import type { PlatformIDBFactory } from '../platform-types.js'
+import type { DpopBinding } from './dpop-binding.js'
+import { dpopSigner, type DpopSignerOptions } from './dpop-signer.js'
+import { webCryptoDpopKeys, type DpopKeyPairStore } from './web-crypto-dpop-keys.js'
+
+export interface BrowserDpopOptions extends DpopSignerOptions {
+  /** Database name. Default `tessera-dpop`. */
+  databaseName?: string
+  /** The IndexedDB factory. Default `globalThis.indexedDB`. */
+  indexedDB?: PlatformIDBFactory
+  /** Default `globalThis.crypto.subtle`. */
+  subtle?: SubtleCrypto
+}
+
+const STORE = 'keys'
+
+/**
+ * DPoP (RFC 9449) in the browser: an ES256 key pair made with Web Crypto as non-extractable,
+ * kept as a `CryptoKeyPair` in IndexedDB (its structured clone stays non-extractable), so it
+ * survives reloads and is shared by the tabs of the origin, while no script can read the private
+ * key out. One key per issuer and client; it is deleted when the session ends (sign-out,
+ * revocation, expiry) and the next sign-in makes a new one.
+ *
+ * @example
+ * import { browserDpop } from '@tessera/client/dpop'
+ * const client = createTesseraClient({ ...options, storage: indexedDbStorage(), dpop: browserDpop() })
+ * @see https://www.rfc-editor.org/rfc/rfc9449#section-2
+ */
+export function browserDpop(o: BrowserDpopOptions = {}): DpopBinding {
+  return dpopSigner(
+    webCryptoDpopKeys({
+      ...(o.subtle ? { subtle: o.subtle } : {}),
+      store: indexedDbKeyPairs(o.databaseName ?? 'tessera-dpop', o.indexedDB),
+    }),
+    o,
+  )
+}
+
+/** Key pairs in IndexedDB, each change in one transaction. */
+export function indexedDbKeyPairs(name: string, factory?: PlatformIDBFactory): DpopKeyPairStore {
+  let db: Promise<IDBDatabase> | undefined
+  const open = (): Promise<IDBDatabase> => {
+    const f = (factory ?? globalThis.indexedDB) as IDBFactory | undefined
+    if (!f) return Promise.reject(new Error('IndexedDB is not available'))
+    db ??= new Promise<IDBDatabase>((resolve, reject) => {
+      const req = f.open(name, 1)
+      req.onupgradeneeded = () => req.result.createObjectStore(STORE)
+      req.onsuccess = () => {
+        const d = req.result
+        d.onversionchange = () => {
+          d.close()
+          db = undefined
+        }
+        resolve(d)
+      }
+      req.onerror = () => reject(req.error ?? new Error('IndexedDB open failed'))
+      req.onblocked = () => reject(new Error('IndexedDB open blocked'))
+    }).catch((err: unknown) => {
+      db = undefined
+      throw err
+    })
+    return db
+  }
+  const run = async <T>(
+    mode: IDBTransactionMode,
+    op: (s: IDBObjectStore, done: (v: T) => void) => void,
+  ): Promise<T> => {
+    const d = await open()
+    return new Promise<T>((resolve, reject) => {
+      const tx = d.transaction(STORE, mode)
+      let value: T
+      op(tx.objectStore(STORE), (v) => (value = v))
+      tx.oncomplete = () => resolve(value)
+      tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'))
+      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction aborted'))
+    })
+  }
+  return {
+    get: (id) =>
+      run('readonly', (s, done) => {
+        const r = s.get(id)
+        r.onsuccess = () => done(r.result as CryptoKeyPair | undefined)
+      }),
+    // Read and write in one transaction: two tabs making a key at once keep the same one.
+    add: (id, pair) =>
+      run('readwrite', (s, done) => {
+        const r = s.get(id)
+        r.onsuccess = () => {
+          if (r.result) return done(r.result as CryptoKeyPair)
+          s.put(pair, id)
+          done(pair)
+        }
+      }),
+    delete: (id) => run('readwrite', (s) => s.delete(id)),
+  }
+}
