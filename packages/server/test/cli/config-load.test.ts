@@ -118,7 +118,9 @@ describe('loadConfig', () => {
       loadConfig({ cwd: tmp.dir, env: { TESSERA_ISSUER: 'https://a.example.test' } }),
     )
     expect(e.setting).toBe('secret')
-    expect(e.message).toBe('invalid configuration: secret: is required (TESSERA_SECRET, or TESSERA_SECRETS)')
+    expect(e.message).toBe(
+      'invalid configuration: secret: is required (TESSERA_SECRET, or TESSERA_SECRETS)',
+    )
     const proxy = configError(() =>
       loadConfig({ file: 'etc/tessera.json', cwd: tmp.dir, env: { TESSERA_TRUST_PROXY: 'a, b' } }),
     )
