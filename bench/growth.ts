@@ -13,6 +13,7 @@
  */
 import { randomBytes } from 'node:crypto'
 import { statSync } from 'node:fs'
+import { cpus, loadavg } from 'node:os'
 import BetterSqlite3 from 'better-sqlite3'
 import { envNumber } from './lib/env.js'
 import { RoundRobinClient } from './lib/http.js'
@@ -106,12 +107,15 @@ async function main(): Promise<void> {
   try {
     const dbFile = target.dbFile as string
     let tokens = await target.seed(CHAINS)
+    const load = () => loadavg()[0]!.toFixed(1)
+    const loadBefore = load()
     const small = await measure(target.url, target.refreshForm, tokens)
     tokens = small.tokens as string[]
     const before = bytesOnDisk(dbFile)
     log(`filling ${EXTRA.toLocaleString('en')} sessions ...`)
     const fillSeconds = fill(dbFile, EXTRA)
     const after = bytesOnDisk(dbFile)
+    const loadFilled = load()
     const large = await measure(target.url, target.refreshForm, tokens)
     log()
     log('| sessions in the store | refreshes/s | p50 ms | p99 ms |')
@@ -134,6 +138,11 @@ async function main(): Promise<void> {
       `bytes per session on disk (table and indexes, after a checkpoint): ` +
         `${fmt((after - before) / EXTRA, 0)} (${(before / 1e6).toFixed(1)} MB -> ${(after / 1e6).toFixed(1)} MB; ` +
         `filled in ${fmt(fillSeconds)} s)`,
+    )
+    // The two windows run minutes apart: on a shared machine, compare only at similar load.
+    log(
+      `load average (1 min) before each window: ${loadBefore} and ${loadFilled} ` +
+        `on ${cpus().length} CPUs`,
     )
   } finally {
     await target.stop()
