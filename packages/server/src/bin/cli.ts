@@ -4,6 +4,7 @@ import { EXIT, UsageError, reportError, type CliIo } from './cli-io.js'
 import type { CliExtras, Command, Options } from './command.js'
 import { devCommand } from './dev.js'
 import { keysListCommand, keysRotateCommand } from './keys.js'
+import { backupCommand } from './backup.js'
 import { migrateCommand } from './migrate.js'
 import { startCommand } from './start.js'
 import {
@@ -33,6 +34,7 @@ export const COMMANDS: readonly Command[] = [
   devCommand,
   startCommand,
   migrateCommand,
+  backupCommand,
   keysRotateCommand,
   keysListCommand,
   usersCreateCommand,

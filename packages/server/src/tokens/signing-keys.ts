@@ -136,14 +136,21 @@ export class KeyManager {
     const stale = new Map<string, string>()
     const unreadable: string[] = []
     for (const record of records) {
+      const known = byKid.get(record.kid)
+      if (known && known.record.privateJwkEnc === record.privateJwkEnc) {
+        // Opened before: not decrypted again, and under the same secret as then.
+        if (this.#stale.has(record.kid)) stale.set(record.kid, record.privateJwkEnc)
+        loaded.push({ ...known, record })
+        continue
+      }
       const opened = this.#decrypt(record.privateJwkEnc)
       if (!opened) {
         unreadable.push(record.kid)
         continue
       }
       if (opened.keyIndex > 0) stale.set(record.kid, record.privateJwkEnc)
-      const known = byKid.get(record.kid)
       if (known) {
+        // Re-encrypted by another instance: the same key.
         loaded.push({ ...known, record })
         continue
       }

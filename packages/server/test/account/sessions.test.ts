@@ -11,6 +11,7 @@ import {
   type TestServer,
 } from '../helpers/test-server.js'
 import { NO_LONGER_VALID, refresh } from '../token/fixtures.js'
+import { manualTimers, newSecret } from '../webhooks/receiver.js'
 import {
   account,
   accountClients,
@@ -33,7 +34,12 @@ let alice: UserRecord
 let bob: UserRecord
 
 beforeAll(async () => {
-  t = await startTestServer({ clients: accountClients })
+  // A webhook endpoint (never polled: manual timers), so session ends write their messages.
+  t = await startTestServer({
+    clients: accountClients,
+    config: { webhooks: { endpoints: [{ url: 'http://127.0.0.1:9/hook', secret: newSecret() }] } },
+    timers: manualTimers,
+  })
   alice = await t.createUser('alice')
   bob = await t.createUser('bob')
 })

@@ -1,8 +1,10 @@
 import { decodeJwt } from 'jose'
+import type { Client as pgClient } from 'pg'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runMaintenance } from '../../src/sessions/maintenance.js'
 import { postForm, signInTokens } from '../helpers/grants.js'
 import { authorize, rowCounts } from '../helpers/oauth-flow.js'
+import { createTestSchema, type TestSchema } from '../helpers/postgres.js'
 import { startTestServer, type TestServer } from '../helpers/test-server.js'
 import { sessionRecord } from '../store/records.js'
 import { manualTimers, newSecret } from '../webhooks/receiver.js'
@@ -220,5 +222,58 @@ describe('webhook messages are written only for event types a configured endpoin
     } finally {
       await all.close()
     }
+  })
+})
+
+describe('retention on PostgreSQL: the same horizons, counted in the schema', () => {
+  let t: TestServer
+  let schema: TestSchema
+  let pg: pgClient
+  beforeAll(async () => {
+    schema = await createTestSchema()
+    t = await startTestServer({
+      store: schema.store(),
+      config: {
+        maintenanceIntervalSeconds: 0,
+        retention: { sessionsSeconds: DAY / 1000, eventsSeconds: (2 * DAY) / 1000, batchSize: 10 },
+      },
+    })
+    pg = await schema.admin()
+  })
+  afterAll(async () => {
+    await pg.end()
+    await t.close()
+    await schema.drop()
+  })
+
+  const count = async (table: string) =>
+    Number((await pg.query<{ n: string }>(`select count(*) as n from ${table}`)).rows[0]!.n)
+
+  it('ended sessions a day after their end, events two days after, live sessions never', async () => {
+    const t0 = t.clock.now()
+    const alice = await t.createUser()
+    await signInTokens(t, alice)
+    for (let i = 0; i < 25; i++) {
+      const s = await signInTokens(t, alice)
+      const r = await postForm(t.url + '/oauth/revoke', {
+        token: s.body.refresh_token as string,
+        client_id: 'web-app',
+      })
+      expect(r.status).toBe(200)
+    }
+    const events = await count('security_events')
+    expect(events).toBeGreaterThan(0)
+    expect(await count('sessions')).toBe(26)
+    t.clock.set(t0 + DAY)
+    expect((await runMaintenance(t.server.ctx)).sessionsDeleted).toBe(0)
+    t.clock.set(t0 + DAY + 1)
+    expect((await runMaintenance(t.server.ctx)).sessionsDeleted).toBe(25)
+    expect(await count('sessions')).toBe(1)
+    expect(await count("sessions where state = 'active'")).toBe(1)
+    t.clock.set(t0 + 2 * DAY)
+    expect((await runMaintenance(t.server.ctx)).eventsDeleted).toBe(0)
+    t.clock.set(t0 + 2 * DAY + 1)
+    expect((await runMaintenance(t.server.ctx)).eventsDeleted).toBe(events)
+    expect(await count('security_events')).toBe(0)
   })
 })

@@ -1699,6 +1699,24 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
     })
 
     describe('signing keys', () => {
+      it('reencryptSigningKey replaces the ciphertext only while it is the expected one; racers write once', async () => {
+        const k = signingKeyRecord()
+        const other = signingKeyRecord()
+        await store.insertSigningKey(k)
+        await store.insertSigningKey(other)
+        expect(await store.reencryptSigningKey(k.kid, 'not-the-stored-one', 'x')).toBe(false)
+        const won = await race(RACERS, (i) =>
+          store.reencryptSigningKey(k.kid, k.privateJwkEnc, `new-${i}`),
+        )
+        expect(won.filter(Boolean)).toHaveLength(1)
+        const stored = (await store.listSigningKeys()).find((r) => r.kid === k.kid)
+        expect(stored).toStrictEqual({ ...k, privateJwkEnc: `new-${won.indexOf(true)}` })
+        // The other key is untouched.
+        expect((await store.listSigningKeys()).find((r) => r.kid === other.kid)).toStrictEqual(
+          other,
+        )
+      })
+
       it('round-trips every field, ordered by activation', async () => {
         const later = signingKeyRecord({ alg: 'EdDSA', activatesAt: FAR, createdAt: T0 + 5 })
         const first = signingKeyRecord({

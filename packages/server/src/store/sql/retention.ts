@@ -57,10 +57,11 @@ export async function deleteBrowserSessions(
             eb('b.last_active_at', '<', o.before - o.idleMs),
           ]),
         )
-        .where(({ not, exists, selectFrom }) =>
-          not(
-            exists(
-              selectFrom('sessions as s')
+        .where((eb) =>
+          eb.not(
+            eb.exists(
+              eb
+                .selectFrom('sessions as s')
                 .select('s.id')
                 .whereRef('s.browser_session_id', '=', 'b.id')
                 .where('s.state', 'in', LIVE),
