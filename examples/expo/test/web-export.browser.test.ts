@@ -69,7 +69,13 @@ beforeAll(async () => {
     apis: [...DEMO_APIS],
     // The demo client of `tessera dev`, with this test page's origin as a redirect URI (the dev
     // server registers http://localhost:8081/callback, Expo's web port).
-    clients: [{ ...demo, redirectUris: [...demo.redirectUris, web.url + '/callback'] }],
+    clients: [
+      {
+        ...demo,
+        redirectUris: [...(demo.redirectUris ?? []), web.url + '/callback'],
+        postLogoutRedirectUris: [...(demo.postLogoutRedirectUris ?? []), web.url + '/'],
+      },
+    ],
   })
   t.clock.set(Date.now())
   aliceId = (await t.createUser(ALICE.username, ALICE.password, { plan: 'pro' })).id
@@ -124,6 +130,7 @@ describe('examples/expo: the web export in Chromium against Tessera', () => {
     await byTestId(page, 'user').waitFor()
     expect(await byTestId(page, 'user-id').textContent()).toContain(aliceId)
     expect(await byTestId(page, 'session-status').textContent()).toBe('signed-in')
+    const sessionId = (await byTestId(page, 'session-id').textContent())?.replace('session ', '')
     expect(await byTestId(page, 'no-biometrics').count()).toBe(1)
 
     await page.click('[data-testid="call-orders"]')
@@ -142,10 +149,12 @@ describe('examples/expo: the web export in Chromium against Tessera', () => {
       invoices: 3,
     })
 
-    // 4. Sign-out: back to the sign-in screen; a reload stays signed out.
+    // 4. Sign-out: the session ends here and at Tessera (its end-session endpoint), the browser
+    //    comes back to the app, signed out; a reload stays signed out.
     await page.click('[data-testid="sign-out"]')
+    await page.waitForURL((u) => u.origin === web.url && u.pathname === '/sign-in')
     await byTestId(page, 'sign-in').waitFor()
-    expect(new URL(page.url()).pathname).toBe('/sign-in')
+    expect((await t.store.getSession(sessionId!))?.state).not.toBe('active')
     await page.reload()
     await byTestId(page, 'sign-in').waitFor()
     expect(await byTestId(page, 'user').count()).toBe(0)

@@ -36,7 +36,7 @@ describe('dev configuration', () => {
         'dev.tessera.demo:/callback',
         'http://localhost:8081/callback',
       ],
-      postLogoutRedirectUris: ['http://localhost:4123/'],
+      postLogoutRedirectUris: ['http://localhost:4123/', 'http://localhost:8081/'],
     })
     expect(c.apis.map((a) => a.audience)).toEqual(DEMO_APIS.map((a) => a.audience))
   })
