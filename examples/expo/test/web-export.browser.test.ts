@@ -9,7 +9,7 @@
  * audience; sign-out leads back to sign-in, and a reload stays signed out.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -36,12 +36,16 @@ let api: ApiServer
 let browser: Browser
 let aliceId: string
 
-/** `expo export --platform web` with the servers' URLs; offline, no telemetry, no prompts. */
-function exportWeb(env: Record<string, string>): Promise<void> {
+/** `expo export` with the servers' URLs; offline, no telemetry, no prompts. */
+function expoExport(
+  platform: 'web' | 'android',
+  dir: string,
+  env: Record<string, string>,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [EXPO_CLI, 'export', '--platform', 'web', '--output-dir', out, '--clear'],
+      [EXPO_CLI, 'export', '--platform', platform, '--output-dir', dir, '--clear'],
       {
         cwd: APP_DIR,
         env: { ...process.env, CI: '1', EXPO_OFFLINE: '1', EXPO_NO_TELEMETRY: '1', ...env },
@@ -80,7 +84,7 @@ beforeAll(async () => {
   t.clock.set(Date.now())
   aliceId = (await t.createUser(ALICE.username, ALICE.password, { plan: 'pro' })).id
   api = await startApiServer({ issuer: t.url, port: 0 })
-  await exportWeb({
+  await expoExport('web', out, {
     EXPO_PUBLIC_TESSERA_ISSUER: t.url,
     EXPO_PUBLIC_TESSERA_CLIENT_ID: DEMO_CLIENT_ID,
     EXPO_PUBLIC_API_URL: api.url,
@@ -176,4 +180,24 @@ describe('examples/expo: the web export in Chromium against Tessera', () => {
     expect((await get('/billing/summary')).status).toBe(401)
     expect((await fetch(api.url + '/orders/summary')).status).toBe(401)
   })
+})
+
+describe('examples/expo: the native build', () => {
+  it('bundles for Android as Hermes bytecode (secure store, lifecycle, Hermes crypto, gate)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-expo-android-'))
+    try {
+      await expoExport('android', dir, {})
+      const js = join(dir, '_expo', 'static', 'js', 'android')
+      const [bundle, ...more] = readdirSync(js)
+      expect(more).toEqual([])
+      expect(bundle).toMatch(/\.hbc$/)
+      // Hermes bytecode's magic number, little-endian
+      const bytes = readFileSync(join(js, bundle!))
+      expect(bytes.subarray(0, 8).toString('hex')).toBe('c61fbc03c103191f')
+      // the native set-up (src/tessera.native.ts), not the web one
+      expect(bytes.includes('Unlock the Tessera example')).toBe(true)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 600_000)
 })
