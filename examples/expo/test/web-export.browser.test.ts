@@ -155,7 +155,12 @@ describe('examples/expo: the web export in Chromium against Tessera', () => {
 
     // 4. Sign-out: the session ends here and at Tessera (its end-session endpoint), the browser
     //    comes back to the app, signed out; a reload stays signed out.
+    const navigations = (origin: string) =>
+      page.waitForRequest((r) => r.isNavigationRequest() && new URL(r.url()).origin === origin)
+    const toTessera = navigations(t.url)
     await page.click('[data-testid="sign-out"]')
+    await toTessera
+    await navigations(web.url)
     await page.waitForURL((u) => u.origin === web.url && u.pathname === '/sign-in')
     await byTestId(page, 'sign-in').waitFor()
     expect((await t.store.getSession(sessionId!))?.state).not.toBe('active')
