@@ -155,12 +155,15 @@ describe('examples/expo: the web export in Chromium against Tessera', () => {
 
     // 4. Sign-out: the session ends here and at Tessera (its end-session endpoint), the browser
     //    comes back to the app, signed out; a reload stays signed out.
-    const navigations = (origin: string) =>
-      page.waitForRequest((r) => r.isNavigationRequest() && new URL(r.url()).origin === origin)
-    const toTessera = navigations(t.url)
+    const documents: string[] = []
+    page.on('request', (r) => {
+      if (r.isNavigationRequest()) documents.push(new URL(r.url()).origin)
+    })
     await page.click('[data-testid="sign-out"]')
-    await toTessera
-    await navigations(web.url)
+    // Tessera's end-session page, then the app again.
+    await expect
+      .poll(() => documents.slice(documents.indexOf(t.url)).includes(web.url), { timeout: 30_000 })
+      .toBe(true)
     await page.waitForURL((u) => u.origin === web.url && u.pathname === '/sign-in')
     await byTestId(page, 'sign-in').waitFor()
     expect((await t.store.getSession(sessionId!))?.state).not.toBe('active')
