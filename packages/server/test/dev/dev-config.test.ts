@@ -59,8 +59,8 @@ describe('dev configuration', () => {
       env: {},
     })
     expect(c).toMatchObject({ issuer: 'http://192.168.1.20:4123', host: '0.0.0.0', dev: true })
-    expect(c.clients[0]?.redirectUris[0]).toBe('http://192.168.1.20:4123/playground/callback')
-    expect(c.clients[0]?.postLogoutRedirectUris[0]).toBe('http://192.168.1.20:4123/')
+    expect(c.clients[0]?.redirectUris?.[0]).toBe('http://192.168.1.20:4123/playground/callback')
+    expect(c.clients[0]?.postLogoutRedirectUris?.[0]).toBe('http://192.168.1.20:4123/')
     // only the server's own http origin: another http host on the LAN is still refused
     expect(() =>
       devConfig({
