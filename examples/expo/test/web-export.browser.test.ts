@@ -134,7 +134,8 @@ describe('examples/expo: the web export in Chromium against Tessera', () => {
     await byTestId(page, 'user').waitFor()
     expect(await byTestId(page, 'user-id').textContent()).toContain(aliceId)
     expect(await byTestId(page, 'session-status').textContent()).toBe('signed-in')
-    const sessionId = (await byTestId(page, 'session-id').textContent())?.replace('session ', '')
+    const sessionId = (await byTestId(page, 'session-id').textContent())!.replace('session ', '')
+    expect((await t.store.getSession(sessionId))?.state).toBe('active')
     expect(await byTestId(page, 'no-biometrics').count()).toBe(1)
 
     await page.click('[data-testid="call-orders"]')
@@ -162,11 +163,17 @@ describe('examples/expo: the web export in Chromium against Tessera', () => {
     await page.click('[data-testid="sign-out"]')
     // Tessera's end-session page, then the app again.
     await expect
-      .poll(() => documents.slice(documents.indexOf(t.url)).includes(web.url), { timeout: 30_000 })
+      .poll(
+        () =>
+          documents.includes(t.url) && documents.slice(documents.indexOf(t.url)).includes(web.url),
+        {
+          timeout: 30_000,
+        },
+      )
       .toBe(true)
     await page.waitForURL((u) => u.origin === web.url && u.pathname === '/sign-in')
     await byTestId(page, 'sign-in').waitFor()
-    expect((await t.store.getSession(sessionId!))?.state).not.toBe('active')
+    expect((await t.store.getSession(sessionId))?.state).not.toBe('active')
     await page.reload()
     await byTestId(page, 'sign-in').waitFor()
     expect(await byTestId(page, 'user').count()).toBe(0)
