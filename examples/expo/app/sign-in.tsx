@@ -1,10 +1,17 @@
 /**
  * The sign-in screen the guard sends a signed-out user to, with `returnTo`. The web leaves for
  * the hosted sign-in page and comes back through /callback; native opens the system browser
- * (ASWebAuthenticationSession / Custom Tabs) and comes back with the session.
+ * (ASWebAuthenticationSession / Custom Tabs) and comes back with the session. `<AuthLoading>`,
+ * `<SignedIn>` and `<SignedOut>` pick what to render.
  */
-import { TesseraNativeError, safeReturnTo, useAuth } from '@tessera/react-native'
-import { Redirect, useLocalSearchParams, useRouter } from 'expo-router'
+import {
+  AuthLoading,
+  SignedIn,
+  SignedOut,
+  TesseraNativeError,
+  safeReturnTo,
+} from '@tessera/react-native'
+import { Redirect, useLocalSearchParams } from 'expo-router'
 import { useState } from 'react'
 import { Text, View } from 'react-native'
 import { app } from '../src/tessera'
@@ -14,19 +21,15 @@ export default function SignIn() {
   const params = useLocalSearchParams<{ returnTo?: string }>()
   // Only a path of this app: a crafted link cannot send the user elsewhere after sign-in.
   const returnTo = safeReturnTo(typeof params.returnTo === 'string' ? params.returnTo : null, '/')
-  const { isLoaded, isSignedIn } = useAuth()
-  const router = useRouter()
   const [busy, setBusy] = useState(false)
   const [error, setError] = useState<string | null>(null)
-
-  if (!isLoaded) return <Loading />
-  if (isSignedIn) return <Redirect href={returnTo} />
 
   const signIn = async () => {
     setBusy(true)
     setError(null)
     try {
-      if ((await app.signIn(returnTo)) === 'signed-in') router.replace(returnTo)
+      // Native: resolves signed in, and <SignedIn> below goes to returnTo. Web: the page leaves.
+      await app.signIn(returnTo)
     } catch (err) {
       setBusy(false)
       if (err instanceof TesseraNativeError && err.code === 'sign_in_cancelled') {
@@ -38,10 +41,27 @@ export default function SignIn() {
   }
 
   return (
+    <>
+      <AuthLoading>
+        <Loading />
+      </AuthLoading>
+      <SignedIn>
+        <Redirect href={returnTo} />
+      </SignedIn>
+      <SignedOut>
+        <SignInForm busy={busy} error={error} onSignIn={() => void signIn()} />
+      </SignedOut>
+    </>
+  )
+}
+
+function SignInForm(props: { busy: boolean; error: string | null; onSignIn: () => void }) {
+  const { busy, error } = props
+  return (
     <View style={styles.center}>
       <Text style={styles.heading}>Tessera example</Text>
       <Text style={styles.muted}>Sign in with the account `tessera dev` printed.</Text>
-      <Button title="Sign in" testID="sign-in" disabled={busy} onPress={() => void signIn()} />
+      <Button title="Sign in" testID="sign-in" disabled={busy} onPress={props.onSignIn} />
       {error !== null && (
         <Text style={styles.error} testID="sign-in-error">
           {error}

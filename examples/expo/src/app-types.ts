@@ -13,5 +13,5 @@ export interface TesseraApp {
   /** On the web's /callback: finishes the sign-in and gives its `returnTo`. */
   finishRedirect(): Promise<string | null>
   /** User input, for the idle timeout. */
-  activity(): void
+  activity: () => void
 }

@@ -54,5 +54,5 @@ export const app: TesseraApp = {
   },
   // The redirect comes back to signInWithBrowser; the /callback route only leaves.
   finishRedirect: () => Promise.resolve(null),
-  activity: lifecycle.activity,
+  activity: () => lifecycle.activity(),
 }

@@ -19,6 +19,8 @@ export const client = createTesseraClient({
   issuer: ISSUER,
   clientId: CLIENT_ID,
   redirectUri: origin + '/callback',
+  // Sign-out also ends the browser's session at Tessera (its end-session page), then comes back.
+  postLogoutRedirectUri: origin + '/',
   apis: [APIS.orders, APIS.billing],
   storage: indexedDbStorage(),
   tabs: browserTabSync(),

@@ -9,7 +9,7 @@
  * audience; sign-out leads back to sign-in, and a reload stays signed out.
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -36,12 +36,16 @@ let api: ApiServer
 let browser: Browser
 let aliceId: string
 
-/** `expo export --platform web` with the servers' URLs; offline, no telemetry, no prompts. */
-function exportWeb(env: Record<string, string>): Promise<void> {
+/** `expo export` with the servers' URLs; offline, no telemetry, no prompts. */
+function expoExport(
+  platform: 'web' | 'android',
+  dir: string,
+  env: Record<string, string>,
+): Promise<void> {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [EXPO_CLI, 'export', '--platform', 'web', '--output-dir', out, '--clear'],
+      [EXPO_CLI, 'export', '--platform', platform, '--output-dir', dir, '--clear'],
       {
         cwd: APP_DIR,
         env: { ...process.env, CI: '1', EXPO_OFFLINE: '1', EXPO_NO_TELEMETRY: '1', ...env },
@@ -69,12 +73,18 @@ beforeAll(async () => {
     apis: [...DEMO_APIS],
     // The demo client of `tessera dev`, with this test page's origin as a redirect URI (the dev
     // server registers http://localhost:8081/callback, Expo's web port).
-    clients: [{ ...demo, redirectUris: [...demo.redirectUris, web.url + '/callback'] }],
+    clients: [
+      {
+        ...demo,
+        redirectUris: [...(demo.redirectUris ?? []), web.url + '/callback'],
+        postLogoutRedirectUris: [...(demo.postLogoutRedirectUris ?? []), web.url + '/'],
+      },
+    ],
   })
   t.clock.set(Date.now())
   aliceId = (await t.createUser(ALICE.username, ALICE.password, { plan: 'pro' })).id
   api = await startApiServer({ issuer: t.url, port: 0 })
-  await exportWeb({
+  await expoExport('web', out, {
     EXPO_PUBLIC_TESSERA_ISSUER: t.url,
     EXPO_PUBLIC_TESSERA_CLIENT_ID: DEMO_CLIENT_ID,
     EXPO_PUBLIC_API_URL: api.url,
@@ -124,6 +134,8 @@ describe('examples/expo: the web export in Chromium against Tessera', () => {
     await byTestId(page, 'user').waitFor()
     expect(await byTestId(page, 'user-id').textContent()).toContain(aliceId)
     expect(await byTestId(page, 'session-status').textContent()).toBe('signed-in')
+    const sessionId = (await byTestId(page, 'session-id').textContent())!.replace('session ', '')
+    expect((await t.store.getSession(sessionId))?.state).toBe('active')
     expect(await byTestId(page, 'no-biometrics').count()).toBe(1)
 
     await page.click('[data-testid="call-orders"]')
@@ -142,10 +154,26 @@ describe('examples/expo: the web export in Chromium against Tessera', () => {
       invoices: 3,
     })
 
-    // 4. Sign-out: back to the sign-in screen; a reload stays signed out.
+    // 4. Sign-out: the session ends here and at Tessera (its end-session endpoint), the browser
+    //    comes back to the app, signed out; a reload stays signed out.
+    const documents: string[] = []
+    page.on('request', (r) => {
+      if (r.isNavigationRequest()) documents.push(new URL(r.url()).origin)
+    })
     await page.click('[data-testid="sign-out"]')
+    // Tessera's end-session page, then the app again.
+    await expect
+      .poll(
+        () =>
+          documents.includes(t.url) && documents.slice(documents.indexOf(t.url)).includes(web.url),
+        {
+          timeout: 30_000,
+        },
+      )
+      .toBe(true)
+    await page.waitForURL((u) => u.origin === web.url && u.pathname === '/sign-in')
     await byTestId(page, 'sign-in').waitFor()
-    expect(new URL(page.url()).pathname).toBe('/sign-in')
+    expect((await t.store.getSession(sessionId))?.state).not.toBe('active')
     await page.reload()
     await byTestId(page, 'sign-in').waitFor()
     expect(await byTestId(page, 'user').count()).toBe(0)
@@ -167,4 +195,24 @@ describe('examples/expo: the web export in Chromium against Tessera', () => {
     expect((await get('/billing/summary')).status).toBe(401)
     expect((await fetch(api.url + '/orders/summary')).status).toBe(401)
   })
+})
+
+describe('examples/expo: the native build', () => {
+  it('bundles for Android as Hermes bytecode (secure store, lifecycle, Hermes crypto, gate)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'tessera-expo-android-'))
+    try {
+      await expoExport('android', dir, {})
+      const js = join(dir, '_expo', 'static', 'js', 'android')
+      const [bundle, ...more] = readdirSync(js)
+      expect(more).toEqual([])
+      expect(bundle).toMatch(/\.hbc$/)
+      // Hermes bytecode's magic number, little-endian
+      const bytes = readFileSync(join(js, bundle!))
+      expect(bytes.subarray(0, 8).toString('hex')).toBe('c61fbc03c103191f')
+      // the native set-up (src/tessera.native.ts), not the web one
+      expect(bytes.includes('Unlock the Tessera example')).toBe(true)
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
+  }, 600_000)
 })

@@ -27,6 +27,9 @@ export const HERMES_CRYPTO_ALGS: readonly string[] = [
   'RS256',
   'RS384',
   'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
 ]
 
 function configuration(message: string): never {
@@ -134,6 +137,29 @@ const DIGEST_INFO: Record<string, { prefix: number[]; hash: (d: Uint8Array) => U
   },
 }
 
+/** The public key (n, e) of an RSA JWK, refusing keys under 2048 bits. */
+function rsaKey(alg: string, jwk: Jwk): { n: bigint; e: bigint; bits: number } {
+  if (jwk.kty !== 'RSA') throw new Error(`${alg} needs an RSA key`)
+  const n = toBig(b64urlBytes(jwk.n, 'n'))
+  const e = toBig(b64urlBytes(jwk.e, 'e'))
+  const bits = n.toString(2).length
+  if (n === 0n || bits < 2048) throw new Error('RSA keys under 2048 bits are not accepted')
+  return { n, e, bits }
+}
+
+/** RSAVP1 then I2OSP (RFC 8017 5.2.2, 4.1): `s^e mod n` as `len` bytes, or null if it is longer. */
+function rsaOpen(key: { n: bigint; e: bigint }, sig: Uint8Array, len: number): Uint8Array | null {
+  const s = toBig(sig)
+  if (s >= key.n) return null
+  let m = modPow(s, key.e, key.n)
+  const em = new Uint8Array(len)
+  for (let i = len - 1; i >= 0; i--) {
+    em[i] = Number(m & 0xffn)
+    m >>= 8n
+  }
+  return m === 0n ? em : null
+}
+
 /**
  * RSASSA-PKCS1-v1_5 verification (RFC 8017 8.2.2): the signature raised to `e` mod `n` must equal
  * the whole expected encoding `00 01 FF..FF 00 DigestInfo`, compared byte for byte (the encoding
@@ -141,25 +167,11 @@ const DIGEST_INFO: Record<string, { prefix: number[]; hash: (d: Uint8Array) => U
  */
 function verifyRsa(alg: string, jwk: Jwk, data: Uint8Array, sig: Uint8Array): boolean {
   const info = DIGEST_INFO[alg]!
-  if (jwk.kty !== 'RSA') throw new Error(`${alg} needs an RSA key`)
-  const nBytes = b64urlBytes(jwk.n, 'n')
-  const n = toBig(nBytes)
-  const e = toBig(b64urlBytes(jwk.e, 'e'))
-  let k = nBytes.length
-  for (const v of nBytes) {
-    if (v !== 0) break
-    k--
-  }
-  if (k * 8 < 2048) throw new Error('RSA keys under 2048 bits are not accepted')
+  const key = rsaKey(alg, jwk)
+  const k = Math.ceil(key.bits / 8)
   if (sig.length !== k) return false
-  const s = toBig(sig)
-  if (s >= n) return false
-  let m = modPow(s, e, n)
-  const em = new Uint8Array(k)
-  for (let i = k - 1; i >= 0; i--) {
-    em[i] = Number(m & 0xffn)
-    m >>= 8n
-  }
+  const em = rsaOpen(key, sig, k)
+  if (em === null) return false
   const t = [...info.prefix, ...info.hash(data)]
   const expected = new Uint8Array(k)
   expected[0] = 0x00
@@ -169,6 +181,72 @@ function verifyRsa(alg: string, jwk: Jwk, data: Uint8Array, sig: Uint8Array): bo
   expected.set(t, k - t.length)
   let diff = 0
   for (let i = 0; i < k; i++) diff |= em[i]! ^ expected[i]!
+  return diff === 0
+}
+
+const PSS_HASH: Record<string, (d: Uint8Array) => Uint8Array> = {
+  PS256: sha256,
+  PS384: sha384,
+  PS512: sha512,
+}
+
+/** MGF1 (RFC 8017 B.2.1) over `hash`. */
+function mgf1(hash: (d: Uint8Array) => Uint8Array, seed: Uint8Array, len: number): Uint8Array {
+  const out = new Uint8Array(len)
+  const block = new Uint8Array(seed.length + 4)
+  block.set(seed)
+  for (let counter = 0, at = 0; at < len; counter++) {
+    block[seed.length] = counter >>> 24
+    block[seed.length + 1] = (counter >>> 16) & 0xff
+    block[seed.length + 2] = (counter >>> 8) & 0xff
+    block[seed.length + 3] = counter & 0xff
+    const h = hash(block)
+    out.set(h.subarray(0, Math.min(h.length, len - at)), at)
+    at += h.length
+  }
+  return out
+}
+
+/**
+ * RSASSA-PSS verification (RFC 8017 8.1.2, EMSA-PSS-VERIFY of 9.1.2) with MGF1 over the same hash
+ * and a salt as long as the hash, as JWS requires for PS256/384/512 (RFC 7518 3.5). Every check of
+ * 9.1.2 is made: the `bc` trailer, the zero top bits, the zero padding and the `01` separator,
+ * then `H == Hash(00*8 || mHash || salt)`, compared in full.
+ */
+function verifyPss(alg: string, jwk: Jwk, data: Uint8Array, sig: Uint8Array): boolean {
+  const hash = PSS_HASH[alg]!
+  const key = rsaKey(alg, jwk)
+  if (sig.length !== Math.ceil(key.bits / 8)) return false
+  const emBits = key.bits - 1
+  const emLen = Math.ceil(emBits / 8)
+  // RSAVP1 gives a number below n; as emLen bytes it must fit (it always does when emBits % 8 != 0).
+  const full = rsaOpen(key, sig, sig.length)
+  if (full === null) return false
+  if (full.length > emLen && full[0] !== 0) return false
+  const em = full.subarray(full.length - emLen)
+  const mHash = hash(data)
+  const hLen = mHash.length
+  const sLen = hLen
+  if (emLen < hLen + sLen + 2) return false
+  if (em[emLen - 1] !== 0xbc) return false
+  const maskedDb = em.subarray(0, emLen - hLen - 1)
+  const h = em.subarray(emLen - hLen - 1, emLen - 1)
+  const topBits = 8 * emLen - emBits
+  const topMask = (0xff << (8 - topBits)) & 0xff
+  if ((maskedDb[0]! & topMask) !== 0) return false
+  const db = mgf1(hash, h, maskedDb.length)
+  for (let i = 0; i < db.length; i++) db[i] = db[i]! ^ maskedDb[i]!
+  db[0] = db[0]! & ~topMask & 0xff
+  const padLen = emLen - hLen - sLen - 2
+  for (let i = 0; i < padLen; i++) if (db[i] !== 0) return false
+  if (db[padLen] !== 0x01) return false
+  const salt = db.subarray(db.length - sLen)
+  const mPrime = new Uint8Array(8 + hLen + sLen)
+  mPrime.set(mHash, 8)
+  mPrime.set(salt, 8 + hLen)
+  const hPrime = hash(mPrime)
+  let diff = 0
+  for (let i = 0; i < hLen; i++) diff |= h[i]! ^ hPrime[i]!
   return diff === 0
 }
 
@@ -188,7 +266,8 @@ function ecPoint(jwk: Jwk, crv: string, size: number): Uint8Array {
  * The `CryptoProvider` of `@tessera/client` for Hermes, which has no Web Crypto: random bytes from
  * the platform's CSPRNG (`expo-crypto`'s `getRandomValues`, or any source you pass), SHA-256 and
  * signature verification from the audited pure-JS `@noble/hashes` and `@noble/curves` (ES256,
- * ES384, EdDSA/Ed25519) plus RSASSA-PKCS1-v1_5 on BigInt (RS256/384/512; Hermes has BigInt). The
+ * ES384, EdDSA/Ed25519) plus RSASSA-PKCS1-v1_5 (RS256/384/512) and RSASSA-PSS (PS256/384/512) on
+ * BigInt (Hermes has BigInt). The
  * random source is checked at once: a missing or half-polyfilled one throws a `configuration`
  * error here, at start, never later (APP-14).
  *
@@ -238,6 +317,10 @@ export function hermesCrypto(source: ExpoCryptoModule | RandomSource | undefined
           case 'RS384':
           case 'RS512':
             return resolve(verifyRsa(alg, jwk, data, signature))
+          case 'PS256':
+          case 'PS384':
+          case 'PS512':
+            return resolve(verifyPss(alg, jwk, data, signature))
           default:
             throw new Error(`unsupported signature algorithm ${alg}`)
         }

@@ -1,4 +1,11 @@
-import { createHash, generateKeyPairSync, randomFillSync, sign, type KeyObject } from 'node:crypto'
+import {
+  constants,
+  createHash,
+  generateKeyPairSync,
+  randomFillSync,
+  sign,
+  type KeyObject,
+} from 'node:crypto'
 import {
   createTesseraClient,
   memoryStorage,
@@ -30,6 +37,9 @@ function keyFor(alg: string): {
     RS256: 'sha256',
     RS384: 'sha384',
     RS512: 'sha512',
+    PS256: 'sha256',
+    PS384: 'sha384',
+    PS512: 'sha512',
   }[alg]
   return {
     privateKey: pair.privateKey,
@@ -39,10 +49,14 @@ function keyFor(alg: string): {
         sign(alg === 'EdDSA' ? null : hash!, data, {
           key: pair.privateKey,
           ...(alg.startsWith('ES') ? { dsaEncoding: 'ieee-p1363' as const } : {}),
+          ...(alg.startsWith('PS') ? pss(constants.RSA_PSS_SALTLEN_DIGEST) : {}),
         }),
       ),
   }
 }
+
+/** Node's RSASSA-PSS signing options (MGF1 over the signing hash). */
+const pss = (saltLength: number) => ({ padding: constants.RSA_PKCS1_PSS_PADDING, saltLength })
 
 describe('hermesCrypto', () => {
   const c = hermesCrypto(fakeExpoCrypto)
@@ -95,6 +109,67 @@ describe('hermesCrypto', () => {
       expect(await c.verifySignature(alg, k.jwk, data, new Uint8Array(3))).toBe(false)
     },
   )
+
+  describe('PS256, PS384, PS512 (RSASSA-PSS, salt as long as the hash: RFC 7518 3.5)', () => {
+    const data = enc('header.payload')
+
+    it('a modulus of 2049 bits (the encoded message is one byte shorter than the key) and of 3072 bits', async () => {
+      for (const bits of [2049, 3072]) {
+        const pair = generateKeyPairSync('rsa', { modulusLength: bits })
+        const jwk = pair.publicKey.export({ format: 'jwk' }) as Jwk
+        for (const [alg, hash] of [
+          ['PS256', 'sha256'],
+          ['PS512', 'sha512'],
+        ] as const) {
+          const sig = sign(hash, data, {
+            key: pair.privateKey,
+            ...pss(constants.RSA_PSS_SALTLEN_DIGEST),
+          })
+          expect(await c.verifySignature(alg, jwk, data, new Uint8Array(sig))).toBe(true)
+          expect(await c.verifySignature(alg, jwk, enc('other'), new Uint8Array(sig))).toBe(false)
+        }
+      }
+    })
+
+    it('refuses another salt length, PKCS#1 v1.5 signatures, another hash, and PSS under RS256', async () => {
+      const pair = generateKeyPairSync('rsa', { modulusLength: 2048 })
+      const jwk = pair.publicKey.export({ format: 'jwk' }) as Jwk
+      const with_ = (hash: string, o: object) =>
+        new Uint8Array(sign(hash, data, { key: pair.privateKey, ...o }))
+      expect(await c.verifySignature('PS256', jwk, data, with_('sha256', pss(0)))).toBe(false)
+      expect(await c.verifySignature('PS256', jwk, data, with_('sha256', pss(20)))).toBe(false)
+      expect(
+        await c.verifySignature(
+          'PS256',
+          jwk,
+          data,
+          with_('sha256', pss(constants.RSA_PSS_SALTLEN_MAX_SIGN)),
+        ),
+      ).toBe(false)
+      expect(await c.verifySignature('PS256', jwk, data, with_('sha256', {}))).toBe(false)
+      const ps384 = with_('sha384', pss(constants.RSA_PSS_SALTLEN_DIGEST))
+      expect(await c.verifySignature('PS256', jwk, data, ps384)).toBe(false)
+      expect(await c.verifySignature('PS384', jwk, data, ps384)).toBe(true)
+      const ps256 = with_('sha256', pss(constants.RSA_PSS_SALTLEN_DIGEST))
+      expect(await c.verifySignature('RS256', jwk, data, ps256)).toBe(false)
+      expect(await c.verifySignature('PS256', jwk, data, ps256)).toBe(true)
+      // a signature of the key's length that is not below n, and one of the wrong length
+      const n = Buffer.from(jwk.n as string, 'base64url')
+      expect(await c.verifySignature('PS256', jwk, data, new Uint8Array(n))).toBe(false)
+      expect(await c.verifySignature('PS256', jwk, data, ps256.subarray(1))).toBe(false)
+    })
+
+    it('refuses RSA keys under 2048 bits and keys that are not RSA', async () => {
+      const small = generateKeyPairSync('rsa', { modulusLength: 1024 })
+      const sig = sign('sha256', data, { key: small.privateKey, ...pss(32) })
+      await expect(
+        c.verifySignature('PS256', small.publicKey.export({ format: 'jwk' }) as Jwk, data, sig),
+      ).rejects.toThrow('RSA keys under 2048 bits are not accepted')
+      await expect(
+        c.verifySignature('PS256', keyFor('ES256').jwk, data, new Uint8Array(256)),
+      ).rejects.toThrow('PS256 needs an RSA key')
+    })
+  })
 
   it('rejects an unsupported algorithm, a key of the wrong type and RSA keys under 2048 bits', async () => {
     const es = keyFor('ES256')

@@ -65,7 +65,9 @@ export default function Home() {
         <Text style={styles.muted} testID="user-id">
           sub {user?.sub}
         </Text>
-        <Text style={styles.muted}>session {sessionId}</Text>
+        <Text style={styles.muted} testID="session-id">
+          session {sessionId}
+        </Text>
       </Section>
       <Section title="Session">
         <Text testID="session-status">{session.status}</Text>

@@ -28,12 +28,19 @@ import { freePort, serve } from './serve.js'
 export const devCommand: Command = {
   name: 'dev',
   summary: 'Run a development server with demo data and the playground',
-  usage: '[--port N] [--host H] [--config FILE]',
-  options: { ...CONFIG_OPTION, port: { type: 'string', short: 'p' }, host: { type: 'string' } },
+  usage: '[--port N] [--host H] [--issuer URL] [--config FILE]',
+  options: {
+    ...CONFIG_OPTION,
+    port: { type: 'string', short: 'p' },
+    host: { type: 'string' },
+    issuer: { type: 'string' },
+  },
   help: [
     `  -p, --port N        Port (default TESSERA_PORT, else PORT, else ${DEV_PORT}; 0 picks a free one).`,
     '                      The issuer is http://localhost:N',
     '      --host H        Address to listen on (default localhost)',
+    '      --issuer URL    The issuer instead of http://localhost:N, e.g. http://192.168.1.20:4000',
+    '                      with --host 0.0.0.0 for a phone on the LAN',
     CONFIG_HELP.replace('(default ./tessera.json if present)', 'whose clients and APIs are added'),
   ],
   async run(values, io, extras) {
@@ -44,6 +51,7 @@ export const devCommand: Command = {
       cwd: io.cwd,
       port,
       host,
+      issuer: str(values, 'issuer'),
       random: cryptoRandom,
       file: str(values, 'config'),
       env: io.env,

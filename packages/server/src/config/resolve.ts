@@ -454,9 +454,10 @@ export function resolveClient(
   if (grantTypes.includes('client_credentials') && method === 'none') {
     throw new ConfigError(`${at}.grantTypes`, 'client_credentials needs a confidential client')
   }
+  const devIssuer = server.dev ? server.issuer : undefined
   const redirectUris = strings(`${at}.redirectUris`, c.redirectUris ?? [])
   for (const [i, u] of redirectUris.entries()) {
-    const p = registrationProblem(u, applicationType)
+    const p = registrationProblem(u, applicationType, devIssuer)
     if (p) throw new ConfigError(`${at}.redirectUris[${i}]`, p)
   }
   if (grantTypes.includes('authorization_code') && redirectUris.length === 0) {
@@ -467,7 +468,7 @@ export function resolveClient(
     c.postLogoutRedirectUris ?? [],
   )
   for (const [i, u] of postLogoutRedirectUris.entries()) {
-    const p = registrationProblem(u, applicationType)
+    const p = registrationProblem(u, applicationType, devIssuer)
     if (p) throw new ConfigError(`${at}.postLogoutRedirectUris[${i}]`, p)
   }
   const clientAudiences = strings(`${at}.audiences`, c.audiences ?? [])

@@ -6,6 +6,8 @@ export const DEMO_CLIENT_ID = 'tessera-demo'
 export const DEMO_NATIVE_REDIRECT_URI = 'dev.tessera.demo:/callback'
 /** The Expo example's web redirect URI under `npx expo start --web` (Expo's default port 8081). */
 export const DEMO_EXPO_WEB_REDIRECT_URI = 'http://localhost:8081/callback'
+/** Where the Expo example's web build goes after sign-out at the server. */
+export const DEMO_EXPO_WEB_POST_LOGOUT_URI = 'http://localhost:8081/'
 /** Path of the playground's sign-in callback (the demo client's web redirect URI). */
 export const PLAYGROUND_CALLBACK_PATH = '/playground/callback'
 /** Path of the dev-only JSON endpoint that reports the caller's session state. */
@@ -57,7 +59,7 @@ export function demoClient(issuer: string): ClientConfig {
       DEMO_NATIVE_REDIRECT_URI,
       DEMO_EXPO_WEB_REDIRECT_URI,
     ],
-    postLogoutRedirectUris: [issuer + '/'],
+    postLogoutRedirectUris: [issuer + '/', DEMO_EXPO_WEB_POST_LOGOUT_URI],
     audiences: DEMO_APIS.map((a) => a.audience),
     scopes: [
       'openid',

@@ -19,6 +19,9 @@ export interface DevConfigOptions {
   port?: number
   /** Default `localhost`. */
   host?: string
+  /** Default `http://localhost:<port>`. Another URL lets a phone on the LAN reach the server by
+   * the address in its tokens and metadata (`http://192.168.1.20:4000`, with `host` 0.0.0.0). */
+  issuer?: string | undefined
   random: Random
   /** A configuration file whose clients and APIs are added to the demo ones. */
   file?: string | undefined
@@ -26,14 +29,14 @@ export interface DevConfigOptions {
 }
 
 /**
- * The configuration of `tessera dev`: issuer `http://localhost:<port>`, SQLite in `.tessera/`, the
+ * The configuration of `tessera dev`: issuer `http://localhost:<port>` (or `issuer`), SQLite in `.tessera/`, the
  * secret of `.tessera/secret`, the demo client and APIs (plus those of `file`), `dev: true`. It goes
  * through `resolveConfig` like any production configuration.
  */
 export function devConfig(o: DevConfigOptions): TesseraConfig {
   const dir = resolve(o.cwd, DEV_DIR)
   const port = o.port ?? DEV_PORT
-  const issuer = `http://localhost:${port}`
+  const issuer = (o.issuer ?? `http://localhost:${port}`).replace(/\/$/, '')
   const env = o.env ?? process.env
   const extra =
     o.file === undefined ? undefined : loadConfigInput({ file: o.file, cwd: o.cwd, env: {} })

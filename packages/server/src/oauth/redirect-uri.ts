@@ -12,10 +12,15 @@ export function isLoopbackIp(hostname: string): boolean {
   return LOOPBACK_IPS.has(hostname)
 }
 
-/** Returns why `uri` cannot be registered for a client of `applicationType`, or undefined. */
+/**
+ * Returns why `uri` cannot be registered for a client of `applicationType`, or undefined.
+ * `devIssuer` (dev mode only): the server's own http origin is allowed too, so `tessera dev
+ * --issuer http://192.168.1.20:4000` keeps its playground callback for a phone on the LAN.
+ */
 export function registrationProblem(
   uri: string,
   applicationType: 'web' | 'native',
+  devIssuer?: string,
 ): string | undefined {
   let u: URL
   try {
@@ -28,6 +33,7 @@ export function registrationProblem(
   if (u.protocol === 'https:') return undefined
   if (u.protocol === 'http:') {
     if (isLoopbackIp(u.hostname) || u.hostname === 'localhost') return undefined
+    if (devIssuer !== undefined && u.origin === new URL(devIssuer).origin) return undefined
     return 'must use https (http is allowed only for loopback addresses)'
   }
   if (['javascript:', 'data:', 'file:', 'vbscript:', 'blob:'].includes(u.protocol)) {

@@ -12,6 +12,14 @@ beforeAll(() => {
 })
 afterAll(() => tmp.remove())
 
+/** A configuration file adding one native client with `redirectUri`. */
+function extraClientFile(redirectUri: string): string {
+  const file = join(tmp.dir, 'extra.json')
+  const client = { id: 'lan-app', applicationType: 'native', redirectUris: [redirectUri] }
+  writeFileSync(file, JSON.stringify({ clients: [client] }))
+  return file
+}
+
 describe('dev configuration', () => {
   it('is a resolved config: issuer on localhost:<port>, SQLite and secret in .tessera, dev on', () => {
     const c = devConfig({ cwd: tmp.dir, port: 4123, random: cryptoRandom, env: {} })
@@ -36,9 +44,34 @@ describe('dev configuration', () => {
         'dev.tessera.demo:/callback',
         'http://localhost:8081/callback',
       ],
-      postLogoutRedirectUris: ['http://localhost:4123/'],
+      postLogoutRedirectUris: ['http://localhost:4123/', 'http://localhost:8081/'],
     })
     expect(c.apis.map((a) => a.audience)).toEqual(DEMO_APIS.map((a) => a.audience))
+  })
+
+  it('--issuer: another issuer (a LAN address for a phone), used by the demo client too', () => {
+    const c = devConfig({
+      cwd: tmp.dir,
+      port: 4123,
+      host: '0.0.0.0',
+      issuer: 'http://192.168.1.20:4123/',
+      random: cryptoRandom,
+      env: {},
+    })
+    expect(c).toMatchObject({ issuer: 'http://192.168.1.20:4123', host: '0.0.0.0', dev: true })
+    expect(c.clients[0]?.redirectUris?.[0]).toBe('http://192.168.1.20:4123/playground/callback')
+    expect(c.clients[0]?.postLogoutRedirectUris?.[0]).toBe('http://192.168.1.20:4123/')
+    // only the server's own http origin: another http host on the LAN is still refused
+    expect(() =>
+      devConfig({
+        cwd: tmp.dir,
+        port: 4123,
+        issuer: 'http://192.168.1.20:4123',
+        file: extraClientFile('http://192.168.1.21:8081/callback'),
+        random: cryptoRandom,
+        env: {},
+      }),
+    ).toThrow(/must use https/)
   })
 
   it('ignores the production environment except the log level', () => {

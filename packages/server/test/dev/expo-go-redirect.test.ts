@@ -16,7 +16,7 @@ import {
 import {
   authorizationParams,
   authorize,
-  CookieJar,
+  type CookieJar,
   expectErrorPage,
   rowCounts,
   startAuthorize,
