@@ -8,10 +8,14 @@
  * @see https://pages.nist.gov/800-63-3/sp800-63b.html#memsecret
  */
 import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
-export const COMMON_PASSWORDS_FILE = fileURLToPath(
-  new URL('../../data/common-passwords.txt', import.meta.url),
+// Resolved with node:path from the module's own file path, not with the global `URL`: the server
+// is also loaded in DOM test environments whose `URL` is not Node's.
+export const COMMON_PASSWORDS_FILE = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../data/common-passwords.txt',
 )
 
 let common: Set<string> | undefined

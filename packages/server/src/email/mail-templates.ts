@@ -11,7 +11,7 @@
  * t.render('verify-email', { name: 'Ada', email: 'ada@example.com', link, ... })
  */
 import { existsSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError } from '../config/config.js'
 import { escapeHtml } from '../http/app.js'
@@ -36,7 +36,10 @@ export interface RenderedMail {
 }
 
 /** `templates/email/` of the package, from `src/email/` and `dist/email/` alike. */
-export const BUILT_IN_TEMPLATES = fileURLToPath(new URL('../../templates/email/', import.meta.url))
+export const BUILT_IN_TEMPLATES = join(
+  dirname(fileURLToPath(import.meta.url)),
+  '../../templates/email/',
+)
 
 const PLACEHOLDER = /\{\{\s*([A-Za-z]+)\s*\}\}/g
 
