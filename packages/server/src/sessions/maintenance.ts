@@ -7,6 +7,7 @@ export interface MaintenanceResult {
   throttleDeleted: number
   webhookRecordsDeleted: number
   dpopProofsDeleted: number
+  webauthnChallengesDeleted: number
 }
 
 /**
@@ -36,6 +37,7 @@ export async function runMaintenance(ctx: ServerContext): Promise<MaintenanceRes
     recordsBefore: now - retentionSeconds * 1000,
   })
   const dpopProofsDeleted = await ctx.store.pruneDpopProofs(now)
+  const webauthnChallengesDeleted = await ctx.store.pruneWebAuthnChallenges(now)
   await ctx.keys.refreshIfStale()
   return {
     expired,
@@ -44,6 +46,7 @@ export async function runMaintenance(ctx: ServerContext): Promise<MaintenanceRes
     throttleDeleted,
     webhookRecordsDeleted,
     dpopProofsDeleted,
+    webauthnChallengesDeleted,
   }
 }
 

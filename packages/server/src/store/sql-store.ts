@@ -10,6 +10,8 @@ import {
 import { BoundedMap } from '../lib/bounded-map.js'
 import { migrationsFor } from './migrations/index.js'
 import { PreparedQuery } from './prepared-query.js'
+import * as passkeySql from './sql/passkeys.js'
+import type { PasskeyTables } from './sql/passkeys.js'
 import { sessionMessages } from '../webhooks/messages.js'
 import type {
   AdminWriteResult,
@@ -28,6 +30,7 @@ import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
   ClientRecord,
+  PasskeyRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -201,7 +204,7 @@ interface DpopProofsTable {
   expires_at: Ms
 }
 
-export interface Database {
+export interface Database extends PasskeyTables {
   clients: ClientsTable
   apis: ApisTable
   users: UsersTable
@@ -513,6 +516,7 @@ export abstract class SqlStore implements Store {
         userId = change.delete
         const r = await trx.deleteFrom('users').where('id', '=', userId).executeTakeFirst()
         if (Number(r.numDeletedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
+        await passkeySql.deleteUserPasskeys(passkeySql.passkeyDb(trx), userId)
       }
       const ended = opts.revoke
         ? await this.#revokeUser(trx, userId, opts.revoke)
@@ -1560,6 +1564,51 @@ export abstract class SqlStore implements Store {
         .execute(),
     )
     return rows.length === 1
+  }
+
+  async createPasskey(p: PasskeyRecord, event: SecurityEventRecord): Promise<boolean> {
+    try {
+      await this.transaction(async (trx) => {
+        await passkeySql.insertPasskey(passkeySql.passkeyDb(trx), p)
+        await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      })
+      return true
+    } catch (err) {
+      if (isUniqueViolation(err)) return false
+      throw err
+    }
+  }
+
+  getPasskey(id: string): Promise<PasskeyRecord | undefined> {
+    return passkeySql.selectPasskey(passkeySql.passkeyDb(this.db), id)
+  }
+
+  listPasskeys(userId: string): Promise<PasskeyRecord[]> {
+    return passkeySql.selectPasskeys(passkeySql.passkeyDb(this.db), userId)
+  }
+
+  deletePasskey(userId: string, id: string, event: SecurityEventRecord): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      if (!(await passkeySql.deletePasskeyRow(passkeySql.passkeyDb(trx), userId, id))) return false
+      await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      return true
+    })
+  }
+
+  usePasskey(
+    id: string,
+    expectedCounter: number,
+    use: { counter: number; backupState: boolean; now: number },
+  ): Promise<boolean> {
+    return passkeySql.updatePasskeyUse(passkeySql.passkeyDb(this.db), id, expectedCounter, use)
+  }
+
+  useWebAuthnChallenge(key: string, now: number, expiresAt: number): Promise<boolean> {
+    return passkeySql.insertUsedChallenge(passkeySql.passkeyDb(this.db), key, now, expiresAt)
+  }
+
+  pruneWebAuthnChallenges(now: number): Promise<number> {
+    return passkeySql.pruneUsedChallenges(passkeySql.passkeyDb(this.db), now)
   }
 
   async pruneDpopProofs(now: number): Promise<number> {

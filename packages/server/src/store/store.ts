@@ -5,6 +5,7 @@ import type {
   AuthorizationCodeRecord,
   BrowserSessionRecord,
   ClientRecord,
+  PasskeyRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -295,4 +296,23 @@ export interface Store {
   useDpopProof(key: string, now: number, expiresAt: number): Promise<boolean>
   /** Deletes proof records that expired before `now`; returns how many. */
   pruneDpopProofs(now: number): Promise<number>
+
+  /** Passkeys (WebAuthn credentials). `createPasskey` records `event` in the same transaction and
+   * answers false when the credential id is already registered (to anyone). */
+  createPasskey(p: PasskeyRecord, event: SecurityEventRecord): Promise<boolean>
+  getPasskey(id: string): Promise<PasskeyRecord | undefined>
+  /** A user's passkeys, oldest first. */
+  listPasskeys(userId: string): Promise<PasskeyRecord[]>
+  /** Deletes one passkey of `userId` with `event`; false when the user has no such passkey. */
+  deletePasskey(userId: string, id: string, event: SecurityEventRecord): Promise<boolean>
+  /** After a verified assertion: the new counter, backup state and last use, written only if the
+   * stored counter is still `expectedCounter` (false otherwise: a concurrent use won). */
+  usePasskey(
+    id: string,
+    expectedCounter: number,
+    use: { counter: number; backupState: boolean; now: number },
+  ): Promise<boolean>
+  /** Marks a WebAuthn challenge (by its hash) used until `expiresAt`; false when it already is. */
+  useWebAuthnChallenge(key: string, now: number, expiresAt: number): Promise<boolean>
+  pruneWebAuthnChallenges(now: number): Promise<number>
 }

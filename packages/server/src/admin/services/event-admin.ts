@@ -36,6 +36,9 @@ const TYPES: Record<SecurityEventType, true> = {
   admin_auth_failure: true,
   admin_sign_in: true,
   admin_sign_out: true,
+  passkey_registered: true,
+  passkey_removed: true,
+  passkey_counter_regression: true,
 }
 export const EVENT_TYPES = Object.keys(TYPES) as SecurityEventType[]
 
