@@ -4,6 +4,8 @@ import { accountRoutes } from './account/index.js'
 import { playgroundRoutes } from './dev/playground.js'
 import type { RouteModule } from './http/app.js'
 import { loginRoutes } from './login/login-routes.js'
+import { passkeyLoginRoutes } from './passkeys/passkey-login-routes.js'
+import { passkeyPageRoutes } from './passkeys/passkey-page-routes.js'
 import { authorizeRoutes } from './oauth/authorize/index.js'
 import { endSessionRoutes } from './oauth/end-session.js'
 import { introspectRoutes } from './oauth/introspect.js'
@@ -18,6 +20,8 @@ import { userinfoRoutes } from './oauth/userinfo.js'
 export const routeModules: RouteModule[] = [
   authorizeRoutes,
   loginRoutes,
+  passkeyLoginRoutes,
+  passkeyPageRoutes,
   endSessionRoutes,
   tokenRoutes,
   revokeRoutes,

@@ -18,7 +18,7 @@ import { secureCookies } from '../sessions/browser-session.js'
 export const CSRF_COOKIE_SECURE = '__Host-tessera_csrf'
 export const CSRF_COOKIE_PLAIN = 'tessera_csrf'
 
-export type CsrfPurpose = 'login' | 'logout' | 'admin-sign-in'
+export type CsrfPurpose = 'login' | 'logout' | 'admin-sign-in' | 'passkeys'
 
 const VALUE = /^[A-Za-z0-9_-]{43}$/
 const keys = new WeakMap<Buffer, Buffer>()
