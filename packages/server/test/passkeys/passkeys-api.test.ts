@@ -5,9 +5,11 @@ import { adminApi, allEvents, API_ACTOR, startAdminServer } from '../admin/admin
 import {
   authorizationParams,
   browserFetch,
+  formFields,
   CookieJar,
   openLogin,
   startAuthorize,
+  submitLogin,
 } from '../helpers/oauth-flow.js'
 import { startTestServer, type TestServer } from '../helpers/test-server.js'
 
@@ -276,6 +278,70 @@ describe('the hosted pages with passkeys', () => {
     })
     expect(options.status).toBe(400)
     expect((await options.json()).error).toBe('login_required')
+  })
+})
+
+describe("PK-05 registration needs this browser's recent sign-in, its CSRF token and its own challenge", () => {
+  /** A browser signed in as `username` (password), at the passkeys page. */
+  async function signedInBrowser(username: string) {
+    const jar = new CookieJar()
+    const { params } = authorizationParams()
+    const login = await openLogin(t, await startAuthorize(t, params, jar), jar)
+    const done = await submitLogin(t, login.fields, jar, username, 'correct horse battery')
+    expect(done.status).toBe(303)
+    const page = await browserFetch(jar, `${t.url}/passkeys`)
+    expect(page.status).toBe(200)
+    return { jar, csrf: formFields(await page.text()).csrf! }
+  }
+  const options = (jar: CookieJar, csrf: string) =>
+    browserFetch(jar, `${t.url}/passkeys/register/options`, { method: 'POST', form: { csrf } })
+
+  it("creation options: discoverable, user verification required, the user's passkeys excluded", async () => {
+    const { jar, csrf } = await signedInBrowser('alice')
+    const r = await options(jar, csrf)
+    expect(r.status).toBe(200)
+    const body = (await r.json()) as { challenge: string; options: any }
+    expect(body.options.rp).toEqual({ id: 'localhost', name: 'localhost' })
+    expect(body.options.user.id).toBe(Buffer.from(alice.id).toString('base64url'))
+    expect(body.options.authenticatorSelection).toMatchObject({
+      residentKey: 'required',
+      userVerification: 'required',
+    })
+    expect(body.options.attestation).toBe('none')
+    expect(body.options.excludeCredentials.map((c: { id: string }) => c.id)).toEqual([
+      'alice-laptop-credential',
+    ])
+
+    const forged = await options(jar, 'forged')
+    expect(forged.status).toBe(400)
+    expect((await forged.json()).error).toBe('invalid_request')
+  })
+
+  it('a challenge issued to another browser session is refused; nothing stored', async () => {
+    const a = await signedInBrowser('alice')
+    const { challenge } = (await (await options(a.jar, a.csrf)).json()) as { challenge: string }
+    const b = await signedInBrowser('bob')
+    const before = await t.store.listPasskeys(bob.id)
+    const r = await browserFetch(b.jar, `${t.url}/passkeys/register`, {
+      method: 'POST',
+      form: { csrf: b.csrf, challenge, credential: '{"id":"x"}', name: 'Stolen' },
+    })
+    expect(r.status).toBe(400)
+    expect(await r.text()).toContain('The passkey could not be added.')
+    expect(await t.store.listPasskeys(bob.id)).toEqual(before)
+  })
+
+  it('a sign-in older than account.maxAuthAgeSeconds cannot add a passkey', async () => {
+    const { jar, csrf } = await signedInBrowser('alice')
+    t.clock.advance((t.server.ctx.config.account.maxAuthAgeSeconds + 1) * 1000)
+    const r = await options(jar, csrf)
+    expect(r.status).toBe(400)
+    expect(await r.json()).toEqual({
+      error: 'login_required',
+      error_description: 'sign in again to add a passkey',
+    })
+    const page = await browserFetch(jar, `${t.url}/passkeys`)
+    expect(await page.text()).toContain('To add a passkey, sign in again')
   })
 })
 
