@@ -190,7 +190,7 @@ export async function verifyAssertion(
         id: passkey.id,
         publicKey: new Uint8Array(Buffer.from(passkey.publicKey, 'base64url')),
         counter: 0,
-        transports: passkey.transports as AuthenticatorTransport[],
+        transports: passkey.transports,
       },
     })
     if (!v.verified) return { ok: false, reason: 'invalid_assertion', passkey }
