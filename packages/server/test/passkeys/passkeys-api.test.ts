@@ -331,6 +331,33 @@ describe("PK-05 registration needs this browser's recent sign-in, its CSRF token
     expect(await t.store.listPasskeys(bob.id)).toEqual(before)
   })
 
+  it("PK-03 the page removes one of the user's own passkeys only, with a passkey_removed event", async () => {
+    await addPasskey(alice, 'alice-page-credential', 'Old phone')
+    const { jar, csrf } = await signedInBrowser('alice')
+    const remove = (id: string, token = csrf) =>
+      browserFetch(jar, `${t.url}/passkeys/remove`, { method: 'POST', form: { csrf: token, id } })
+
+    const forged = await remove('alice-page-credential', 'forged')
+    expect(forged.status).toBe(403)
+    expect(await t.store.getPasskey('alice-page-credential')).toBeDefined()
+
+    const others = await remove('bob-key-credential')
+    expect(others.status).toBe(303)
+    expect(await t.store.getPasskey('bob-key-credential')).toBeDefined()
+
+    t.clock.advance(1000) // the newest event is then this one
+    const own = await remove('alice-page-credential')
+    expect(own.status).toBe(303)
+    expect(own.headers.get('location')).toBe(`${t.server.ctx.config.issuer}/passkeys`)
+    expect(await t.store.getPasskey('alice-page-credential')).toBeUndefined()
+    const [event] = await t.store.listEvents({
+      type: 'passkey_removed',
+      userId: alice.id,
+      limit: 1,
+    })
+    expect(event!.data).toEqual({ passkeyId: 'alice-page-credential', via: 'account_page' })
+  })
+
   it('a sign-in older than account.maxAuthAgeSeconds cannot add a passkey', async () => {
     const { jar, csrf } = await signedInBrowser('alice')
     t.clock.advance((t.server.ctx.config.account.maxAuthAgeSeconds + 1) * 1000)
