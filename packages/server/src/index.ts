@@ -59,6 +59,7 @@ export type {
   EndedSessionEvent,
   EventFilter,
   GrantType,
+  PasskeyRecord,
   SecurityEventRecord,
   SecurityEventType,
   SessionEndReason,
