@@ -71,6 +71,7 @@ export type {
   EndedSessionEvent,
   EventFilter,
   GrantType,
+  PasskeyRecord,
   SecurityEventRecord,
   SecurityEventType,
   SessionEndReason,

@@ -8,6 +8,8 @@ import type { RouteModule } from './http/app.js'
 import { loginRoutes } from './login/login-routes.js'
 import { secondFactorRoutes } from './login/second-factor-step.js'
 import { accountMfaRoutes } from './mfa/account-mfa-page.js'
+import { passkeyLoginRoutes } from './passkeys/passkey-login-routes.js'
+import { passkeyPageRoutes } from './passkeys/passkey-page-routes.js'
 import { authorizeRoutes } from './oauth/authorize/index.js'
 import { endSessionRoutes } from './oauth/end-session.js'
 import { introspectRoutes } from './oauth/introspect.js'
@@ -24,6 +26,8 @@ export const routeModules: RouteModule[] = [
   loginRoutes,
   secondFactorRoutes,
   accountMfaRoutes,
+  passkeyLoginRoutes,
+  passkeyPageRoutes,
   endSessionRoutes,
   tokenRoutes,
   revokeRoutes,

@@ -8,6 +8,8 @@
  * | `GET /account/sessions[?include=ended]` | LIST_CHECKS | 200 `{ sessions: SessionView[] }` |
  * | `DELETE /account/sessions/{id}` | END_ONE_CHECKS | 204 |
  * | `DELETE /account/sessions` | END_OTHERS_CHECKS | 200 `{ ended: string[] }` |
+ * | `GET /account/passkeys` | TOKEN_CHECKS | 200 `{ passkeys: PasskeyView[] }` |
+ * | `DELETE /account/passkeys/{id}` | TOKEN_CHECKS | 204; 404 when not the caller's |
  *
  * Token failures follow RFC 6750 (401 `invalid_token`, 403 `insufficient_scope`, with
  * `WWW-Authenticate`); a stale sign-in for ending other sessions is RFC 9470's 401
@@ -26,7 +28,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { clientIp, userAgent } from '../http/request-info.js'
 import { PATHS } from '../oauth/paths.js'
+import { passkeyView } from '../passkeys/passkey-view.js'
 import { judgeSession } from '../sessions/lifecycle.js'
+import { NotFound } from '../oauth/errors.js'
 import type { ClientRecord } from '../store/types.js'
 import { AccountCors } from './account-cors.js'
 import {
@@ -150,6 +154,38 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
       now,
       'ended',
     )
+    return reply.code(204).send()
+  })
+
+  const onePasskey = `${PATHS.accountPasskeys}/:id`
+  app.options(PATHS.accountPasskeys, (req, reply) => cors.preflight(req, reply, 'GET'))
+  app.options(onePasskey, (req, reply) => cors.preflight(req, reply, 'DELETE'))
+
+  app.get(PATHS.accountPasskeys, route, async (req, reply) => {
+    const r = await run(TOKEN_CHECKS, req, ctx)
+    const passkeys = (await ctx.store.listPasskeys(r.user.id)).map(passkeyView)
+    return json(reply, 200, { passkeys })
+  })
+
+  app.delete(onePasskey, route, async (req, reply) => {
+    const r = await run(TOKEN_CHECKS, req, ctx)
+    const id = (req.params as { id?: unknown }).id
+    // Another user's passkey and one that does not exist get the same 404.
+    const removed =
+      typeof id === 'string' &&
+      (await ctx.store.deletePasskey(
+        r.user.id,
+        id,
+        ctx.events.make('passkey_removed', {
+          userId: r.user.id,
+          sessionId: r.current.id,
+          clientId: r.current.clientId,
+          ip: clientIp(req, ctx.config.trustProxy),
+          userAgent: userAgent(req),
+          data: { passkeyId: id, via: 'account_api' },
+        }),
+      ))
+    if (!removed) throw new NotFound('no such passkey')
     return reply.code(204).send()
   })
 

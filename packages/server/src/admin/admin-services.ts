@@ -4,6 +4,7 @@ import { AdminKeyAdmin } from './services/admin-key-admin.js'
 import { ApiAdmin } from './services/api-admin.js'
 import { ClientAdmin } from './services/client-admin.js'
 import { EventAdmin } from './services/event-admin.js'
+import { PasskeyAdmin } from './services/passkey-admin.js'
 import { SessionAdmin } from './services/session-admin.js'
 import { UserAdmin } from './services/user-admin.js'
 
@@ -22,6 +23,7 @@ export class AdminServices {
   readonly clients: ClientAdmin
   readonly apis: ApiAdmin
   readonly keys: AdminKeyAdmin
+  readonly passkeys: PasskeyAdmin
   readonly auth: AdminAuthenticator
 
   constructor(deps: AdminDeps) {
@@ -31,6 +33,7 @@ export class AdminServices {
     this.clients = new ClientAdmin(deps)
     this.apis = new ApiAdmin(deps)
     this.keys = new AdminKeyAdmin(deps)
+    this.passkeys = new PasskeyAdmin(deps)
     this.auth = new AdminAuthenticator(deps)
   }
 }

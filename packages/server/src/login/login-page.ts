@@ -14,9 +14,21 @@ export interface LoginFormView {
   redirectUri: string | undefined
   /** Links to the self-service pages, when they are available (sign-up, password reset). */
   links?: { signUp?: string; forgotPassword?: string }
+  /** The passkey sign-in (absolute URLs), when the server has a WebAuthn relying party. */
+  passkeys?: PasskeySignInView | undefined
 }
 
-/** The sign-in form: a plain HTML form, no JavaScript. */
+export interface PasskeySignInView {
+  /** Where the page's script asks for WebAuthn options. */
+  options: string
+  /** Where the passkey form posts the assertion. */
+  action: string
+  /** The script that runs the ceremony. */
+  script: string
+}
+
+/** The sign-in form: a plain HTML form that works without JavaScript; with passkeys, a second form
+ * that the passkey script shows and submits (hidden without it). */
 export function sendLoginForm(reply: FastifyReply, status: number, v: LoginFormView): FastifyReply {
   const focusUser = v.username === '' ? ' autofocus' : ''
   const focusPassword = v.username === '' ? '' : ' autofocus'
@@ -36,6 +48,24 @@ export function sendLoginForm(reply: FastifyReply, status: number, v: LoginFormV
     (v.links?.forgotPassword
       ? `<p><a href="${escapeHtml(v.links.forgotPassword)}">Forgot your password?</a></p>`
       : '') +
-    (v.links?.signUp ? `<p><a href="${escapeHtml(v.links.signUp)}">Create an account</a></p>` : '')
-  return sendPage(reply, status, 'Sign in', body, formAction(v.redirectUri))
+    (v.links?.signUp
+      ? `<p><a href="${escapeHtml(v.links.signUp)}">Create an account</a></p>`
+      : '') +
+    (v.passkeys ? passkeyForm(v, v.passkeys) : '')
+  return sendPage(reply, status, 'Sign in', body, formAction(v.redirectUri), v.passkeys?.script)
+}
+
+/** "Sign in with a passkey": discoverable, or username-first when the username field is filled. */
+function passkeyForm(v: LoginFormView, p: PasskeySignInView): string {
+  return (
+    `<form id="passkey-sign-in" method="post" action="${escapeHtml(p.action)}" ` +
+    `data-options="${escapeHtml(p.options)}" hidden>` +
+    hidden('tx', v.tx) +
+    hidden('csrf', v.csrf) +
+    hidden('challenge', '') +
+    hidden('credential', '') +
+    `<p class="or">or</p>` +
+    `<p class="alert passkey-error" role="alert" hidden></p>` +
+    `<button type="button" class="passkey-button">Sign in with a passkey</button></form>`
+  )
 }

@@ -28,6 +28,7 @@ import { InvalidRequest, TemporarilyUnavailable } from '../oauth/errors.js'
 import { PATHS } from '../oauth/paths.js'
 import { startBrowserSession } from '../sessions/browser-session.js'
 import type { ClientRecord } from '../store/types.js'
+import { passkeySignInView } from '../passkeys/passkey-login-routes.js'
 import { issueCsrfToken, verifyCsrfToken } from './csrf.js'
 import { sendLoginForm, type LoginFormView } from './login-page.js'
 import { LoginTransactionCodec, type LoginTransaction } from './login-transaction.js'
@@ -35,6 +36,7 @@ import { htmlErrors, sendMessage } from './page.js'
 import { confirmedTotp } from '../mfa/second-factor.js'
 import { sendOtpForm } from './second-factor-step.js'
 import { ACCOUNT_PATHS } from '../accounts/account-services.js'
+import { loginRedirectTarget, openPendingLogin } from './pending-login.js'
 import { checkCredentials, dummyPasswordHash, PASSWORD_AMR, signInThrottle } from './sign-in.js'
 
 /** The one message for every failed credential check: no account enumeration. */
@@ -49,27 +51,8 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
     await dummyPasswordHash(ctx)
   })
 
-  /** The transaction and its client, or undefined when the form cannot be used any more. */
-  async function pending(
-    p: Params,
-  ): Promise<{ sealed: string; tx: LoginTransaction; client: ClientRecord } | undefined> {
-    const sealed = param(p, 'tx', 16_384)
-    if (sealed === undefined) return undefined
-    const tx = codec.open(sealed, ctx.clock.now())
-    if (!tx) return undefined
-    const clientId = tx.params.get('client_id')?.[0]
-    const client = clientId === undefined ? undefined : await ctx.store.getClient(clientId)
-    if (!client) return undefined
-    return { sealed, tx, client }
-  }
-
-  /** The redirect URI the transaction's authorization request settled on (validated before it
-   * was sealed): the request's own, or the client's only registered one. */
-  function redirectTarget(tx: LoginTransaction, client: ClientRecord): string | undefined {
-    const requested = tx.params.get('redirect_uri')?.[0]
-    if (requested !== undefined) return requested
-    return client.redirectUris.length === 1 ? client.redirectUris[0] : undefined
-  }
+  const pending = (p: Params) => openPendingLogin(ctx, codec, p)
+  const redirectTarget = loginRedirectTarget
 
   function expired(reply: FastifyReply): FastifyReply {
     return sendMessage(
@@ -106,6 +89,7 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
       csrf: issueCsrfToken(ctx, req, reply, 'login', p.tx.id),
       username: p.tx.params.get('login_hint')?.[0] ?? '',
       redirectUri: redirectTarget(p.tx, p.client),
+      passkeys: passkeySignInView(ctx),
     })
   })
 
@@ -124,6 +108,7 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
       username,
       error,
       redirectUri: redirectTarget(p.tx, p.client),
+      passkeys: passkeySignInView(ctx),
     })
 
     if (!verifyCsrfToken(ctx, req, param(form, 'csrf', 128), 'login', p.tx.id)) {

@@ -12,7 +12,9 @@ main{max-width:22rem;margin:4rem auto;padding:2rem;background:#fff;border-radius
 h1{font-size:1.4rem;margin:0 0 1rem}label{display:block;margin:.75rem 0 .25rem}
 input[type=text],input[type=password],input[type=email]{width:100%;box-sizing:border-box;padding:.5rem;font:inherit}
 button{margin-top:1.25rem;width:100%;padding:.6rem;font:inherit;cursor:pointer}
-.alert{background:#fdecea;color:#8a1c12;padding:.5rem .75rem;border-radius:4px}`
+.alert{background:#fdecea;color:#8a1c12;padding:.5rem .75rem;border-radius:4px}
+.or{text-align:center;color:#5b6270;margin:1rem 0 0}table{width:100%;border-collapse:collapse}
+td{padding:.25rem 0;vertical-align:top}td button{margin:0;width:auto;padding:.2rem .6rem}`
 
 const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64')
 
@@ -40,32 +42,42 @@ export function formAction(redirectTarget?: string): string[] {
 }
 
 /** Security headers of every page and of every redirect out of the front channel; `forms`: the
- * `form-action` sources of the page (none: it has no form). */
-export function frontChannelHeaders(reply: FastifyReply, forms: string[] = []): FastifyReply {
+ * `form-action` sources of the page (none: it has no form); `script`: the absolute URL of the one
+ * script file the page may load (none by default), which may then fetch from this origin only. */
+export function frontChannelHeaders(
+  reply: FastifyReply,
+  forms: string[] = [],
+  script?: string,
+): FastifyReply {
   const action = forms.length === 0 ? "'none'" : forms.join(' ')
+  const scripts = script === undefined ? '' : `; script-src ${script}; connect-src 'self'`
   return reply
     .header('cache-control', 'no-store')
     .header('pragma', 'no-cache')
-    .header('content-security-policy', `${PAGE_CSP}; form-action ${action}`)
+    .header('content-security-policy', `${PAGE_CSP}; form-action ${action}${scripts}`)
     .header('x-frame-options', 'DENY')
     .header('referrer-policy', 'no-referrer')
 }
 
-/** Sends a complete HTML page with the front-channel headers; `forms` as for frontChannelHeaders. */
+/** Sends a complete HTML page with the front-channel headers; `forms` and `script` as for
+ * frontChannelHeaders (the script is loaded deferred). */
 export function sendPage(
   reply: FastifyReply,
   status: number,
   title: string,
   body: string,
   forms: string[] = [],
+  script?: string,
 ): FastifyReply {
-  return frontChannelHeaders(reply, forms)
+  return frontChannelHeaders(reply, forms, script)
     .code(status)
     .header('content-type', 'text/html; charset=utf-8')
     .send(
       `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
         `<meta name="viewport" content="width=device-width, initial-scale=1">` +
-        `<meta name="referrer" content="no-referrer"><style>${STYLE}</style></head>` +
+        `<meta name="referrer" content="no-referrer"><style>${STYLE}</style>` +
+        (script === undefined ? '' : `<script src="${escapeHtml(script)}" defer></script>`) +
+        `</head>` +
         `<body><main>${body}</main></body></html>`,
     )
 }

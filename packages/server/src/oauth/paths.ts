@@ -16,4 +16,15 @@ export const PATHS = {
   accountSessions: '/account/sessions',
   /** The hosted two-step verification page: TOTP enrolment, and the `setup-mfa` task. */
   accountMfa: '/account/mfa',
+  /** The account API's passkeys of the caller. */
+  accountPasskeys: '/account/passkeys',
+  /** Passkey sign-in on the hosted sign-in page: WebAuthn options, then the assertion. */
+  loginPasskeyOptions: '/login/passkey/options',
+  loginPasskey: '/login/passkey',
+  /** The hosted passkeys page of the signed-in browser user, and its ceremony endpoints. */
+  passkeys: '/passkeys',
+  passkeysScript: '/passkeys/passkeys.js',
+  passkeyRegisterOptions: '/passkeys/register/options',
+  passkeyRegister: '/passkeys/register',
+  passkeyRemove: '/passkeys/remove',
 } as const

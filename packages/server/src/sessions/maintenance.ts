@@ -9,6 +9,7 @@ export interface MaintenanceResult extends RetentionResult {
   webhookRecordsDeleted: number
   dpopProofsDeleted: number
   emailTokensDeleted: number
+  webauthnChallengesDeleted: number
 }
 
 /**
@@ -48,6 +49,7 @@ export async function runMaintenance(
     stopped,
   })
   const emailTokensDeleted = await ctx.store.pruneEmailTokens(now)
+  const webauthnChallengesDeleted = await ctx.store.pruneWebAuthnChallenges(now)
   await ctx.keys.refreshIfStale()
   return {
     expired,
@@ -58,6 +60,7 @@ export async function runMaintenance(
     dpopProofsDeleted,
     ...retained,
     emailTokensDeleted,
+    webauthnChallengesDeleted,
   }
 }
 

@@ -15,6 +15,8 @@ import type { RecoveryCodesTable, TotpCredentialsTable } from './sql/mfa-store.j
 import { deleteBrowserSessions, deleteEndedSessions, deleteEvents } from './sql/retention.js'
 import { reencryptSigningKey } from './sql/signing-keys.js'
 import { recordedMessages, type WebhookTypes } from './sql/webhook-types.js'
+import * as passkeySql from './sql/passkeys.js'
+import type { PasskeyTables } from './sql/passkeys.js'
 import { sessionMessages } from '../webhooks/messages.js'
 import {
   deleteExpiredEmailTokens,
@@ -47,6 +49,7 @@ import type {
   ClientRecord,
   EmailTokenPurpose,
   EmailTokenRecord,
+  PasskeyRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -225,7 +228,7 @@ interface DpopProofsTable {
   expires_at: Ms
 }
 
-export interface Database {
+export interface Database extends PasskeyTables {
   clients: ClientsTable
   apis: ApisTable
   users: UsersTable
@@ -548,6 +551,7 @@ export abstract class SqlStore implements Store {
         userId = change.delete
         const r = await trx.deleteFrom('users').where('id', '=', userId).executeTakeFirst()
         if (Number(r.numDeletedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
+        await passkeySql.deleteUserPasskeys(passkeySql.passkeyDb(trx), userId)
       }
       const ended = opts.revoke
         ? await this.#revokeUser(trx, userId, opts.revoke)
@@ -1684,6 +1688,51 @@ export abstract class SqlStore implements Store {
 
   async putSetting(key: string, value: string | null, now: number): Promise<void> {
     await this.write((db) => upsertSetting(db, key, value, now))
+  }
+
+  async createPasskey(p: PasskeyRecord, event: SecurityEventRecord): Promise<boolean> {
+    try {
+      await this.transaction(async (trx) => {
+        await passkeySql.insertPasskey(passkeySql.passkeyDb(trx), p)
+        await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      })
+      return true
+    } catch (err) {
+      if (isUniqueViolation(err)) return false
+      throw err
+    }
+  }
+
+  getPasskey(id: string): Promise<PasskeyRecord | undefined> {
+    return passkeySql.selectPasskey(passkeySql.passkeyDb(this.db), id)
+  }
+
+  listPasskeys(userId: string): Promise<PasskeyRecord[]> {
+    return passkeySql.selectPasskeys(passkeySql.passkeyDb(this.db), userId)
+  }
+
+  deletePasskey(userId: string, id: string, event: SecurityEventRecord): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      if (!(await passkeySql.deletePasskeyRow(passkeySql.passkeyDb(trx), userId, id))) return false
+      await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      return true
+    })
+  }
+
+  usePasskey(
+    id: string,
+    expectedCounter: number,
+    use: { counter: number; backupState: boolean; now: number },
+  ): Promise<boolean> {
+    return passkeySql.updatePasskeyUse(passkeySql.passkeyDb(this.db), id, expectedCounter, use)
+  }
+
+  useWebAuthnChallenge(key: string, now: number, expiresAt: number): Promise<boolean> {
+    return passkeySql.insertUsedChallenge(passkeySql.passkeyDb(this.db), key, now, expiresAt)
+  }
+
+  pruneWebAuthnChallenges(now: number): Promise<number> {
+    return passkeySql.pruneUsedChallenges(passkeySql.passkeyDb(this.db), now)
   }
 
   async pruneDpopProofs(now: number): Promise<number> {

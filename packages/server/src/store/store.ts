@@ -7,6 +7,7 @@ import type {
   ClientRecord,
   EmailTokenPurpose,
   EmailTokenRecord,
+  PasskeyRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -394,4 +395,22 @@ export interface Store {
   getSetting(key: string): Promise<string | undefined>
   /** Sets a run-time setting; null removes it. */
   putSetting(key: string, value: string | null, now: number): Promise<void>
+  /** Passkeys (WebAuthn credentials). `createPasskey` records `event` in the same transaction and
+   * answers false when the credential id is already registered (to anyone). */
+  createPasskey(p: PasskeyRecord, event: SecurityEventRecord): Promise<boolean>
+  getPasskey(id: string): Promise<PasskeyRecord | undefined>
+  /** A user's passkeys, oldest first. */
+  listPasskeys(userId: string): Promise<PasskeyRecord[]>
+  /** Deletes one passkey of `userId` with `event`; false when the user has no such passkey. */
+  deletePasskey(userId: string, id: string, event: SecurityEventRecord): Promise<boolean>
+  /** After a verified assertion: the new counter, backup state and last use, written only if the
+   * stored counter is still `expectedCounter` (false otherwise: a concurrent use won). */
+  usePasskey(
+    id: string,
+    expectedCounter: number,
+    use: { counter: number; backupState: boolean; now: number },
+  ): Promise<boolean>
+  /** Marks a WebAuthn challenge (by its hash) used until `expiresAt`; false when it already is. */
+  useWebAuthnChallenge(key: string, now: number, expiresAt: number): Promise<boolean>
+  pruneWebAuthnChallenges(now: number): Promise<number>
 }

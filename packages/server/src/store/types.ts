@@ -92,6 +92,27 @@ export interface EmailTokenRecord {
   usedAt: number | null
 }
 
+/** A passkey: a WebAuthn credential of a user (W3C WebAuthn Level 3 §6.1 credential record). */
+export interface PasskeyRecord {
+  /** The credential id, base64url (unique across users). */
+  id: string
+  userId: string
+  /** The COSE-encoded public key, base64url. */
+  publicKey: string
+  /** The authenticator's signature counter at the last use; 0 when it does not count. */
+  counter: number
+  /** Transport hints from registration (`internal`, `hybrid`, `usb`, ...). */
+  transports: string[]
+  /** BE flag: the credential may be synced (a multi-device passkey). */
+  backupEligible: boolean
+  /** BS flag at the last use: the credential is backed up. */
+  backupState: boolean
+  /** Given by the user at registration. */
+  name: string
+  createdAt: number
+  lastUsedAt: number | null
+}
+
 /** The browser's single sign-on session at the server, behind the `__Host-tessera_sso` cookie. */
 export interface BrowserSessionRecord {
   /** sha256 of the cookie secret, base64url; the cookie value itself is never stored. */
@@ -258,6 +279,12 @@ export type SecurityEventType =
   | 'password_reset'
   /** A sign-up setting changed through the Admin API. */
   | 'sign_up_setting_changed'
+  /** A passkey was added (account page) or removed (account API, Admin API). */
+  | 'passkey_registered'
+  | 'passkey_removed'
+  /** A passkey assertion whose signature counter did not move past the stored one: a possible
+   * cloned authenticator; the sign-in was refused. */
+  | 'passkey_counter_regression'
 
 export interface SecurityEventRecord {
   id: string

@@ -98,6 +98,9 @@ export interface TestServerOptions {
   routes?: RouteModule[]
   /** The server's logger (default: the configuration's, silent). */
   logger?: Logger
+  /** Host name of the issuer URL (default `127.0.0.1`); the server listens on 127.0.0.1 either
+   * way. `localhost` gives a WebAuthn RP ID (an IP literal cannot be one). */
+  issuerHost?: 'localhost' | '127.0.0.1'
 }
 
 /** A real Tessera server on 127.0.0.1 with an ephemeral port and a SQLite file in a temp dir. */
@@ -111,7 +114,7 @@ export async function startTestServer(opts: TestServerOptions = {}): Promise<Tes
   // The issuer is the listening URL, so discovery, `iss` and redirects all agree.
   const port = await freePort()
   const config = resolveConfig({
-    issuer: `http://127.0.0.1:${port}`,
+    issuer: `http://${opts.issuerHost ?? '127.0.0.1'}:${port}`,
     secret: TEST_SECRET,
     database: { driver: 'sqlite', file: dbFile },
     logLevel: 'silent',

@@ -20,6 +20,7 @@ import {
   recoveryCodeHashes,
 } from '../../src/mfa/second-factor.js'
 import { DpopNonces } from '../../src/oauth/dpop/dpop-nonces.js'
+import { WebAuthnChallengeCodec } from '../../src/passkeys/webauthn-challenge.js'
 import { RefreshTokenCodec } from '../../src/tokens/refresh-token.js'
 import { KeyManager, UndecryptableKeysError } from '../../src/tokens/signing-keys.js'
 import { ADMIN_KEY, startAdminServer } from '../admin/admin-helpers.js'
@@ -144,6 +145,14 @@ describe('every value derived from the secret: made under OLD, accepted by [NEW,
       name: 'DPoP nonce',
       make: (s) => new DpopNonces(s, clock).current(),
       accepts: (s, v) => new DpopNonces(s, clock).isValid(v),
+    },
+    {
+      name: 'WebAuthn challenge (passkey ceremonies)',
+      make: (s) =>
+        new WebAuthnChallengeCodec(s).issue('authenticate', 'tx-1', null, clock.now(), cryptoRandom)
+          .sealed,
+      accepts: (s, v) =>
+        new WebAuthnChallengeCodec(s).open(v, 'authenticate', 'tx-1', clock.now()) !== undefined,
     },
     {
       name: 'TOTP secret at rest',

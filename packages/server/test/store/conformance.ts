@@ -2,7 +2,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { judgeSession } from '../../src/sessions/lifecycle.js'
 import type { Store } from '../../src/store/store.js'
 import type { RevokeAll } from '../../src/store/store.js'
-import type { ClientRecord, SessionRecord, SessionState } from '../../src/store/types.js'
+import type {
+  ClientRecord,
+  PasskeyRecord,
+  SessionRecord,
+  SessionState,
+} from '../../src/store/types.js'
 import {
   FAR,
   T0,
@@ -1996,6 +2001,72 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
             (e) => e.sessionId,
           ),
         ).toEqual([pending.id])
+      })
+    })
+
+    describe('passkeys', () => {
+      const passkey = (userId: string, o: Partial<PasskeyRecord> = {}): PasskeyRecord => ({
+        id: uid('cred-'),
+        userId,
+        publicKey: uid('cose-'),
+        counter: 5,
+        transports: ['internal', 'hybrid'],
+        backupEligible: true,
+        backupState: false,
+        name: 'Laptop',
+        createdAt: T0,
+        lastUsedAt: null,
+        ...o,
+      })
+
+      it('stores, lists (oldest first), reads and deletes passkeys with their events', async () => {
+        const user = userRecord()
+        const a = passkey(user.id, { createdAt: T0 + 2 })
+        const b = passkey(user.id, { createdAt: T0 + 1, lastUsedAt: T0 + 5, counter: 2 ** 32 })
+        const e1 = eventRecord({ type: 'passkey_registered', userId: user.id })
+        expect(await store.createPasskey(a, e1)).toBe(true)
+        expect(await store.createPasskey(b, eventRecord({ userId: user.id }))).toBe(true)
+        expect(await store.createPasskey(passkey(uid('usr_')), eventRecord())).toBe(true)
+        expect(await store.listPasskeys(user.id)).toEqual([b, a])
+        expect(await store.getPasskey(a.id)).toEqual(a)
+        // The same credential id again, for anyone: refused, and its event not written.
+        const e2 = eventRecord({ userId: user.id })
+        expect(await store.createPasskey({ ...a, userId: uid('usr_') }, e2)).toBe(false)
+        expect(await store.listEvents({ userId: user.id, limit: 10 })).toHaveLength(2)
+
+        const removed = eventRecord({ type: 'passkey_removed', userId: user.id })
+        expect(await store.deletePasskey(uid('usr_'), a.id, eventRecord())).toBe(false)
+        expect(await store.deletePasskey(user.id, a.id, removed)).toBe(true)
+        expect(await store.deletePasskey(user.id, a.id, eventRecord())).toBe(false)
+        expect(await store.getPasskey(a.id)).toBeUndefined()
+        expect(await store.listEvents({ type: 'passkey_removed', limit: 10 })).toEqual([removed])
+      })
+
+      it('usePasskey moves the counter by compare-and-set', async () => {
+        const p = passkey(uid('usr_'))
+        await store.createPasskey(p, eventRecord())
+        const use = { counter: 6, backupState: true, now: T0 + 9 }
+        expect(await store.usePasskey(p.id, 4, use)).toBe(false)
+        expect(await store.usePasskey(p.id, 5, use)).toBe(true)
+        expect(await store.getPasskey(p.id)).toEqual({
+          ...p,
+          counter: 6,
+          backupState: true,
+          lastUsedAt: T0 + 9,
+        })
+        const results = await race(RACERS, () =>
+          store.usePasskey(p.id, 6, { counter: 7, backupState: true, now: T0 + 10 }),
+        )
+        expect(results.filter((r) => r)).toHaveLength(1)
+      })
+
+      it('a WebAuthn challenge is used once while its record lives; prune counts expired ones', async () => {
+        expect(await store.useWebAuthnChallenge('c1', T0, T0 + 1_000)).toBe(true)
+        expect(await store.useWebAuthnChallenge('c1', T0 + 999, T0 + 2_000)).toBe(false)
+        const results = await race(RACERS, () => store.useWebAuthnChallenge('hot', T0, FAR))
+        expect(results.filter((r) => r)).toHaveLength(1)
+        expect(await store.pruneWebAuthnChallenges(T0 + 1_000)).toBe(1)
+        expect(await store.useWebAuthnChallenge('hot', T0 + 1_000, FAR)).toBe(false)
       })
     })
   })

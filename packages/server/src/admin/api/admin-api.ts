@@ -209,6 +209,16 @@ export const ROUTES: Route[] = [
     url: '/users/:id/sessions/revoke',
     handler: (c) => (noBody(c.req), c.admin.users.revokeSessions(c.actor, id(c))),
   },
+  {
+    method: 'GET',
+    url: '/users/:id/passkeys',
+    handler: async (c) => ({ passkeys: await c.admin.passkeys.list(id(c)) }),
+  },
+  {
+    method: 'DELETE',
+    url: '/users/:id/passkeys/:passkeyId',
+    handler: (c) => c.admin.passkeys.remove(c.actor, id(c), id(c, 'passkeyId')),
+  },
 
   // sessions
   {

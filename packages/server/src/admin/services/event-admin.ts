@@ -47,6 +47,9 @@ const TYPES: Record<SecurityEventType, true> = {
   password_reset_requested: true,
   password_reset: true,
   sign_up_setting_changed: true,
+  passkey_registered: true,
+  passkey_removed: true,
+  passkey_counter_regression: true,
 }
 export const EVENT_TYPES = Object.keys(TYPES) as SecurityEventType[]
 

@@ -14,6 +14,7 @@ export function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migra
     '0006_retention': retention,
     '0007_mfa': mfa,
     '0008_accounts': accounts,
+    '0009_passkeys': passkeys(kind),
   }
 }
 
@@ -411,4 +412,46 @@ const accounts: Migration = {
       .addColumn('updated_at', 'bigint', (c) => c.notNull())
       .execute()
   },
+}
+
+/** WebAuthn: the passkeys of users (credential id, COSE public key, signature counter, transports,
+ * backup flags, name, times), and the challenges already used, so a ceremony's challenge is
+ * accepted once by every instance sharing the store. */
+function passkeys(kind: 'sqlite' | 'postgres'): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('passkeys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('public_key', 'text', (c) => c.notNull())
+        .addColumn('counter', 'bigint', (c) => c.notNull())
+        .addColumn('transports', 'text', (c) => c.notNull())
+        .addColumn('backup_eligible', 'integer', (c) => c.notNull())
+        .addColumn('backup_state', 'integer', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_used_at', 'bigint')
+        .execute()
+      await db.schema
+        .createIndex('passkeys_user')
+        .on('passkeys')
+        .columns(['user_id', 'created_at'])
+        .execute()
+      await db.schema
+        .createTable('webauthn_challenges')
+        .addColumn('key', 'text', (c) => c.primaryKey())
+        .addColumn('expires_at', 'bigint', (c) => c.notNull())
+        .execute()
+      await db.schema
+        .createIndex('webauthn_challenges_expires')
+        .on('webauthn_challenges')
+        .column('expires_at')
+        .execute()
+      if (kind === 'postgres') {
+        // Credential ids are compared byte by byte, whatever the database's locale.
+        await sql`alter table passkeys alter column id type text collate "C"`.execute(db)
+      }
+    },
+  }
 }
