@@ -36,9 +36,16 @@ export const ACR_VALUES = [ACR_PWD, ACR_MFA] as const
 /** How many recovery codes an enrolment issues. */
 export const RECOVERY_CODE_COUNT = 10
 
-/** Whether an authentication included a second factor. */
+/** `amr` of a passkey sign-in (RFC 8176): a hardware-bound key, unlocked by the user. */
+export const AMR_PASSKEY = ['hwk', 'user'] as const
+
+/**
+ * Whether an authentication was multi-factor: a one-time code on top of the password, or a
+ * passkey with user verification (something held, unlocked by something known or a biometric),
+ * which is why a passkey sign-in satisfies `requireMfa` and `acr_values` without a code.
+ */
 export function hasSecondFactor(amr: readonly string[]): boolean {
-  return amr.includes(AMR_OTP)
+  return amr.includes(AMR_OTP) || amr.includes(AMR_MFA) || AMR_PASSKEY.every((m) => amr.includes(m))
 }
 
 /** `amr` after a second factor was verified on top of `amr`. */

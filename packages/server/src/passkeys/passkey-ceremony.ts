@@ -29,10 +29,11 @@ import {
   WEBAUTHN_CHALLENGE_TTL_SECONDS,
   type WebAuthnChallenge,
 } from './webauthn-challenge.js'
+import { AMR_PASSKEY } from '../mfa/second-factor.js'
 
 /** Authentication methods of a passkey sign-in (RFC 8176 §2): a proof of possession of a
  * hardware-bound key, with user verification (PIN or biometric) by the authenticator. */
-export const PASSKEY_AMR = ['hwk', 'user']
+export const PASSKEY_AMR: string[] = [...AMR_PASSKEY]
 
 /** Longest passkey name. */
 export const PASSKEY_NAME_MAX = 64
