@@ -1,7 +1,8 @@
 import { chmodSync, closeSync, existsSync, openSync, renameSync, rmSync, statSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
-import BetterSqlite3 from 'better-sqlite3'
+import type BetterSqlite3 from 'better-sqlite3'
 import { cryptoRandom, randomId } from '../lib/random.js'
+import { loadDriver } from '../store/optional-package.js'
 import { adminConfigOf, ADMIN_OPTIONS, ADMIN_OPTIONS_HELP } from './admin-config.js'
 import { CliError, EXIT } from './cli-io.js'
 import type { Command } from './command.js'
@@ -17,7 +18,7 @@ const ALL_PAGES = 0x7fffffff
  * so under load it might never finish.) Returns the number of pages copied.
  */
 export async function onlineBackup(source: string, target: string): Promise<number> {
-  const db = new BetterSqlite3(source, { fileMustExist: true })
+  const db = new (sqlite())(source, { fileMustExist: true })
   try {
     db.pragma('busy_timeout = 5000')
     const r = await db.backup(target, { progress: () => ALL_PAGES })
@@ -67,7 +68,7 @@ export const backupCommand: Command = {
     closeSync(openSync(partial, 'wx', 0o600))
     try {
       const pages = await onlineBackup(source, partial)
-      const check = new BetterSqlite3(partial, { readonly: true, fileMustExist: true })
+      const check = new (sqlite())(partial, { readonly: true, fileMustExist: true })
       try {
         const result = check.pragma('quick_check', { simple: true })
         if (result !== 'ok') throw new CliError(`backup: the copy failed its check`, EXIT.failure)
@@ -83,4 +84,10 @@ export const backupCommand: Command = {
       throw err
     }
   },
+}
+
+/** better-sqlite3, loaded when a backup runs: an optional dependency, absent from a
+ * PostgreSQL-only deployment, whose CLI must still load. */
+function sqlite(): typeof BetterSqlite3 {
+  return loadDriver<typeof BetterSqlite3>('better-sqlite3')
 }

@@ -75,6 +75,9 @@ describe('runtime metrics in /metrics', () => {
   it('a blocked event loop shows in the lag, which counts from the previous scrape', async () => {
     t = await startTestServer()
     await scrape(t.url)
+    // The scrape resets the sampler, which then needs one sample of its own (10 ms) before it
+    // measures delays again: a block in the same tick as the reset would not be seen.
+    await new Promise((r) => setTimeout(r, 30))
     busyWait(300)
     // Let the sampler's timer fire after the block.
     await new Promise((r) => setTimeout(r, 50))
