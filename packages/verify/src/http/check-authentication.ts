@@ -29,11 +29,14 @@ export function requirementOf(o: AuthenticationRequirement): AuthenticationRequi
   ) {
     throw new TesseraVerifyError(
       'invalid_options',
-      'acrValues must be a non-empty list of acr values (printable ASCII, no spaces or quotes)',
+      'acrValues: must be a non-empty list of acr values (printable ASCII, no spaces or quotes)',
     )
   }
   if (maxAge !== undefined && !(Number.isSafeInteger(maxAge) && maxAge >= 0)) {
-    throw new TesseraVerifyError('invalid_options', 'maxAge must be a whole number of seconds >= 0')
+    throw new TesseraVerifyError(
+      'invalid_options',
+      'maxAge: must be a whole number of seconds, 0 or more',
+    )
   }
   return {
     ...(acrValues ? { acrValues: [...acrValues] } : {}),
