@@ -39,7 +39,7 @@ export function requirementOf(o: AuthenticationRequirement): AuthenticationRequi
     )
   }
   return {
-    ...(acrValues ? { acrValues: [...acrValues] } : {}),
+    ...(o.acrValues ? { acrValues: Object.freeze([...o.acrValues]) } : {}),
     ...(maxAge !== undefined ? { maxAge } : {}),
   }
 }
