@@ -20,6 +20,14 @@ export type DiagnosticEvent =
   | { type: 'retry_scheduled'; inMs: number; errorCode: TesseraClientErrorCode }
   | { type: 'token_rejected'; audience: string }
   | { type: 'replay'; audience: string }
+  /** An API answered 401 `insufficient_user_authentication` (RFC 9470): the sign-in is too old
+   * (`maxAge`, seconds) or too weak (`acrValues`) for it. Pass these to `stepUp`. */
+  | {
+      type: 'step_up_required'
+      audience: string
+      acrValues: string[] | undefined
+      maxAge: number | undefined
+    }
   | { type: 'state'; status: SessionStatus; reason: SignedOutReason | null }
   | { type: 'error'; operation: string; code: TesseraClientErrorCode }
   | { type: 'tab_message'; message: string }

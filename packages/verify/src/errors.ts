@@ -24,6 +24,7 @@
  * | `dpop_not_bound`        | 401  | `invalid_token`      | an unbound token with the DPoP scheme, or a Bearer token where `dpop.required` |
  * | `dpop_proof_invalid`    | 401  | `invalid_dpop_proof` | the DPoP proof is missing or fails a check (RFC 9449 4.3) |
  * | `insufficient_scope`    | 403  | `insufficient_scope` | the token lacks a required scope                    |
+ * | `insufficient_user_authentication` | 401 | `insufficient_user_authentication` | the sign-in behind the token is too old (`auth_time`) or too weak (`acr`) for the route (RFC 9470) |
  * | `jwks_unavailable`      | 503  | (none)               | discovery or the JWKS cannot be fetched             |
  * | `introspection_failed`  | 503  | (none)               | the introspection endpoint did not answer properly  |
  * | `invalid_options`       | 500  | (none)               | `createVerifier` was given bad options              |
@@ -56,6 +57,7 @@ export type VerifyErrorCode =
   | 'dpop_not_bound'
   | 'dpop_proof_invalid'
   | 'insufficient_scope'
+  | 'insufficient_user_authentication'
   | 'jwks_unavailable'
   | 'introspection_failed'
   | 'invalid_options'
@@ -101,6 +103,12 @@ export class TesseraVerifyError extends Error {
   readonly claim: string | undefined
   /** The scopes the request needed, for `insufficient_scope`. */
   readonly scopes: readonly string[] | undefined
+  /** For `insufficient_user_authentication`: the `acr` values the route accepts, when it names
+   * some (the challenge's `acr_values`, RFC 9470 3). */
+  readonly acrValues: readonly string[] | undefined
+  /** For `insufficient_user_authentication`: the seconds since the sign-in the route allows, when
+   * it sets a limit (the challenge's `max_age`, RFC 9470 3). */
+  readonly maxAge: number | undefined
   /**
    * The scheme a failed request is challenged with (RFC 9449 7.1): `DPoP` when the request used
    * it or the token needs it, else `Bearer`. Set by `verifyRequest`; default `Bearer`.
@@ -116,6 +124,8 @@ export class TesseraVerifyError extends Error {
     extra: {
       claim?: string
       scopes?: readonly string[]
+      acrValues?: readonly string[] | undefined
+      maxAge?: number | undefined
       cause?: unknown
       scheme?: 'Bearer' | 'DPoP'
       dpopAlgorithms?: readonly string[]
@@ -125,6 +135,8 @@ export class TesseraVerifyError extends Error {
     this.code = code
     this.claim = extra.claim
     this.scopes = extra.scopes
+    this.acrValues = extra.acrValues
+    this.maxAge = extra.maxAge
     this.scheme = extra.scheme ?? 'Bearer'
     this.dpopAlgorithms = extra.dpopAlgorithms
   }
@@ -135,6 +147,8 @@ export class TesseraVerifyError extends Error {
       ...(this.claim !== undefined ? { claim: this.claim } : {}),
       ...(this.scopes !== undefined ? { scopes: this.scopes } : {}),
       ...(this.cause !== undefined ? { cause: this.cause } : {}),
+      acrValues: this.acrValues,
+      maxAge: this.maxAge,
       scheme,
       dpopAlgorithms,
     })
@@ -150,8 +164,12 @@ export type VerifyError =
       readonly code: 'insufficient_scope'
       readonly scopes: readonly string[]
     })
+  | (TesseraVerifyError & { readonly code: 'insufficient_user_authentication' })
   | (TesseraVerifyError & {
-      readonly code: Exclude<VerifyErrorCode, ClaimErrorCode | 'insufficient_scope'>
+      readonly code: Exclude<
+        VerifyErrorCode,
+        ClaimErrorCode | 'insufficient_scope' | 'insufficient_user_authentication'
+      >
     })
 
 export function isVerifyError(err: unknown): err is VerifyError {

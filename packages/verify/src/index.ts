@@ -35,6 +35,7 @@ export type { Clock } from './lib/clock.js'
 export { withAuth, type WithAuthOptions } from './http/with-auth.js'
 export { challenge, type AuthFailure, type ChallengeOptions } from './http/challenge.js'
 export { authenticateRequest, checkScopes, type AuthResult } from './http/authenticate-request.js'
+export { checkAuthentication, type AuthenticationRequirement } from './http/check-authentication.js'
 export {
   verifyWebhook,
   type TesseraWebhookEvent,

@@ -16,7 +16,9 @@ export interface AuthenticatedFetchDeps {
 /**
  * `fetch` with the right access token: requests under a configured API's `baseUrl` get its
  * token; others go out untouched. A 401 whose `WWW-Authenticate` says `error="invalid_token"`
- * refreshes once and replays the request once; a second 401 is returned as is.
+ * refreshes once and replays the request once; a second 401 is returned as is. A 401
+ * `insufficient_user_authentication` (RFC 9470) is returned as is, without a refresh, and
+ * reported as a `step_up_required` event for `stepUp`.
  */
 export function authenticatedFetch(
   d: AuthenticatedFetchDeps,
@@ -29,8 +31,10 @@ export function authenticatedFetch(
     const opts = { audience: api.audience }
     const token = await d.getToken(opts)
     const first = await d.send(withBearer(request, token))
-    if (first.status !== 401 || !saysInvalidToken(first.headers.get('www-authenticate')))
-      return first
+    const www = first.status === 401 ? first.headers.get('www-authenticate') : null
+    const stepUp = stepUpChallenge(www)
+    if (stepUp) d.events.emit({ type: 'step_up_required', audience: api.audience, ...stepUp })
+    if (stepUp || !saysInvalidToken(www)) return first
     d.events.emit({ type: 'token_rejected', audience: api.audience })
     d.invalidateToken(token)
     const fresh = await d.getToken(opts)
@@ -45,6 +49,17 @@ export function authenticatedFetch(
 export function saysInvalidToken(header: string | null): boolean {
   if (header === null) return false
   return /(^|,)\s*(bearer|dpop)\b[^]*?\berror\s*=\s*"?invalid_token"?/i.test(header)
+}
+
+/** What a route asks of the sign-in, from a `WWW-Authenticate` value with
+ * `error="insufficient_user_authentication"` (RFC 9470 3); undefined for any other. */
+export function stepUpChallenge(
+  header: string | null,
+): { acrValues: string[] | undefined; maxAge: number | undefined } | undefined {
+  if (!/error="?insufficient_user_authentication\b/.test(header ?? '')) return
+  const acr = /, *acr_values="?([^",]+)/.exec(header!)?.[1]
+  const age = /, *max_age="?(\d+)/.exec(header!)?.[1]
+  return { acrValues: acr?.split(' '), maxAge: age ? +age : undefined }
 }
 
 function withBearer(req: Request, token: string): Request {

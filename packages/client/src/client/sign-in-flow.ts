@@ -33,6 +33,12 @@ export interface SignInOptions {
   returnTo?: string
   /** OIDC `prompt` (`login`, `none`). */
   prompt?: string
+  /** OIDC `acr_values`: authentication levels to ask for (`urn:tessera:acr:mfa`), as an API's
+   * RFC 9470 challenge names them. */
+  acrValues?: string[]
+  /** OIDC `max_age`: seconds since the user's last sign-in beyond which they must sign in again;
+   * 0 also sends `prompt=login`. */
+  maxAge?: number
   loginHint?: string
   /** More authorization parameters. They cannot override the protocol ones. */
   extraParams?: Record<string, string>
@@ -111,7 +117,10 @@ export class SignInFlow {
     p.set('code_challenge', challenge)
     p.set('code_challenge_method', 'S256')
     for (const aud of new Set(env.apis.map((a) => a.audience))) p.append('resource', aud)
-    if (o.prompt !== undefined) p.set('prompt', o.prompt)
+    if (o.acrValues) p.set('acr_values', o.acrValues.join(' '))
+    if (o.maxAge !== undefined) p.set('max_age', '' + o.maxAge)
+    const prompt = o.maxAge === 0 ? 'login' : o.prompt
+    if (prompt !== undefined) p.set('prompt', prompt)
     if (o.loginHint !== undefined) p.set('login_hint', o.loginHint)
     if (env.options.navigate && o.navigate !== false) {
       if (!holder.session) holder.setStatus('pending', { error: null })

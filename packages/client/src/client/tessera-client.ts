@@ -19,9 +19,12 @@ import { SignOutFlow, type SignOutOptions } from './sign-out.js'
 import { TokenCache } from './token-cache.js'
 import { WarmTimers } from './warm-timers.js'
 
-export { saysInvalidToken } from './authenticated-fetch.js'
+export { saysInvalidToken, stepUpChallenge } from './authenticated-fetch.js'
 export type { CallbackResult, SignInOptions } from './sign-in-flow.js'
 export type { SignOutOptions } from './sign-out.js'
+
+/** `stepUp`'s options: `acrValues` and `maxAge` as the API's challenge named them. */
+export type StepUpOptions = SignInOptions
 
 export interface GetTokenOptions {
   /** The API's audience. Default: the issuer (a token for `/userinfo`). */
@@ -237,6 +240,23 @@ export class TesseraClient {
   async signIn(o: SignInOptions = {}): Promise<PlatformURL> {
     await this.#ensureLoaded().catch(() => {})
     return this.#signIn.signIn(o)
+  }
+
+  /**
+   * Step-up (RFC 9470 4): the hosted sign-in again, asking for `acr_values` and `max_age` as an
+   * API's 401 `insufficient_user_authentication` named them (the `step_up_required` event), so
+   * the user proves a fresh or stronger sign-in. The session stays meanwhile;
+   * `handleRedirectCallback` replaces it with the new one and returns `returnTo`, and the next
+   * token for the API carries the new `auth_time` and `acr`.
+   *
+   * @example
+   * client.onDiagnostic((e) => {
+   *   if (e.type === 'step_up_required') void client.stepUp({ ...e, returnTo: location.href })
+   * })
+   * @see https://www.rfc-editor.org/rfc/rfc9470#section-4
+   */
+  stepUp(o: StepUpOptions): Promise<PlatformURL> {
+    return this.signIn(o)
   }
 
   /** Whether `url` is a response to one of this client's sign-ins (has `state` and `code` or

@@ -1,12 +1,19 @@
 import { createServer, type Server } from 'node:http'
 import { decodeJwt } from 'jose'
-import { challenge, createVerifier, isVerifyError } from '../../../verify/src/index.js'
+import {
+  authenticateRequest,
+  challenge,
+  createVerifier,
+  type AuthenticationRequirement,
+  type Clock,
+} from '../../../verify/src/index.js'
 
 /**
  * An API on loopback whose tokens are checked by the real `@tessera/verify` (`verifyRequest`:
  * Bearer, or DPoP with a proof for the very request), answering its challenges as they are. CORS
  * as a cross-origin API for browsers needs it: `Authorization` and `DPoP` allowed, and
- * `WWW-Authenticate` and `DPoP-Nonce` readable.
+ * `WWW-Authenticate` and `DPoP-Nonce` readable. A path listed in `requirements` also needs the
+ * sign-in its requirement names (RFC 9470 step-up), judged by `clock` (the verifier's).
  */
 export class VerifiedApi {
   readonly requests: { authorization: string | undefined; dpop: string | undefined }[] = []
@@ -17,6 +24,11 @@ export class VerifiedApi {
   nonce: string | undefined
   /** Access tokens refused as `invalid_token` (as after a revocation) whatever their proof. */
   readonly revoked = new Set<string>()
+  /** What a path (without query) needs of the sign-in, else 401
+   * `insufficient_user_authentication`. Default none. */
+  readonly requirements = new Map<string, AuthenticationRequirement>()
+  /** The verifier's clock; set before the first request. Default `Date.now`. */
+  clock: Clock | undefined
   #server: Server | undefined
   url = ''
 
@@ -52,31 +64,36 @@ export class VerifiedApi {
         res.end(JSON.stringify({ error: 'invalid_token' }))
         return
       }
-      verifier ??= createVerifier({ issuer: issuer(), audience: this.url })
-      verifier
-        .verifyRequest({
-          method: req.method ?? 'GET',
-          url: this.url + (req.url ?? '/'),
-          authorization,
-          dpop,
-        })
-        .then(
-          (token) => {
-            res.writeHead(200, { 'content-type': 'application/json' })
-            const cnf = token.claims.cnf
-            res.end(JSON.stringify({ sub: token.claims.sub, jkt: cnf?.jkt ?? null }))
-          },
-          (err: unknown) => {
-            if (!isVerifyError(err)) {
-              res.writeHead(500)
-              res.end()
-              return
-            }
-            const a = challenge(err)
+      verifier ??= createVerifier({
+        issuer: issuer(),
+        audience: this.url,
+        ...(this.clock ? { clock: this.clock } : {}),
+      })
+      const requirement = this.requirements.get((req.url ?? '/').split('?')[0] ?? '/')
+      authenticateRequest(
+        verifier,
+        { method: req.method ?? 'GET', url: this.url + (req.url ?? '/'), authorization, dpop },
+        [],
+        requirement,
+      ).then(
+        (r) => {
+          if (!r.ok) {
+            const a = challenge(r.error)
             res.writeHead(a.status, a.headers)
             res.end(a.body)
-          },
-        )
+            return
+          }
+          const { sub, cnf, auth_time: authTime, acr } = r.token.claims
+          res.writeHead(200, { 'content-type': 'application/json' })
+          // The sign-in claims only on step-up routes, which are about them.
+          const signIn = requirement ? { auth_time: authTime, acr } : {}
+          res.end(JSON.stringify({ sub, jkt: cnf?.jkt ?? null, ...signIn }))
+        },
+        () => {
+          res.writeHead(500)
+          res.end()
+        },
+      )
     })
     await new Promise<void>((r) => this.#server!.listen(0, '127.0.0.1', r))
     const addr = this.#server.address()

@@ -10,6 +10,7 @@ import {
   createTesseraClient,
   memoryStorage,
   saysInvalidToken,
+  stepUpChallenge,
   type AxiosLikeInstance,
   type AxiosLikeRequestConfig,
   type AxiosLikeResponse,
@@ -240,6 +241,31 @@ describe('fetch: which URLs get a token', () => {
       [null, false],
     ]
     for (const [h, want] of table) expect(saysInvalidToken(h)).toBe(want)
+  })
+
+  it('STEP-01 stepUpChallenge reads acr_values and max_age of an insufficient_user_authentication challenge (RFC 9470 3), quoted or not', () => {
+    const E = 'error="insufficient_user_authentication"'
+    const D = 'error_description="a sign-in with max_age=5, please"'
+    const table: [string | null, ReturnType<typeof stepUpChallenge>][] = [
+      [`Bearer ${E}, ${D}, max_age="60"`, { acrValues: undefined, maxAge: 60 }],
+      [`Bearer realm="tessera", ${E}, ${D}, max_age=300`, { acrValues: undefined, maxAge: 300 }],
+      [
+        `DPoP ${E}, ${D}, acr_values="urn:tessera:acr:mfa urn:x", max_age="0"`,
+        { acrValues: ['urn:tessera:acr:mfa', 'urn:x'], maxAge: 0 },
+      ],
+      [
+        `Bearer ${E}, acr_values=urn:tessera:acr:mfa`,
+        { acrValues: ['urn:tessera:acr:mfa'], maxAge: undefined },
+      ],
+      [`Bearer ${E}`, { acrValues: undefined, maxAge: undefined }],
+      [
+        'Bearer error="invalid_token", error_description="insufficient_user_authentication"',
+        undefined,
+      ],
+      ['Bearer error="insufficient_scope", scope="orders"', undefined],
+      [null, undefined],
+    ]
+    for (const [h, want] of table) expect(stepUpChallenge(h), String(h)).toEqual(want)
   })
 
   it('a 401 without error="invalid_token" is returned without a refresh or a replay', async () => {

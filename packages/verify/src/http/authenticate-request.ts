@@ -1,5 +1,6 @@
 import { isVerifyError, type TesseraVerifyError } from '../errors.js'
 import { insufficientScope, missingScopes } from '../jwt/check-claims.js'
+import { checkAuthentication, type AuthenticationRequirement } from './check-authentication.js'
 import type { ProtectedRequest, TokenVerifier, VerifiedToken } from '../verifier/verified-token.js'
 
 export type AuthResult<Extra extends object> =
@@ -7,16 +8,19 @@ export type AuthResult<Extra extends object> =
 
 /**
  * The framework-agnostic core of every middleware: verifies the request's access token (`Bearer`,
- * or `DPoP` with its proof) and checks the scopes. Verification failures come back as a result;
+ * or `DPoP` with its proof), then the sign-in behind it against `requirement` (RFC 9470, by the
+ * verifier's `clock`), then the scopes. Verification failures come back as a result;
  * anything else (a bug) is thrown, so the framework answers 500 and nothing is let through.
  */
 export async function authenticateRequest<Extra extends object>(
   verifier: TokenVerifier<Extra>,
   request: ProtectedRequest,
   scopes: readonly string[] = [],
+  requirement: AuthenticationRequirement = {},
 ): Promise<AuthResult<Extra>> {
   try {
     const token = await verifier.verifyRequest(request)
+    checkAuthentication(token, requirement, (verifier.clock ?? Date).now())
     checkScopes(token, scopes)
     return { ok: true, token }
   } catch (err) {

@@ -9,7 +9,11 @@ export interface AuthFailure {
 }
 
 type Rfc6750Error =
-  'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof'
+  | 'invalid_request'
+  | 'invalid_token'
+  | 'insufficient_scope'
+  | 'invalid_dpop_proof'
+  | 'insufficient_user_authentication'
 
 /** How each code is answered: status and RFC 6750 3.1 error (undefined: no error attribute). */
 const ANSWERS: Record<VerifyErrorCode, [AuthFailure['status'], Rfc6750Error | undefined]> = {
@@ -33,6 +37,7 @@ const ANSWERS: Record<VerifyErrorCode, [AuthFailure['status'], Rfc6750Error | un
   dpop_not_bound: [401, 'invalid_token'],
   dpop_proof_invalid: [401, 'invalid_dpop_proof'],
   insufficient_scope: [403, 'insufficient_scope'],
+  insufficient_user_authentication: [401, 'insufficient_user_authentication'],
   jwks_unavailable: [503, undefined],
   introspection_failed: [503, undefined],
   invalid_options: [500, undefined],
@@ -57,7 +62,9 @@ export interface ChallengeOptions {
 /**
  * The response to a failed authentication (RFC 6750 3): 401 with `WWW-Authenticate: Bearer
  * error="invalid_token"`, 403 `insufficient_scope` with the `scope` needed, 400
- * `invalid_request`, or 503 with Retry-After when the issuer cannot be reached. A request with
+ * `invalid_request`, or 503 with Retry-After when the issuer cannot be reached. A sign-in too old
+ * or too weak for the route gets 401 `insufficient_user_authentication` with the `acr_values` and
+ * `max_age` to ask the authorization server for (RFC 9470 3): a step-up, not a new token. A request with
  * no token gets a bare challenge. The token is never echoed.
  *
  * DPoP (RFC 9449 7.1): an error whose `scheme` is `DPoP` (the request used it, or the token needs
@@ -66,6 +73,7 @@ export interface ChallengeOptions {
  *
  * @see https://www.rfc-editor.org/rfc/rfc6750#section-3
  * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
+ * @see https://www.rfc-editor.org/rfc/rfc9470#section-3
  */
 export function challenge(err: TesseraVerifyError, o: ChallengeOptions = {}): AuthFailure {
   const [status, error] = ANSWERS[err.code]
@@ -83,6 +91,10 @@ export function challenge(err: TesseraVerifyError, o: ChallengeOptions = {}): Au
     }
     if (error === 'insufficient_scope' && err.scopes) {
       params.push(`scope="${quotable(err.scopes.join(' '))}"`)
+    }
+    if (error === 'insufficient_user_authentication') {
+      if (err.acrValues) params.push(`acr_values="${quotable(err.acrValues.join(' '))}"`)
+      if (err.maxAge !== undefined) params.push(`max_age="${err.maxAge}"`)
     }
     const algs = err.dpopAlgorithms?.length ? `algs="${err.dpopAlgorithms.join(' ')}"` : undefined
     if (err.scheme === 'DPoP') {

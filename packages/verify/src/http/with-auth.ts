@@ -1,8 +1,11 @@
 import type { TokenVerifier, VerifiedToken } from '../verifier/verified-token.js'
 import { authenticateRequest } from './authenticate-request.js'
 import { challenge, type ChallengeOptions } from './challenge.js'
+import { requirementOf, type AuthenticationRequirement } from './check-authentication.js'
 
-export interface WithAuthOptions extends ChallengeOptions {
+/** `acrValues` and `maxAge`: what the route needs of the sign-in (RFC 9470), else 401
+ * `insufficient_user_authentication`. */
+export interface WithAuthOptions extends ChallengeOptions, AuthenticationRequirement {
   /** Scopes the token must carry; otherwise 403 `insufficient_scope`. Default none. */
   scopes?: readonly string[]
 }
@@ -28,6 +31,7 @@ export function withAuth<Extra extends object = object>(
   options: WithAuthOptions = {},
 ): (request: Request) => Promise<Response> {
   const scopes = options.scopes ?? []
+  const requirement = requirementOf(options)
   return async (request) => {
     const r = await authenticateRequest(
       verifier,
@@ -38,6 +42,7 @@ export function withAuth<Extra extends object = object>(
         dpop: request.headers.get('dpop'),
       },
       scopes,
+      requirement,
     )
     if (!r.ok) {
       const f = challenge(r.error, options)

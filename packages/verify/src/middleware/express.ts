@@ -2,6 +2,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express'
 import { TesseraVerifyError } from '../errors.js'
 import { authenticateRequest, checkScopes } from '../http/authenticate-request.js'
 import { challenge, type ChallengeOptions } from '../http/challenge.js'
+import { requirementOf, type AuthenticationRequirement } from '../http/check-authentication.js'
 import type { TokenVerifier, VerifiedToken } from '../verifier/verified-token.js'
 
 declare global {
@@ -14,7 +15,9 @@ declare global {
   }
 }
 
-export interface ExpressAuthOptions extends ChallengeOptions {
+/** `acrValues` and `maxAge`: what the route needs of the sign-in (RFC 9470), else 401
+ * `insufficient_user_authentication`. */
+export interface ExpressAuthOptions extends ChallengeOptions, AuthenticationRequirement {
   /** Scopes every request must carry; otherwise 403. Default none. */
   scopes?: readonly string[]
 }
@@ -40,6 +43,7 @@ export function authenticate(
   options: ExpressAuthOptions = {},
 ): RequestHandler {
   const scopes = options.scopes ?? []
+  const requirement = requirementOf(options)
   return (req: Request, res: Response, next: NextFunction) => {
     const request = {
       method: req.method,
@@ -49,7 +53,7 @@ export function authenticate(
       authorization: req.headers.authorization,
       dpop: req.headersDistinct.dpop,
     }
-    authenticateRequest(verifier, request, scopes).then((r) => {
+    authenticateRequest(verifier, request, scopes, requirement).then((r) => {
       if (!r.ok) return send(res, r.error, options)
       req.auth = r.token
       next()

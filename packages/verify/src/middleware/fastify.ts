@@ -2,6 +2,7 @@ import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastif
 import { TesseraVerifyError } from '../errors.js'
 import { authenticateRequest, checkScopes } from '../http/authenticate-request.js'
 import { challenge, type ChallengeOptions } from '../http/challenge.js'
+import { requirementOf, type AuthenticationRequirement } from '../http/check-authentication.js'
 import type { TokenVerifier, VerifiedToken } from '../verifier/verified-token.js'
 
 declare module 'fastify' {
@@ -11,7 +12,9 @@ declare module 'fastify' {
   }
 }
 
-export interface FastifyAuthOptions extends ChallengeOptions {
+/** `acrValues` and `maxAge`: what the route needs of the sign-in (RFC 9470), else 401
+ * `insufficient_user_authentication`. */
+export interface FastifyAuthOptions extends ChallengeOptions, AuthenticationRequirement {
   /** Scopes every request must carry; otherwise 403. Default none. */
   scopes?: readonly string[]
 }
@@ -40,6 +43,7 @@ export function authenticate(
   options: FastifyAuthOptions = {},
 ): PreHandler {
   const scopes = options.scopes ?? []
+  const requirement = requirementOf(options)
   return async (request, reply) => {
     const r = await authenticateRequest(
       verifier,
@@ -52,6 +56,7 @@ export function authenticate(
         dpop: request.raw.headersDistinct.dpop,
       },
       scopes,
+      requirement,
     )
     if (!r.ok) return send(reply, r.error, options)
     request.auth = r.token

@@ -2,6 +2,7 @@ import type { MiddlewareHandler } from 'hono'
 import { TesseraVerifyError } from '../errors.js'
 import { authenticateRequest, checkScopes } from '../http/authenticate-request.js'
 import { challenge, type ChallengeOptions } from '../http/challenge.js'
+import { requirementOf, type AuthenticationRequirement } from '../http/check-authentication.js'
 import type { TokenVerifier, VerifiedToken } from '../verifier/verified-token.js'
 
 /** The hono environment the middleware provides: `c.get('auth')`. */
@@ -9,7 +10,9 @@ export interface AuthEnv<Extra extends object = object> {
   Variables: { auth: VerifiedToken<Extra> }
 }
 
-export interface HonoAuthOptions extends ChallengeOptions {
+/** `acrValues` and `maxAge`: what the route needs of the sign-in (RFC 9470), else 401
+ * `insufficient_user_authentication`. */
+export interface HonoAuthOptions extends ChallengeOptions, AuthenticationRequirement {
   /** Scopes every request must carry; otherwise 403. Default none. */
   scopes?: readonly string[]
 }
@@ -36,6 +39,7 @@ export function authenticate<Extra extends object = object>(
   options: HonoAuthOptions = {},
 ): MiddlewareHandler<AuthEnv<Extra>> {
   const scopes = options.scopes ?? []
+  const requirement = requirementOf(options)
   return async (c, next) => {
     const r = await authenticateRequest(
       verifier,
@@ -46,6 +50,7 @@ export function authenticate<Extra extends object = object>(
         dpop: c.req.header('dpop'),
       },
       scopes,
+      requirement,
     )
     if (!r.ok) return failure(r.error, options)
     c.set('auth', r.token)

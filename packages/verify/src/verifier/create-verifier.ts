@@ -10,6 +10,7 @@ import { HeaderCache } from '../jwt/header-cache.js'
 import { IssuerMetadata } from '../keys/issuer-metadata.js'
 import { RemoteKeySet } from '../keys/remote-key-set.js'
 import type { VerificationKey } from '../keys/verification-key.js'
+import type { Clock } from '../lib/clock.js'
 import { resolveOptions, type VerifierOptions } from './options.js'
 import type {
   AccessTokenClaims,
@@ -58,6 +59,8 @@ export interface Verifier<Extra extends object = object> extends TokenVerifier<E
    * @see https://www.rfc-editor.org/rfc/rfc9449#section-7.1
    */
   verifyRequest(request: ProtectedRequest): Promise<VerifiedToken<Extra>>
+  /** The clock of every time check (the `clock` option). */
+  readonly clock: Clock
   stats(): VerifierStats
 }
 
@@ -286,6 +289,8 @@ export function createVerifier<Extra extends object = object>(
         }
       }
     },
+
+    clock: o.clock,
 
     stats: () => ({
       cacheEntries: cache?.size ?? 0,

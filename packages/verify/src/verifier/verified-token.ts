@@ -1,3 +1,4 @@
+import type { Clock } from '../lib/clock.js'
 import type { Algorithm } from './options.js'
 
 /**
@@ -62,4 +63,6 @@ export interface TokenVerifier<Extra extends object = object> {
   verify(token: string): Promise<VerifiedToken<Extra>>
   /** Verifies the access token of a request, with its DPoP proof when it is bound. */
   verifyRequest(request: ProtectedRequest): Promise<VerifiedToken<Extra>>
+  /** The time source of the bindings' `maxAge` checks (RFC 9470). Default `Date.now`. */
+  readonly clock?: Clock
 }

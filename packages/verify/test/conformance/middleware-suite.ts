@@ -3,7 +3,8 @@ import { connect } from 'node:net'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest'
 import { createVerifier, type Verifier } from '../../src/verifier/create-verifier.js'
 import type { VerifierOptions } from '../../src/verifier/options.js'
-import type { RunningApp, StartApp } from '../helpers/apps.js'
+import { MFA, type RunningApp, type StartApp } from '../helpers/apps.js'
+import { dpopKey, makeProof } from '../helpers/dpop.js'
 import { FakeClock, NOW_S } from '../helpers/fake-clock.js'
 import { craft, hmacSigner, makeKey, makeWeakRsaKey, rawSignature } from '../helpers/keys.js'
 import { dpopSuite } from './dpop-suite.js'
@@ -216,6 +217,87 @@ export function middlewareSuite(name: string, start: StartApp): void {
           cacheEntries: 1,
           jwksRequests: 1,
         })
+      })
+    })
+
+    describe('STEP-01 step-up challenges (RFC 9470)', () => {
+      const FRESH_MSG = 'this route needs a sign-in within the last 60 seconds'
+      const ACR_MSG = 'the authentication level (acr) is not one this route accepts'
+      const stepUp = (description: string, extra: string, scheme = 'Bearer') =>
+        `${scheme} error="insufficient_user_authentication", error_description="${description}", ${extra}`
+
+      it('maxAge: auth_time exactly maxAge seconds old passes, one second older gets 401 with max_age', async () => {
+        await serve()
+        const ok = await issuer.token({ auth_time: NOW_S - 60 })
+        expect((await expectOk(ok, '/fresh')).body.route).toBe('fresh')
+        const old = await issuer.token({ auth_time: NOW_S - 61 })
+        const r = await call(old, '/fresh')
+        expect({ status: r.status, www: r.www, body: r.body }).toEqual({
+          status: 401,
+          www: stepUp(FRESH_MSG, 'max_age="60"'),
+          body: { error: 'insufficient_user_authentication', error_description: FRESH_MSG },
+        })
+        // The same token is good where no recent sign-in is asked for.
+        await expectOk(old)
+      })
+
+      it('maxAge is judged by the verifier clock: a cached token that was fresh goes stale', async () => {
+        await serve()
+        const token = await issuer.token({ auth_time: NOW_S - 30 })
+        await expectOk(token, '/fresh')
+        clock.advance(31_000)
+        const r = await call(token, '/fresh')
+        expect(r.status).toBe(401)
+        expect(r.www).toBe(stepUp(FRESH_MSG, 'max_age="60"'))
+        expect(verifier.stats().cacheHits).toBe(1)
+      })
+
+      it('maxAge: a token without auth_time is refused with the challenge', async () => {
+        await serve()
+        const r = await call(await issuer.token(), '/fresh')
+        const msg = 'the token has no auth_time; this route needs a recent sign-in'
+        expect({ status: r.status, www: r.www }).toEqual({
+          status: 401,
+          www: stepUp(msg, 'max_age="60"'),
+        })
+      })
+
+      it('acrValues: a password-only or missing acr gets 401 with acr_values; mfa passes', async () => {
+        await serve()
+        for (const acr of ['urn:tessera:acr:pwd', undefined, 7]) {
+          const r = await call(await issuer.token({ acr, scope: 'write' }), '/strong')
+          expect({ status: r.status, www: r.www, body: r.body }).toEqual({
+            status: 401,
+            www: stepUp(ACR_MSG, 'acr_values="urn:tessera:acr:mfa"'),
+            body: { error: 'insufficient_user_authentication', error_description: ACR_MSG },
+          })
+        }
+        const strong = await issuer.token({ acr: MFA, scope: 'write' })
+        expect((await expectOk(strong, '/strong')).body.route).toBe('strong')
+      })
+
+      it('the sign-in is judged before the scopes: a weak token without the scope gets the 401 step-up, a strong one the 403', async () => {
+        await serve()
+        const weak = await call(await issuer.token({ acr: 'urn:tessera:acr:pwd' }), '/strong')
+        expect(weak.status).toBe(401)
+        const strong = await call(await issuer.token({ acr: MFA }), '/strong')
+        expect(strong.status).toBe(403)
+        expect(strong.body.error).toBe('insufficient_scope')
+      })
+
+      it('a DPoP-bound token gets the challenge with the DPoP scheme', async () => {
+        await serve()
+        const key = await dpopKey()
+        const token = await issuer.token({ cnf: { jkt: key.jkt }, auth_time: NOW_S - 61 })
+        const url = (app as RunningApp).url + '/fresh'
+        const res = await fetch(url, {
+          headers: {
+            authorization: `DPoP ${token}`,
+            dpop: makeProof(key, { htu: url, iat: NOW_S, accessToken: token }),
+          },
+        })
+        expect(res.status).toBe(401)
+        expect(res.headers.get('www-authenticate')).toBe(stepUp(FRESH_MSG, 'max_age="60"', 'DPoP'))
       })
     })
 

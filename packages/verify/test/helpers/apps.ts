@@ -18,6 +18,8 @@ import type { TokenVerifier, VerifiedToken } from '../../src/verifier/verified-t
  * | GET /api/me    | authenticate (mounted for /api)                    |
  * | GET /api/orders| authenticate, then requireScope('orders')          |
  * | GET /write     | authenticate with the `scopes: ['write']` option   |
+ * | GET /fresh     | authenticate with `maxAge: 60` (RFC 9470)          |
+ * | GET /strong    | authenticate with `acrValues: [MFA]` and `scopes: ['write']` |
  *
  * Each answers 200 with `{ route, sub, scopes }`.
  */
@@ -27,6 +29,10 @@ export interface RunningApp {
 }
 
 export type StartApp = (verifier: TokenVerifier) => Promise<RunningApp>
+
+export const MFA = 'urn:tessera:acr:mfa'
+const FRESH = { maxAge: 60 }
+const STRONG = { acrValues: [MFA], scopes: ['write'] }
 
 const body = (route: string, auth: VerifiedToken | undefined) => ({
   route,
@@ -54,6 +60,12 @@ export const startFastify: StartApp = async (verifier) => {
   app.get('/write', { preHandler: fa.authenticate(verifier, { scopes: ['write'] }) }, (req) =>
     body('write', req.auth),
   )
+  app.get('/fresh', { preHandler: fa.authenticate(verifier, FRESH) }, (req) =>
+    body('fresh', req.auth),
+  )
+  app.get('/strong', { preHandler: fa.authenticate(verifier, STRONG) }, (req) =>
+    body('strong', req.auth),
+  )
   const url = await app.listen({ port: 0, host: '127.0.0.1' })
   return { url, close: () => app.close() }
 }
@@ -69,6 +81,12 @@ export const startExpress: StartApp = async (verifier) => {
   })
   app.get('/write', ex.authenticate(verifier, { scopes: ['write'] }), (req, res) => {
     res.json(body('write', req.auth))
+  })
+  app.get('/fresh', ex.authenticate(verifier, FRESH), (req, res) => {
+    res.json(body('fresh', req.auth))
+  })
+  app.get('/strong', ex.authenticate(verifier, STRONG), (req, res) => {
+    res.json(body('strong', req.auth))
   })
   const server = await new Promise<Server>((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s))
@@ -98,6 +116,8 @@ export const startHono: StartApp = (verifier) => {
   app.get('/write', ho.authenticate(verifier, { scopes: ['write'] }), (c) =>
     c.json(body('write', c.var.auth)),
   )
+  app.get('/fresh', ho.authenticate(verifier, FRESH), (c) => c.json(body('fresh', c.var.auth)))
+  app.get('/strong', ho.authenticate(verifier, STRONG), (c) => c.json(body('strong', c.var.auth)))
   return serveFetch((req) => app.fetch(req))
 }
 
@@ -113,6 +133,8 @@ export const startFetchHandler: StartApp = (verifier) => {
     '/api/me': me,
     '/api/orders': orders,
     '/write': write,
+    '/fresh': withAuth(verifier, (_req, auth) => Response.json(body('fresh', auth)), FRESH),
+    '/strong': withAuth(verifier, (_req, auth) => Response.json(body('strong', auth)), STRONG),
   }
   return serveFetch((req) => {
     const route = routes[new URL(req.url).pathname]
