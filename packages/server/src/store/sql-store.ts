@@ -60,6 +60,7 @@ import type {
   SessionRecord,
   SessionState,
   SessionTask,
+  SessionTaskCompletion,
   SigningAlg,
   TotpRecord,
   SigningKeyRecord,
@@ -1789,7 +1790,7 @@ export abstract class SqlStore implements Store {
   }
 
   completeSessionTask(
-    o: { browserSessionId: string; task: SessionTask; amr: string[]; authTime: number },
+    o: SessionTaskCompletion,
     events: mfa.EventsFor,
   ): Promise<string[]> {
     return this.transaction(async (trx) => {
