@@ -282,9 +282,7 @@ describe('ACC-06 both tasks: setup-mfa first, then verify-email', () => {
 
     const from = smtp.messages.length
     t.server.ctx.accounts.queueVerification(t.server.ctx, alice)
-    expect((await fetch(await verificationLink(smtp, 'alice@example.test', from))).status).toBe(
-      200,
-    )
+    expect((await fetch(await verificationLink(smtp, 'alice@example.test', from))).status).toBe(200)
     expect(sessionRow(t, sid)).toEqual({ state: 'active', task: null })
     const api = await refresh(t, issuer.body.refresh_token, 'strict-app', API_A)
     expect(api.status).toBe(200)
