@@ -41,6 +41,7 @@ import { hashPassword } from '../users/password.js'
 import { useEmailToken, peekEmailToken } from '../email/email-links.js'
 import { ACCOUNT_PATHS } from './account-services.js'
 import { completeVerifyEmailTask } from './verified-email.js'
+import { returnFields, returnTarget } from '../mfa/account-mfa-page.js'
 import type { CaptchaAction } from './captcha.js'
 import { passwordProblem } from './password-policy.js'
 import { sendAccountPage, sendForgotForm, sendResetForm, sendSignUpForm } from './account-pages.js'
@@ -454,8 +455,12 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
     user: UserRecord,
     binding: string,
     extra: { notice?: string; error?: string } = {},
+    /** The query or form: `client_id` and `return_to` of the application that sent the user. */
+    from?: Params,
   ) {
+    const back = from ? await returnTarget(ctx, from) : undefined
     return sendAccountPage(reply, status, {
+      ...(back !== undefined && from ? { back, carry: returnFields(from) } : {}),
       username: user.username,
       email: user.email,
       emailVerified: user.emailVerifiedAt !== null || user.metadata.email_verified === true,
@@ -477,7 +482,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get(ACCOUNT_PATHS.accountPage, { onRequest: htmlErrors }, async (req, reply) => {
     const s = await readBrowserSession(ctx, req)
     if (!s) return notSignedIn(reply)
-    return accountPage(req, reply, 200, s.user, s.record.id)
+    return accountPage(req, reply, 200, s.user, s.record.id, {}, queryParams(req))
   })
 
   app.post(ACCOUNT_PATHS.accountResend, { onRequest: htmlErrors }, async (req, reply) => {
@@ -492,9 +497,15 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
     if (!ctx.mailer.available || s.user.email === null) return unavailable(reply)
     if (s.user.emailVerifiedAt !== null) {
-      return accountPage(req, reply, 200, s.user, s.record.id, {
-        notice: 'Your address is verified already.',
-      })
+      return accountPage(
+        req,
+        reply,
+        200,
+        s.user,
+        s.record.id,
+        { notice: 'Your address is verified already.' },
+        form,
+      )
     }
     const ip = clientIp(req, ctx.config.trustProxy)
     const over = await spend([
@@ -511,9 +522,15 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
         data: { via: 'account' },
       }),
     )
-    return accountPage(req, reply, 200, s.user, s.record.id, {
-      notice: `We sent a new verification link to ${s.user.email}.`,
-    })
+    return accountPage(
+      req,
+      reply,
+      200,
+      s.user,
+      s.record.id,
+      { notice: `We sent a new verification link to ${s.user.email}.` },
+      form,
+    )
   })
 
   app.post(ACCOUNT_PATHS.accountPassword, { onRequest: htmlErrors }, async (req, reply) => {

@@ -48,7 +48,7 @@ import { base32, newTotpSecret, otpauthUri } from './totp.js'
 import { clientsAwaitingVerification } from '../accounts/verified-email.js'
 
 /** Where the page links back to: an http(s) address on an origin the client registered. */
-async function returnTarget(ctx: ServerContext, p: Params): Promise<string | undefined> {
+export async function returnTarget(ctx: ServerContext, p: Params): Promise<string | undefined> {
   const clientId = param(p, 'client_id', 128)
   const returnTo = param(p, 'return_to', 2048)
   if (clientId === undefined || returnTo === undefined) return undefined
@@ -80,7 +80,7 @@ function backLink(target: string | undefined): string {
 }
 
 /** Hidden fields that carry the way back through the form. */
-function returnFields(p: Params): string {
+export function returnFields(p: Params): string {
   const clientId = param(p, 'client_id', 128)
   const returnTo = param(p, 'return_to', 2048)
   return (
@@ -224,7 +224,10 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
         task: 'setup-mfa',
         amr,
         authTime: fresh.record.authTime,
-        next: { task: 'verify-email', clientIds: await clientsAwaitingVerification(ctx, live.user) },
+        next: {
+          task: 'verify-email',
+          clientIds: await clientsAwaitingVerification(ctx, live.user),
+        },
       },
       (done) =>
         done.map((s) =>

@@ -156,8 +156,30 @@ describe('ACC-03 verify-email task after sign-up', () => {
     expect(issuer.status).toBe(200)
     expect(claims(issuer.body.id_token).tessera_task).toBe('verify-email')
 
+    // The task route: the account page, with the way back to the application's origin only.
+    const back = encodeURIComponent('https://app.example.test/home')
+    const page = await browserFetch(
+      flow.jar,
+      `${t.url}${ACCOUNT_PATHS.accountPage}?client_id=web-app&return_to=${back}`,
+    )
+    const html = await page.text()
+    expect(page.status).toBe(200)
+    expect(html).toContain('(not verified)')
+    expect(html).toContain('<a id="back" href="https://app.example.test/home">')
+    const from = smtp.messages.length
+    const resent = await browserFetch(flow.jar, t.url + ACCOUNT_PATHS.accountResend, {
+      form: formFields(html),
+    })
+    expect(resent.status).toBe(200)
+    expect(await resent.text()).toContain('<a id="back" href="https://app.example.test/home">')
+    const elsewhere = await browserFetch(
+      flow.jar,
+      `${t.url}${ACCOUNT_PATHS.accountPage}?client_id=web-app&return_to=${encodeURIComponent('https://evil.example.test/')}`,
+    )
+    expect(await elsewhere.text()).not.toContain('id="back"')
+
     // The link is opened on another device: no cookie of the browser that signed up.
-    const link = await verificationLink(smtp, 'ada@example.test')
+    const link = await verificationLink(smtp, 'ada@example.test', from)
     const opened = await fetch(link)
     expect(opened.status).toBe(200)
     expect(sessionRow(t, id.sid)).toEqual({ state: 'active', task: null })
