@@ -1789,10 +1789,7 @@ export abstract class SqlStore implements Store {
     })
   }
 
-  completeSessionTask(
-    o: SessionTaskCompletion,
-    events: mfa.EventsFor,
-  ): Promise<string[]> {
+  completeSessionTask(o: SessionTaskCompletion, events: mfa.EventsFor): Promise<string[]> {
     return this.transaction(async (trx) => {
       const done = await mfa.completeSessionTask(trx, o)
       await insertEvents(trx, events(done))

@@ -329,21 +329,20 @@ describe('ACC-06 both tasks: setup-mfa first, then verify-email', () => {
 })
 
 describe('ACC-07 configuration of requireVerifiedEmail', () => {
-  const base = {
-    issuer: 'https://auth.example.test',
-    secrets: [TEST_SECRET],
-    clients: [{ id: 'a', redirectUris: ['https://a.example.test/cb'] }],
-  }
+  const client: ClientConfig = { id: 'a', redirectUris: ['https://a.example.test/cb'] }
+  const base = { issuer: 'https://auth.example.test', secrets: [TEST_SECRET], clients: [client] }
+  /** A value of the wrong type, as a JSON file can hold. */
+  const bad = (v: unknown) => v as boolean
 
   it('ACC-07 bad values are configuration errors naming the setting; default false', () => {
     expect(resolveConfig(base).accounts.requireVerifiedEmail).toBe(false)
-    expect(() => resolveConfig({ ...base, accounts: { requireVerifiedEmail: 'yes' } })).toThrow(
-      ConfigError,
-    )
+    expect(() =>
+      resolveConfig({ ...base, accounts: { requireVerifiedEmail: bad('yes') } }),
+    ).toThrow(ConfigError)
     try {
       resolveConfig({
         ...base,
-        clients: [{ ...base.clients[0], requireVerifiedEmail: 1 }],
+        clients: [{ ...client, requireVerifiedEmail: bad(1) }],
       })
       expect.unreachable()
     } catch (err) {
@@ -352,7 +351,7 @@ describe('ACC-07 configuration of requireVerifiedEmail', () => {
     }
     const on = resolveConfig({
       ...base,
-      clients: [{ ...base.clients[0], requireVerifiedEmail: false }],
+      clients: [{ ...client, requireVerifiedEmail: false }],
       accounts: { requireVerifiedEmail: true },
     })
     expect(on.accounts.requireVerifiedEmail).toBe(true)
