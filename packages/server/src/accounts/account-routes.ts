@@ -7,8 +7,8 @@
  * | `GET, POST /signup?tx=` | create an account (when sign-up is on for the client), then continue the sign-in |
  * | `GET, POST /login/forgot` | ask for a reset link: one answer, whatever the address |
  * | `GET, POST /login/reset?t=` | choose a new password with a reset link (used once, on POST) |
- * | `GET /verify-email?t=` | a verification link: marks the address verified |
- * | `GET /account` | the account area of the browser's sign-in |
+ * | `GET /verify-email?t=` | a verification link: marks the address verified, completes the `verify-email` task |
+ * | `GET /account` | the account area of the browser's sign-in; the `verify-email` task's page (`client_id`, `return_to`) |
  * | `POST /account/verify-email` | send the verification mail again (throttled) |
  * | `POST /account/password` | change the password (current one required) |
  *
