@@ -79,6 +79,7 @@ export type {
   SessionRecord,
   SessionState,
   SessionTask,
+  SessionTaskCompletion,
   SigningAlg,
   SigningKeyRecord,
   TotpRecord,

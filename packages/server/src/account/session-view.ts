@@ -12,8 +12,8 @@ export interface SessionView {
   state: SessionRecord['state']
   /** Why it ended (`sign_out`, `user`, `admin`, `idle_timeout`, ...); null while active. */
   end_reason: SessionRecord['reason']
-  /** The task of a `pending` session (`setup-mfa`: enrol a second factor at `/account/mfa`),
-   * else null. */
+  /** The task of a `pending` session (`setup-mfa`: enrol a second factor at `/account/mfa`;
+   * `verify-email`: follow the verification link, resent from `/account`), else null. */
   task: string | null
   client: { id: string; name: string }
   device: Device

@@ -107,6 +107,11 @@ export interface AccountView {
   passwordAction: string
   notice?: string
   error?: string
+  /** The checked `return_to` of the application that sent the user here (the `verify-email`
+   * task route), for a "Back to the application" link. */
+  back?: string
+  /** Hidden fields that carry `client_id` and `return_to` through the resend form. */
+  carry?: string
 }
 
 export function sendAccountPage(reply: FastifyReply, status: number, v: AccountView): FastifyReply {
@@ -117,14 +122,17 @@ export function sendAccountPage(reply: FastifyReply, status: number, v: AccountV
         (v.emailVerified
           ? `<span id="email-status">(verified)</span></p>`
           : `<span id="email-status">(not verified)</span></p>` +
+            `<p>Applications that need a verified address wait until you open the link we sent to it.</p>` +
             `<form method="post" action="${escapeHtml(v.resendAction)}">` +
             hidden('csrf', v.csrf) +
+            (v.carry ?? '') +
             `<button type="submit">Send the verification mail again</button></form>`)
   const body =
     `<h1>Your account</h1><p>Signed in as <strong>${escapeHtml(v.username)}</strong></p>` +
     (v.notice ? `<p role="status">${escapeHtml(v.notice)}</p>` : '') +
     alert(v.error) +
     email +
+    (v.back ? `<p><a id="back" href="${escapeHtml(v.back)}">Back to the application</a></p>` : '') +
     `<h2>Change your password</h2>` +
     `<form method="post" action="${escapeHtml(v.passwordAction)}">` +
     hidden('csrf', v.csrf) +

@@ -7,8 +7,8 @@
  * | `GET, POST /signup?tx=` | create an account (when sign-up is on for the client), then continue the sign-in |
  * | `GET, POST /login/forgot` | ask for a reset link: one answer, whatever the address |
  * | `GET, POST /login/reset?t=` | choose a new password with a reset link (used once, on POST) |
- * | `GET /verify-email?t=` | a verification link: marks the address verified |
- * | `GET /account` | the account area of the browser's sign-in |
+ * | `GET /verify-email?t=` | a verification link: marks the address verified, completes the `verify-email` task |
+ * | `GET /account` | the account area of the browser's sign-in; the `verify-email` task's page (`client_id`, `return_to`) |
  * | `POST /account/verify-email` | send the verification mail again (throttled) |
  * | `POST /account/password` | change the password (current one required) |
  *
@@ -40,6 +40,8 @@ import { USERNAME } from '../users/create-user.js'
 import { hashPassword } from '../users/password.js'
 import { useEmailToken, peekEmailToken } from '../email/email-links.js'
 import { ACCOUNT_PATHS } from './account-services.js'
+import { completeVerifyEmailTask } from './verified-email.js'
+import { returnFields, returnTarget } from '../mfa/account-mfa-page.js'
 import type { CaptchaAction } from './captcha.js'
 import { passwordProblem } from './password-policy.js'
 import { sendAccountPage, sendForgotForm, sendResetForm, sendSignUpForm } from './account-pages.js'
@@ -251,8 +253,9 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
       }),
     )
     ctx.metrics.signIns.inc({ result: 'success' })
-    // The verify-email session task (issue 13's pending-task mechanism) belongs here: the session
-    // this sign-in starts would be `pending` with task `verify-email` until the link is used.
+    // The new address is unverified: where the client requires a verified one, the session this
+    // sign-in starts is `pending` with the task `verify-email` (decided at the token endpoint,
+    // as for every sign-in: accounts/verified-email.ts) until the link is used.
     return authorize(ctx, req, reply, p.tx.params, session)
   })
 
@@ -407,7 +410,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
     if (user.emailVerifiedAt === null) {
       const now = ctx.clock.now()
-      await ctx.store.writeUser(
+      const written = await ctx.store.writeUser(
         {
           update: { ...user, emailVerifiedAt: now, updatedAt: now },
           expectedUpdatedAt: user.updatedAt,
@@ -422,9 +425,19 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
           ],
         },
       )
-      // The verify-email session task (issue 13) would be completed here for the user's
-      // pending sessions.
+      // The account changed between the read and the write: nothing was verified.
+      if (!written.ok) {
+        return sendMessage(
+          reply,
+          409,
+          'Try again',
+          'Your account changed meanwhile. Ask for a new verification link.',
+        )
+      }
     }
+    // The address is verified (now, or by an earlier link): the user's sessions waiting for it,
+    // on any browser or device, become active.
+    await completeVerifyEmailTask(ctx, req, user.id)
     return sendMessage(
       reply,
       200,
@@ -442,8 +455,12 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
     user: UserRecord,
     binding: string,
     extra: { notice?: string; error?: string } = {},
+    /** The query or form: `client_id` and `return_to` of the application that sent the user. */
+    from?: Params,
   ) {
+    const back = from ? await returnTarget(ctx, from) : undefined
     return sendAccountPage(reply, status, {
+      ...(back !== undefined && from ? { back, carry: returnFields(from) } : {}),
       username: user.username,
       email: user.email,
       emailVerified: user.emailVerifiedAt !== null || user.metadata.email_verified === true,
@@ -465,7 +482,7 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
   app.get(ACCOUNT_PATHS.accountPage, { onRequest: htmlErrors }, async (req, reply) => {
     const s = await readBrowserSession(ctx, req)
     if (!s) return notSignedIn(reply)
-    return accountPage(req, reply, 200, s.user, s.record.id)
+    return accountPage(req, reply, 200, s.user, s.record.id, {}, queryParams(req))
   })
 
   app.post(ACCOUNT_PATHS.accountResend, { onRequest: htmlErrors }, async (req, reply) => {
@@ -480,9 +497,15 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
     if (!ctx.mailer.available || s.user.email === null) return unavailable(reply)
     if (s.user.emailVerifiedAt !== null) {
-      return accountPage(req, reply, 200, s.user, s.record.id, {
-        notice: 'Your address is verified already.',
-      })
+      return accountPage(
+        req,
+        reply,
+        200,
+        s.user,
+        s.record.id,
+        { notice: 'Your address is verified already.' },
+        form,
+      )
     }
     const ip = clientIp(req, ctx.config.trustProxy)
     const over = await spend([
@@ -499,9 +522,15 @@ export function accountRoutes(app: FastifyInstance, ctx: ServerContext): void {
         data: { via: 'account' },
       }),
     )
-    return accountPage(req, reply, 200, s.user, s.record.id, {
-      notice: `We sent a new verification link to ${s.user.email}.`,
-    })
+    return accountPage(
+      req,
+      reply,
+      200,
+      s.user,
+      s.record.id,
+      { notice: `We sent a new verification link to ${s.user.email}.` },
+      form,
+    )
   })
 
   app.post(ACCOUNT_PATHS.accountPassword, { onRequest: htmlErrors }, async (req, reply) => {

@@ -68,6 +68,10 @@ export interface ClientConfig {
    * for a code; one without gets a `pending` session with the task `setup-mfa`, which receives no
    * API access tokens until the user enrols. Default false. */
   requireMfa?: boolean
+  /** Every sign-in to this client needs a verified email address: the session of a user whose
+   * address is not verified is `pending` with the task `verify-email` (no API access tokens) until
+   * the user follows the verification link. Absent: `accounts.requireVerifiedEmail`. */
+  requireVerifiedEmail?: boolean
   /** Whether the sign-in page offers sign-up for this client. Absent: the server-wide setting
    * (`accounts.signUp`, or what the Admin API set). */
   signUp?: boolean
@@ -345,6 +349,9 @@ export interface AccountSettings {
   /** Whether the sign-in page offers sign-up, for clients that do not decide themselves (a
    * client's `signUp`). The Admin API can change it at run time. Default false. */
   signUp: boolean
+  /** Whether sign-ins need a verified email address, for clients that do not decide themselves (a
+   * client's `requireVerifiedEmail`). Default false. */
+  requireVerifiedEmail: boolean
   /** Shortest password accepted at sign-up, reset and change, 8-64. Default 8 (NIST SP 800-63B
    * 5.1.1.2). */
   passwordMinLength: number

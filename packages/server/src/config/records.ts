@@ -39,6 +39,9 @@ export function clientRecord(c: ClientConfig, now: number): ClientRecord {
     ...(c.refreshTokenDelivery === 'cookie' ? { refreshTokenDelivery: 'cookie' as const } : {}),
     ...(c.webOrigins?.length ? { webOrigins: c.webOrigins } : {}),
     ...(c.signUp !== undefined ? { signUp: c.signUp } : {}),
+    ...(c.requireVerifiedEmail !== undefined
+      ? { requireVerifiedEmail: c.requireVerifiedEmail }
+      : {}),
     createdAt: now,
     updatedAt: now,
   }

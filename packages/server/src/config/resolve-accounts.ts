@@ -109,12 +109,14 @@ export function resolveAccounts(input: unknown): AccountSettings {
   const a = input === undefined ? {} : object('accounts', input)
   only('accounts', a, [
     'signUp',
+    'requireVerifiedEmail',
     'passwordMinLength',
     'verifyLinkTtlSeconds',
     'resetLinkTtlSeconds',
   ])
   return {
     signUp: bool('accounts.signUp', a.signUp, false),
+    requireVerifiedEmail: bool('accounts.requireVerifiedEmail', a.requireVerifiedEmail, false),
     passwordMinLength: whole('accounts.passwordMinLength', a.passwordMinLength, 8, 8, 64),
     verifyLinkTtlSeconds: whole(
       'accounts.verifyLinkTtlSeconds',
@@ -138,4 +140,16 @@ export function resolveClientSignUp(v: unknown, at: string): { signUp?: boolean 
   if (v === undefined) return {}
   if (typeof v !== 'boolean') throw new ConfigError(`${at}.signUp`, 'must be true or false')
   return { signUp: v }
+}
+
+/** A client's `requireVerifiedEmail`: true, false or absent (the server-wide setting). */
+export function resolveClientRequireVerifiedEmail(
+  v: unknown,
+  at: string,
+): { requireVerifiedEmail?: boolean } {
+  if (v === undefined) return {}
+  if (typeof v !== 'boolean') {
+    throw new ConfigError(`${at}.requireVerifiedEmail`, 'must be true or false')
+  }
+  return { requireVerifiedEmail: v }
 }

@@ -21,6 +21,7 @@ import { resolveListeners } from './resolve-listeners.js'
 import { resolveWebhooks } from './resolve-webhooks.js'
 import {
   resolveAccounts,
+  resolveClientRequireVerifiedEmail,
   resolveClientSignUp,
   resolveEmail,
   type AccountsInput,
@@ -545,6 +546,7 @@ export function resolveClient(
     dpop: resolveClientDpop(c.dpop, at),
     ...(bool(`${at}.requireMfa`, c.requireMfa) ? { requireMfa: true } : {}),
     ...resolveClientSignUp(c.signUp, at),
+    ...resolveClientRequireVerifiedEmail(c.requireVerifiedEmail, at),
     ...resolveRefreshDelivery(c, at, { method, applicationType, grantTypes }, server),
   }
 }

@@ -45,9 +45,10 @@ import {
   withSecondFactor,
 } from './second-factor.js'
 import { base32, newTotpSecret, otpauthUri } from './totp.js'
+import { clientsAwaitingVerification } from '../accounts/verified-email.js'
 
 /** Where the page links back to: an http(s) address on an origin the client registered. */
-async function returnTarget(ctx: ServerContext, p: Params): Promise<string | undefined> {
+export async function returnTarget(ctx: ServerContext, p: Params): Promise<string | undefined> {
   const clientId = param(p, 'client_id', 128)
   const returnTo = param(p, 'return_to', 2048)
   if (clientId === undefined || returnTo === undefined) return undefined
@@ -79,7 +80,7 @@ function backLink(target: string | undefined): string {
 }
 
 /** Hidden fields that carry the way back through the form. */
-function returnFields(p: Params): string {
+export function returnFields(p: Params): string {
   const clientId = param(p, 'client_id', 128)
   const returnTo = param(p, 'return_to', 2048)
   return (
@@ -205,7 +206,8 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
   }
 
   /** The browser's sign-in starts anew with the second factor, and its pending sessions whose
-   * task was `setup-mfa` become active. */
+   * task was `setup-mfa` become active, or, where a verified address is required and the user's
+   * is not, pending with the next task, `verify-email`. */
   async function upgrade(
     req: FastifyRequest,
     reply: FastifyReply,
@@ -222,6 +224,10 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
         task: 'setup-mfa',
         amr,
         authTime: fresh.record.authTime,
+        next: {
+          task: 'verify-email',
+          clientIds: await clientsAwaitingVerification(ctx, live.user),
+        },
       },
       (done) =>
         done.map((s) =>

@@ -60,6 +60,7 @@ import type {
   SessionRecord,
   SessionState,
   SessionTask,
+  SessionTaskCompletion,
   SigningAlg,
   TotpRecord,
   SigningKeyRecord,
@@ -1788,10 +1789,7 @@ export abstract class SqlStore implements Store {
     })
   }
 
-  completeSessionTask(
-    o: { browserSessionId: string; task: SessionTask; amr: string[]; authTime: number },
-    events: mfa.EventsFor,
-  ): Promise<string[]> {
+  completeSessionTask(o: SessionTaskCompletion, events: mfa.EventsFor): Promise<string[]> {
     return this.transaction(async (trx) => {
       const done = await mfa.completeSessionTask(trx, o)
       await insertEvents(trx, events(done))

@@ -16,7 +16,7 @@ import type {
   SessionFilter,
   SessionRecord,
   SessionState,
-  SessionTask,
+  SessionTaskCompletion,
   SigningKeyRecord,
   TotpRecord,
   UserFilter,
@@ -369,10 +369,12 @@ export interface Store {
   /** Deletes the user's authenticator and recovery codes and records `event`, in one transaction;
    * false (no event) when the user had no authenticator. */
   resetMfa(userId: string, event: SecurityEventRecord): Promise<boolean>
-  /** Completes `task` of the pending sessions of a browser session: they become `active` with
-   * `amr` and `authTime`, with the events `events` builds, in one transaction. Returns their ids. */
+  /** Completes `task` of the pending sessions of a browser session, or of a user on every browser:
+   * they become `active` (with `amr` and `authTime` when given), or `pending` with `next.task` for
+   * the clients of `next`, with the events `events` builds, in one transaction. Returns the ids of
+   * the sessions whose task was completed. */
   completeSessionTask(
-    o: { browserSessionId: string; task: SessionTask; amr: string[]; authTime: number },
+    o: SessionTaskCompletion,
     events: (sessions: { id: string; userId: string; clientId: string }[]) => SecurityEventRecord[],
   ): Promise<string[]>
   /** Records a single-use email link (by the SHA-256 of its token). */

@@ -38,6 +38,9 @@ export interface ClientRecord {
   dpop?: 'optional' | 'required'
   /** Sign-ins need a second factor (else the session is `pending`, task `setup-mfa`). */
   requireMfa?: boolean
+  /** Sign-ins need a verified email address (else the session is `pending`, task
+   * `verify-email`). Absent: the server-wide `accounts.requireVerifiedEmail`. */
+  requireVerifiedEmail?: boolean
   /** Whether the sign-in page offers sign-up for this client. Absent: the server-wide setting. */
   signUp?: boolean
   createdAt: number
@@ -157,7 +160,23 @@ export interface AuthorizationCodeRecord {
 
 /** A task a `pending` session must complete before it gets API access tokens (the ID token's and
  * userinfo's `tessera_task` claim). */
-export type SessionTask = 'setup-mfa'
+/** The task of a `pending` session: `setup-mfa` (enrol a second factor) or `verify-email` (follow
+ * the verification link). When both apply, `setup-mfa` comes first. */
+export type SessionTask = 'setup-mfa' | 'verify-email'
+
+/** Which pending sessions `Store.completeSessionTask` completes, and how. */
+export type SessionTaskCompletion = (
+  | /** Those started from one browser session. */ { browserSessionId: string }
+  | /** Every one of a user, on any browser or device. */ { userId: string }
+) & {
+  task: SessionTask
+  /** The authentication that completed the task, written to the sessions; absent: unchanged. */
+  amr?: string[]
+  authTime?: number
+  /** The sessions of these clients (`'all'`: of every client) stay `pending` with this next task
+   * instead of becoming `active`. */
+  next?: { task: SessionTask; clientIds: string[] | 'all' }
+}
 
 export type SessionState =
   'active' | 'pending' | 'ended' | 'expired' | 'abandoned' | 'revoked' | 'removed' | 'replaced'

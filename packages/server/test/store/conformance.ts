@@ -2002,6 +2002,51 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
           ),
         ).toEqual([pending.id])
       })
+
+      it("ACC-03 completeSessionTask by user completes every browser's sessions of the user, keeps amr, and hands the clients of next on to the next task", async () => {
+        const user = uid('usr_')
+        const mk = (o: Partial<SessionRecord>) =>
+          sessionRecord({ userId: user, state: 'pending', task: 'verify-email', ...o })
+        const a = mk({ browserSessionId: uid('bs'), amr: ['pwd'] })
+        const b = mk({ browserSessionId: uid('bs'), clientId: 'native-app' })
+        const otherTask = mk({ task: 'setup-mfa' })
+        const otherUser = mk({ userId: uid('usr_') })
+        for (const x of [a, b, otherTask, otherUser]) await store.createSession(x)
+        const done = await store.completeSessionTask({ userId: user, task: 'verify-email' }, (xs) =>
+          xs.map((x) => eventRecord({ type: 'session_task_completed', sessionId: x.id })),
+        )
+        expect(done.sort()).toEqual([a.id, b.id].sort())
+        expect(await mustGetSession(a.id)).toMatchObject({
+          state: 'active',
+          task: null,
+          amr: ['pwd'],
+        })
+        expect((await mustGetSession(otherTask.id)).task).toBe('setup-mfa')
+        expect((await mustGetSession(otherUser.id)).state).toBe('pending')
+
+        // setup-mfa completed, verify-email next for one client only.
+        const bs = uid('bs')
+        const held = mk({ browserSessionId: bs, task: 'setup-mfa', clientId: 'strict' })
+        const freed = mk({ browserSessionId: bs, task: 'setup-mfa', clientId: 'lenient' })
+        for (const x of [held, freed]) await store.createSession(x)
+        const next = await store.completeSessionTask(
+          {
+            browserSessionId: bs,
+            task: 'setup-mfa',
+            amr: ['pwd', 'otp', 'mfa'],
+            authTime: T0 + 9,
+            next: { task: 'verify-email', clientIds: ['strict'] },
+          },
+          () => [],
+        )
+        expect(next.sort()).toEqual([held.id, freed.id].sort())
+        expect(await mustGetSession(held.id)).toMatchObject({
+          state: 'pending',
+          task: 'verify-email',
+          amr: ['pwd', 'otp', 'mfa'],
+        })
+        expect(await mustGetSession(freed.id)).toMatchObject({ state: 'active', task: null })
+      })
     })
 
     describe('passkeys', () => {

@@ -90,6 +90,7 @@ const CLIENT = {
   refreshTokenDelivery: { type: 'enum', values: ['body', 'cookie'] },
   webOrigins: { type: 'strings' },
   requireMfa: { type: 'boolean' },
+  requireVerifiedEmail: { type: 'boolean' },
   signUp: { type: 'boolean' },
 } as const satisfies Spec
 

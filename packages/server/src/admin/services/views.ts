@@ -50,7 +50,7 @@ export interface SessionView {
   clientId: string
   state: SessionRecord['state']
   reason: SessionRecord['reason']
-  /** The task of a `pending` session (`setup-mfa`), else null. */
+  /** The task of a `pending` session (`setup-mfa`, `verify-email`), else null. */
   task: string | null
   createdAt: number
   lastActiveAt: number

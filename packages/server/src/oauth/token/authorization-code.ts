@@ -1,13 +1,14 @@
 import { sha256b64u, safeEqual } from '../../lib/crypto.js'
 import { randomId } from '../../lib/random.js'
 import { param, requireParam } from '../../http/form.js'
-import type { SessionRecord } from '../../store/types.js'
+import type { SessionRecord, SessionTask } from '../../store/types.js'
 import { checkCodeBinding, sessionJkt } from '../dpop/token-binding.js'
 import { InvalidGrant, InvalidRequest } from '../errors.js'
 import { parseScope, requestedResources, resolveAudience } from './audience.js'
 import { graceWindow } from './grace-window.js'
 import { hasSecondFactor } from '../../mfa/second-factor.js'
 import { refuseApiWhilePending, sessionTokens, type GrantHandler } from './grant.js'
+import { emailVerified, verifiedEmailWanted } from '../../accounts/verified-email.js'
 
 const VERIFIER = /^[A-Za-z0-9\-._~]{43,128}$/
 
@@ -60,7 +61,15 @@ export const authorizationCodeGrant: GrantHandler = async (g) => {
 
   // The request wanted a second factor and the sign-in has none: the user has no authenticator
   // yet (else /authorize would have asked for a code), so the session waits for the enrolment.
-  const pending = rec.mfaRequired === true && !hasSecondFactor(rec.amr)
+  // Else a client that needs a verified address waits for the user's verification link.
+  // (setup-mfa comes first: its completion hands the session on to verify-email if need be.)
+  const task: SessionTask | null =
+    rec.mfaRequired === true && !hasSecondFactor(rec.amr)
+      ? 'setup-mfa'
+      : verifiedEmailWanted(ctx, client) && !emailVerified(user)
+        ? 'verify-email'
+        : null
+  const pending = task !== null
   const dpopJkt = sessionJkt(client, g.dpop)
   const grace = graceWindow(client, { dpopJkt })
   const session: SessionRecord = {
@@ -69,7 +78,7 @@ export const authorizationCodeGrant: GrantHandler = async (g) => {
     clientId: client.id,
     browserSessionId: rec.browserSessionId,
     state: pending ? 'pending' : 'active',
-    task: pending ? 'setup-mfa' : null,
+    task,
     reason: null,
     endedAt: null,
     scope: rec.scope,

@@ -12,8 +12,9 @@ import { acrOf } from '../../mfa/second-factor.js'
 import { SessionPending } from '../errors.js'
 
 /**
- * `tessera_task`: the task a `pending` session must complete (`setup-mfa`), in its ID tokens and
- * at /userinfo, so an app's route guard can send the user to it. Absent when there is none.
+ * `tessera_task`: the task a `pending` session must complete (`setup-mfa`, `verify-email`), in its
+ * ID tokens and at /userinfo, so an app's route guard can send the user to it. Absent when there
+ * is none.
  */
 export const TASK_CLAIM = 'tessera_task'
 

@@ -5,7 +5,7 @@
  */
 import type { Kysely, Selectable } from 'kysely'
 import type { Database } from '../sql-store.js'
-import type { SecurityEventRecord, SessionTask, TotpRecord } from '../types.js'
+import type { SecurityEventRecord, SessionTaskCompletion, TotpRecord } from '../types.js'
 
 type Ms = number | string | bigint
 
@@ -157,22 +157,49 @@ export async function resetMfa(trx: Kysely<Database>, userId: string): Promise<b
 }
 
 /**
- * Completes `task` of the pending sessions started from `browserSessionId`: they become `active`
- * with the authentication that completed it (`amr`, `authTime`). Returns the sessions changed.
+ * Completes `task` of the pending sessions started from `browserSessionId`, or of every pending
+ * session of `userId`: they become `active` (with the authentication that completed it, `amr` and
+ * `authTime`, when given), or, for the clients of `next`, `pending` with the next task. Returns
+ * the sessions whose task was completed.
  */
 export async function completeSessionTask(
   trx: Kysely<Database>,
-  o: { browserSessionId: string; task: SessionTask; amr: string[]; authTime: number },
+  o: SessionTaskCompletion,
 ): Promise<{ id: string; userId: string; clientId: string }[]> {
-  const rows = await trx
+  let q = trx
     .updateTable('sessions')
-    .set({ state: 'active', task: null, amr: JSON.stringify(o.amr), auth_time: o.authTime })
-    .where('browser_session_id', '=', o.browserSessionId)
+    .set({
+      state: 'active',
+      task: null,
+      ...(o.amr ? { amr: JSON.stringify(o.amr) } : {}),
+      ...(o.authTime !== undefined ? { auth_time: o.authTime } : {}),
+    })
     .where('state', '=', 'pending')
     .where('task', '=', o.task)
-    .returning(['id', 'user_id', 'client_id'])
-    .execute()
-  return rows.map((r) => ({ id: r.id, userId: r.user_id, clientId: r.client_id }))
+  q =
+    'browserSessionId' in o
+      ? q.where('browser_session_id', '=', o.browserSessionId)
+      : q.where('user_id', '=', o.userId)
+  const rows = await q.returning(['id', 'user_id', 'client_id']).execute()
+  const done = rows.map((r) => ({ id: r.id, userId: r.user_id, clientId: r.client_id }))
+  const next = o.next
+  const held =
+    next === undefined
+      ? []
+      : done.filter((s) => next.clientIds === 'all' || next.clientIds.includes(s.clientId))
+  if (next && held.length > 0) {
+    await trx
+      .updateTable('sessions')
+      .set({ state: 'pending', task: next.task })
+      .where(
+        'id',
+        'in',
+        held.map((s) => s.id),
+      )
+      .where('state', '=', 'active')
+      .execute()
+  }
+  return done
 }
 
 export type EventsFor = (
