@@ -1,4 +1,5 @@
 import type { PlatformIDBFactory } from '../platform-types.js'
+import { idbOpener } from '../storage/idb-open.js'
 import type { DpopBinding } from './dpop-binding.js'
 import { dpopSigner, type DpopSignerOptions } from './dpop-signer.js'
 import { webCryptoDpopKeys, type DpopKeyPairStore } from './web-crypto-dpop-keys.js'
@@ -38,29 +39,7 @@ export function browserDpop(o: BrowserDpopOptions = {}): DpopBinding {
 
 /** Key pairs in IndexedDB, each change in one transaction. */
 export function indexedDbKeyPairs(name: string, factory?: PlatformIDBFactory): DpopKeyPairStore {
-  let db: Promise<IDBDatabase> | undefined
-  const open = (): Promise<IDBDatabase> => {
-    const f = (factory ?? globalThis.indexedDB) as IDBFactory | undefined
-    if (!f) return Promise.reject(new Error('IndexedDB is not available'))
-    db ??= new Promise<IDBDatabase>((resolve, reject) => {
-      const req = f.open(name, 1)
-      req.onupgradeneeded = () => req.result.createObjectStore(STORE)
-      req.onsuccess = () => {
-        const d = req.result
-        d.onversionchange = () => {
-          d.close()
-          db = undefined
-        }
-        resolve(d)
-      }
-      req.onerror = () => reject(req.error ?? new Error('IndexedDB open failed'))
-      req.onblocked = () => reject(new Error('IndexedDB open blocked'))
-    }).catch((err: unknown) => {
-      db = undefined
-      throw err
-    })
-    return db
-  }
+  const open = idbOpener(name, STORE, factory)
   const run = async <T>(
     mode: IDBTransactionMode,
     op: (s: IDBObjectStore, done: (v: T) => void) => void,

@@ -1,4 +1,5 @@
 import type { PlatformIDBFactory } from '../platform-types.js'
+import { idbOpener } from './idb-open.js'
 import type { TesseraStorage } from './storage.js'
 
 export interface IndexedDbStorageOptions {
@@ -22,33 +23,7 @@ const STORE = 'kv'
  */
 export function indexedDbStorage(o: IndexedDbStorageOptions = {}): TesseraStorage {
   const name = o.databaseName ?? 'tessera'
-  let db: Promise<IDBDatabase> | undefined
-
-  const open = (): Promise<IDBDatabase> => {
-    const factory = o.indexedDB ?? globalThis.indexedDB
-    if (!factory) return Promise.reject(new Error('IndexedDB is not available'))
-    db ??= new Promise<IDBDatabase>((resolve, reject) => {
-      const req = factory.open(name, 1)
-      req.onupgradeneeded = () => {
-        if (!req.result.objectStoreNames.contains(STORE)) req.result.createObjectStore(STORE)
-      }
-      req.onsuccess = () => {
-        const d = req.result
-        // Another tab upgrading the database: let it, and reopen on next use.
-        d.onversionchange = () => {
-          d.close()
-          db = undefined
-        }
-        resolve(d)
-      }
-      req.onerror = () => reject(req.error ?? new Error('IndexedDB open failed'))
-      req.onblocked = () => reject(new Error('IndexedDB open blocked'))
-    }).catch((err: unknown) => {
-      db = undefined
-      throw err
-    })
-    return db
-  }
+  const open = idbOpener(name, STORE, o.indexedDB)
 
   const run = async <T>(
     mode: IDBTransactionMode,
