@@ -15,6 +15,7 @@ import {
   TesseraWebView,
   useWebViewBridge,
   type BridgeEvent,
+  type WebViewBridgeOptions,
   type WebViewDataEvent,
   type WebViewHandle,
   type WebViewUrlEvent,
@@ -125,6 +126,31 @@ function payload(jwt: string): Record<string, unknown> {
   >
 }
 
+/** Renders the orders page's WebView for `client` (the orders API only); the bridge's events. */
+function mountOrders(
+  page: Page,
+  c: NonNullable<WebViewBridgeOptions['client']> = client,
+): { events: BridgeEvent[]; unmount(): void } {
+  const events: BridgeEvent[] = []
+  const view = render(
+    <TesseraWebView
+      WebView={page.Component}
+      client={c}
+      source={{ uri: PAGE }}
+      frames={{ [ORDERS]: { audiences: [server.api] } }}
+      onEvent={(e) => events.push(e)}
+    />,
+  )
+  return { events, unmount: () => view.unmount() }
+}
+
+/** The page loads and completes the handshake. */
+async function connect(page: Page, id: string): Promise<void> {
+  page.navigate(PAGE)
+  page.send({ type: 'hello', id })
+  await page.waitFor('welcome', id)
+}
+
 describe('TesseraWebView', () => {
   it('BRG-RN-01 hands the registered page a token for its audience over postMessage, never through injected script', async () => {
     const page = new Page()
@@ -161,17 +187,8 @@ describe('TesseraWebView', () => {
 
   it('BRG-RN-02 least privilege: an audience the origin is not registered for is refused with a code, and nothing else leaks', async () => {
     const page = new Page()
-    render(
-      <TesseraWebView
-        WebView={page.Component}
-        client={client}
-        source={{ uri: PAGE }}
-        frames={{ [ORDERS]: { audiences: [server.api] } }}
-      />,
-    )
-    page.navigate(PAGE)
-    page.send({ type: 'hello', id: 'h2-request' })
-    await page.waitFor('welcome', 'h2-request')
+    mountOrders(page)
+    await connect(page, 'h2-request')
     page.send({
       type: 'token-request',
       id: 't2-request',
@@ -184,16 +201,7 @@ describe('TesseraWebView', () => {
 
   it('BRG-RN-03 a page of an unregistered or look-alike origin gets no answer at all', async () => {
     const page = new Page()
-    const events: BridgeEvent[] = []
-    render(
-      <TesseraWebView
-        WebView={page.Component}
-        client={client}
-        source={{ uri: PAGE }}
-        frames={{ [ORDERS]: { audiences: [server.api] } }}
-        onEvent={(e) => events.push(e)}
-      />,
-    )
+    const { events } = mountOrders(page)
     // react-native-webview's originWhitelist matches a prefix, so this page could load.
     page.navigate('https://orders.example.com.evil.test/')
     page.send({ type: 'hello', id: 'h3-request' })
@@ -209,19 +217,8 @@ describe('TesseraWebView', () => {
 
   it('BRG-RN-04 navigating to another origin ends the connection before anything more is sent', async () => {
     const page = new Page()
-    const events: BridgeEvent[] = []
-    render(
-      <TesseraWebView
-        WebView={page.Component}
-        client={client}
-        source={{ uri: PAGE }}
-        frames={{ [ORDERS]: { audiences: [server.api] } }}
-        onEvent={(e) => events.push(e)}
-      />,
-    )
-    page.navigate(PAGE)
-    page.send({ type: 'hello', id: 'h4-request' })
-    await page.waitFor('welcome', 'h4-request')
+    const { events } = mountOrders(page)
+    await connect(page, 'h4-request')
     page.navigate('https://elsewhere.example.net/')
     const before = page.received.length
     page.send({ type: 'token-request', id: 't4-request', audience: server.api })
@@ -250,17 +247,8 @@ describe('TesseraWebView', () => {
         }
       },
     }
-    const view = render(
-      <TesseraWebView
-        WebView={page.Component}
-        client={counted}
-        source={{ uri: PAGE }}
-        frames={{ [ORDERS]: { audiences: [server.api] } }}
-      />,
-    )
-    page.navigate(PAGE)
-    page.send({ type: 'hello', id: 'h5-request' })
-    await page.waitFor('welcome', 'h5-request')
+    const view = mountOrders(page, counted)
+    await connect(page, 'h5-request')
     expect(listening).toBe(1)
     const handlers = page.props
     view.unmount()
