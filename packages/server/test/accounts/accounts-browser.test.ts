@@ -1,7 +1,7 @@
-import type { Browser, BrowserContext } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ACCOUNT_PATHS } from '../../src/accounts/account-services.js'
-import { launchChromium } from '../helpers/chromium.js'
+import { contextWithClient, launchChromium } from '../helpers/chromium.js'
 import { authorizationParams } from '../helpers/oauth-flow.js'
 import { TestSmtp } from '../helpers/smtp.js'
 import {
@@ -42,21 +42,9 @@ afterAll(async () => {
   await smtp?.close()
 })
 
-async function newContext(): Promise<{ context: BrowserContext; problems: string[] }> {
-  const context = await browser.newContext()
-  const problems: string[] = []
-  context.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text())
-  })
-  await context.route('https://app.example.test/**', (route) =>
-    route.fulfill({ status: 200, contentType: 'text/html', body: '<p id="client">client</p>' }),
-  )
-  return { context, problems }
-}
-
 describe('accounts in Chromium', () => {
   it('signs up from the sign-in page, reaches the client, and verifies the address with the mailed link', async () => {
-    const { context, problems } = await newContext()
+    const { context, problems } = await contextWithClient(browser)
     const page = await context.newPage()
     const { params } = authorizationParams({
       state: 'signup',
@@ -87,7 +75,7 @@ describe('accounts in Chromium', () => {
 
   it('resets a forgotten password with the mailed link, then signs in with the new one', async () => {
     await t.createUser('margaret')
-    const { context, problems } = await newContext()
+    const { context, problems } = await contextWithClient(browser)
     const page = await context.newPage()
     const { params } = authorizationParams({ state: 'reset' })
     await page.goto(`${t.url}/authorize?${params}`)

@@ -1,7 +1,7 @@
 import { decodeJwt } from 'jose'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { launchChromium } from '../helpers/chromium.js'
+import { contextWithClient, launchChromium } from '../helpers/chromium.js'
 import { codeForm, postForm } from '../helpers/grants.js'
 import { authorizationParams } from '../helpers/oauth-flow.js'
 import { startTestServer, WEB_REDIRECT, type TestServer } from '../helpers/test-server.js'
@@ -28,19 +28,6 @@ afterAll(async () => {
   await browser?.close()
   await t?.close()
 })
-
-/** A browser context whose requests to the client's origin are answered with a small page. */
-async function contextWithClient(): Promise<{ context: BrowserContext; problems: string[] }> {
-  const context = await browser.newContext()
-  const problems: string[] = []
-  context.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text())
-  })
-  await context.route('https://app.example.test/**', (route) =>
-    route.fulfill({ status: 200, contentType: 'text/html', body: '<p id="client">client</p>' }),
-  )
-  return { context, problems }
-}
 
 /** Signs alice in through the hosted form; returns the page (at the client) and her tokens. */
 async function signInInChromium(context: BrowserContext) {
@@ -78,7 +65,7 @@ async function atConfirmation(page: Page, hint: string): Promise<void> {
 
 describe('sign-in and logout pages in Chromium', () => {
   it('form-action: the sign-in form posts and its 303 reaches the client on another origin', async () => {
-    const { context, problems } = await contextWithClient()
+    const { context, problems } = await contextWithClient(browser)
     try {
       const { page } = await signInInChromium(context)
       expect(new URL(page.url()).searchParams.get('state')).toBe('chromium')
@@ -89,8 +76,8 @@ describe('sign-in and logout pages in Chromium', () => {
   })
 
   it('SES-16 another browser with the hint: declining ends nothing, confirming ends the session; both return to the client', async () => {
-    const owner = await contextWithClient()
-    const other = await contextWithClient()
+    const owner = await contextWithClient(browser)
+    const other = await contextWithClient(browser)
     try {
       const { idToken, sid } = await signInInChromium(owner.context)
       const page = await other.context.newPage()
@@ -115,7 +102,7 @@ describe('sign-in and logout pages in Chromium', () => {
   })
 
   it("SES-16 the owner's browser signs out at once with its own hint, no prompt", async () => {
-    const { context, problems } = await contextWithClient()
+    const { context, problems } = await contextWithClient(browser)
     try {
       const { page, idToken, sid } = await signInInChromium(context)
       await page.goto(`${t.url}/logout?${new URLSearchParams({ id_token_hint: idToken })}`)

@@ -5,9 +5,9 @@
  * codes and goes back to the app; then a new sign-in asks for the code after the password and
  * its 303 reaches the client on another origin (form-action).
  */
-import type { Browser, BrowserContext } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
-import { launchChromium } from '../helpers/chromium.js'
+import { contextWithClient, launchChromium } from '../helpers/chromium.js'
 import { authorizationParams } from '../helpers/oauth-flow.js'
 import {
   API_A,
@@ -45,21 +45,9 @@ afterAll(async () => {
   await t?.close()
 })
 
-async function contextWithClient(): Promise<{ context: BrowserContext; problems: string[] }> {
-  const context = await browser.newContext()
-  const problems: string[] = []
-  context.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text())
-  })
-  await context.route('https://app.example.test/**', (route) =>
-    route.fulfill({ status: 200, contentType: 'text/html', body: '<p id="client">client</p>' }),
-  )
-  return { context, problems }
-}
-
 describe('two-step verification in Chromium', () => {
   it('enrol from a pending session (QR code under the CSP), then sign in with password and code', async () => {
-    const { context, problems } = await contextWithClient()
+    const { context, problems } = await contextWithClient(browser)
     const page = await context.newPage()
     const a = authorizationParams({ clientId: 'strict-app', state: 'mfa-1' })
     await page.goto(`${t.url}/authorize?${a.params}`)
@@ -90,7 +78,7 @@ describe('two-step verification in Chromium', () => {
     expect((await t.store.getSession(claims(first.body.id_token).sid))?.state).toBe('active')
 
     // A new browser: password, then the code; the answer reaches the client.
-    const second = await contextWithClient()
+    const second = await contextWithClient(browser)
     const p2 = await second.context.newPage()
     const b = authorizationParams({ clientId: 'strict-app', state: 'mfa-2' })
     await p2.goto(`${t.url}/authorize?${b.params}`)
