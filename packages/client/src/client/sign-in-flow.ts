@@ -84,6 +84,9 @@ export class SignInFlow {
     const state = randomToken(crypto)
     const nonce = randomToken(crypto)
     const { verifier, challenge } = await createPkce(crypto)
+    // RFC 9449 10: the code is bound to the DPoP key (made now if need be), so a stolen code is
+    // useless without it.
+    const jkt = await env.dpop?.jkt()
     const meta = await server.metadata()
     const scopes = new Set((env.options.scope ?? DEFAULT_SCOPE).split(' ').filter((s) => s !== ''))
     for (const api of env.apis) {
@@ -116,6 +119,7 @@ export class SignInFlow {
     p.set('nonce', nonce)
     p.set('code_challenge', challenge)
     p.set('code_challenge_method', 'S256')
+    if (jkt) p.set('dpop_jkt', jkt)
     for (const aud of new Set(env.apis.map((a) => a.audience))) p.append('resource', aud)
     if (o.acrValues) p.set('acr_values', o.acrValues.join(' '))
     if (o.maxAge !== undefined) p.set('max_age', '' + o.maxAge)

@@ -35,6 +35,10 @@ export interface DpopAgent {
    * with it. Called as a plain function (without `this`).
    */
   send: FetchLike
+  /** The JWK SHA-256 thumbprint (RFC 7638) of the key, made now if there is none: sent as
+   * `dpop_jkt` in the authorization request, so the code can only be redeemed with a proof of
+   * this key (RFC 9449 10). */
+  jkt(): Promise<string>
   /** Discards the key: the session it bound has ended. The next sign-in makes a new one. Never
    * rejects. */
   reset(): Promise<void>

@@ -91,17 +91,19 @@ function agent(
     return new Uint8Array(await subtle.digest('SHA-256', utf8Encode(s) as Uint8Array<ArrayBuffer>))
   }
 
+  const current = (): Promise<DpopKey> =>
+    (key ??= keys.key(id).catch((err: unknown) => {
+      key = undefined
+      throw err
+    }))
+
   const proof = async (
     method: string,
     url: URL,
     nonce: string | undefined,
     token: string | undefined,
   ) => {
-    key ??= keys.key(id).catch((err: unknown) => {
-      key = undefined
-      throw err
-    })
-    const k = await key
+    const k = await current()
     // Checked like PKCE's random bytes: never an unfilled buffer (APP-14).
     const jti = base64urlEncode(randomBytes(crypto() as CryptoProvider, 16))
     const htu = url.origin + url.pathname
@@ -167,6 +169,12 @@ function agent(
         if (token === undefined) await remember(res)
         return res
       }
+    },
+    async jkt() {
+      const { kty, crv, x, y, n, e } = (await current()).jwk
+      // RFC 7638 3.2: the required members only, in lexicographic order, no whitespace.
+      const members = kty === 'RSA' ? { e, kty, n } : { crv, kty, x, y }
+      return base64urlEncode(await sha256(JSON.stringify(members)))
     },
     async reset() {
       key = undefined

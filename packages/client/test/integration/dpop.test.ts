@@ -15,10 +15,12 @@ import { CountingFetch } from '../helpers/counting-fetch.js'
 import { inspectableKeyPairs } from '../helpers/dpop-keys.js'
 import {
   clientFor,
+  followSignIn,
   sessionIdOf,
   signIn,
   startTessera,
   storedSession,
+  WEB_REDIRECT,
   type Tessera,
 } from '../helpers/tessera.js'
 import { VerifiedApi } from '../helpers/verified-api.js'
@@ -189,6 +191,48 @@ describe('DPoP with a client registered dpop: required', () => {
     expect(after?.state).toBe('active')
     // The owner refreshes as before.
     await expect(client.getToken({ audience: verified.url })).resolves.toMatch(/\./)
+    client.dispose()
+  })
+
+  it('the authorization request names dpop_jkt (RFC 9449 10): the code is refused with a proof of another key or without one, burns nothing, and is redeemed with the right key', async () => {
+    const { client, store, storage } = dpopClient()
+    const url = await client.signIn()
+    expect(store.pairs.size).toBe(1)
+    const jkt = await thumbprintOf([...store.pairs.values()][0]!)
+    expect(url.searchParams.get('dpop_jkt')).toBe(jkt)
+    const callback = await followSignIn(s.t, url)
+    const form = {
+      grant_type: 'authorization_code',
+      code: callback.searchParams.get('code')!,
+      redirect_uri: WEB_REDIRECT,
+      client_id: 'web-app',
+      code_verifier: JSON.parse((await storage.get('tessera.web-app.transactions'))!)[
+        url.searchParams.get('state')!
+      ].codeVerifier,
+    }
+    // The thief has the code and even the PKCE verifier: without the key, the exchange is refused.
+    const thief = await dpopKey('ES256')
+    const otherKey = await postForm(`${s.t.url}/oauth/token`, form, {
+      dpop: tokenProof(s.t, thief),
+    })
+    expect(otherKey.status).toBe(400)
+    expect(otherKey.body).toEqual({
+      error: 'invalid_grant',
+      error_description: 'the DPoP proof key does not match dpop_jkt of the authorization request',
+    })
+    const noProof = await postForm(`${s.t.url}/oauth/token`, form)
+    expect(noProof.status).toBe(400)
+    expect(noProof.body.error).toMatch(/^invalid_(grant|dpop_proof)$/)
+    // The owner, with the key, redeems the same code: the refusals consumed nothing.
+    await client.handleRedirectCallback(callback)
+    const token = await client.getToken({ audience: verified.url })
+    expect(decodeJwt(token).cnf).toEqual({ jkt })
+    client.dispose()
+  })
+
+  it('without DPoP the authorization request carries no dpop_jkt', async () => {
+    const { client } = clientFor(s)
+    expect((await client.signIn()).searchParams.has('dpop_jkt')).toBe(false)
     client.dispose()
   })
 
