@@ -34,6 +34,7 @@ export {
   type ExpoCryptoModule,
   type RandomSource,
 } from './crypto.js'
+export { nativeDpop, nativeDpopKeys, type NativeDpopOptions } from './dpop.js'
 export {
   signInWithBrowser,
   type AuthSessionOpener,

@@ -8,6 +8,8 @@ export interface TesseraProcess {
   /** Follows an authorization URL through the hosted form as alice; the redirect to the app. */
   follow(url: URL): Promise<string>
   setClock(now: number): Promise<void>
+  /** The server's session row (state, generation, dpopJkt), or null. */
+  session(sid: string): Promise<Record<string, unknown> | null>
   close(): Promise<void>
 }
 
@@ -42,6 +44,10 @@ export async function startTesseraProcess(): Promise<TesseraProcess> {
     setClock: async (now) => {
       await post('/clock', { now })
     },
+    session: async (sid) =>
+      (await (
+        await fetch(`${info.control}/session?sid=${encodeURIComponent(sid)}`)
+      ).json()) as Record<string, unknown> | null,
     async close() {
       await post('/close', {}).catch(() => {})
       child.stdin!.end()
