@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AdminServices } from '../../src/admin/admin-services.js'
 import { CONSOLE_CSP } from '../../src/admin/console/console-layout.js'
 import { sha256b64u } from '../../src/lib/crypto.js'
-import type { UserRecord } from '../../src/store/types.js'
+import type { PasskeyRecord, UserRecord } from '../../src/store/types.js'
 import { signInTokens } from '../helpers/grants.js'
 import { browserFetch, CookieJar, formFields } from '../helpers/oauth-flow.js'
 import { ADMIN_KEY, allEvents, startAdminServer, type TestServer } from './admin-helpers.js'
@@ -254,6 +254,81 @@ describe('admin console pages and actions', () => {
     const html = await (await browserFetch(jar, `${t.url}/admin/users/${u.id}`)).text()
     expect(html).not.toContain('<img src=x')
     expect(html).toContain('&#60;img src=x onerror=alert(1)&#62;')
+  })
+
+  it('the user page lists passkeys (name, created, last used, backup flags, never the public key); remove is CSRF-checked, recorded with via console, and removes only that passkey', async () => {
+    const u = await t.createUser('paula')
+    const add = (id: string, name: string, o: Partial<PasskeyRecord>) =>
+      t.store.createPasskey(
+        {
+          id,
+          userId: u.id,
+          publicKey: Buffer.from(`cose-key-of-${id}`).toString('base64url'),
+          counter: 3,
+          transports: ['internal', 'hybrid'],
+          backupEligible: true,
+          backupState: true,
+          name,
+          createdAt: Date.UTC(2026, 0, 2, 3, 4, 5),
+          lastUsedAt: Date.UTC(2026, 1, 3, 4, 5, 6),
+          ...o,
+        },
+        t.server.ctx.events.make('passkey_registered', { userId: u.id, data: { passkeyId: id } }),
+      )
+    await add('paula-phone-cred', 'Phone <b>', {})
+    await add('paula-key-cred', 'Security key', {
+      backupEligible: false,
+      backupState: false,
+      transports: ['usb'],
+      lastUsedAt: null,
+    })
+    const jar = await signedInJar()
+    const page = `/admin/users/${u.id}`
+    const html = await (await browserFetch(jar, t.url + page)).text()
+    const section = html.slice(html.indexOf('<h2>Passkeys</h2>'), html.indexOf('<h2>Sessions</h2>'))
+    expect(section).toContain('Phone &#60;b&#62;')
+    expect(section).toContain('Security key')
+    expect(section).toContain('2026-01-02')
+    expect(section).toContain('2026-02-03')
+    expect(section).toContain('never')
+    expect(section).toContain('eligible, backed up')
+    expect(section).toContain('not eligible (device-bound)')
+    expect(section).not.toContain(Buffer.from('cose-key-of-paula-phone-cred').toString('base64url'))
+    const removeUrl = `${t.url}${page}/passkeys/paula-phone-cred/remove`
+    expect(section).toContain(`action="${removeUrl}"`)
+
+    // Without the session's CSRF token: 403, nothing removed, no event.
+    for (const form of [{}, { csrf: 'forged' }] as Record<string, string>[]) {
+      const r = await browserFetch(jar, removeUrl, { form })
+      expect(r.status).toBe(403)
+    }
+    expect((await t.store.listPasskeys(u.id)).map((p) => p.id).sort()).toEqual([
+      'paula-key-cred',
+      'paula-phone-cred',
+    ])
+    expect(await t.store.listEvents({ type: 'passkey_removed', userId: u.id })).toEqual([])
+
+    const csrf = await csrfOf(jar, page)
+    const r = await browserFetch(jar, removeUrl, { form: { csrf } })
+    expect(r.status).toBe(303)
+    expect(r.headers.get('location')).toBe(`${t.url}${page}?done=passkey-removed`)
+    expect((await t.store.listPasskeys(u.id)).map((p) => p.id)).toEqual(['paula-key-cred'])
+    const [ev] = await t.store.listEvents({ type: 'passkey_removed', userId: u.id })
+    expect(ev?.data).toStrictEqual({ actor: CONSOLE_ACTOR, passkeyId: 'paula-phone-cred' })
+    const after = await (await browserFetch(jar, r.headers.get('location')!)).text()
+    expect(after).toContain('The passkey is removed: it can no longer sign in.')
+    expect(after).not.toContain('Phone &#60;b&#62;')
+
+    // Another user's passkey through this user's page: 404, nothing removed.
+    const other = await browserFetch(
+      jar,
+      `${t.url}/admin/users/${alice.id}/passkeys/paula-key-cred/remove`,
+      {
+        form: { csrf },
+      },
+    )
+    expect(other.status).toBe(404)
+    expect(await t.store.getPasskey('paula-key-cred')).toBeDefined()
   })
 
   it('bad filters are a 400 page naming the parameter', async () => {

@@ -13,6 +13,7 @@
  * | `GET /admin/users` | users, searchable, paged |
  * | `GET /admin/users/:id` | a user and their sessions |
  * | `POST /admin/users/:id/disable`, `/enable`, `/revoke-sessions`, `/reset-mfa`, `/verification-email`, `/password-reset-email` | actions on a user |
+ * | `POST /admin/users/:id/passkeys/:passkeyId/remove` | removes one passkey of the user |
  * | `GET /admin/sessions` | sessions, filterable by user, client and state, paged |
  * | `POST /admin/sessions/:id/revoke` | revokes one session |
  * | `GET /admin/events` | security events, filterable by type, user, client and session, paged |
@@ -51,6 +52,7 @@ const DONE = {
   'signed-out': 'Every session of the user is revoked.',
   revoked: 'The session is revoked.',
   'mfa-reset': 'Two-step verification is reset: the authenticator and recovery codes are removed.',
+  'passkey-removed': 'The passkey is removed: it can no longer sign in.',
   'verification-sent': 'A new verification link is on its way to the user.',
   'reset-sent': 'A password reset link is on its way to the user.',
 } as const
@@ -298,11 +300,12 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): vo
           const user = await admin.users.get(id(req))
           const sessions = await admin.sessions.list({ userId: user.id, limit: PAGE_SIZE })
           const mfa = await admin.users.mfa(user.id)
+          const passkeys = await admin.passkeys.list(user.id)
           return sendConsolePage(
             reply,
             200,
             frame(user.username, s, 'users', q.done ? DONE[q.done] : undefined),
-            userBody(base, s, user, sessions.items, userPath(user.id), mfa),
+            userBody(base, s, user, sessions.items, userPath(user.id), mfa, passkeys),
           )
         }),
       )
@@ -326,6 +329,14 @@ export function adminConsoleRoutes(app: FastifyInstance, ctx: ServerContext): vo
         action(async (req, _reply, s) => {
           await admin.users.resetMfa(actorOf(req, s), id(req))
           return withDone(userPath(id(req)), 'mfa-reset')
+        }),
+      )
+      scope.post(
+        '/users/:id/passkeys/:passkeyId/remove',
+        action(async (req, _reply, s) => {
+          const { passkeyId = '' } = req.params as { passkeyId?: string }
+          await admin.passkeys.remove(actorOf(req, s), id(req), passkeyId)
+          return withDone(userPath(id(req)), 'passkey-removed')
         }),
       )
       scope.post(

@@ -3,6 +3,7 @@ import { EVENT_TYPES } from '../services/event-admin.js'
 import { SESSION_STATES } from '../services/session-admin.js'
 import type { SessionView, UserView } from '../services/views.js'
 import type { MfaView } from '../services/user-admin.js'
+import type { PasskeyAdminView } from '../services/passkey-admin.js'
 import { badge, cell, escapeHtml, link, postForm, table, text, time } from './console-layout.js'
 import type { ConsoleSignIn } from './console-session.js'
 
@@ -82,6 +83,7 @@ export function userBody(
   sessions: SessionView[],
   back: string,
   mfa?: MfaView,
+  passkeys: PasskeyAdminView[] = [],
 ): string {
   const action = `${base}/users/${encodeURIComponent(u.id)}`
   const twoStep = !mfa?.totp
@@ -118,9 +120,41 @@ export function userBody(
       : '') +
     link(`${base}/events?user=${encodeURIComponent(u.id)}`, 'Security events of this user') +
     `</div></div>` +
+    `<h2>Passkeys</h2>` +
+    passkeysTable(action, s, passkeys) +
     `<h2>Sessions</h2>` +
     sessionsTable(base, s, sessions, new Map([[u.id, u.username]]), back) +
     `<p class="pager">${link(`${base}/sessions?user=${encodeURIComponent(u.id)}`, 'All sessions of this user →')}</p>`
+  )
+}
+
+/** A user's passkeys: never the public key; each with a CSRF-checked remove form. */
+function passkeysTable(userAction: string, s: ConsoleSignIn, passkeys: PasskeyAdminView[]): string {
+  return table(
+    ['Name', 'Created', 'Last used', 'Backup', 'Transports', 'Credential', ''],
+    passkeys.map((p) => [
+      text(p.name),
+      text(time(p.createdAt), 'nowrap'),
+      text(p.lastUsedAt === null ? 'never' : time(p.lastUsedAt), 'nowrap'),
+      // The WebAuthn BE and BS flags.
+      text(
+        p.backupEligible
+          ? `eligible, ${p.backupState ? 'backed up' : 'not backed up'}`
+          : 'not eligible (device-bound)',
+        'nowrap',
+      ),
+      text(p.transports.join(', ') || null),
+      text(p.id, 'mono'),
+      cell(
+        postForm(
+          `${userAction}/passkeys/${encodeURIComponent(p.id)}/remove`,
+          s.csrf,
+          'Remove',
+          'danger',
+        ),
+      ),
+    ]),
+    'No passkeys.',
   )
 }
 
