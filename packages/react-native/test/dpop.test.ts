@@ -148,6 +148,19 @@ describe('nativeDpop: DPoP with the key in secure storage', () => {
     client.dispose()
   })
 
+  it('an unreadable key record is replaced by a new key; a readable one is kept; discard removes it', async () => {
+    const storage = secureStoreStorage(new FakeSecureStore(), { namespace: 'tessera-dpop' })
+    const keys = nativeDpopKeys({ storage, crypto })
+    await storage.set('dpop x y', '{"v":1,"alg":"ES256","d":"not-a-key"}')
+    const made = await keys.key('x y')
+    expect(made.jwk).toMatchObject({ kty: 'EC', crv: 'P-256' })
+    const stored = JSON.parse((await storage.get('dpop x y'))!)
+    expect(stored).toMatchObject({ v: 1, alg: 'ES256', d: expect.stringMatching(/^[\w-]{43}$/) })
+    expect((await keys.key('x y')).jwk).toEqual(made.jwk)
+    await keys.discard('x y')
+    expect(await storage.get('dpop x y')).toBeNull()
+  })
+
   it('refuses to be built without a crypto provider (no Math.random fallback)', () => {
     expect(() =>
       nativeDpopKeys({ storage: secureStoreStorage(new FakeSecureStore()), crypto: undefined! }),
