@@ -29,6 +29,7 @@ import type { CaptchaHook } from './accounts/captcha.js'
 import { MailTemplates } from './email/mail-templates.js'
 import { MemoryTransport, SmtpTransport, type MailTransport } from './email/mail-transport.js'
 import { Mailer } from './email/mailer.js'
+import { UpstreamClients } from './upstream/upstream-clients.js'
 
 export interface ServerHooks {
   /** Adds claims to access tokens per API (the role of Auth0 Actions). Reserved claims are kept. */
@@ -94,6 +95,7 @@ export function createLogger(level: TesseraConfig['logLevel']): Logger {
         'headers.cookie',
         '*.password',
         '*.client_secret',
+        '*.clientSecret',
         '*.refresh_token',
         '*.access_token',
         '*.id_token',
@@ -161,6 +163,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     sessionFacts: new SessionFacts(),
     mailer: new Mailer(mailTransport(config), config.email.from, log),
     accounts: new AccountServices(templates, opts.hooks?.captcha),
+    upstream: new UpstreamClients(config.upstream),
     log,
   }
 
