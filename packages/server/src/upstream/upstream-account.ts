@@ -67,14 +67,25 @@ export async function resolveUpstreamAccount(
         ? owners.find((u) => u.emailVerifiedAt !== null && !u.disabled)
         : undefined
       if (!verified) return { kind: 'confirm', email: id.email }
-      if (await ctx.store.linkUpstream({ ...newLink, userId: verified.id }, event(verified.id, 'verified_email'))) {
+      if (
+        await ctx.store.linkUpstream(
+          { ...newLink, userId: verified.id },
+          event(verified.id, 'verified_email'),
+        )
+      ) {
         return { kind: 'user', user: verified, how: 'verified_email' }
       }
       continue
     }
 
     const user = await newUpstreamUser(ctx, provider, id)
-    if (await ctx.store.linkUpstream({ ...newLink, userId: user.id }, event(user.id, 'new_user'), user)) {
+    if (
+      await ctx.store.linkUpstream(
+        { ...newLink, userId: user.id },
+        event(user.id, 'new_user'),
+        user,
+      )
+    ) {
       return { kind: 'user', user, how: 'new_user' }
     }
   }

@@ -32,9 +32,11 @@ export class UpstreamClients {
       c = oidc.discovery(
         new URL(p.issuer),
         p.clientId,
-        p.clientSecret,
         undefined,
-        insecureUpstream(p) ? { execute: [oidc.allowInsecureRequests], timeout: 10 } : { timeout: 10 },
+        oidc.ClientSecretBasic(p.clientSecret),
+        insecureUpstream(p)
+          ? { execute: [oidc.allowInsecureRequests], timeout: 10 }
+          : { timeout: 10 },
       )
       this.#configs.set(p.id, c)
       c.catch(() => this.#configs.delete(p.id))

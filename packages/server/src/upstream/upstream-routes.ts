@@ -201,7 +201,7 @@ export function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
           clientId: p.client.id,
           ip,
           userAgent: ua,
-          data: { reason: 'upstream', provider: provider.id, detail: reason.code },
+          data: { reason: 'upstream', provider: provider.id, detail: reason },
         }),
       )
       ctx.metrics.signIns.inc({ result: 'failure' })
@@ -281,7 +281,12 @@ export function upstreamRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
     await ctx.throttle.reset(throttle.source[0].key)
     const stored = await ctx.store.linkUpstream(
-      { providerId: provider.id, subject: link.u, userId: result.user.id, createdAt: ctx.clock.now() },
+      {
+        providerId: provider.id,
+        subject: link.u,
+        userId: result.user.id,
+        createdAt: ctx.clock.now(),
+      },
       ctx.events.make('upstream_linked', {
         userId: result.user.id,
         clientId: p.client.id,
@@ -359,15 +364,18 @@ function sendLinkForm(
   )
 }
 
-/** What went wrong, for the log and the event: an error code and name, never a token. */
-function errorSummary(err: unknown): { code: string; name: string } {
+/** What went wrong, for the log and the event: the error code and openid-client's message (which
+ * names the parameter or claim, never its value), never a token or the `cause`. */
+function errorSummary(err: unknown): { code: string; message: string } {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code
     const error = (err as { error?: unknown }).error
+    // openid-client wraps oauth4webapi's error, whose message names the check that failed.
+    const inner = err.cause instanceof Error ? `: ${err.cause.message}` : ''
     return {
-      code: typeof error === 'string' ? error : typeof code === 'string' ? code : 'error',
-      name: err.name,
+      code: typeof error === 'string' ? error : typeof code === 'string' ? code : err.name,
+      message: (err.message + inner).slice(0, 200),
     }
   }
-  return { code: 'error', name: 'unknown' }
+  return { code: 'error', message: 'unknown' }
 }
