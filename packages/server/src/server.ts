@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { pino, type Logger } from 'pino'
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 import { type TesseraConfig } from './config/config.js'
 import { apiRecord, clientRecord } from './config/records.js'
 import type { ServerContext } from './context.js'
@@ -83,9 +83,13 @@ export interface TesseraServer {
   close(): Promise<void>
 }
 
-/** Logger that never writes credentials, whatever a caller passes it. */
-export function createLogger(level: TesseraConfig['logLevel']): Logger {
-  return pino({
+/** Logger that never writes credentials, whatever a caller passes it; to stdout unless
+ * `destination` is given. */
+export function createLogger(
+  level: TesseraConfig['logLevel'],
+  destination?: DestinationStream,
+): Logger {
+  const options: LoggerOptions = {
     level,
     redact: {
       paths: [
@@ -108,7 +112,8 @@ export function createLogger(level: TesseraConfig['logLevel']): Logger {
       ],
       censor: '[redacted]',
     },
-  })
+  }
+  return destination ? pino(options, destination) : pino(options)
 }
 
 export async function createTesseraServer(opts: CreateServerOptions): Promise<TesseraServer> {
