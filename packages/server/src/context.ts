@@ -12,6 +12,7 @@ import type { Throttle } from './security/throttle.js'
 import type { Store } from './store/store.js'
 import type { RefreshTokenCodec } from './tokens/refresh-token.js'
 import type { KeyManager } from './tokens/signing-keys.js'
+import type { UpstreamClients } from './upstream/upstream-clients.js'
 import type { TokenIssuer } from './tokens/token-issuer.js'
 
 /** Everything a request handler needs, built once per server. */
@@ -34,5 +35,7 @@ export interface ServerContext {
   mailer: Mailer
   /** Sign-up, verification and password reset mails and settings (src/accounts/). */
   accounts: AccountServices
+  /** The "Sign in with ..." providers (src/upstream/). */
+  upstream: UpstreamClients
   log: FastifyBaseLogger
 }

@@ -10,6 +10,7 @@ import { secondFactorRoutes } from './login/second-factor-step.js'
 import { accountMfaRoutes } from './mfa/account-mfa-page.js'
 import { passkeyLoginRoutes } from './passkeys/passkey-login-routes.js'
 import { passkeyPageRoutes } from './passkeys/passkey-page-routes.js'
+import { upstreamRoutes } from './upstream/upstream-routes.js'
 import { authorizeRoutes } from './oauth/authorize/index.js'
 import { endSessionRoutes } from './oauth/end-session.js'
 import { introspectRoutes } from './oauth/introspect.js'
@@ -28,6 +29,7 @@ export const routeModules: RouteModule[] = [
   accountMfaRoutes,
   passkeyLoginRoutes,
   passkeyPageRoutes,
+  upstreamRoutes,
   endSessionRoutes,
   tokenRoutes,
   revokeRoutes,

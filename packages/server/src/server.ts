@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify'
-import { pino, type Logger } from 'pino'
+import { pino, type DestinationStream, type Logger, type LoggerOptions } from 'pino'
 import { type TesseraConfig } from './config/config.js'
 import { apiRecord, clientRecord } from './config/records.js'
 import type { ServerContext } from './context.js'
@@ -29,6 +29,7 @@ import type { CaptchaHook } from './accounts/captcha.js'
 import { MailTemplates } from './email/mail-templates.js'
 import { MemoryTransport, SmtpTransport, type MailTransport } from './email/mail-transport.js'
 import { Mailer } from './email/mailer.js'
+import { UpstreamClients } from './upstream/upstream-clients.js'
 
 export interface ServerHooks {
   /** Adds claims to access tokens per API (the role of Auth0 Actions). Reserved claims are kept. */
@@ -82,9 +83,13 @@ export interface TesseraServer {
   close(): Promise<void>
 }
 
-/** Logger that never writes credentials, whatever a caller passes it. */
-export function createLogger(level: TesseraConfig['logLevel']): Logger {
-  return pino({
+/** Logger that never writes credentials, whatever a caller passes it; to stdout unless
+ * `destination` is given. */
+export function createLogger(
+  level: TesseraConfig['logLevel'],
+  destination?: DestinationStream,
+): Logger {
+  const options: LoggerOptions = {
     level,
     redact: {
       paths: [
@@ -94,6 +99,7 @@ export function createLogger(level: TesseraConfig['logLevel']): Logger {
         'headers.cookie',
         '*.password',
         '*.client_secret',
+        '*.clientSecret',
         '*.refresh_token',
         '*.access_token',
         '*.id_token',
@@ -106,7 +112,8 @@ export function createLogger(level: TesseraConfig['logLevel']): Logger {
       ],
       censor: '[redacted]',
     },
-  })
+  }
+  return destination ? pino(options, destination) : pino(options)
 }
 
 export async function createTesseraServer(opts: CreateServerOptions): Promise<TesseraServer> {
@@ -161,6 +168,7 @@ export async function createTesseraServer(opts: CreateServerOptions): Promise<Te
     sessionFacts: new SessionFacts(),
     mailer: new Mailer(mailTransport(config), config.email.from, log),
     accounts: new AccountServices(templates, opts.hooks?.captcha),
+    upstream: new UpstreamClients(config.upstream),
     log,
   }
 

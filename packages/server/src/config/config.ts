@@ -318,6 +318,28 @@ export interface TesseraConfig {
   email: EmailSettings
   /** Self-service accounts on the hosted pages: sign-up, verification, password reset. */
   accounts: AccountSettings
+  /** OpenID Connect providers offered as "Sign in with ..." on the sign-in page. Default none. */
+  upstream: UpstreamProvider[]
+}
+
+/**
+ * An upstream OpenID Connect provider ("Sign in with ..."). Its discovery document is read from
+ * `issuer` at the first sign-in; ID tokens are validated by `openid-client`.
+ */
+export interface UpstreamProvider {
+  /** Stable identifier, in URLs and in the stored links (`[a-z0-9-]`, 1-32). Renaming it unlinks
+   * every account linked through it. */
+  id: string
+  /** The button's text: "Sign in with {name}". */
+  name: string
+  /** The provider's issuer identifier (https; http only on a loopback address, for tests and
+   * development). */
+  issuer: string
+  clientId: string
+  /** The client secret at the provider (client_secret_basic). Never logged. */
+  clientSecret: string
+  /** Scopes requested; always includes `openid`. Default `openid email profile`. */
+  scopes: string[]
 }
 
 /** An SMTP relay. The password never appears in logs or errors. */

@@ -67,6 +67,7 @@ const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
   retention: true,
   email: true,
   accounts: true,
+  upstream: true,
 }
 const FILE_KEYS = new Set<string>(Object.keys(FILE_KEYS_RECORD))
 

@@ -19,6 +19,7 @@ import {
 } from './config.js'
 import { resolveListeners } from './resolve-listeners.js'
 import { resolveWebhooks } from './resolve-webhooks.js'
+import { resolveUpstream, type UpstreamInput } from './resolve-upstream.js'
 import {
   resolveAccounts,
   resolveClientRequireVerifiedEmail,
@@ -72,6 +73,8 @@ export interface ConfigInput {
   }
   email?: EmailInput
   accounts?: AccountsInput
+  /** "Sign in with ..." providers (see TesseraConfig.upstream). */
+  upstream?: UpstreamInput
 }
 
 const ALGS: SigningAlg[] = ['ES256', 'EdDSA', 'RS256']
@@ -264,6 +267,7 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
     webhooks: resolveWebhooks(input.webhooks, dev),
     email: resolveEmail(input.email),
     accounts: resolveAccounts(input.accounts),
+    upstream: resolveUpstream(input.upstream),
     retention: resolveRetention(input.retention),
   }
 }

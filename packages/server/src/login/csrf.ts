@@ -20,7 +20,14 @@ export const CSRF_COOKIE_SECURE = '__Host-tessera_csrf'
 export const CSRF_COOKIE_PLAIN = 'tessera_csrf'
 
 export type CsrfPurpose =
-  'login' | 'logout' | 'admin-sign-in' | 'login-otp' | 'account-mfa' | 'account' | 'passkeys'
+  | 'login'
+  | 'logout'
+  | 'admin-sign-in'
+  | 'login-otp'
+  | 'account-mfa'
+  | 'account'
+  | 'passkeys'
+  | 'upstream-link'
 
 const VALUE = /^[A-Za-z0-9_-]{43}$/
 

@@ -16,6 +16,8 @@ export interface LoginFormView {
   links?: { signUp?: string; forgotPassword?: string }
   /** The passkey sign-in (absolute URLs), when the server has a WebAuthn relying party. */
   passkeys?: PasskeySignInView | undefined
+  /** "Sign in with ..." links, one per upstream provider (absolute URLs carrying the sign-in). */
+  upstream?: { name: string; href: string }[]
 }
 
 export interface PasskeySignInView {
@@ -51,7 +53,8 @@ export function sendLoginForm(reply: FastifyReply, status: number, v: LoginFormV
     (v.links?.signUp
       ? `<p><a href="${escapeHtml(v.links.signUp)}">Create an account</a></p>`
       : '') +
-    (v.passkeys ? passkeyForm(v, v.passkeys) : '')
+    (v.passkeys ? passkeyForm(v, v.passkeys) : '') +
+    upstreamLinks(v.upstream ?? [])
   return sendPage(reply, status, 'Sign in', body, formAction(v.redirectUri), v.passkeys?.script)
 }
 
@@ -67,5 +70,20 @@ function passkeyForm(v: LoginFormView, p: PasskeySignInView): string {
     `<p class="or">or</p>` +
     `<p class="alert passkey-error" role="alert" hidden></p>` +
     `<button type="button" class="passkey-button">Sign in with a passkey</button></form>`
+  )
+}
+
+/** One link per upstream provider: a plain navigation, so the page's `form-action` need not name
+ * the providers, and the redirect to one carries no form. */
+function upstreamLinks(list: { name: string; href: string }[]): string {
+  if (list.length === 0) return ''
+  return (
+    `<p class="or">or</p>` +
+    list
+      .map(
+        (u) =>
+          `<a class="upstream" href="${escapeHtml(u.href)}">Sign in with ${escapeHtml(u.name)}</a>`,
+      )
+      .join('')
   )
 }

@@ -78,6 +78,12 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
     }
   }
 
+  const upstreamButtons = (sealed: string): LoginFormView['upstream'] =>
+    ctx.upstream.list.map((u) => ({
+      name: u.name,
+      href: `${ctx.config.issuer}${PATHS.loginUpstream}/${u.id}?tx=${encodeURIComponent(sealed)}`,
+    }))
+
   app.get(PATHS.login, { onRequest: htmlErrors }, async (req, reply) => {
     const p = await pending(queryParams(req))
     if (!p) return expired(reply)
@@ -90,6 +96,7 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
       username: p.tx.params.get('login_hint')?.[0] ?? '',
       redirectUri: redirectTarget(p.tx, p.client),
       passkeys: passkeySignInView(ctx),
+      upstream: upstreamButtons(p.sealed),
     })
   })
 
@@ -109,6 +116,7 @@ export function loginRoutes(app: FastifyInstance, ctx: ServerContext): void {
       error,
       redirectUri: redirectTarget(p.tx, p.client),
       passkeys: passkeySignInView(ctx),
+      upstream: upstreamButtons(p.sealed),
     })
 
     if (!verifyCsrfToken(ctx, req, param(form, 'csrf', 128), 'login', p.tx.id)) {

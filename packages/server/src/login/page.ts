@@ -14,7 +14,8 @@ input[type=text],input[type=password],input[type=email]{width:100%;box-sizing:bo
 button{margin-top:1.25rem;width:100%;padding:.6rem;font:inherit;cursor:pointer}
 .alert{background:#fdecea;color:#8a1c12;padding:.5rem .75rem;border-radius:4px}
 .or{text-align:center;color:#5b6270;margin:1rem 0 0}table{width:100%;border-collapse:collapse}
-td{padding:.25rem 0;vertical-align:top}td button{margin:0;width:auto;padding:.2rem .6rem}`
+td{padding:.25rem 0;vertical-align:top}td button{margin:0;width:auto;padding:.2rem .6rem}
+.upstream{display:block;margin-top:.75rem;padding:.6rem;border:1px solid #8f96a3;border-radius:4px;text-align:center;color:inherit;text-decoration:none}`
 
 const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64')
 

@@ -27,4 +27,9 @@ export const PATHS = {
   passkeyRegisterOptions: '/passkeys/register/options',
   passkeyRegister: '/passkeys/register',
   passkeyRemove: '/passkeys/remove',
+  /** Upstream sign-in: the redirect to the provider (`/login/upstream/{id}`), its callback, and
+   * the page that confirms a link to an existing account. */
+  loginUpstream: '/login/upstream',
+  loginUpstreamCallback: '/login/upstream-callback',
+  loginUpstreamLink: '/login/upstream-link',
 } as const

@@ -17,6 +17,8 @@ import { reencryptSigningKey } from './sql/signing-keys.js'
 import { recordedMessages, type WebhookTypes } from './sql/webhook-types.js'
 import * as passkeySql from './sql/passkeys.js'
 import type { PasskeyTables } from './sql/passkeys.js'
+import * as upstreamSql from './sql/upstream-links.js'
+import type { UpstreamTables } from './sql/upstream-links.js'
 import { sessionMessages } from '../webhooks/messages.js'
 import {
   deleteExpiredEmailTokens,
@@ -50,6 +52,7 @@ import type {
   EmailTokenPurpose,
   EmailTokenRecord,
   PasskeyRecord,
+  UpstreamLinkRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -229,7 +232,7 @@ interface DpopProofsTable {
   expires_at: Ms
 }
 
-export interface Database extends PasskeyTables {
+export interface Database extends PasskeyTables, UpstreamTables {
   clients: ClientsTable
   apis: ApisTable
   users: UsersTable
@@ -553,6 +556,7 @@ export abstract class SqlStore implements Store {
         const r = await trx.deleteFrom('users').where('id', '=', userId).executeTakeFirst()
         if (Number(r.numDeletedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
         await passkeySql.deleteUserPasskeys(passkeySql.passkeyDb(trx), userId)
+        await upstreamSql.deleteUserUpstreamLinks(upstreamSql.upstreamDb(trx), userId)
       }
       const ended = opts.revoke
         ? await this.#revokeUser(trx, userId, opts.revoke)
@@ -1734,6 +1738,35 @@ export abstract class SqlStore implements Store {
 
   pruneWebAuthnChallenges(now: number): Promise<number> {
     return passkeySql.pruneUsedChallenges(passkeySql.passkeyDb(this.db), now)
+  }
+
+  getUpstreamLink(providerId: string, subject: string): Promise<UpstreamLinkRecord | undefined> {
+    return upstreamSql.selectUpstreamLink(upstreamSql.upstreamDb(this.db), providerId, subject)
+  }
+
+  listUpstreamLinks(userId: string): Promise<UpstreamLinkRecord[]> {
+    return upstreamSql.selectUserUpstreamLinks(upstreamSql.upstreamDb(this.db), userId)
+  }
+
+  async linkUpstream(
+    link: UpstreamLinkRecord,
+    event: SecurityEventRecord,
+    newUser?: UserRecord,
+  ): Promise<boolean> {
+    class Taken extends Error {}
+    try {
+      await this.transaction(async (trx) => {
+        if (newUser) await trx.insertInto('users').values(fromUser(newUser)).execute()
+        if (!(await upstreamSql.insertUpstreamLink(upstreamSql.upstreamDb(trx), link))) {
+          throw new Taken()
+        }
+        await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      })
+      return true
+    } catch (err) {
+      if (err instanceof Taken || isUniqueViolation(err)) return false
+      throw err
+    }
   }
 
   async pruneDpopProofs(now: number): Promise<number> {

@@ -8,6 +8,7 @@ import type {
   EmailTokenPurpose,
   EmailTokenRecord,
   PasskeyRecord,
+  UpstreamLinkRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -415,4 +416,15 @@ export interface Store {
   /** Marks a WebAuthn challenge (by its hash) used until `expiresAt`; false when it already is. */
   useWebAuthnChallenge(key: string, now: number, expiresAt: number): Promise<boolean>
   pruneWebAuthnChallenges(now: number): Promise<number>
+  /** The user an upstream provider's subject is linked to, if any. */
+  getUpstreamLink(providerId: string, subject: string): Promise<UpstreamLinkRecord | undefined>
+  /** A user's upstream links, oldest first. */
+  listUpstreamLinks(userId: string): Promise<UpstreamLinkRecord[]>
+  /** Stores `link` and `event` in one transaction, creating `newUser` first when given; false
+   * (nothing written) when the subject is already linked or the new user's username is taken. */
+  linkUpstream(
+    link: UpstreamLinkRecord,
+    event: SecurityEventRecord,
+    newUser?: UserRecord,
+  ): Promise<boolean>
 }

@@ -96,6 +96,14 @@ export interface EmailTokenRecord {
 }
 
 /** A passkey: a WebAuthn credential of a user (W3C WebAuthn Level 3 §6.1 credential record). */
+/** An upstream provider's subject (its ID token's `sub`) that signs in as a Tessera user. */
+export interface UpstreamLinkRecord {
+  providerId: string
+  subject: string
+  userId: string
+  createdAt: number
+}
+
 export interface PasskeyRecord {
   /** The credential id, base64url (unique across users). */
   id: string
@@ -304,6 +312,8 @@ export type SecurityEventType =
   /** A passkey assertion whose signature counter did not move past the stored one: a possible
    * cloned authenticator; the sign-in was refused. */
   | 'passkey_counter_regression'
+  /** An upstream provider's subject was linked to a user (`data.provider`, `data.how`). */
+  | 'upstream_linked'
 
 export interface SecurityEventRecord {
   id: string

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import type { Store } from '../../src/store/store.js'
 import type { EmailTokenRecord } from '../../src/store/types.js'
-import { T0, uid, userRecord } from './records.js'
+import { eventRecord, T0, uid, userRecord } from './records.js'
 
 /**
  * The self-service accounts part of the Store contract (email links, settings, users by email),
@@ -96,6 +96,27 @@ export function accountStoreConformance(store: () => Store, racers: number): voi
       expect(await store().getSetting('accounts.signUp')).toBe('false')
       await store().putSetting('accounts.signUp', null, T0 + 2)
       expect(await store().getSetting('accounts.signUp')).toBeUndefined()
+    })
+
+    it('upstream links: a new user and its link in one write; a subject links once; deleting the user unlinks', async () => {
+      const u = userRecord()
+      const link = { providerId: 'acme', subject: 'Sub-1', userId: u.id, createdAt: T0 }
+      const ev = () => eventRecord({ type: 'upstream_linked', userId: u.id })
+      expect(await store().linkUpstream(link, ev(), u)).toBe(true)
+      expect(await store().getUser(u.id)).toMatchObject({ id: u.id })
+      expect(await store().getUpstreamLink('acme', 'Sub-1')).toEqual(link)
+      // Subjects are case-sensitive.
+      expect(await store().getUpstreamLink('acme', 'sub-1')).toBeUndefined()
+      const other = userRecord()
+      expect(await store().linkUpstream({ ...link, userId: other.id }, ev(), other)).toBe(false)
+      // Nothing of the refused write stays: neither the user nor the event.
+      expect(await store().getUser(other.id)).toBeUndefined()
+      expect(await store().getUpstreamLink('acme', 'Sub-1')).toEqual(link)
+      const second = { ...link, providerId: 'other', createdAt: T0 + 1 }
+      expect(await store().linkUpstream(second, ev())).toBe(true)
+      expect(await store().listUpstreamLinks(u.id)).toEqual([link, second])
+      await store().writeUser({ delete: u.id })
+      expect(await store().listUpstreamLinks(u.id)).toEqual([])
     })
   })
 }

@@ -48,6 +48,7 @@ const TYPES: Record<SecurityEventType, true> = {
   password_reset: true,
   sign_up_setting_changed: true,
   passkey_registered: true,
+  upstream_linked: true,
   passkey_removed: true,
   passkey_counter_regression: true,
 }

@@ -15,6 +15,7 @@ export function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migra
     '0007_mfa': mfa,
     '0008_accounts': accounts,
     '0009_passkeys': passkeys(kind),
+    '0011_upstream': upstream(kind),
   }
 }
 
@@ -451,6 +452,31 @@ function passkeys(kind: 'sqlite' | 'postgres'): Migration {
       if (kind === 'postgres') {
         // Credential ids are compared byte by byte, whatever the database's locale.
         await sql`alter table passkeys alter column id type text collate "C"`.execute(db)
+      }
+    },
+  }
+}
+
+/** Upstream sign-in: which user an upstream provider's subject signs in as. */
+function upstream(kind: 'sqlite' | 'postgres'): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('upstream_links')
+        .addColumn('provider_id', 'text', (c) => c.notNull())
+        .addColumn('subject', 'text', (c) => c.notNull())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addPrimaryKeyConstraint('upstream_links_pk', ['provider_id', 'subject'])
+        .execute()
+      await db.schema
+        .createIndex('upstream_links_user')
+        .on('upstream_links')
+        .column('user_id')
+        .execute()
+      if (kind === 'postgres') {
+        // Upstream subjects are case-sensitive strings, compared byte by byte.
+        await sql`alter table upstream_links alter column subject type text collate "C"`.execute(db)
       }
     },
   }
