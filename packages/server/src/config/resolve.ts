@@ -27,6 +27,7 @@ import {
   type AccountsInput,
   type EmailInput,
 } from './resolve-accounts.js'
+import { resolveBranding, type BrandingInput } from './resolve-branding.js'
 import { SCOPE_TOKEN } from '../oauth/scope-token.js'
 import { sameSiteProblem, webOriginProblem } from '../oauth/refresh-cookie/web-origins.js'
 import { ACCOUNT_SESSIONS_SCOPE } from '../oauth/token/audience.js'
@@ -72,6 +73,7 @@ export interface ConfigInput {
   }
   email?: EmailInput
   accounts?: AccountsInput
+  branding?: BrandingInput
 }
 
 const ALGS: SigningAlg[] = ['ES256', 'EdDSA', 'RS256']
@@ -264,6 +266,7 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
     webhooks: resolveWebhooks(input.webhooks, dev),
     email: resolveEmail(input.email),
     accounts: resolveAccounts(input.accounts),
+    branding: resolveBranding(input.branding),
     retention: resolveRetention(input.retention),
   }
 }

@@ -1,0 +1,109 @@
+/**
+ * The hosted pages' texts in French, keyed by their English source text (gettext style: the
+ * English text is the key, so a page renders its own English when a catalogue lacks an entry).
+ * `{n}`-style placeholders stand for values put in by the page.
+ */
+export const fr: Readonly<Record<string, string>> = {
+  // Shared
+  'to continue to {client}': 'pour continuer vers {client}',
+  '{name} logo': 'Logo de {name}',
+  'This form has expired. Please sign in again.':
+    'Ce formulaire a expiré. Veuillez vous reconnecter.',
+  'This form has expired. Please try again.': 'Ce formulaire a expiré. Veuillez réessayer.',
+  'Too many requests': 'Trop de requêtes',
+  'Too many requests from here. Try again later.':
+    'Trop de requêtes depuis cet endroit. Réessayez plus tard.',
+  'Too many attempts. Try again later.': 'Trop de tentatives. Réessayez plus tard.',
+  'Not available': 'Indisponible',
+  'This page is not available on this server.': "Cette page n'est pas disponible sur ce serveur.",
+  'Please complete the check.': 'Veuillez compléter la vérification.',
+  Email: 'Adresse e-mail',
+  Password: 'Mot de passe',
+  'New password': 'Nouveau mot de passe',
+  'Current password': 'Mot de passe actuel',
+  'Enter your email address.': 'Saisissez votre adresse e-mail.',
+  // Sign-in
+  'Sign in': 'Connexion',
+  Username: "Nom d'utilisateur",
+  'Forgot your password?': 'Mot de passe oublié ?',
+  'Create an account': 'Créer un compte',
+  or: 'ou',
+  'Sign in with a passkey': "Se connecter avec une clé d'accès",
+  'Sign-in expired': 'Connexion expirée',
+  'This sign-in page has expired or is not valid. Go back to the application and sign in again.':
+    "Cette page de connexion a expiré ou n'est pas valide. Revenez à l'application et reconnectez-vous.",
+  'Incorrect username or password.': "Nom d'utilisateur ou mot de passe incorrect.",
+  'Enter your username and password.': "Saisissez votre nom d'utilisateur et votre mot de passe.",
+  'Too many sign-in attempts. Try again in {n} minutes.':
+    'Trop de tentatives de connexion. Réessayez dans {n} minutes.',
+  'Too many sign-in attempts. Try again in {n} minute.':
+    'Trop de tentatives de connexion. Réessayez dans {n} minute.',
+  // Two-step verification
+  'Two-step verification': 'Validation en deux étapes',
+  'Code from your authenticator app, or a recovery code':
+    "Code de votre application d'authentification, ou code de secours",
+  Verify: 'Valider',
+  'That code is not valid. Try again.': "Ce code n'est pas valide. Réessayez.",
+  'Too many wrong codes. Try again in {n} minutes.':
+    'Trop de codes erronés. Réessayez dans {n} minutes.',
+  'Too many wrong codes. Try again in {n} minute.':
+    'Trop de codes erronés. Réessayez dans {n} minute.',
+  // Sign-up
+  'Create account': 'Créer le compte',
+  'Name (optional)': 'Nom (facultatif)',
+  'I have an account: sign in': "J'ai un compte : me connecter",
+  'Sign-up expired': 'Inscription expirée',
+  'This page has expired. Go back to the application and start again.':
+    "Cette page a expiré. Revenez à l'application et recommencez.",
+  'Too many sign-ups from here. Try again later.':
+    "Trop d'inscriptions depuis cet endroit. Réessayez plus tard.",
+  'Use an address of letters, digits and . _ @ + - only, at most 128 characters.':
+    'Utilisez une adresse composée uniquement de lettres, de chiffres et de . _ @ + -, 128 caractères au plus.',
+  'An account with this address exists already. Sign in, or reset your password.':
+    'Un compte existe déjà avec cette adresse. Connectez-vous, ou réinitialisez votre mot de passe.',
+  // Password reset
+  'Reset your password': 'Réinitialiser votre mot de passe',
+  'Enter the email address of your account. We will send you a link to choose a new password.':
+    'Saisissez l’adresse e-mail de votre compte. Nous vous enverrons un lien pour choisir un nouveau mot de passe.',
+  'Send the link': 'Envoyer le lien',
+  'Check your mail': 'Consultez votre messagerie',
+  'If an account uses that address, we have sent it a link to choose a new password. Check your mail.':
+    'Si un compte utilise cette adresse, nous lui avons envoyé un lien pour choisir un nouveau mot de passe. Consultez votre messagerie.',
+  'Choose a new password': 'Choisissez un nouveau mot de passe',
+  'for {user}': 'pour {user}',
+  'Change password': 'Changer le mot de passe',
+  'Link not valid': 'Lien non valide',
+  'This link is not valid: it was used already, it has expired, or it was changed.':
+    "Ce lien n'est pas valide : il a déjà servi, il a expiré, ou il a été modifié.",
+  'Try again': 'Réessayez',
+  'Your account changed meanwhile. Ask for a new link.':
+    'Votre compte a changé entre-temps. Demandez un nouveau lien.',
+  'Your account changed meanwhile. Ask for a new verification link.':
+    'Votre compte a changé entre-temps. Demandez un nouveau lien de vérification.',
+  'Password changed': 'Mot de passe changé',
+  'Your password was changed and every session of your account was signed out. Go back to your application and sign in with the new password.':
+    'Votre mot de passe a été changé et toutes les sessions de votre compte ont été fermées. Revenez à votre application et connectez-vous avec le nouveau mot de passe.',
+  'Address verified': 'Adresse vérifiée',
+  // Account
+  'Your account': 'Votre compte',
+  'Signed in as {user}': 'Connecté en tant que {user}',
+  'Not signed in': 'Non connecté',
+  'Sign in through your application first, then open this page again.':
+    "Connectez-vous d'abord par votre application, puis rouvrez cette page.",
+  'No email address is set for your account.':
+    "Aucune adresse e-mail n'est enregistrée pour votre compte.",
+  '(verified)': '(vérifiée)',
+  '(not verified)': '(non vérifiée)',
+  'Applications that need a verified address wait until you open the link we sent to it.':
+    'Les applications qui exigent une adresse vérifiée attendent que vous ouvriez le lien que nous y avons envoyé.',
+  'Send the verification mail again': "Renvoyer l'e-mail de vérification",
+  'Back to the application': "Retour à l'application",
+  'Change your password': 'Changer votre mot de passe',
+  'Your address is verified already.': 'Votre adresse est déjà vérifiée.',
+  'We sent a new verification link to {email}.':
+    'Nous avons envoyé un nouveau lien de vérification à {email}.',
+  'Your current password is not correct.': "Votre mot de passe actuel n'est pas correct.",
+  'Your account changed meanwhile. Try again.': 'Votre compte a changé entre-temps. Réessayez.',
+  'Your password was changed. Every other session of your account was signed out.':
+    'Votre mot de passe a été changé. Toutes les autres sessions de votre compte ont été fermées.',
+}
