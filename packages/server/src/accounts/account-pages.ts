@@ -6,7 +6,9 @@ import { escapeHtml, formAction, hidden, sendPage, textsOf } from '../login/page
 
 /** The form's error, announced, with the id its fields point to (aria-describedby). */
 const alert = (t: Translate, error: string | undefined): string =>
-  error ? `<p class="alert" role="alert" id="form-error">${escapeHtml(t(error))}</p>` : ''
+  error
+    ? `<div id="form-error"><p class="alert" role="alert">${escapeHtml(t(error))}</p></div>`
+    : ''
 
 const field = (
   t: Translate,

@@ -35,19 +35,21 @@ export function sendLoginForm(reply: FastifyReply, status: number, v: LoginFormV
   const focusUser = v.username === '' ? ' autofocus' : ''
   const focusPassword = v.username === '' ? '' : ' autofocus'
   // The error is announced (role="alert") and tied to the fields it is about.
-  const described = v.error ? 'aria-describedby="form-error" aria-invalid="true"' : ''
+  const described = v.error ? ' aria-describedby="form-error" aria-invalid="true"' : ''
   const body =
     `<h1>${escapeHtml(t('Sign in'))}</h1>` +
     `<p>${continueTo(t, v.clientName)}</p>` +
-    (v.error ? `<p class="alert" role="alert" id="form-error">${escapeHtml(t(v.error))}</p>` : '') +
+    (v.error
+      ? `<div id="form-error"><p class="alert" role="alert">${escapeHtml(t(v.error))}</p></div>`
+      : '') +
     `<form method="post" action="${escapeHtml(v.action)}">` +
     hidden('tx', v.tx) +
     hidden('csrf', v.csrf) +
     `<label for="username">${escapeHtml(t('Username'))}</label>` +
-    `<input type="text" id="username" name="username" value="${escapeHtml(v.username)}" ${described} ` +
+    `<input type="text" id="username" name="username" value="${escapeHtml(v.username)}"${described} ` +
     `autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="256" required${focusUser}>` +
     `<label for="password">${escapeHtml(t('Password'))}</label>` +
-    `<input type="password" id="password" name="password" autocomplete="current-password" ${described} ` +
+    `<input type="password" id="password" name="password" autocomplete="current-password"${described} ` +
     `maxlength="1024" required${focusPassword}>` +
     `<button type="submit">${escapeHtml(t('Sign in'))}</button></form>` +
     (v.links?.forgotPassword

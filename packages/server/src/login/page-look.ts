@@ -97,9 +97,12 @@ export function lookOf(reply: FastifyReply): PageLook {
  * login transaction in the query or the form (sealed, so only the server's own). */
 function uiLocales(req: FastifyRequest, look: PageLook): string | undefined {
   if (!look.openTx) return undefined
-  const body = req.body instanceof Map ? (req.body as Params).get('tx')?.[0] : undefined
-  const query = (req.query as Record<string, unknown> | undefined)?.tx
-  const sealed = body ?? (typeof query === 'string' ? query : undefined)
+  const tx = (p: unknown): string | undefined => {
+    const v = p instanceof Map ? (p as Params).get('tx') : (p as Record<string, unknown>)?.tx
+    const one = Array.isArray(v) ? (v.length === 1 ? v[0] : undefined) : v
+    return typeof one === 'string' ? one : undefined
+  }
+  const sealed = tx(req.body) ?? tx(req.query)
   if (sealed === undefined) return undefined
   return look.openTx(sealed)?.params.get('ui_locales')?.[0]
 }

@@ -74,7 +74,7 @@ export function sendPage(
   const brand =
     b.logoUrl !== null
       ? `<p class="brand"><img src="${escapeHtml(b.logoUrl)}" alt="${escapeHtml(
-          b.name === null ? '' : t('brand.logo', { name: b.name }),
+          b.name === null ? '' : t('{name} logo', { name: b.name }),
         )}"></p>`
       : b.name !== null
         ? `<p class="brand">${escapeHtml(b.name)}</p>`

@@ -100,7 +100,9 @@ export function sendOtpForm(
   const described = error ? ' aria-describedby="form-error" aria-invalid="true"' : ''
   const body =
     `<h1>${escapeHtml(t('Two-step verification'))}</h1><p>${continueTo(t, s.client.name)}</p>` +
-    (error ? `<p class="alert" role="alert" id="form-error">${escapeHtml(t(error))}</p>` : '') +
+    (error
+      ? `<div id="form-error"><p class="alert" role="alert">${escapeHtml(t(error))}</p></div>`
+      : '') +
     `<form method="post" action="${escapeHtml(ctx.config.issuer + PATHS.loginOtp)}">` +
     hidden('tx', s.sealedTx) +
     hidden('challenge', challenge) +
