@@ -98,8 +98,9 @@ export function lookOf(reply: FastifyReply): PageLook {
 function uiLocales(req: FastifyRequest, look: PageLook): string | undefined {
   if (!look.openTx) return undefined
   const tx = (p: unknown): string | undefined => {
-    const v = p instanceof Map ? (p as Params).get('tx') : (p as Record<string, unknown>)?.tx
-    const one = Array.isArray(v) ? (v.length === 1 ? v[0] : undefined) : v
+    const v: unknown =
+      p instanceof Map ? (p as Params).get('tx') : (p as Record<string, unknown> | undefined)?.tx
+    const one: unknown = Array.isArray(v) ? (v.length === 1 ? (v[0] as unknown) : undefined) : v
     return typeof one === 'string' ? one : undefined
   }
   const sealed = tx(req.body) ?? tx(req.query)
