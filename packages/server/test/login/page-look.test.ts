@@ -19,6 +19,7 @@ import {
   submitLogin,
 } from '../helpers/oauth-flow.js'
 import { startTestServer, TEST_SECRET, type TestServer } from '../helpers/test-server.js'
+import { enrolTotp, passwordStep, submitCode } from '../mfa/mfa-helpers.js'
 
 const dir = mkdtempSync(join(tmpdir(), 'tessera-branding-'))
 const cssFile = join(dir, 'brand.css')
@@ -204,5 +205,30 @@ describe('the page language', () => {
     // ui_locales wins over Accept-Language.
     const ui = await signInPage({ ui_locales: 'en' }, { 'accept-language': 'fr' })
     expect(ui.html).toContain('<html lang="en">')
+  })
+
+  it('the second step and the wrong-code error in French by ui_locales, the set-up page by Accept-Language', async () => {
+    await t.createUser('otto')
+    const first = await passwordStep(t, { username: 'otto' })
+    const enrol = await browserFetch(first.jar, `${t.url}/account/mfa`, {
+      headers: { 'accept-language': 'fr' },
+    })
+    const enrolHtml = await enrol.text()
+    expect(enrolHtml).toContain('<html lang="fr">')
+    expect(enrolHtml).toContain('<h1>Activer la validation en deux étapes</h1>')
+    await enrolTotp(t, first.jar)
+    const step = await passwordStep(t, { username: 'otto', extra: { ui_locales: 'fr' } })
+    const html = await step.res.text()
+    expect(step.res.status).toBe(200)
+    expect(html).toContain('<html lang="fr">')
+    expect(html).toContain('<h1>Validation en deux étapes</h1>')
+    expect(html).toContain('<button type="submit">Valider</button>')
+    const wrong = await submitCode(t, step.jar, html, '000000')
+    const page = await wrong.text()
+    expect(wrong.status).toBe(400)
+    expect(page).toContain(
+      '<div id="form-error"><p class="alert" role="alert">Ce code n&#39;est pas valide. Réessayez.</p></div>',
+    )
+    expect(page).toMatch(/id="code"[^>]*aria-describedby="form-error"/)
   })
 })

@@ -106,4 +106,29 @@ export const fr: Readonly<Record<string, string>> = {
   'Your account changed meanwhile. Try again.': 'Votre compte a changé entre-temps. Réessayez.',
   'Your password was changed. Every other session of your account was signed out.':
     'Votre mot de passe a été changé. Toutes les autres sessions de votre compte ont été fermées.',
+  // Two-step verification set-up (/account/mfa)
+  'Set up two-step verification': 'Activer la validation en deux étapes',
+  'Scan this code with an authenticator app (Google Authenticator, 1Password, Authy ...).':
+    "Scannez ce code avec une application d'authentification (Google Authenticator, 1Password, Authy ...).",
+  'QR code': 'Code QR',
+  'Or enter this key:': 'Ou saisissez cette clé :',
+  'The 6-digit code the app shows': "Le code à 6 chiffres affiché par l'application",
+  'Turn on': 'Activer',
+  'Enter a code from your authenticator app, or a recovery code, to continue.':
+    "Saisissez un code de votre application d'authentification, ou un code de secours, pour continuer.",
+  Code: 'Code',
+  'Two-step verification is on': 'La validation en deux étapes est activée',
+  'You have {n} unused recovery code.': 'Il vous reste {n} code de secours inutilisé.',
+  'You have {n} unused recovery codes.': 'Il vous reste {n} codes de secours inutilisés.',
+  Verified: 'Vérifié',
+  'Save these recovery codes somewhere safe. Each works once, if you lose your phone. They are not shown again.':
+    'Conservez ces codes de secours en lieu sûr. Chacun sert une fois, si vous perdez votre téléphone. Ils ne seront plus affichés.',
+  'You can close this page and go back to the application.':
+    "Vous pouvez fermer cette page et revenir à l'application.",
+  'Too many wrong codes. Try again later.': 'Trop de codes erronés. Réessayez plus tard.',
+  'You are not signed in here. Go back to the application and sign in again.':
+    "Vous n'êtes pas connecté ici. Revenez à l'application et reconnectez-vous.",
+  'Sign in again': 'Reconnectez-vous',
+  'Setting up two-step verification needs a recent sign-in. Go back to the application and sign in again.':
+    "L'activation de la validation en deux étapes demande une connexion récente. Revenez à l'application et reconnectez-vous.",
 }
