@@ -231,4 +231,15 @@ describe('the page language', () => {
     )
     expect(page).toMatch(/id="code"[^>]*aria-describedby="form-error"/)
   })
+
+  it('the sign-out page in French by Accept-Language', async () => {
+    const res = await fetch(`${t.url}/logout`, { headers: { 'accept-language': 'fr-BE' } })
+    const html = await res.text()
+    expect(res.status).toBe(200)
+    expect(html).toContain('<html lang="fr">')
+    // No sign-in in this browser: nothing to confirm.
+    expect(html).toContain(
+      '<h1>Déconnecté</h1><p>Vous êtes déconnecté. Vous pouvez fermer cette page.</p>',
+    )
+  })
 })

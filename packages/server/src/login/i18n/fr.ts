@@ -131,4 +131,38 @@ export const fr: Readonly<Record<string, string>> = {
   'Sign in again': 'Reconnectez-vous',
   'Setting up two-step verification needs a recent sign-in. Go back to the application and sign in again.':
     "L'activation de la validation en deux étapes demande une connexion récente. Revenez à l'application et reconnectez-vous.",
+  // Sign-out (/logout)
+  'Sign out?': 'Se déconnecter ?',
+  'Sign out of {client}?': 'Se déconnecter de {client} ?',
+  'Sign out and every application that uses this sign-in?':
+    'Se déconnecter, ainsi que toutes les applications qui utilisent cette connexion ?',
+  'Sign out of {client} and every application that uses this sign-in?':
+    'Se déconnecter de {client} et de toutes les applications qui utilisent cette connexion ?',
+  'Sign out': 'Se déconnecter',
+  'Stay signed in': 'Rester connecté',
+  'If you did not ask to sign out, choose Stay signed in or close this page.':
+    "Si vous n'avez pas demandé à vous déconnecter, choisissez Rester connecté ou fermez cette page.",
+  'Sign-out not confirmed': 'Déconnexion non confirmée',
+  'This sign-out form has expired. Go back to the application and sign out again.':
+    "Ce formulaire de déconnexion a expiré. Revenez à l'application et déconnectez-vous à nouveau.",
+  'Not signed out': 'Non déconnecté',
+  'Nothing was signed out. You can close this page.':
+    "Aucune déconnexion n'a eu lieu. Vous pouvez fermer cette page.",
+  'Signed out': 'Déconnecté',
+  'You are signed out. You can close this page.':
+    'Vous êtes déconnecté. Vous pouvez fermer cette page.',
+  // Passkeys (/passkeys)
+  Passkeys: "Clés d'accès",
+  'You have no passkeys yet.': "Vous n'avez pas encore de clé d'accès.",
+  'Name of the new passkey': "Nom de la nouvelle clé d'accès",
+  'Add a passkey': "Ajouter une clé d'accès",
+  'To add a passkey, sign in again (a recent sign-in is needed).':
+    "Pour ajouter une clé d'accès, reconnectez-vous (une connexion récente est nécessaire).",
+  'Sign in required': 'Connexion requise',
+  'Sign in to an application with your account in this browser, then open this page again.':
+    'Connectez-vous à une application avec votre compte dans ce navigateur, puis rouvrez cette page.',
+  'Sign in again to add a passkey.': "Reconnectez-vous pour ajouter une clé d'accès.",
+  'The passkey could not be added. Please try again.':
+    "La clé d'accès n'a pas pu être ajoutée. Veuillez réessayer.",
+  'This passkey is already registered.': "Cette clé d'accès est déjà enregistrée.",
 }
