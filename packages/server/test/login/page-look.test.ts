@@ -242,4 +242,11 @@ describe('the page language', () => {
       '<h1>Déconnecté</h1><p>Vous êtes déconnecté. Vous pouvez fermer cette page.</p>',
     )
   })
+
+  it('discovery lists the languages of the pages', async () => {
+    const doc = (await (await fetch(`${t.url}/.well-known/openid-configuration`)).json()) as {
+      ui_locales_supported: string[]
+    }
+    expect(doc.ui_locales_supported).toEqual(['en', 'fr'])
+  })
 })
