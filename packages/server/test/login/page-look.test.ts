@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ConfigError } from '../../src/config/config.js'
+import { loadConfig } from '../../src/config/load.js'
 import { resolveConfig } from '../../src/config/resolve.js'
 import { pickLocale, translator } from '../../src/login/i18n/locale.js'
 import {
@@ -111,6 +112,20 @@ describe('branding settings', () => {
       css: 'h1{color:rgb(1, 2, 3)}\n',
     })
     expect(config(undefined)().branding.css).toBeNull()
+  })
+
+  it('read cssFile relative to the configuration file', () => {
+    writeFileSync(
+      join(dir, 'tessera.json'),
+      JSON.stringify({
+        issuer: 'http://127.0.0.1:9999',
+        dev: true,
+        branding: { cssFile: 'brand.css' },
+      }),
+    )
+    const c = loadConfig({ file: join(dir, 'tessera.json'), env: { TESSERA_SECRET: TEST_SECRET } })
+    expect(c.branding.cssFile).toBe(cssFile)
+    expect(c.branding.css).toBe('h1{color:rgb(1, 2, 3)}\n')
   })
 })
 
