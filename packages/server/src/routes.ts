@@ -6,6 +6,7 @@ import { devMailRoutes } from './dev/mail-page.js'
 import { playgroundRoutes } from './dev/playground.js'
 import type { RouteModule } from './http/app.js'
 import { loginRoutes } from './login/login-routes.js'
+import { pageLookRoutes } from './login/page-look.js'
 import { secondFactorRoutes } from './login/second-factor-step.js'
 import { accountMfaRoutes } from './mfa/account-mfa-page.js'
 import { passkeyLoginRoutes } from './passkeys/passkey-login-routes.js'
@@ -23,6 +24,7 @@ import { userinfoRoutes } from './oauth/userinfo.js'
  * paths (see src/oauth/paths.ts).
  */
 export const routeModules: RouteModule[] = [
+  pageLookRoutes,
   authorizeRoutes,
   loginRoutes,
   secondFactorRoutes,

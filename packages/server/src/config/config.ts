@@ -320,6 +320,8 @@ export interface TesseraConfig {
   accounts: AccountSettings
   /** OpenID Connect providers offered as "Sign in with ..." on the sign-in page. Default none. */
   upstream: UpstreamProvider[]
+  /** The look of the hosted pages (sign-in, sign-up, account): name, logo, colours, style sheet. */
+  branding: BrandingSettings
 }
 
 /**
@@ -340,6 +342,20 @@ export interface UpstreamProvider {
   clientSecret: string
   /** Scopes requested; always includes `openid`. Default `openid email profile`. */
   scopes: string[]
+}
+
+/** The look of the hosted pages; every field null: Tessera's own. */
+export interface BrandingSettings {
+  /** The product name shown above the forms and in the page titles. */
+  name: string | null
+  /** The logo: an https URL or a base64 data URL of an image. */
+  logoUrl: string | null
+  /** Validated CSS colours: buttons and links, the page background, the text. */
+  colors: { primary: string | null; background: string | null; text: string | null }
+  /** A CSS file served at `/branding.css` and allowed by the pages' CSP as a `'self'` style. */
+  cssFile: string | null
+  /** The file's content, read when the configuration is loaded. */
+  css: string | null
 }
 
 /** An SMTP relay. The password never appears in logs or errors. */

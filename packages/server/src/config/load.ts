@@ -68,6 +68,7 @@ const FILE_KEYS_RECORD: Record<keyof ConfigInput, true> = {
   email: true,
   accounts: true,
   upstream: true,
+  branding: true,
 }
 const FILE_KEYS = new Set<string>(Object.keys(FILE_KEYS_RECORD))
 
@@ -230,6 +231,9 @@ export function loadConfigInput(opts: LoadConfigOptions = {}): LoadedConfigInput
   }
   if (typeof input.email?.templatesDir === 'string') {
     input.email = { ...input.email, templatesDir: absolute(base, input.email.templatesDir) }
+  }
+  if (typeof input.branding?.cssFile === 'string') {
+    input.branding = { ...input.branding, cssFile: absolute(base, input.branding.cssFile) }
   }
 
   Object.assign(input, opts.overrides ?? {})

@@ -28,6 +28,7 @@ import {
   type AccountsInput,
   type EmailInput,
 } from './resolve-accounts.js'
+import { resolveBranding, type BrandingInput } from './resolve-branding.js'
 import { SCOPE_TOKEN } from '../oauth/scope-token.js'
 import { sameSiteProblem, webOriginProblem } from '../oauth/refresh-cookie/web-origins.js'
 import { ACCOUNT_SESSIONS_SCOPE } from '../oauth/token/audience.js'
@@ -75,6 +76,7 @@ export interface ConfigInput {
   accounts?: AccountsInput
   /** "Sign in with ..." providers (see TesseraConfig.upstream). */
   upstream?: UpstreamInput
+  branding?: BrandingInput
 }
 
 const ALGS: SigningAlg[] = ['ES256', 'EdDSA', 'RS256']
@@ -268,6 +270,7 @@ export function resolveConfig(input: ConfigInput): TesseraConfig {
     email: resolveEmail(input.email),
     accounts: resolveAccounts(input.accounts),
     upstream: resolveUpstream(input.upstream),
+    branding: resolveBranding(input.branding),
     retention: resolveRetention(input.retention),
   }
 }

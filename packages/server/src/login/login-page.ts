@@ -1,5 +1,6 @@
 import type { FastifyReply } from 'fastify'
-import { escapeHtml, formAction, hidden, sendPage } from './page.js'
+import type { Translate } from './i18n/locale.js'
+import { escapeHtml, formAction, hidden, sendPage, textsOf } from './page.js'
 
 export interface LoginFormView {
   /** Where the form posts: the issuer's sign-in URL. */
@@ -32,34 +33,40 @@ export interface PasskeySignInView {
 /** The sign-in form: a plain HTML form that works without JavaScript; with passkeys, a second form
  * that the passkey script shows and submits (hidden without it). */
 export function sendLoginForm(reply: FastifyReply, status: number, v: LoginFormView): FastifyReply {
+  const t = textsOf(reply)
   const focusUser = v.username === '' ? ' autofocus' : ''
   const focusPassword = v.username === '' ? '' : ' autofocus'
+  // The error is announced (role="alert") and tied to the fields it is about.
+  const described = v.error ? ' aria-describedby="form-error" aria-invalid="true"' : ''
   const body =
-    `<h1>Sign in</h1><p>to continue to <strong>${escapeHtml(v.clientName)}</strong></p>` +
-    (v.error ? `<p class="alert" role="alert">${escapeHtml(v.error)}</p>` : '') +
+    `<h1>${escapeHtml(t('Sign in'))}</h1>` +
+    `<p>${continueTo(t, v.clientName)}</p>` +
+    (v.error
+      ? `<div id="form-error"><p class="alert" role="alert">${escapeHtml(t(v.error))}</p></div>`
+      : '') +
     `<form method="post" action="${escapeHtml(v.action)}">` +
     hidden('tx', v.tx) +
     hidden('csrf', v.csrf) +
-    `<label for="username">Username</label>` +
-    `<input type="text" id="username" name="username" value="${escapeHtml(v.username)}" ` +
+    `<label for="username">${escapeHtml(t('Username'))}</label>` +
+    `<input type="text" id="username" name="username" value="${escapeHtml(v.username)}"${described} ` +
     `autocomplete="username" autocapitalize="none" spellcheck="false" maxlength="256" required${focusUser}>` +
-    `<label for="password">Password</label>` +
-    `<input type="password" id="password" name="password" autocomplete="current-password" ` +
+    `<label for="password">${escapeHtml(t('Password'))}</label>` +
+    `<input type="password" id="password" name="password" autocomplete="current-password"${described} ` +
     `maxlength="1024" required${focusPassword}>` +
-    `<button type="submit">Sign in</button></form>` +
+    `<button type="submit">${escapeHtml(t('Sign in'))}</button></form>` +
     (v.links?.forgotPassword
-      ? `<p><a href="${escapeHtml(v.links.forgotPassword)}">Forgot your password?</a></p>`
+      ? `<p><a href="${escapeHtml(v.links.forgotPassword)}">${escapeHtml(t('Forgot your password?'))}</a></p>`
       : '') +
     (v.links?.signUp
-      ? `<p><a href="${escapeHtml(v.links.signUp)}">Create an account</a></p>`
+      ? `<p><a href="${escapeHtml(v.links.signUp)}">${escapeHtml(t('Create an account'))}</a></p>`
       : '') +
-    (v.passkeys ? passkeyForm(v, v.passkeys) : '') +
-    upstreamLinks(v.upstream ?? [])
+    (v.passkeys ? passkeyForm(t, v, v.passkeys) : '') +
+    upstreamLinks(t, v.upstream ?? [])
   return sendPage(reply, status, 'Sign in', body, formAction(v.redirectUri), v.passkeys?.script)
 }
 
 /** "Sign in with a passkey": discoverable, or username-first when the username field is filled. */
-function passkeyForm(v: LoginFormView, p: PasskeySignInView): string {
+function passkeyForm(t: Translate, v: LoginFormView, p: PasskeySignInView): string {
   return (
     `<form id="passkey-sign-in" method="post" action="${escapeHtml(p.action)}" ` +
     `data-options="${escapeHtml(p.options)}" hidden>` +
@@ -67,22 +74,30 @@ function passkeyForm(v: LoginFormView, p: PasskeySignInView): string {
     hidden('csrf', v.csrf) +
     hidden('challenge', '') +
     hidden('credential', '') +
-    `<p class="or">or</p>` +
+    `<p class="or">${escapeHtml(t('or'))}</p>` +
     `<p class="alert passkey-error" role="alert" hidden></p>` +
-    `<button type="button" class="passkey-button">Sign in with a passkey</button></form>`
+    `<button type="button" class="passkey-button">${escapeHtml(t('Sign in with a passkey'))}</button></form>`
+  )
+}
+
+/** "to continue to <strong>client</strong>", in the page's language. */
+export function continueTo(t: Translate, clientName: string): string {
+  return escapeHtml(t('to continue to {client}', { client: '\u0000' })).replace(
+    '\u0000',
+    `<strong>${escapeHtml(clientName)}</strong>`,
   )
 }
 
 /** One link per upstream provider: a plain navigation, so the page's `form-action` need not name
  * the providers, and the redirect to one carries no form. */
-function upstreamLinks(list: { name: string; href: string }[]): string {
+function upstreamLinks(t: Translate, list: { name: string; href: string }[]): string {
   if (list.length === 0) return ''
   return (
-    `<p class="or">or</p>` +
+    `<p class="or">${escapeHtml(t('or'))}</p>` +
     list
       .map(
         (u) =>
-          `<a class="upstream" href="${escapeHtml(u.href)}">Sign in with ${escapeHtml(u.name)}</a>`,
+          `<a class="upstream" href="${escapeHtml(u.href)}">${escapeHtml(t('Sign in with {name}', { name: u.name }))}</a>`,
       )
       .join('')
   )

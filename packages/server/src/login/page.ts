@@ -3,28 +3,24 @@
  * JavaScript, no third-party resources, and headers that forbid framing (RDR-11), referrers
  * (RDR-15) and caching.
  */
-import { createHash } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { escapeHtml } from '../http/app.js'
-
-const STYLE = `body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f4f5f7;color:#1d2330}
-main{max-width:22rem;margin:4rem auto;padding:2rem;background:#fff;border-radius:8px;box-shadow:0 1px 4px #0002}
-h1{font-size:1.4rem;margin:0 0 1rem}label{display:block;margin:.75rem 0 .25rem}
-input[type=text],input[type=password],input[type=email]{width:100%;box-sizing:border-box;padding:.5rem;font:inherit}
-button{margin-top:1.25rem;width:100%;padding:.6rem;font:inherit;cursor:pointer}
-.alert{background:#fdecea;color:#8a1c12;padding:.5rem .75rem;border-radius:4px}
-.or{text-align:center;color:#5b6270;margin:1rem 0 0}table{width:100%;border-collapse:collapse}
-td{padding:.25rem 0;vertical-align:top}td button{margin:0;width:auto;padding:.2rem .6rem}
-.upstream{display:block;margin-top:.75rem;padding:.6rem;border:1px solid #8f96a3;border-radius:4px;text-align:center;color:inherit;text-decoration:none}`
-
-const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64')
+import { localeOf, lookOf, textsOf, type PageLook } from './page-look.js'
 
 /**
- * No scripts, no frames, no third-party anything; the one inline style is allowed by its hash.
- * `form-action` does not fall back to `default-src`, so every page names it: `'none'` on pages
- * without a form, else the page's own origin and the one place its form's answer redirects to.
+ * No scripts, no frames, no third-party anything; the one inline style is allowed by its hash (it
+ * carries the branding colours), the operator's style sheet as `'self'` and the logo by its origin
+ * (see page-look.ts). `form-action` does not fall back to `default-src`, so every page names it:
+ * `'none'` on pages without a form, else the page's own origin and the one place its form's answer
+ * redirects to.
  */
-export const PAGE_CSP = `default-src 'none'; style-src 'sha256-${STYLE_HASH}'; base-uri 'none'; frame-ancestors 'none'`
+function pageCsp(look: PageLook): string {
+  return (
+    `default-src 'none'; style-src ${look.styleSrc}; ` +
+    (look.imgSrc === null ? '' : `img-src ${look.imgSrc}; `) +
+    `base-uri 'none'; frame-ancestors 'none'`
+  )
+}
 
 /**
  * The `form-action` sources of a page whose form posts to this server (`'self'`) and whose
@@ -55,13 +51,14 @@ export function frontChannelHeaders(
   return reply
     .header('cache-control', 'no-store')
     .header('pragma', 'no-cache')
-    .header('content-security-policy', `${PAGE_CSP}; form-action ${action}${scripts}`)
+    .header('content-security-policy', `${pageCsp(lookOf(reply))}; form-action ${action}${scripts}`)
     .header('x-frame-options', 'DENY')
     .header('referrer-policy', 'no-referrer')
 }
 
 /** Sends a complete HTML page with the front-channel headers; `forms` and `script` as for
- * frontChannelHeaders (the script is loaded deferred). */
+ * frontChannelHeaders (the script is loaded deferred). The page is in the request's language
+ * (page-look.ts): `title` is translated here, `body` must be already (see textsOf). */
 export function sendPage(
   reply: FastifyReply,
   status: number,
@@ -70,31 +67,46 @@ export function sendPage(
   forms: string[] = [],
   script?: string,
 ): FastifyReply {
+  const look = lookOf(reply)
+  const b = look.branding
+  const t = textsOf(reply)
+  const fullTitle = b.name === null ? t(title) : `${t(title)} · ${b.name}`
+  const brand =
+    b.logoUrl !== null
+      ? `<p class="brand"><img src="${escapeHtml(b.logoUrl)}" alt="${escapeHtml(
+          b.name === null ? '' : t('{name} logo', { name: b.name }),
+        )}"></p>`
+      : b.name !== null
+        ? `<p class="brand">${escapeHtml(b.name)}</p>`
+        : ''
   return frontChannelHeaders(reply, forms, script)
     .code(status)
     .header('content-type', 'text/html; charset=utf-8')
     .send(
-      `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>` +
+      `<!doctype html><html lang="${localeOf(reply)}"><head><meta charset="utf-8">` +
+        `<title>${escapeHtml(fullTitle)}</title>` +
         `<meta name="viewport" content="width=device-width, initial-scale=1">` +
-        `<meta name="referrer" content="no-referrer"><style>${STYLE}</style>` +
+        `<meta name="referrer" content="no-referrer"><style>${look.style}</style>` +
+        (look.cssUrl === null ? '' : `<link rel="stylesheet" href="${escapeHtml(look.cssUrl)}">`) +
         (script === undefined ? '' : `<script src="${escapeHtml(script)}" defer></script>`) +
         `</head>` +
-        `<body><main>${body}</main></body></html>`,
+        `<body><main>${brand}${body}</main></body></html>`,
     )
 }
 
-/** A page with a heading and one paragraph. */
+/** A page with a heading and one paragraph, both translated. */
 export function sendMessage(
   reply: FastifyReply,
   status: number,
   title: string,
   message: string,
 ): FastifyReply {
+  const t = textsOf(reply)
   return sendPage(
     reply,
     status,
     title,
-    `<h1>${escapeHtml(title)}</h1><p>${escapeHtml(message)}</p>`,
+    `<h1>${escapeHtml(t(title))}</h1><p>${escapeHtml(t(message))}</p>`,
   )
 }
 
@@ -109,3 +121,4 @@ export function htmlErrors(req: FastifyRequest, _reply: FastifyReply, done: () =
 }
 
 export { escapeHtml }
+export { textsOf } from './page-look.js'

@@ -32,7 +32,16 @@ import { readBrowserSession, startBrowserSession } from '../sessions/browser-ses
 import type { ClientRecord, UserRecord } from '../store/types.js'
 import { issueCsrfToken, verifyCsrfToken } from './csrf.js'
 import { LoginTransactionCodec, type LoginTransaction } from './login-transaction.js'
-import { escapeHtml, formAction, hidden, htmlErrors, sendMessage, sendPage } from './page.js'
+import { continueTo } from './login-page.js'
+import {
+  escapeHtml,
+  formAction,
+  hidden,
+  htmlErrors,
+  sendMessage,
+  sendPage,
+  textsOf,
+} from './page.js'
 
 /** Seconds the code form stays usable after the password. */
 export const OTP_CHALLENGE_TTL_SECONDS = 300
@@ -87,17 +96,21 @@ export function sendOtpForm(
   const challenge = sealChallenge(ctx, { u: s.user.id, t: s.tx.id, b: s.browserSessionId })
   const csrf = issueCsrfToken(ctx, req, reply, 'login-otp', s.tx.id)
   const redirectUri = s.tx.params.get('redirect_uri')?.[0] ?? s.client.redirectUris[0]
+  const t = textsOf(reply)
+  const described = error ? ' aria-describedby="form-error" aria-invalid="true"' : ''
   const body =
-    `<h1>Two-step verification</h1><p>to continue to <strong>${escapeHtml(s.client.name)}</strong></p>` +
-    (error ? `<p class="alert" role="alert">${escapeHtml(error)}</p>` : '') +
+    `<h1>${escapeHtml(t('Two-step verification'))}</h1><p>${continueTo(t, s.client.name)}</p>` +
+    (error
+      ? `<div id="form-error"><p class="alert" role="alert">${escapeHtml(t(error))}</p></div>`
+      : '') +
     `<form method="post" action="${escapeHtml(ctx.config.issuer + PATHS.loginOtp)}">` +
     hidden('tx', s.sealedTx) +
     hidden('challenge', challenge) +
     hidden('csrf', csrf) +
-    `<label for="code">Code from your authenticator app, or a recovery code</label>` +
+    `<label for="code">${escapeHtml(t('Code from your authenticator app, or a recovery code'))}</label>` +
     `<input type="text" id="code" name="code" autocomplete="one-time-code" inputmode="numeric" ` +
-    `autocapitalize="none" spellcheck="false" maxlength="32" required autofocus>` +
-    `<button type="submit">Verify</button></form>`
+    `autocapitalize="none" spellcheck="false" maxlength="32" required autofocus${described}>` +
+    `<button type="submit">${escapeHtml(t('Verify'))}</button></form>`
   return sendPage(reply, status, 'Two-step verification', body, formAction(redirectUri))
 }
 

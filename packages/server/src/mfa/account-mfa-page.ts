@@ -22,7 +22,8 @@ import type { ServerContext } from '../context.js'
 import { param, type Params } from '../http/form.js'
 import { clientIp, userAgent } from '../http/request-info.js'
 import { issueCsrfToken, verifyCsrfToken } from '../login/csrf.js'
-import { escapeHtml, hidden, htmlErrors, sendMessage, sendPage } from '../login/page.js'
+import type { Translate } from '../login/i18n/locale.js'
+import { escapeHtml, hidden, htmlErrors, sendMessage, sendPage, textsOf } from '../login/page.js'
 import { formParams, queryParams } from '../oauth/authorize/query-params.js'
 import { InvalidRequest } from '../oauth/errors.js'
 import { PATHS } from '../oauth/paths.js'
@@ -73,10 +74,17 @@ export async function returnTarget(ctx: ServerContext, p: Params): Promise<strin
   return origins.has(url.origin) ? url.href : undefined
 }
 
-function backLink(target: string | undefined): string {
+function backLink(t: Translate, target: string | undefined): string {
   return target === undefined
-    ? '<p>You can close this page and go back to the application.</p>'
-    : `<p><a href="${escapeHtml(target)}">Back to the application</a></p>`
+    ? `<p>${escapeHtml(t('You can close this page and go back to the application.'))}</p>`
+    : `<p><a href="${escapeHtml(target)}">${escapeHtml(t('Back to the application'))}</a></p>`
+}
+
+/** The form's error, announced and tied to the code field (aria-describedby). */
+function formError(t: Translate, error: string | undefined): string {
+  return error
+    ? `<div id="form-error"><p class="alert" role="alert">${escapeHtml(t(error))}</p></div>`
+    : ''
 }
 
 /** Hidden fields that carry the way back through the form. */
@@ -148,20 +156,22 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
       .replace(/(.{4})/g, '$1 ')
       .trim()
     const csrf = issueCsrfToken(ctx, req, reply, 'account-mfa', live.record.id)
+    const t = textsOf(reply)
+    const described = error ? ' aria-describedby="form-error" aria-invalid="true"' : ''
     const body =
-      `<h1>Set up two-step verification</h1>` +
-      (error ? `<p class="alert" role="alert">${escapeHtml(error)}</p>` : '') +
-      `<p>Scan this code with an authenticator app (Google Authenticator, 1Password, Authy ...).</p>` +
-      `<figure aria-label="QR code">${svg}</figure>` +
-      `<p>Or enter this key: <code id="secret">${escapeHtml(manual)}</code></p>` +
+      `<h1>${escapeHtml(t('Set up two-step verification'))}</h1>` +
+      formError(t, error) +
+      `<p>${escapeHtml(t('Scan this code with an authenticator app (Google Authenticator, 1Password, Authy ...).'))}</p>` +
+      `<figure aria-label="${escapeHtml(t('QR code'))}">${svg}</figure>` +
+      `<p>${escapeHtml(t('Or enter this key:'))} <code id="secret">${escapeHtml(manual)}</code></p>` +
       `<form method="post" action="${escapeHtml(action)}">` +
       hidden('csrf', csrf) +
       hidden('action', 'enrol') +
       returnFields(p) +
-      `<label for="code">The 6-digit code the app shows</label>` +
+      `<label for="code">${escapeHtml(t('The 6-digit code the app shows'))}</label>` +
       `<input type="text" id="code" name="code" autocomplete="one-time-code" inputmode="numeric" ` +
-      `maxlength="6" required autofocus>` +
-      `<button type="submit">Turn on</button></form>`
+      `maxlength="6" required autofocus${described}>` +
+      `<button type="submit">${escapeHtml(t('Turn on'))}</button></form>`
     return sendPage(reply, status, 'Set up two-step verification', body, ["'self'"])
   }
 
@@ -174,18 +184,20 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
     error?: string,
   ): FastifyReply {
     const csrf = issueCsrfToken(ctx, req, reply, 'account-mfa', live.record.id)
+    const t = textsOf(reply)
+    const described = error ? ' aria-describedby="form-error" aria-invalid="true"' : ''
     const body =
-      `<h1>Two-step verification</h1>` +
-      (error ? `<p class="alert" role="alert">${escapeHtml(error)}</p>` : '') +
-      `<p>Enter a code from your authenticator app, or a recovery code, to continue.</p>` +
+      `<h1>${escapeHtml(t('Two-step verification'))}</h1>` +
+      formError(t, error) +
+      `<p>${escapeHtml(t('Enter a code from your authenticator app, or a recovery code, to continue.'))}</p>` +
       `<form method="post" action="${escapeHtml(action)}">` +
       hidden('csrf', csrf) +
       hidden('action', 'verify') +
       returnFields(p) +
-      `<label for="code">Code</label>` +
+      `<label for="code">${escapeHtml(t('Code'))}</label>` +
       `<input type="text" id="code" name="code" autocomplete="one-time-code" inputmode="numeric" ` +
-      `maxlength="32" required autofocus>` +
-      `<button type="submit">Verify</button></form>`
+      `maxlength="32" required autofocus${described}>` +
+      `<button type="submit">${escapeHtml(t('Verify'))}</button></form>`
     return sendPage(reply, status, 'Two-step verification', body, ["'self'"])
   }
 
@@ -196,12 +208,17 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
     p: Params,
   ): Promise<FastifyReply> {
     const left = await ctx.store.countRecoveryCodes(live.user.id)
+    const t = textsOf(reply)
+    const unused =
+      left === 1
+        ? t('You have {n} unused recovery code.', { n: '1' })
+        : t('You have {n} unused recovery codes.', { n: String(left) })
     return sendPage(
       reply,
       200,
       'Two-step verification',
-      `<h1>Two-step verification is on</h1><p>You have ${left} unused recovery code${left === 1 ? '' : 's'}.</p>` +
-        backLink(await returnTarget(ctx, p)),
+      `<h1>${escapeHtml(t('Two-step verification is on'))}</h1><p>${escapeHtml(unused)}</p>` +
+        backLink(t, await returnTarget(ctx, p)),
     )
   }
 
@@ -294,7 +311,8 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
         reply,
         200,
         'Verified',
-        `<h1>Verified</h1>` + backLink(await returnTarget(ctx, form)),
+        `<h1>${escapeHtml(textsOf(reply)('Verified'))}</h1>` +
+          backLink(textsOf(reply), await returnTarget(ctx, form)),
       )
     }
     if (what !== 'enrol') throw new InvalidRequest('action must be enrol or verify')
@@ -340,11 +358,10 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
       reply,
       200,
       'Two-step verification is on',
-      `<h1>Two-step verification is on</h1>` +
-        `<p>Save these recovery codes somewhere safe. Each works once, if you lose your phone. ` +
-        `They are not shown again.</p>` +
+      `<h1>${escapeHtml(textsOf(reply)('Two-step verification is on'))}</h1>` +
+        `<p>${escapeHtml(textsOf(reply)('Save these recovery codes somewhere safe. Each works once, if you lose your phone. They are not shown again.'))}</p>` +
         `<ul id="recovery-codes">${codes.map((c) => `<li><code>${c}</code></li>`).join('')}</ul>` +
-        backLink(await returnTarget(ctx, form)),
+        backLink(textsOf(reply), await returnTarget(ctx, form)),
     )
   })
 }

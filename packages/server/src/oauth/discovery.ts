@@ -2,6 +2,7 @@ import { ACR_VALUES } from '../mfa/second-factor.js'
 import type { FastifyInstance } from 'fastify'
 import type { ServerContext } from '../context.js'
 import { corsPreflight } from '../http/app.js'
+import { CATALOGUES } from '../login/i18n/locale.js'
 import { PATHS } from './paths.js'
 import { ACCOUNT_SESSIONS_SCOPE } from './token/audience.js'
 
@@ -36,6 +37,8 @@ export function metadata(ctx: ServerContext): Record<string, unknown> {
     ],
     introspection_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
     code_challenge_methods_supported: ['S256'],
+    // The languages of the hosted pages (OIDC Discovery 1.0, 3), chosen by `ui_locales`.
+    ui_locales_supported: Object.keys(CATALOGUES),
     dpop_signing_alg_values_supported: ctx.config.dpop.algorithms,
     scopes_supported: [...scopes],
     claims_supported: [

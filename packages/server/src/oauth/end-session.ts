@@ -34,6 +34,7 @@ import {
   htmlErrors,
   sendMessage,
   sendPage,
+  textsOf,
 } from '../login/page.js'
 import {
   browserSessionIdFromCookie,
@@ -268,21 +269,28 @@ function sendConfirmation(
   browser: BrowserSessionRecord | undefined,
 ): FastifyReply {
   const csrf = issueCsrfToken(ctx, req, reply, 'logout', 'end-session')
-  const from = lr.client ? ` of ${escapeHtml(lr.client.name)}` : ''
-  const question = browser
-    ? `Sign out${from} and every application that uses this sign-in?`
-    : `Sign out${from}?`
+  const t = textsOf(reply)
+  const client = { client: lr.client?.name ?? '' }
+  const question = escapeHtml(
+    lr.client
+      ? browser
+        ? t('Sign out of {client} and every application that uses this sign-in?', client)
+        : t('Sign out of {client}?', client)
+      : browser
+        ? t('Sign out and every application that uses this sign-in?')
+        : t('Sign out?'),
+  )
   const body =
-    `<h1>Sign out?</h1><p>${question}</p>` +
+    `<h1>${escapeHtml(t('Sign out?'))}</h1><p>${question}</p>` +
     `<form method="post" action="${escapeHtml(ctx.config.issuer + PATHS.endSession)}">` +
     hidden('csrf', csrf) +
     (lr.rawHint !== undefined ? hidden('id_token_hint', lr.rawHint) : '') +
     (lr.client ? hidden('client_id', lr.client.id) : '') +
     (lr.redirectUri !== undefined ? hidden('post_logout_redirect_uri', lr.redirectUri) : '') +
     (lr.state !== undefined ? hidden('state', lr.state) : '') +
-    `<button type="submit" name="confirm" value="yes">Sign out</button>` +
-    `<button type="submit" name="confirm" value="no">Stay signed in</button></form>` +
-    `<p>If you did not ask to sign out, choose Stay signed in or close this page.</p>`
+    `<button type="submit" name="confirm" value="yes">${escapeHtml(t('Sign out'))}</button>` +
+    `<button type="submit" name="confirm" value="no">${escapeHtml(t('Stay signed in'))}</button></form>` +
+    `<p>${escapeHtml(t('If you did not ask to sign out, choose Stay signed in or close this page.'))}</p>`
   return sendPage(reply, 200, 'Sign out', body, formAction(lr.redirectUri))
 }
 

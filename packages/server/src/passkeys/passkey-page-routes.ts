@@ -18,7 +18,7 @@ import type { ServerContext } from '../context.js'
 import { param } from '../http/form.js'
 import { clientIp, userAgent } from '../http/request-info.js'
 import { issueCsrfToken, verifyCsrfToken } from '../login/csrf.js'
-import { escapeHtml, hidden, htmlErrors, sendMessage, sendPage } from '../login/page.js'
+import { escapeHtml, hidden, htmlErrors, sendMessage, sendPage, textsOf } from '../login/page.js'
 import { formParams } from '../oauth/authorize/query-params.js'
 import { InvalidRequest, LoginRequired } from '../oauth/errors.js'
 import { PATHS } from '../oauth/paths.js'
@@ -68,11 +68,16 @@ export function passkeyPageRoutes(app: FastifyInstance, ctx: ServerContext): voi
     const csrf = issueCsrfToken(ctx, req, reply, 'passkeys', s.record.id)
     const list = await ctx.store.listPasskeys(s.user.id)
     const rows = list.map((p) => row(p, csrf)).join('')
+    const t = textsOf(reply)
+    const signedInAs = escapeHtml(t('Signed in as {user}', { user: '\u0000' })).replace(
+      '\u0000',
+      `<strong>${escapeHtml(s.user.username)}</strong>`,
+    )
     const body =
-      `<h1>Passkeys</h1><p>Signed in as <strong>${escapeHtml(s.user.username)}</strong></p>` +
-      (error ? `<p class="alert" role="alert">${escapeHtml(error)}</p>` : '') +
+      `<h1>${escapeHtml(t('Passkeys'))}</h1><p>${signedInAs}</p>` +
+      (error ? `<p class="alert" role="alert">${escapeHtml(t(error))}</p>` : '') +
       (list.length === 0
-        ? '<p id="no-passkeys">You have no passkeys yet.</p>'
+        ? `<p id="no-passkeys">${escapeHtml(t('You have no passkeys yet.'))}</p>`
         : `<table id="passkeys">${rows}</table>`) +
       (recent(s)
         ? `<form id="passkey-register" method="post" action="${escapeHtml(base + PATHS.passkeyRegister)}" ` +
@@ -80,11 +85,11 @@ export function passkeyPageRoutes(app: FastifyInstance, ctx: ServerContext): voi
           hidden('csrf', csrf) +
           hidden('challenge', '') +
           hidden('credential', '') +
-          `<label for="passkey-name">Name of the new passkey</label>` +
+          `<label for="passkey-name">${escapeHtml(t('Name of the new passkey'))}</label>` +
           `<input type="text" id="passkey-name" name="name" value="Passkey" maxlength="${PASSKEY_NAME_MAX}" required>` +
           `<p class="alert passkey-error" role="alert" hidden></p>` +
-          `<button type="button" class="passkey-button">Add a passkey</button></form>`
-        : '<p>To add a passkey, sign in again (a recent sign-in is needed).</p>')
+          `<button type="button" class="passkey-button">${escapeHtml(t('Add a passkey'))}</button></form>`
+        : `<p>${escapeHtml(t('To add a passkey, sign in again (a recent sign-in is needed).'))}</p>`)
     return sendPage(reply, status, 'Passkeys', body, ["'self'"], base + PATHS.passkeysScript)
   }
 

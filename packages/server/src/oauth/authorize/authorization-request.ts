@@ -26,6 +26,8 @@ export const AUTHORIZATION_PARAMETERS: ReadonlyMap<string, number> = new Map([
   ['login_hint', 256],
   ['dpop_jkt', 64],
   ['acr_values', 2048],
+  // OIDC Core 3.1.2.1: the languages of the hosted pages, carried by the login transaction.
+  ['ui_locales', 256],
   ['request', 2048],
   ['request_uri', 2048],
 ])
