@@ -27,4 +27,9 @@ export const PATHS = {
   passkeyRegisterOptions: '/passkeys/register/options',
   passkeyRegister: '/passkeys/register',
   passkeyRemove: '/passkeys/remove',
+  /** The account API's device keys of native apps (biometric step-up). */
+  accountDeviceKeys: '/account/device-keys',
+  /** Biometric step-up: a one-time challenge for a device key, then its signature. */
+  accountStepUpChallenge: '/account/step-up/challenge',
+  accountStepUp: '/account/step-up',
 } as const

@@ -17,6 +17,8 @@ import { reencryptSigningKey } from './sql/signing-keys.js'
 import { recordedMessages, type WebhookTypes } from './sql/webhook-types.js'
 import * as passkeySql from './sql/passkeys.js'
 import type { PasskeyTables } from './sql/passkeys.js'
+import * as deviceKeySql from './sql/device-keys.js'
+import type { DeviceKeyTables } from './sql/device-keys.js'
 import { sessionMessages } from '../webhooks/messages.js'
 import {
   deleteExpiredEmailTokens,
@@ -50,6 +52,7 @@ import type {
   EmailTokenPurpose,
   EmailTokenRecord,
   PasskeyRecord,
+  DeviceKeyRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -229,7 +232,7 @@ interface DpopProofsTable {
   expires_at: Ms
 }
 
-export interface Database extends PasskeyTables {
+export interface Database extends PasskeyTables, DeviceKeyTables {
   clients: ClientsTable
   apis: ApisTable
   users: UsersTable
@@ -553,6 +556,7 @@ export abstract class SqlStore implements Store {
         const r = await trx.deleteFrom('users').where('id', '=', userId).executeTakeFirst()
         if (Number(r.numDeletedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
         await passkeySql.deleteUserPasskeys(passkeySql.passkeyDb(trx), userId)
+        await deviceKeySql.deleteUserDeviceKeys(deviceKeySql.deviceKeyDb(trx), userId)
       }
       const ended = opts.revoke
         ? await this.#revokeUser(trx, userId, opts.revoke)
@@ -1734,6 +1738,54 @@ export abstract class SqlStore implements Store {
 
   pruneWebAuthnChallenges(now: number): Promise<number> {
     return passkeySql.pruneUsedChallenges(passkeySql.passkeyDb(this.db), now)
+  }
+
+  async createDeviceKey(k: DeviceKeyRecord, event: SecurityEventRecord): Promise<boolean> {
+    try {
+      await this.transaction(async (trx) => {
+        await deviceKeySql.insertDeviceKey(deviceKeySql.deviceKeyDb(trx), k)
+        await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      })
+      return true
+    } catch (err) {
+      if (isUniqueViolation(err)) return false
+      throw err
+    }
+  }
+
+  getDeviceKey(id: string): Promise<DeviceKeyRecord | undefined> {
+    return deviceKeySql.selectDeviceKey(deviceKeySql.deviceKeyDb(this.db), id)
+  }
+
+  listDeviceKeys(userId: string): Promise<DeviceKeyRecord[]> {
+    return deviceKeySql.selectDeviceKeys(deviceKeySql.deviceKeyDb(this.db), userId)
+  }
+
+  deleteDeviceKey(userId: string, id: string, event: SecurityEventRecord): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      const db = deviceKeySql.deviceKeyDb(trx)
+      if (!(await deviceKeySql.deleteDeviceKeyRow(db, userId, id))) return false
+      await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      return true
+    })
+  }
+
+  raiseSession(
+    o: { sessionId: string; amr: string[]; authTime: number; deviceKeyId: string },
+    event: SecurityEventRecord,
+  ): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      const r = await trx
+        .updateTable('sessions')
+        .set({ amr: JSON.stringify(o.amr), auth_time: o.authTime })
+        .where('id', '=', o.sessionId)
+        .where('state', '=', 'active')
+        .executeTakeFirst()
+      if (Number(r.numUpdatedRows) !== 1) return false
+      await deviceKeySql.touchDeviceKey(deviceKeySql.deviceKeyDb(trx), o.deviceKeyId, o.authTime)
+      await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      return true
+    })
   }
 
   async pruneDpopProofs(now: number): Promise<number> {

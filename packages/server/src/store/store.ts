@@ -8,6 +8,7 @@ import type {
   EmailTokenPurpose,
   EmailTokenRecord,
   PasskeyRecord,
+  DeviceKeyRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -415,4 +416,19 @@ export interface Store {
   /** Marks a WebAuthn challenge (by its hash) used until `expiresAt`; false when it already is. */
   useWebAuthnChallenge(key: string, now: number, expiresAt: number): Promise<boolean>
   pruneWebAuthnChallenges(now: number): Promise<number>
+  /** Device keys of native apps (biometric step-up). `createDeviceKey` records `event` in the same
+   * transaction and answers false when the user already registered this key (same thumbprint). */
+  createDeviceKey(k: DeviceKeyRecord, event: SecurityEventRecord): Promise<boolean>
+  getDeviceKey(id: string): Promise<DeviceKeyRecord | undefined>
+  /** A user's device keys, oldest first. */
+  listDeviceKeys(userId: string): Promise<DeviceKeyRecord[]>
+  /** Deletes one device key of `userId` with `event`; false when the user has no such key. */
+  deleteDeviceKey(userId: string, id: string, event: SecurityEventRecord): Promise<boolean>
+  /** After a verified step-up: the session gets `amr` and `authTime` (iff it is still active), the
+   * key its last use, and `event` is recorded, in one transaction; false when the session is not
+   * active any more. */
+  raiseSession(
+    o: { sessionId: string; amr: string[]; authTime: number; deviceKeyId: string },
+    event: SecurityEventRecord,
+  ): Promise<boolean>
 }

@@ -96,6 +96,20 @@ export interface EmailTokenRecord {
 }
 
 /** A passkey: a WebAuthn credential of a user (W3C WebAuthn Level 3 §6.1 credential record). */
+/** A native app's device key for biometric step-up: an ES256 public key whose private half stays
+ * in the device's Secure Enclave / Android Keystore, released only by the device's biometrics. */
+export interface DeviceKeyRecord {
+  id: string
+  userId: string
+  /** Given by the app at registration (`Alice's iPhone`). */
+  name: string
+  publicJwk: { kty: 'EC'; crv: 'P-256'; x: string; y: string }
+  /** RFC 7638 thumbprint of `publicJwk`. */
+  jkt: string
+  createdAt: number
+  lastUsedAt: number | null
+}
+
 export interface PasskeyRecord {
   /** The credential id, base64url (unique across users). */
   id: string
@@ -304,6 +318,16 @@ export type SecurityEventType =
   /** A passkey assertion whose signature counter did not move past the stored one: a possible
    * cloned authenticator; the sign-in was refused. */
   | 'passkey_counter_regression'
+  /** A native app registered a device key (biometric step-up) or it was removed (account API,
+   * Admin API). */
+  | 'device_key_registered'
+  | 'device_key_removed'
+  /** A biometric step-up with a device key raised a session. */
+  | 'device_step_up_success'
+  /** A biometric step-up was refused; `data.reason` says why (`replayed_challenge`,
+   * `expired_challenge`, `invalid_challenge`, `removed_device`, `wrong_key`, `bad_signature`,
+   * `session_mismatch`). */
+  | 'device_step_up_failure'
 
 export interface SecurityEventRecord {
   id: string
