@@ -4,14 +4,14 @@
  *
  * | method, path | body | answer |
  * |---|---|---|
- * | `POST /account/device-keys` | `{ name, public_jwk }` or `{ name, public_key }` (base64 SPKI) | 201 `DeviceKeyView`; 409 when this key is registered |
+ * | `POST /account/device-keys` | `{ name, public_jwk }` or `{ name, public_key }` (base64 SPKI; P-256 or RSA) | 201 `DeviceKeyView`; 409 when this key is registered |
  * | `GET /account/device-keys` | | 200 `{ device_keys: DeviceKeyView[] }` |
  * | `DELETE /account/device-keys/{id}` | | 204; 404 when not the caller's |
  * | `POST /account/step-up/challenge` | `{ device_key_id }` | 200 `{ challenge, expires_in }` |
  * | `POST /account/step-up` | `{ challenge, signature }` | 200 `{ amr, acr, auth_time }` |
  *
  * The app signs the challenge string (UTF-8) with its device key after the biometric prompt
- * (ES256: DER or raw r||s, base64). A good signature gives the caller's session `amr` + `hwk`,
+ * (ES256: DER or raw r||s; RS256 for RSA keys; base64). A good signature gives the caller's session `amr` + `hwk`,
  * `user` and a new `auth_time`; the next refresh carries them. Every refusal is 400 (or 401/403 for
  * the token) and records `device_step_up_failure` with its reason; removed keys answer
  * `server_credential_revoked` so the app registers a new one.
@@ -153,7 +153,7 @@ export function deviceKeyRoutes(app: FastifyInstance, ctx: ServerContext): void 
     const jwk = readPublicKey(b.public_jwk, b.public_key)
     if (!jwk) {
       throw new InvalidRequest(
-        'give public_jwk (an EC P-256 public JWK) or public_key (base64 SPKI DER of one), not both',
+        'give public_jwk (an EC P-256 or RSA 2048+ public JWK) or public_key (base64 SPKI DER of one), not both',
       )
     }
     if ((await ctx.store.listDeviceKeys(r.user.id)).length >= MAX_DEVICE_KEYS) {
@@ -210,7 +210,7 @@ export function deviceKeyRoutes(app: FastifyInstance, ctx: ServerContext): void 
     const r = await authenticate(req, ctx)
     const b = body(req)
     const sealed = text(b, 'challenge', 1024)
-    const signature = text(b, 'signature', 256)
+    const signature = text(b, 'signature', 1024)
     const refuse = async (reason: StepUpFailure, deviceKeyId: string | null): Promise<never> => {
       await ctx.store.recordEvent(event('device_step_up_failure', req, r, { reason, deviceKeyId }))
       throw reason === 'removed_device'

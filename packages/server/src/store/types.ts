@@ -96,14 +96,16 @@ export interface EmailTokenRecord {
 }
 
 /** A passkey: a WebAuthn credential of a user (W3C WebAuthn Level 3 §6.1 credential record). */
-/** A native app's device key for biometric step-up: an ES256 public key whose private half stays
- * in the device's Secure Enclave / Android Keystore, released only by the device's biometrics. */
+/** A native app's device key for biometric step-up: a public key whose private half stays in the
+ * device's Secure Enclave / Android Keystore, released only by the device's biometrics. ES256
+ * (P-256), or RS256 (RSA of 2048 bits or more) as react-native-biometrics makes them. */
 export interface DeviceKeyRecord {
   id: string
   userId: string
   /** Given by the app at registration (`Alice's iPhone`). */
   name: string
-  publicJwk: { kty: 'EC'; crv: 'P-256'; x: string; y: string }
+  publicJwk:
+    { kty: 'EC'; crv: 'P-256'; x: string; y: string } | { kty: 'RSA'; n: string; e: string }
   /** RFC 7638 thumbprint of `publicJwk`. */
   jkt: string
   createdAt: number
