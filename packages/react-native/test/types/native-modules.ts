@@ -10,16 +10,19 @@ import * as Network from 'expo-network'
 import * as SecureStore from 'expo-secure-store'
 import * as WebBrowser from 'expo-web-browser'
 import { AppState, Linking } from 'react-native'
+import ReactNativeBiometrics from 'react-native-biometrics'
 import * as Keychain from 'react-native-keychain'
 import type {
   AppStateModule,
   AuthSessionOpener,
   BiometricAuthenticator,
+  DeviceKeyModule,
   ExpoCryptoModule,
   ExpoNetworkModule,
   KeychainModule,
   LinkingModule,
   NetInfoModule,
+  ReactNativeBiometricsLike,
   SecureStoreModule,
 } from '../../src/index.js'
 
@@ -33,3 +36,5 @@ export const expoNetwork: ExpoNetworkModule = Network
 export const appState: AppStateModule = AppState
 export const linking: LinkingModule = Linking
 export const expoLinking: LinkingModule = ExpoLinking
+export const deviceKeys: DeviceKeyModule = new ReactNativeBiometrics()
+export const rnbPrompt: ReactNativeBiometricsLike = new ReactNativeBiometrics()
