@@ -6,7 +6,7 @@
  * device and an expired challenge (fake clock) are each refused with a security event.
  */
 import { generateKeyPairSync, sign, type KeyObject } from 'node:crypto'
-import { checkAuthentication, isVerifyError } from '@tessera/verify'
+import { checkAuthentication } from '@tessera/verify'
 import { decodeJwt } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { UserRecord } from '../../src/store/types.js'
@@ -37,11 +37,11 @@ function deviceKey(): { privateKey: KeyObject; spki: string; jwk: Record<string,
   return {
     privateKey,
     spki: publicKey.export({ format: 'der', type: 'spki' }).toString('base64'),
-    jwk: publicKey.export({ format: 'jwk' }) as Record<string, unknown>,
+    jwk: publicKey.export({ format: 'jwk' }),
   }
 }
 
-/** ES256 over the challenge string, DER-encoded and base64 as react-native-biometrics returns. */
+/** ES256 over the challenge string, DER-encoded and base64, as a Keystore / Secure Enclave key signs. */
 const signDer = (k: KeyObject, payload: string) =>
   sign('sha256', Buffer.from(payload, 'utf8'), { key: k, dsaEncoding: 'der' }).toString('base64')
 
