@@ -19,6 +19,12 @@ export type TesseraNativeErrorCode =
   | 'device_compromised'
   /** The system browser sign-in was cancelled or dismissed without a callback. */
   | 'sign_in_cancelled'
+  /** Biometric step-up: the server no longer knows this device's key (removed by the user or an
+   * admin: `server_credential_revoked`). The local key and its id were deleted; register again. */
+  | 'device_key_revoked'
+  /** Biometric step-up: the server refused the signed challenge (expired, replayed, bad
+   * signature); `reason` is the server's `error`. Ask for a new step-up. */
+  | 'step_up_refused'
 
 export class TesseraNativeError extends Error {
   readonly code: TesseraNativeErrorCode

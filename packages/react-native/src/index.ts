@@ -57,6 +57,15 @@ export {
   type GateClient,
   type ReactNativeBiometricsLike,
 } from './biometric-gate.js'
+export {
+  biometricStepUp,
+  type BiometricStepUp,
+  type BiometricStepUpOptions,
+  type DeviceKeyIdStorage,
+  type DeviceKeyModule,
+  type StepUpClient,
+  type StepUpResult,
+} from './biometric-step-up.js'
 export { useBiometricGate } from './hooks.js'
 // The React bindings, so a React Native app imports one package: the provider, hooks, guard.
 export * from '@tessera/react'

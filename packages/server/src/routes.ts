@@ -1,6 +1,7 @@
 import { adminApiRoutes } from './admin/api/admin-api.js'
 import { adminConsoleRoutes } from './admin/console/console-routes.js'
 import { accountRoutes } from './account/index.js'
+import { deviceKeyRoutes } from './device-keys/device-key-routes.js'
 import { accountRoutes as accountPageRoutes } from './accounts/account-routes.js'
 import { devMailRoutes } from './dev/mail-page.js'
 import { playgroundRoutes } from './dev/playground.js'
@@ -38,6 +39,7 @@ export const routeModules: RouteModule[] = [
   introspectRoutes,
   userinfoRoutes,
   accountRoutes,
+  deviceKeyRoutes,
   accountPageRoutes,
   playgroundRoutes,
   devMailRoutes,

@@ -8,8 +8,12 @@ export interface TesseraProcess {
   /** Follows an authorization URL through the hosted form as alice; the redirect to the app. */
   follow(url: URL): Promise<string>
   setClock(now: number): Promise<void>
-  /** The server's session row (state, generation, dpopJkt), or null. */
+  /** The server's session row. */
   session(sid: string): Promise<Record<string, unknown> | null>
+  /** The newest security events of `type`. */
+  events(
+    type: string,
+  ): Promise<{ type: string; sessionId: string | null; data: Record<string, unknown> }[]>
   close(): Promise<void>
 }
 
@@ -41,6 +45,12 @@ export async function startTesseraProcess(): Promise<TesseraProcess> {
     issuer: info.issuer,
     api: info.api,
     follow: async (url) => (await post('/follow', { url: url.href })).location,
+    session: async (sid) =>
+      (
+        await fetch(`${info.control}/session?sid=${encodeURIComponent(sid)}`)
+      ).json() as Promise<Record<string, unknown> | null>,
+    events: async (type) =>
+      (await fetch(`${info.control}/events?type=${encodeURIComponent(type)}`)).json() as never,
     setClock: async (now) => {
       await post('/clock', { now })
     },

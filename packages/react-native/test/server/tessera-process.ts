@@ -10,7 +10,8 @@
  * - POST /follow `{ url }`: follows an authorization URL through the hosted sign-in form as a
  *   browser would, answers `{ location }` (the redirect back to the app);
  * - POST /clock `{ now }`: sets the server's clock (ms since the epoch);
- * - GET /session?sid=...: the server's session row (state, generation);
+ * - GET /session?sid=...: the server's session row (state, generation, amr, auth time);
+ * - GET /events?type=...: the newest security events of that type (at most 20);
  * - POST /close: stops everything.
  */
 import { createServer } from 'node:http'
@@ -89,7 +90,7 @@ const t = await startTestServer({
     {
       ...native,
       audiences: [API_A, api.url],
-      scopes: [...(native.scopes ?? []), 'orders', 'profile', 'email'],
+      scopes: [...(native.scopes ?? []), 'orders', 'profile', 'email', 'account:sessions'],
     },
   ],
 })
@@ -118,6 +119,10 @@ const control = createServer((req, res) => {
         }
         if (u.pathname === '/session') {
           return json(await t.store.getSession(u.searchParams.get('sid') ?? ''))
+        }
+        if (u.pathname === '/events') {
+          const type = (u.searchParams.get('type') ?? '') as 'device_step_up_failure'
+          return json(await t.store.listEvents({ type, limit: 20 }))
         }
         if (u.pathname === '/close') {
           json({ ok: true })

@@ -10,16 +10,19 @@ import * as Network from 'expo-network'
 import * as SecureStore from 'expo-secure-store'
 import * as WebBrowser from 'expo-web-browser'
 import { AppState, Linking } from 'react-native'
+import type * as RNBiometrics from 'react-native-biometrics'
 import * as Keychain from 'react-native-keychain'
 import type {
   AppStateModule,
   AuthSessionOpener,
   BiometricAuthenticator,
+  DeviceKeyModule,
   ExpoCryptoModule,
   ExpoNetworkModule,
   KeychainModule,
   LinkingModule,
   NetInfoModule,
+  ReactNativeBiometricsLike,
   SecureStoreModule,
 } from '../../src/index.js'
 
@@ -33,3 +36,8 @@ export const expoNetwork: ExpoNetworkModule = Network
 export const appState: AppStateModule = AppState
 export const linking: LinkingModule = Linking
 export const expoLinking: LinkingModule = ExpoLinking
+// react-native-biometrics ships ESM declarations in a package without `"type": "module"`, so
+// TypeScript reads them as CommonJS: its class is the namespace's `default`.
+declare const rnb: RNBiometrics.default
+export const deviceKeys: DeviceKeyModule = rnb
+export const rnbPrompt: ReactNativeBiometricsLike = rnb

@@ -3,6 +3,7 @@ import { AdminAuthenticator } from './auth/admin-auth.js'
 import { AdminKeyAdmin } from './services/admin-key-admin.js'
 import { ApiAdmin } from './services/api-admin.js'
 import { ClientAdmin } from './services/client-admin.js'
+import { DeviceKeyAdmin } from './services/device-key-admin.js'
 import { EventAdmin } from './services/event-admin.js'
 import { PasskeyAdmin } from './services/passkey-admin.js'
 import { SessionAdmin } from './services/session-admin.js'
@@ -24,6 +25,7 @@ export class AdminServices {
   readonly apis: ApiAdmin
   readonly keys: AdminKeyAdmin
   readonly passkeys: PasskeyAdmin
+  readonly deviceKeys: DeviceKeyAdmin
   readonly auth: AdminAuthenticator
 
   constructor(deps: AdminDeps) {
@@ -34,6 +36,7 @@ export class AdminServices {
     this.apis = new ApiAdmin(deps)
     this.keys = new AdminKeyAdmin(deps)
     this.passkeys = new PasskeyAdmin(deps)
+    this.deviceKeys = new DeviceKeyAdmin(deps)
     this.auth = new AdminAuthenticator(deps)
   }
 }

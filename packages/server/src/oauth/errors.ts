@@ -28,6 +28,8 @@ export type OAuthErrorCode =
   // Not RFC 6749 values: the JSON account and admin APIs answer in the same shape with these too.
   | 'not_found'
   | 'conflict'
+  /** Biometric step-up: the device key the challenge names was removed (re-register a key). */
+  | 'server_credential_revoked'
 
 export abstract class OAuthError extends Error {
   abstract readonly error: OAuthErrorCode
@@ -192,6 +194,13 @@ export class Conflict extends OAuthError {
   readonly error = 'conflict'
   readonly status = 409
   override readonly name = 'Conflict'
+}
+/** Biometric step-up: the device key was removed (by the user or an admin); the app must register
+ * a new one. Named after Clerk's trusted-device error. */
+export class CredentialRevoked extends OAuthError {
+  readonly error = 'server_credential_revoked'
+  readonly status = 400
+  override readonly name = 'CredentialRevoked'
 }
 export class ServerError extends OAuthError {
   readonly error = 'server_error'

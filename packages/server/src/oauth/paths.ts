@@ -32,4 +32,9 @@ export const PATHS = {
   loginUpstream: '/login/upstream',
   loginUpstreamCallback: '/login/upstream-callback',
   loginUpstreamLink: '/login/upstream-link',
+  /** The account API's device keys of native apps (biometric step-up). */
+  accountDeviceKeys: '/account/device-keys',
+  /** Biometric step-up: a one-time challenge for a device key, then its signature. */
+  accountStepUpChallenge: '/account/step-up/challenge',
+  accountStepUp: '/account/step-up',
 } as const

@@ -19,6 +19,8 @@ import * as passkeySql from './sql/passkeys.js'
 import type { PasskeyTables } from './sql/passkeys.js'
 import * as upstreamSql from './sql/upstream-links.js'
 import type { UpstreamTables } from './sql/upstream-links.js'
+import * as deviceKeySql from './sql/device-keys.js'
+import type { DeviceKeyTables } from './sql/device-keys.js'
 import { sessionMessages } from '../webhooks/messages.js'
 import {
   deleteExpiredEmailTokens,
@@ -53,6 +55,7 @@ import type {
   EmailTokenRecord,
   PasskeyRecord,
   UpstreamLinkRecord,
+  DeviceKeyRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -232,7 +235,7 @@ interface DpopProofsTable {
   expires_at: Ms
 }
 
-export interface Database extends PasskeyTables, UpstreamTables {
+export interface Database extends PasskeyTables, UpstreamTables, DeviceKeyTables {
   clients: ClientsTable
   apis: ApisTable
   users: UsersTable
@@ -557,6 +560,7 @@ export abstract class SqlStore implements Store {
         if (Number(r.numDeletedRows) !== 1) throw new Abort({ ok: false, reason: 'not_found' })
         await passkeySql.deleteUserPasskeys(passkeySql.passkeyDb(trx), userId)
         await upstreamSql.deleteUserUpstreamLinks(upstreamSql.upstreamDb(trx), userId)
+        await deviceKeySql.deleteUserDeviceKeys(deviceKeySql.deviceKeyDb(trx), userId)
       }
       const ended = opts.revoke
         ? await this.#revokeUser(trx, userId, opts.revoke)
@@ -1767,6 +1771,54 @@ export abstract class SqlStore implements Store {
       if (err instanceof Taken || isUniqueViolation(err)) return false
       throw err
     }
+  }
+
+  async createDeviceKey(k: DeviceKeyRecord, event: SecurityEventRecord): Promise<boolean> {
+    try {
+      await this.transaction(async (trx) => {
+        await deviceKeySql.insertDeviceKey(deviceKeySql.deviceKeyDb(trx), k)
+        await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      })
+      return true
+    } catch (err) {
+      if (isUniqueViolation(err)) return false
+      throw err
+    }
+  }
+
+  getDeviceKey(id: string): Promise<DeviceKeyRecord | undefined> {
+    return deviceKeySql.selectDeviceKey(deviceKeySql.deviceKeyDb(this.db), id)
+  }
+
+  listDeviceKeys(userId: string): Promise<DeviceKeyRecord[]> {
+    return deviceKeySql.selectDeviceKeys(deviceKeySql.deviceKeyDb(this.db), userId)
+  }
+
+  deleteDeviceKey(userId: string, id: string, event: SecurityEventRecord): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      const db = deviceKeySql.deviceKeyDb(trx)
+      if (!(await deviceKeySql.deleteDeviceKeyRow(db, userId, id))) return false
+      await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      return true
+    })
+  }
+
+  raiseSession(
+    o: { sessionId: string; amr: string[]; authTime: number; deviceKeyId: string },
+    event: SecurityEventRecord,
+  ): Promise<boolean> {
+    return this.transaction(async (trx) => {
+      const r = await trx
+        .updateTable('sessions')
+        .set({ amr: JSON.stringify(o.amr), auth_time: o.authTime })
+        .where('id', '=', o.sessionId)
+        .where('state', '=', 'active')
+        .executeTakeFirst()
+      if (Number(r.numUpdatedRows) !== 1) return false
+      await deviceKeySql.touchDeviceKey(deviceKeySql.deviceKeyDb(trx), o.deviceKeyId, o.authTime)
+      await trx.insertInto('security_events').values(fromEvent(event)).execute()
+      return true
+    })
   }
 
   async pruneDpopProofs(now: number): Promise<number> {

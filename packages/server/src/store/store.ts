@@ -9,6 +9,7 @@ import type {
   EmailTokenRecord,
   PasskeyRecord,
   UpstreamLinkRecord,
+  DeviceKeyRecord,
   EndedSession,
   EndedSessionEvent,
   EventFilter,
@@ -426,5 +427,20 @@ export interface Store {
     link: UpstreamLinkRecord,
     event: SecurityEventRecord,
     newUser?: UserRecord,
+  ): Promise<boolean>
+  /** Device keys of native apps (biometric step-up). `createDeviceKey` records `event` in the same
+   * transaction and answers false when the user already registered this key (same thumbprint). */
+  createDeviceKey(k: DeviceKeyRecord, event: SecurityEventRecord): Promise<boolean>
+  getDeviceKey(id: string): Promise<DeviceKeyRecord | undefined>
+  /** A user's device keys, oldest first. */
+  listDeviceKeys(userId: string): Promise<DeviceKeyRecord[]>
+  /** Deletes one device key of `userId` with `event`; false when the user has no such key. */
+  deleteDeviceKey(userId: string, id: string, event: SecurityEventRecord): Promise<boolean>
+  /** After a verified step-up: the session gets `amr` and `authTime` (iff it is still active), the
+   * key its last use, and `event` is recorded, in one transaction; false when the session is not
+   * active any more. */
+  raiseSession(
+    o: { sessionId: string; amr: string[]; authTime: number; deviceKeyId: string },
+    event: SecurityEventRecord,
   ): Promise<boolean>
 }

@@ -104,6 +104,22 @@ export interface UpstreamLinkRecord {
   createdAt: number
 }
 
+/** A native app's device key for biometric step-up: a public key whose private half stays in the
+ * device's Secure Enclave / Android Keystore, released only by the device's biometrics. ES256
+ * (P-256), or RS256 (RSA of 2048 bits or more) as react-native-biometrics makes them. */
+export interface DeviceKeyRecord {
+  id: string
+  userId: string
+  /** Given by the app at registration (`Alice's iPhone`). */
+  name: string
+  publicJwk:
+    { kty: 'EC'; crv: 'P-256'; x: string; y: string } | { kty: 'RSA'; n: string; e: string }
+  /** RFC 7638 thumbprint of `publicJwk`. */
+  jkt: string
+  createdAt: number
+  lastUsedAt: number | null
+}
+
 export interface PasskeyRecord {
   /** The credential id, base64url (unique across users). */
   id: string
@@ -314,6 +330,16 @@ export type SecurityEventType =
   | 'passkey_counter_regression'
   /** An upstream provider's subject was linked to a user (`data.provider`, `data.how`). */
   | 'upstream_linked'
+  /** A native app registered a device key (biometric step-up) or it was removed (account API,
+   * Admin API). */
+  | 'device_key_registered'
+  | 'device_key_removed'
+  /** A biometric step-up with a device key raised a session. */
+  | 'device_step_up_success'
+  /** A biometric step-up was refused; `data.reason` says why (`replayed_challenge`,
+   * `expired_challenge`, `invalid_challenge`, `removed_device`, `wrong_key`, `bad_signature`,
+   * `session_mismatch`). */
+  | 'device_step_up_failure'
 
 export interface SecurityEventRecord {
   id: string

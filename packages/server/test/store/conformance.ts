@@ -4,6 +4,7 @@ import type { Store } from '../../src/store/store.js'
 import type { RevokeAll } from '../../src/store/store.js'
 import type {
   ClientRecord,
+  DeviceKeyRecord,
   PasskeyRecord,
   SessionRecord,
   SessionState,
@@ -2112,6 +2113,64 @@ export function runStoreConformance(name: string, open: () => Promise<OpenedStor
         expect(results.filter((r) => r)).toHaveLength(1)
         expect(await store.pruneWebAuthnChallenges(T0 + 1_000)).toBe(1)
         expect(await store.useWebAuthnChallenge('hot', T0 + 1_000, FAR)).toBe(false)
+      })
+    })
+
+    describe('device keys (biometric step-up)', () => {
+      const deviceKey = (userId: string, o: Partial<DeviceKeyRecord> = {}): DeviceKeyRecord => ({
+        id: uid('dk-'),
+        userId,
+        name: 'Phone',
+        publicJwk: { kty: 'EC', crv: 'P-256', x: uid('x-'), y: uid('y-') },
+        jkt: uid('jkt-'),
+        createdAt: T0,
+        lastUsedAt: null,
+        ...o,
+      })
+
+      it('stores, lists (oldest first), reads and deletes device keys with their events; a key once per user', async () => {
+        const user = userRecord()
+        const a = deviceKey(user.id, { createdAt: T0 + 2 })
+        const b = deviceKey(user.id, { createdAt: T0 + 1 })
+        expect(await store.createDeviceKey(a, eventRecord({ userId: user.id }))).toBe(true)
+        expect(await store.createDeviceKey(b, eventRecord({ userId: user.id }))).toBe(true)
+        expect(await store.listDeviceKeys(user.id)).toEqual([b, a])
+        expect(await store.getDeviceKey(a.id)).toEqual(a)
+        // The same key (thumbprint) again for this user: refused, and its event not written.
+        const again = deviceKey(user.id, { jkt: a.jkt })
+        expect(await store.createDeviceKey(again, eventRecord({ userId: user.id }))).toBe(false)
+        expect(await store.listEvents({ userId: user.id, limit: 10 })).toHaveLength(2)
+        // Another user may hold the same public key (nothing secret is shared by it).
+        expect(
+          await store.createDeviceKey(deviceKey(uid('usr_'), { jkt: a.jkt }), eventRecord()),
+        ).toBe(true)
+        const removed = eventRecord({ type: 'device_key_removed', userId: user.id })
+        expect(await store.deleteDeviceKey(uid('usr_'), a.id, eventRecord())).toBe(false)
+        expect(await store.deleteDeviceKey(user.id, a.id, removed)).toBe(true)
+        expect(await store.deleteDeviceKey(user.id, a.id, eventRecord())).toBe(false)
+        expect(await store.getDeviceKey(a.id)).toBeUndefined()
+        expect(await store.listEvents({ type: 'device_key_removed', limit: 10 })).toEqual([removed])
+      })
+
+      it('raiseSession writes amr and auth_time of an active session only, with the key use and the event', async () => {
+        const key = deviceKey(uid('usr_'))
+        await store.createDeviceKey(key, eventRecord())
+        const active = sessionRecord({ userId: key.userId, amr: ['pwd'] })
+        const ended = sessionRecord({ userId: key.userId, state: 'revoked', endedAt: T0 + 1 })
+        await store.createSession(active)
+        await store.createSession(ended)
+        const ok = eventRecord({ type: 'device_step_up_success', sessionId: active.id })
+        const raise = { amr: ['pwd', 'hwk', 'user'], authTime: T0 + 50, deviceKeyId: key.id }
+        expect(await store.raiseSession({ ...raise, sessionId: active.id }, ok)).toBe(true)
+        expect(await mustGetSession(active.id)).toMatchObject({
+          amr: ['pwd', 'hwk', 'user'],
+          authTime: T0 + 50,
+        })
+        expect((await store.getDeviceKey(key.id))!.lastUsedAt).toBe(T0 + 50)
+        const no = eventRecord({ type: 'device_step_up_success', sessionId: ended.id })
+        expect(await store.raiseSession({ ...raise, sessionId: ended.id }, no)).toBe(false)
+        expect((await mustGetSession(ended.id)).amr).toEqual(ended.amr)
+        expect(await store.listEvents({ type: 'device_step_up_success', limit: 10 })).toEqual([ok])
       })
     })
   })

@@ -220,6 +220,16 @@ export const ROUTES: Route[] = [
     url: '/users/:id/passkeys/:passkeyId',
     handler: (c) => c.admin.passkeys.remove(c.actor, id(c), id(c, 'passkeyId')),
   },
+  {
+    method: 'GET',
+    url: '/users/:id/device-keys',
+    handler: async (c) => ({ deviceKeys: await c.admin.deviceKeys.list(id(c)) }),
+  },
+  {
+    method: 'DELETE',
+    url: '/users/:id/device-keys/:deviceKeyId',
+    handler: (c) => c.admin.deviceKeys.remove(c.actor, id(c), id(c, 'deviceKeyId')),
+  },
 
   // sessions
   {

@@ -51,6 +51,10 @@ const TYPES: Record<SecurityEventType, true> = {
   upstream_linked: true,
   passkey_removed: true,
   passkey_counter_regression: true,
+  device_key_registered: true,
+  device_key_removed: true,
+  device_step_up_success: true,
+  device_step_up_failure: true,
 }
 export const EVENT_TYPES = Object.keys(TYPES) as SecurityEventType[]
 

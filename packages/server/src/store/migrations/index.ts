@@ -15,6 +15,7 @@ export function migrationsFor(kind: 'sqlite' | 'postgres'): Record<string, Migra
     '0007_mfa': mfa,
     '0008_accounts': accounts,
     '0009_passkeys': passkeys(kind),
+    '0010_device_keys': deviceKeys(kind),
     '0011_upstream': upstream(kind),
   }
 }
@@ -452,6 +453,34 @@ function passkeys(kind: 'sqlite' | 'postgres'): Migration {
       if (kind === 'postgres') {
         // Credential ids are compared byte by byte, whatever the database's locale.
         await sql`alter table passkeys alter column id type text collate "C"`.execute(db)
+      }
+    },
+  }
+}
+
+/** Biometric step-up: the device keys of native apps (an ES256 public JWK per device, its
+ * thumbprint unique per user). Used challenges share `webauthn_challenges`. */
+function deviceKeys(kind: 'sqlite' | 'postgres'): Migration {
+  return {
+    async up(db: Kysely<unknown>): Promise<void> {
+      await db.schema
+        .createTable('device_keys')
+        .addColumn('id', 'text', (c) => c.primaryKey())
+        .addColumn('user_id', 'text', (c) => c.notNull())
+        .addColumn('name', 'text', (c) => c.notNull())
+        .addColumn('public_jwk', 'text', (c) => c.notNull())
+        .addColumn('jkt', 'text', (c) => c.notNull())
+        .addColumn('created_at', 'bigint', (c) => c.notNull())
+        .addColumn('last_used_at', 'bigint')
+        .execute()
+      await db.schema
+        .createIndex('device_keys_user_jkt')
+        .on('device_keys')
+        .columns(['user_id', 'jkt'])
+        .unique()
+        .execute()
+      if (kind === 'postgres') {
+        await sql`alter table device_keys alter column id type text collate "C"`.execute(db)
       }
     },
   }
