@@ -54,10 +54,6 @@ export async function startTesseraProcess(): Promise<TesseraProcess> {
     setClock: async (now) => {
       await post('/clock', { now })
     },
-    session: async (sid) =>
-      (await (
-        await fetch(`${info.control}/session?sid=${encodeURIComponent(sid)}`)
-      ).json()) as Record<string, unknown> | null,
     async close() {
       await post('/close', {}).catch(() => {})
       child.stdin!.end()
