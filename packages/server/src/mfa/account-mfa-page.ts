@@ -157,22 +157,37 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
       .trim()
     const csrf = issueCsrfToken(ctx, req, reply, 'account-mfa', live.record.id)
     const t = textsOf(reply)
-    const described = error ? ' aria-describedby="form-error" aria-invalid="true"' : ''
     const body =
       `<h1>${escapeHtml(t('Set up two-step verification'))}</h1>` +
       formError(t, error) +
       `<p>${escapeHtml(t('Scan this code with an authenticator app (Google Authenticator, 1Password, Authy ...).'))}</p>` +
       `<figure aria-label="${escapeHtml(t('QR code'))}">${svg}</figure>` +
       `<p>${escapeHtml(t('Or enter this key:'))} <code id="secret">${escapeHtml(manual)}</code></p>` +
+      codeForm(csrf, 'enrol', p, t('The 6-digit code the app shows'), 6, t('Turn on'), error)
+    return sendPage(reply, status, 'Set up two-step verification', body, ["'self'"])
+  }
+
+  /** The one-field code form of the enrolment and verification pages (texts already translated). */
+  function codeForm(
+    csrf: string,
+    step: 'enrol' | 'verify',
+    p: Params,
+    label: string,
+    maxlength: number,
+    button: string,
+    error: string | undefined,
+  ): string {
+    const described = error ? ' aria-describedby="form-error" aria-invalid="true"' : ''
+    return (
       `<form method="post" action="${escapeHtml(action)}">` +
       hidden('csrf', csrf) +
-      hidden('action', 'enrol') +
+      hidden('action', step) +
       returnFields(p) +
-      `<label for="code">${escapeHtml(t('The 6-digit code the app shows'))}</label>` +
+      `<label for="code">${escapeHtml(label)}</label>` +
       `<input type="text" id="code" name="code" autocomplete="one-time-code" inputmode="numeric" ` +
-      `maxlength="6" required autofocus${described}>` +
-      `<button type="submit">${escapeHtml(t('Turn on'))}</button></form>`
-    return sendPage(reply, status, 'Set up two-step verification', body, ["'self'"])
+      `maxlength="${maxlength}" required autofocus${described}>` +
+      `<button type="submit">${escapeHtml(button)}</button></form>`
+    )
   }
 
   function verifyForm(
@@ -185,19 +200,11 @@ export function accountMfaRoutes(app: FastifyInstance, ctx: ServerContext): void
   ): FastifyReply {
     const csrf = issueCsrfToken(ctx, req, reply, 'account-mfa', live.record.id)
     const t = textsOf(reply)
-    const described = error ? ' aria-describedby="form-error" aria-invalid="true"' : ''
     const body =
       `<h1>${escapeHtml(t('Two-step verification'))}</h1>` +
       formError(t, error) +
       `<p>${escapeHtml(t('Enter a code from your authenticator app, or a recovery code, to continue.'))}</p>` +
-      `<form method="post" action="${escapeHtml(action)}">` +
-      hidden('csrf', csrf) +
-      hidden('action', 'verify') +
-      returnFields(p) +
-      `<label for="code">${escapeHtml(t('Code'))}</label>` +
-      `<input type="text" id="code" name="code" autocomplete="one-time-code" inputmode="numeric" ` +
-      `maxlength="32" required autofocus${described}>` +
-      `<button type="submit">${escapeHtml(t('Verify'))}</button></form>`
+      codeForm(csrf, 'verify', p, t('Code'), 32, t('Verify'), error)
     return sendPage(reply, status, 'Two-step verification', body, ["'self'"])
   }
 
